@@ -1,0 +1,3 @@
+"""WakeHub: power a homelab up and down in dependency order."""
+
+from __future__ import annotations

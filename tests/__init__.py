@@ -1,0 +1,1 @@
+"""WakeHub's tests."""

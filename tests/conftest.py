@@ -1,0 +1,24 @@
+"""Fixtures shared by every WakeHub test.
+
+The integration package is imported here, before any ``hass`` fixture runs, so
+Home Assistant finds *our* ``custom_components`` and not the plugin's own
+testing config.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import custom_components.wakehub  # noqa: F401
+
+pytest_plugins = ["pytest_homeassistant_custom_component"]
+
+
+@pytest.fixture(autouse=True)
+def _loopback_sockets(socket_enabled: None) -> None:
+    """Allow sockets: every server a test talks to lives on 127.0.0.1.
+
+    pytest-homeassistant-custom-component disables sockets and restricts
+    ``connect()`` to 127.0.0.1; we re-enable them but keep that restriction,
+    so a test can never reach another address.
+    """
