@@ -28,12 +28,6 @@ class InvalidConfigError(ChannelError, ValueError):
     code = "invalid_config"
 
 
-class InvalidMacError(InvalidConfigError):
-    """A MAC address that cannot be normalised."""
-
-    code = "invalid_mac"
-
-
 class UnreachableError(ChannelError):
     """The remote end refused the connection or could not be reached."""
 
