@@ -1,7 +1,149 @@
-"""Constants shared by the WakeHub integration."""
+# ruff: noqa: S105  # configuration keys, not secrets
+"""Constants shared by the WakeHub integration.
+
+Config entry layout (one entry per physical machine; ``unique_id`` is the
+normalised MAC)::
+
+    entry.data = {
+        "name": "Machine1",
+        "host": "192.168.1.10",
+        "mac": "aa:bb:cc:dd:ee:ff",
+        "broadcast_address": "255.255.255.255",
+        "broadcast_port": 9,
+        "probe_port": 22,
+        "ssh": {                                  # always present
+            "port": 22, "username": "root",
+            "password": "...",                    # or
+            "private_key": "-----BEGIN OPENSSH...", "passphrase": "...",
+            "host_key": "ssh-ed25519 AAAA...",    # pinned at setup
+            "shutdown_command": "systemctl poweroff",
+            "use_sudo": False,
+        },
+        "proxmox": {                              # optional
+            "host": "192.168.1.10", "port": 8006, "node": "pve1",
+            "token_user": "wakehub@pve", "token_name": "wakehub",
+            "token_value": "...",                 # or
+            "username": "root", "realm": "pam", "password": "...",
+            "verify_tls": True,
+            "fingerprint": "AB:CD:...",           # pinned; None = CA-verified
+        },
+        "docker": { ... DOCKER_* keys ... },      # optional, the machine's own
+    }
+
+    entry.options = {
+        "scan_interval": 30,
+        "nodes": {                                # managed children, by node id
+            "<node id>": {
+                "kind": "vm" | "lxc" | "container",
+                "key": "101" | "plex",            # vmid or container name
+                "parent": "<parent node id>",
+                "name": "VM-Docker",              # display name
+                "confirm_shutdown": None | bool,  # None = per-kind default
+                "pinned": False,
+                "url": None | "https://...",
+                "start_timeout": None | seconds,
+                "stop_timeout": None | seconds,
+                "docker": None | { DOCKER_* keys },   # VM/LXC running Docker
+            },
+        },
+        "machine": {                              # the machine's own settings
+            "confirm_shutdown": None | bool, "pinned": False, "url": None,
+            "start_timeout": None, "stop_timeout": None,
+        },
+        "dependencies": [["<dependent id>", "<dependency id>"], ...],
+    }
+
+Docker access (``DOCKER_*``)::
+
+    {"mode": "tcp", "host": "...", "port": 2375}
+    {"mode": "tls", "host": "...", "port": 2376, "ca": PEM, "cert": PEM, "key": PEM}
+    {"mode": "unix", "socket_path": "/var/run/docker.sock"}
+    {"mode": "ssh", "host": "...", "port": 22, "username": ..., "password"/
+     "private_key"/"passphrase", "host_key": ..., "socket_path": "/var/run/docker.sock"}
+
+Node ids come from ``core.ids``: a machine is its MAC, a guest ``<mac>/<vmid>``,
+a container ``<host id>/docker/<name>``.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Final
 
 DOMAIN: Final = "wakehub"
+
+# entry.data
+CONF_NAME: Final = "name"
+CONF_HOST: Final = "host"
+CONF_MAC: Final = "mac"
+CONF_BROADCAST_ADDRESS: Final = "broadcast_address"
+CONF_BROADCAST_PORT: Final = "broadcast_port"
+CONF_PROBE_PORT: Final = "probe_port"
+CONF_SSH: Final = "ssh"
+CONF_PROXMOX: Final = "proxmox"
+CONF_DOCKER: Final = "docker"
+
+# nested keys
+CONF_PORT: Final = "port"
+CONF_USERNAME: Final = "username"
+CONF_PASSWORD: Final = "password"
+CONF_PRIVATE_KEY: Final = "private_key"
+CONF_PASSPHRASE: Final = "passphrase"
+CONF_HOST_KEY: Final = "host_key"
+CONF_SHUTDOWN_COMMAND: Final = "shutdown_command"
+CONF_USE_SUDO: Final = "use_sudo"
+CONF_NODE: Final = "node"
+CONF_TOKEN_USER: Final = "token_user"
+CONF_TOKEN_NAME: Final = "token_name"
+CONF_TOKEN_VALUE: Final = "token_value"
+CONF_REALM: Final = "realm"
+CONF_VERIFY_TLS: Final = "verify_tls"
+CONF_FINGERPRINT: Final = "fingerprint"
+CONF_MODE: Final = "mode"
+CONF_CA: Final = "ca"
+CONF_CERT: Final = "cert"
+CONF_KEY: Final = "key"
+CONF_SOCKET_PATH: Final = "socket_path"
+
+# entry.options
+CONF_SCAN_INTERVAL: Final = "scan_interval"
+CONF_NODES: Final = "nodes"
+CONF_MACHINE: Final = "machine"
+CONF_DEPENDENCIES: Final = "dependencies"
+CONF_KIND: Final = "kind"
+CONF_PARENT: Final = "parent"
+CONF_CONFIRM_SHUTDOWN: Final = "confirm_shutdown"
+CONF_PINNED: Final = "pinned"
+CONF_URL: Final = "url"
+CONF_START_TIMEOUT: Final = "start_timeout"
+CONF_STOP_TIMEOUT: Final = "stop_timeout"
+
+DOCKER_MODE_TCP: Final = "tcp"
+DOCKER_MODE_TLS: Final = "tls"
+DOCKER_MODE_UNIX: Final = "unix"
+DOCKER_MODE_SSH: Final = "ssh"
+DOCKER_MODES: Final = (
+    DOCKER_MODE_TCP,
+    DOCKER_MODE_TLS,
+    DOCKER_MODE_UNIX,
+    DOCKER_MODE_SSH,
+)
+
+DEFAULT_BROADCAST_ADDRESS: Final = "255.255.255.255"
+DEFAULT_BROADCAST_PORT: Final = 9
+DEFAULT_SSH_PORT: Final = 22
+DEFAULT_PROXMOX_PORT: Final = 8006
+DEFAULT_DOCKER_PORT: Final = 2375
+DEFAULT_DOCKER_TLS_PORT: Final = 2376
+DEFAULT_DOCKER_SOCKET: Final = "/var/run/docker.sock"
+DEFAULT_REALM: Final = "pam"
+
+DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=30)
+MIN_SCAN_INTERVAL: Final = timedelta(seconds=10)
+
+# Per-kind step timeouts, in seconds: a physical boot takes minutes.
+DEFAULT_START_TIMEOUTS: Final = {"machine": 300, "vm": 180, "lxc": 90, "container": 60}
+DEFAULT_STOP_TIMEOUTS: Final = {"machine": 300, "vm": 180, "lxc": 90, "container": 60}
+
+# The least-privilege Proxmox role WakeHub needs (shown in the flow and docs).
+PROXMOX_ROLE_PRIVILEGES: Final = "VM.Audit VM.PowerMgmt Sys.Audit"
