@@ -11,7 +11,7 @@ import pytest
 
 import custom_components.wakehub  # noqa: F401
 
-pytest_plugins = ["pytest_homeassistant_custom_component"]
+pytest_plugins = ["pytest_homeassistant_custom_component", "tests.real_servers"]
 
 
 @pytest.fixture(autouse=True)
