@@ -1,0 +1,1 @@
+"""Power channels (facade written below)."""

@@ -1,0 +1,263 @@
+"""SSH channel (asyncssh): shut a machine down, tunnel to its Docker socket.
+
+Security model:
+
+* The server's host key is **pinned**. :func:`fetch_host_key` reads it once,
+  for the config flow to show its SHA256 fingerprint and store the key; every
+  later connection is made with a ``known_hosts`` holding only that key, so a
+  changed key raises :class:`HostKeyMismatchError` before authentication and
+  before anything is sent.
+* The shutdown command is one of :class:`ShutdownCommand`, optionally
+  prefixed with ``sudo -n`` (non-interactive). It is never built from free
+  user text.
+* No file of the Home Assistant host (``~/.ssh/config``, default keys, agent,
+  X.509 bundles) is read: everything the connection needs is in
+  :class:`SshConfig`.
+
+A connection dropped while the shutdown command runs means the machine went
+down, and counts as success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import asyncssh
+
+from .errors import (
+    AuthenticationError,
+    ChannelError,
+    ChannelTimeoutError,
+    CommandFailedError,
+    HostKeyMismatchError,
+    InvalidConfigError,
+    UnreachableError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+DEFAULT_SSH_PORT = 22
+DEFAULT_SSH_TIMEOUT = 10.0
+SUDO_PREFIX = "sudo -n"
+
+
+class ShutdownCommand(StrEnum):
+    """The only commands WakeHub ever sends over SSH."""
+
+    SYSTEMCTL_POWEROFF = "systemctl poweroff"
+    SHUTDOWN_NOW = "shutdown -h now"
+    POWEROFF = "poweroff"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostKey:
+    """An SSH server's host key, as shown to the user and stored."""
+
+    algorithm: str
+    """Key algorithm, e.g. ``ssh-ed25519``."""
+    public_key: str
+    """The OpenSSH public key line (``ssh-ed25519 AAAA...``) to pin."""
+    fingerprint: str
+    """``SHA256:...``, as ``ssh-keygen -l`` prints it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SshConfig:
+    """How to reach and authenticate to one machine over SSH.
+
+    ``host_key`` is the pinned OpenSSH public key line returned by
+    :func:`fetch_host_key`. Either ``password`` or ``private_key`` (OpenSSH
+    or PEM text, with an optional ``passphrase``) must be given.
+    """
+
+    host: str
+    username: str
+    host_key: str
+    port: int = DEFAULT_SSH_PORT
+    password: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    passphrase: str | None = field(default=None, repr=False)
+    shutdown_command: ShutdownCommand = ShutdownCommand.SYSTEMCTL_POWEROFF
+    use_sudo: bool = False
+    timeout: float = DEFAULT_SSH_TIMEOUT
+
+    def __post_init__(self) -> None:
+        """Reject a configuration that could never work."""
+        if not self.password and not self.private_key:
+            raise InvalidConfigError("a password or a private key is required")
+        try:
+            command = ShutdownCommand(self.shutdown_command)
+        except ValueError as err:
+            raise InvalidConfigError(
+                f"unsupported shutdown command {self.shutdown_command!r}"
+            ) from err
+        object.__setattr__(self, "shutdown_command", command)
+
+    @property
+    def command_line(self) -> str:
+        """The exact command line sent by :meth:`SshChannel.shutdown`."""
+        if self.use_sudo:
+            return f"{SUDO_PREFIX} {self.shutdown_command.value}"
+        return self.shutdown_command.value
+
+
+def host_key_from_ssh_key(key: asyncssh.SSHKey) -> HostKey:
+    """Describe an asyncssh public key as a :class:`HostKey`."""
+    return HostKey(
+        algorithm=key.get_algorithm(),
+        public_key=key.export_public_key("openssh").decode().strip(),
+        fingerprint=key.get_fingerprint("sha256"),
+    )
+
+
+def parse_host_key(public_key: str) -> HostKey:
+    """Parse a pinned OpenSSH public key line; raise ``InvalidConfigError``."""
+    try:
+        key = asyncssh.import_public_key(public_key.strip())
+    except (asyncssh.KeyImportError, ValueError) as err:
+        raise InvalidConfigError(f"invalid SSH host key: {err}") from err
+    return host_key_from_ssh_key(key)
+
+
+def _map_error(err: BaseException, where: str) -> ChannelError:
+    """Translate an asyncssh/OS error into a channel error."""
+    if isinstance(err, ChannelError):
+        return err
+    if isinstance(err, asyncssh.HostKeyNotVerifiable):
+        return HostKeyMismatchError(
+            f"the SSH host key of {where} is not the pinned one: {err.reason}"
+        )
+    if isinstance(err, asyncssh.PermissionDenied):
+        return AuthenticationError(f"SSH authentication refused by {where}")
+    if isinstance(err, asyncssh.KeyEncryptionError):
+        return AuthenticationError(f"cannot decrypt the private key: {err}")
+    if isinstance(err, asyncssh.KeyImportError):
+        return InvalidConfigError(f"invalid private key: {err}")
+    if isinstance(err, TimeoutError):
+        return ChannelTimeoutError(f"SSH connection to {where} timed out")
+    if isinstance(err, ConnectionRefusedError):
+        return UnreachableError(f"SSH connection to {where} refused")
+    if isinstance(err, asyncssh.DisconnectError):
+        return UnreachableError(f"SSH connection to {where} closed: {err.reason}")
+    if isinstance(err, OSError):
+        return UnreachableError(f"cannot reach {where}: {err.strerror or err}")
+    return UnreachableError(f"SSH error with {where}: {err}")
+
+
+def _base_options() -> dict[str, object]:
+    """Options that keep asyncssh away from the host's own SSH files."""
+    return {
+        "config": None,
+        "agent_path": None,
+        "x509_trusted_certs": None,
+        "x509_trusted_cert_paths": None,
+        "gss_host": None,
+        "client_host_keys": None,
+    }
+
+
+async def fetch_host_key(host: str, port: int = DEFAULT_SSH_PORT) -> HostKey:
+    """Read the host key an SSH server presents, for the user to pin.
+
+    Gives up after ``DEFAULT_SSH_TIMEOUT`` seconds (``ChannelTimeoutError``).
+    """
+    where = f"{host}:{port}"
+    try:
+        async with asyncio.timeout(DEFAULT_SSH_TIMEOUT):
+            key = await asyncssh.get_server_host_key(host, port, config=None)
+    except (OSError, TimeoutError, asyncssh.Error) as err:
+        raise _map_error(err, where) from err
+    if key is None:
+        raise UnreachableError(f"{where} presented no SSH host key")
+    return host_key_from_ssh_key(key)
+
+
+class SshChannel:
+    """Authenticated, host-key-pinned SSH access to one machine."""
+
+    def __init__(self, config: SshConfig) -> None:
+        """Prepare the channel; nothing is connected until it is used."""
+        self.config = config
+        self._where = f"{config.host}:{config.port}"
+        self._client_key: asyncssh.SSHKey | None = None
+
+    async def _load_client_key(self) -> asyncssh.SSHKey | None:
+        """Import (and decrypt) the private key once, in the executor."""
+        if self.config.private_key is None:
+            return None
+        if self._client_key is None:
+            loop = asyncio.get_running_loop()
+            try:
+                self._client_key = await loop.run_in_executor(
+                    None,
+                    asyncssh.import_private_key,
+                    self.config.private_key,
+                    self.config.passphrase,
+                )
+            except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as err:
+                raise _map_error(err, self._where) from err
+        return self._client_key
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """Open a verified, authenticated connection; close it on exit."""
+        pinned = parse_host_key(self.config.host_key)
+        trusted = asyncssh.import_public_key(pinned.public_key)
+        client_key = await self._load_client_key()
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                conn = await asyncssh.connect(
+                    self.config.host,
+                    self.config.port,
+                    username=self.config.username,
+                    password=self.config.password,
+                    client_keys=[client_key] if client_key is not None else None,
+                    known_hosts=([trusted], [], []),
+                    connect_timeout=self.config.timeout,
+                    **_base_options(),
+                )
+        except (OSError, TimeoutError, asyncssh.Error) as err:
+            raise _map_error(err, self._where) from err
+        try:
+            yield conn
+        finally:
+            conn.close()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.config.timeout):
+                    await conn.wait_closed()
+
+    async def check(self) -> None:
+        """Connect and authenticate, then disconnect: for the config flow."""
+        async with self.connection():
+            pass
+
+    async def shutdown(self) -> None:
+        """Send the configured shutdown command.
+
+        Success when the command exits 0 or the connection drops (the machine
+        is going down). A non-zero exit (e.g. ``sudo: a password is
+        required``) raises ``CommandFailedError`` with the remote message.
+        """
+        command = self.config.command_line
+        async with self.connection() as conn:
+            try:
+                async with asyncio.timeout(self.config.timeout):
+                    result = await conn.run(command, check=False)
+            except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError):
+                return  # the machine dropped the connection: it is going down
+            except TimeoutError as err:
+                raise ChannelTimeoutError(
+                    f"{command!r} did not finish within {self.config.timeout} s"
+                ) from err
+        if result.exit_status in (0, None):
+            return  # None: closed by the server without a status (shutting down)
+        stderr = result.stderr if isinstance(result.stderr, str) else ""
+        stdout = result.stdout if isinstance(result.stdout, str) else ""
+        message = (stderr.strip() or stdout.strip()).splitlines()
+        detail = message[0] if message else f"exit status {result.exit_status}"
+        raise CommandFailedError(f"{command!r} failed on {self._where}: {detail}")
