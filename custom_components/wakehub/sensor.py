@@ -1,0 +1,252 @@
+"""Sensors of WakeHub: each node's status, and diagnostics from the same polls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
+
+from .core.model import NodeKind, PowerState
+from .entity import WakeHubEntity
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+    from homeassistant.helpers.typing import StateType
+
+    from .coordinator import TreeNode, WakeHubConfigEntry, WakeHubCoordinator
+
+# Every sensor reads the coordinator's data: no update of its own.
+PARALLEL_UPDATES = 0
+
+STATUS_OPTIONS = [
+    PowerState.ON.value,
+    PowerState.OFF.value,
+    PowerState.STARTING.value,
+    PowerState.STOPPING.value,
+    PowerState.ERROR.value,
+]
+HEALTH_OPTIONS = ["healthy", "unhealthy", "starting", "none"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WakeHubSensorEntityDescription(SensorEntityDescription):
+    """Describes a WakeHub sensor."""
+
+    value_fn: Callable[[WakeHubCoordinator, TreeNode], StateType]
+    exists_fn: Callable[[WakeHubCoordinator, TreeNode], bool] = lambda _c, _n: True
+    attributes_fn: Callable[[WakeHubCoordinator, TreeNode], dict[str, Any] | None] = (
+        lambda _c, _n: None
+    )
+    follows_node: bool = True
+    """Unavailable when the node's state is unknown (its host's API fails)."""
+
+
+def _details(coordinator: WakeHubCoordinator, node: TreeNode) -> Mapping[str, Any]:
+    """The figures the last poll returned for a node."""
+    if (data := coordinator.data.nodes.get(node.id)) is None:
+        return {}
+    return data.details
+
+
+def _status(coordinator: WakeHubCoordinator, node: TreeNode) -> str | None:
+    """The node's state, including a running cascade's overlay."""
+    state = coordinator.node_state(node.id)
+    return state.value if state.value in STATUS_OPTIONS else None
+
+
+def _status_attributes(
+    coordinator: WakeHubCoordinator, node: TreeNode
+) -> dict[str, Any] | None:
+    """The cascade step and error of a node, while a cascade says so."""
+    if (activity := coordinator.activity(node.id)) is None:
+        return None
+    attributes: dict[str, Any] = {"step": activity.step}
+    if activity.error_code is not None:
+        attributes["error_code"] = activity.error_code
+        attributes["error_message"] = activity.error_message
+    return attributes
+
+
+def _cpu(coordinator: WakeHubCoordinator, node: TreeNode) -> float | None:
+    """A guest's CPU load, in percent of its cores."""
+    cpu = _details(coordinator, node).get("cpu")
+    return None if cpu is None else round(float(cpu) * 100, 1)
+
+
+def _memory(coordinator: WakeHubCoordinator, node: TreeNode) -> float | None:
+    """A guest's memory use, in percent of its allocation."""
+    details = _details(coordinator, node)
+    mem, maxmem = details.get("mem"), details.get("maxmem")
+    if mem is None or not maxmem:
+        return None
+    return round(float(mem) / float(maxmem) * 100, 1)
+
+
+def _uptime(coordinator: WakeHubCoordinator, node: TreeNode) -> int | None:
+    """How long a guest has been running, in seconds."""
+    uptime = _details(coordinator, node).get("uptime")
+    return None if uptime is None else int(uptime)
+
+
+def _image(coordinator: WakeHubCoordinator, node: TreeNode) -> str | None:
+    """The image a container runs."""
+    image = _details(coordinator, node).get("image")
+    return None if image is None else str(image)
+
+
+def _health(coordinator: WakeHubCoordinator, node: TreeNode) -> str | None:
+    """A container's health check result; ``none`` without a health check."""
+    if coordinator.node_state(node.id) is not PowerState.ON:
+        return None
+    health = _details(coordinator, node).get("health") or "none"
+    return health if health in HEALTH_OPTIONS else None
+
+
+def _is_guest(_coordinator: WakeHubCoordinator, node: TreeNode) -> bool:
+    return node.kind in (NodeKind.VM, NodeKind.LXC)
+
+
+def _is_container(_coordinator: WakeHubCoordinator, node: TreeNode) -> bool:
+    return node.kind is NodeKind.CONTAINER
+
+
+def _is_host(coordinator: WakeHubCoordinator, node: TreeNode) -> bool:
+    return node.id in coordinator.hosts
+
+
+def _to_configure(coordinator: WakeHubCoordinator, node: TreeNode) -> int:
+    """How many children of a host are discovered but not configured."""
+    return len(coordinator.data.discovered.get(node.id, ()))
+
+
+def _to_configure_attributes(
+    coordinator: WakeHubCoordinator, node: TreeNode
+) -> dict[str, Any]:
+    """The discovered children of a host, with what the API knows of them."""
+    return {
+        "services": [
+            child.as_attribute()
+            for child in coordinator.data.discovered.get(node.id, ())
+        ]
+    }
+
+
+SENSORS: tuple[WakeHubSensorEntityDescription, ...] = (
+    WakeHubSensorEntityDescription(
+        key="status",
+        translation_key="status",
+        device_class=SensorDeviceClass.ENUM,
+        options=STATUS_OPTIONS,
+        value_fn=_status,
+        attributes_fn=_status_attributes,
+    ),
+    WakeHubSensorEntityDescription(
+        key="cpu",
+        translation_key="cpu",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        exists_fn=_is_guest,
+        value_fn=_cpu,
+    ),
+    WakeHubSensorEntityDescription(
+        key="memory",
+        translation_key="memory",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        exists_fn=_is_guest,
+        value_fn=_memory,
+    ),
+    WakeHubSensorEntityDescription(
+        key="uptime",
+        translation_key="uptime",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        suggested_unit_of_measurement=UnitOfTime.HOURS,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        exists_fn=_is_guest,
+        value_fn=_uptime,
+    ),
+    WakeHubSensorEntityDescription(
+        key="image",
+        translation_key="image",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        exists_fn=_is_container,
+        value_fn=_image,
+    ),
+    WakeHubSensorEntityDescription(
+        key="health",
+        translation_key="health",
+        device_class=SensorDeviceClass.ENUM,
+        options=HEALTH_OPTIONS,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        exists_fn=_is_container,
+        value_fn=_health,
+    ),
+    WakeHubSensorEntityDescription(
+        key="services_to_configure",
+        translation_key="services_to_configure",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        exists_fn=_is_host,
+        value_fn=_to_configure,
+        attributes_fn=_to_configure_attributes,
+        follows_node=False,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: WakeHubConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the sensors of every node of the entry's tree."""
+    coordinator = entry.runtime_data.coordinator
+    async_add_entities(
+        WakeHubSensorEntity(coordinator, node, description)
+        for node in coordinator.tree.values()
+        for description in SENSORS
+        if description.exists_fn(coordinator, node)
+    )
+
+
+class WakeHubSensorEntity(WakeHubEntity, SensorEntity):
+    """A sensor of one node."""
+
+    entity_description: WakeHubSensorEntityDescription
+    _unrecorded_attributes = frozenset({"services", "step"})
+
+    @property
+    def available(self) -> bool:
+        """Follow the node, except for what stays known while it is off."""
+        if self.entity_description.follows_node:
+            return super().available
+        return self.coordinator.last_update_success
+
+    @property
+    def native_value(self) -> StateType:
+        """The sensor's value from the last poll."""
+        return self.entity_description.value_fn(self.coordinator, self.node)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Extra facts: the cascade step, or the discovered children."""
+        return self.entity_description.attributes_fn(self.coordinator, self.node)
