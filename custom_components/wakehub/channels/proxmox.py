@@ -1,0 +1,507 @@
+"""Proxmox VE channel (proxmoxer, https backend): guests and node power.
+
+Every proxmoxer call is synchronous (requests), so each one runs in the
+executor; the event loop never waits on a socket.
+
+TLS: the certificate is verified against the system's trust store by default.
+A self-signed certificate (Proxmox's default, signed by the cluster's own CA)
+is trusted by pinning its SHA-256 fingerprint: every connection (API calls and
+ticket logins alike) then checks the peer certificate against the pin through
+urllib3's ``assert_fingerprint``. A connection is never simply left unverified.
+
+The proxmoxer pieces are assembled here (``ProxmoxHttpSession``, its auth
+classes, ``ProxmoxResource``) rather than through ``ProxmoxAPI`` because
+proxmoxer's own ticket login posts with a bare ``requests.post`` that a pinned
+session could not cover.
+
+Requests per call: :meth:`ProxmoxHost.read_states` makes exactly ONE request,
+``GET /cluster/resources?type=vm``, filtered to the configured node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+import hashlib
+import re
+import ssl
+import threading
+import time
+from typing import TYPE_CHECKING, Any, cast
+
+from proxmoxer import AuthenticationError as ProxmoxerAuthenticationError
+from proxmoxer.backends.https import (
+    JsonSerializer,
+    ProxmoxHTTPApiTokenAuth,
+    ProxmoxHTTPAuthBase,
+    ProxmoxHttpSession,
+)
+from proxmoxer.core import ProxmoxResource, ResourceException
+import requests  # type: ignore[import-untyped, unused-ignore]
+from requests.adapters import (  # type: ignore[import-untyped, unused-ignore]
+    HTTPAdapter,
+)
+from requests.cookies import (  # type: ignore[import-untyped, unused-ignore]
+    cookiejar_from_dict,
+)
+
+from .base import ChildInfo, ChildKind
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    ChannelError,
+    ChannelTimeoutError,
+    InvalidConfigError,
+    NotFoundError,
+    PermissionDeniedError,
+    TaskFailedError,
+    TlsVerificationError,
+    UnreachableError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+DEFAULT_PROXMOX_PORT = 8006
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_SHUTDOWN_TIMEOUT = 120
+DEFAULT_TASK_TIMEOUT = 180.0
+TASK_POLL_INTERVAL = 1.0
+_TICKET_RENEW_AGE = 3600.0
+_PRIVILEGE = re.compile(r"Permission check failed \(([^,]*),\s*([^)]+)\)")
+_HEX_FINGERPRINT = re.compile(r"[0-9A-F]{64}")
+_GUEST_TYPES = {"qemu": ChildKind.VM, "lxc": ChildKind.LXC}
+_DETAIL_FIELDS = ("cpu", "maxcpu", "mem", "maxmem", "uptime", "netin", "netout")
+
+
+def normalize_fingerprint(value: str) -> str:
+    """Return a SHA-256 fingerprint as ``AB:CD:...`` (Proxmox's own format).
+
+    Colons, spaces and case are ignored; anything but 32 bytes of hex raises
+    ``InvalidConfigError``.
+    """
+    digits = re.sub(r"[\s:]", "", value).upper()
+    if not _HEX_FINGERPRINT.fullmatch(digits):
+        raise InvalidConfigError(f"invalid SHA-256 fingerprint {value!r}")
+    return ":".join(digits[i : i + 2] for i in range(0, 64, 2))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxmoxConfig:
+    """How to reach one Proxmox VE node.
+
+    Give either an API token (``user`` + ``token_name`` + ``token_value``) or a
+    password (``user`` + ``password``, ``realm`` appended when ``user`` has
+    no ``@``). ``fingerprint`` pins the node's certificate; ``verify_tls``
+    checks it against the trust store. At least one of them must apply.
+    """
+
+    host: str
+    node: str
+    user: str
+    port: int = DEFAULT_PROXMOX_PORT
+    realm: str = "pam"
+    token_name: str | None = None
+    token_value: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    verify_tls: bool = True
+    fingerprint: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def __post_init__(self) -> None:
+        """Validate the credentials and the TLS settings."""
+        uses_token = self.token_name is not None or self.token_value is not None
+        if uses_token and not (self.token_name and self.token_value):
+            raise InvalidConfigError("an API token needs a token name and a value")
+        if uses_token == (self.password is not None):
+            raise InvalidConfigError("give either an API token or a password")
+        if self.fingerprint is not None:
+            object.__setattr__(
+                self, "fingerprint", normalize_fingerprint(self.fingerprint)
+            )
+        elif not self.verify_tls:
+            raise InvalidConfigError(
+                "an unverified certificate must be pinned by its fingerprint"
+            )
+
+    @property
+    def user_id(self) -> str:
+        """``user@realm``, as Proxmox expects it."""
+        return self.user if "@" in self.user else f"{self.user}@{self.realm}"
+
+    @property
+    def base_url(self) -> str:
+        """``https://host:port/api2/json``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}/api2/json"
+
+
+class _PinnedAdapter(HTTPAdapter):  # type: ignore[misc, unused-ignore]
+    """An adapter whose connections all assert the peer certificate's SHA-256."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self._fingerprint = fingerprint
+        super().__init__()
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs["assert_fingerprint"] = self._fingerprint
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+
+def _prepare(session: requests.Session, config: ProxmoxConfig) -> None:
+    """Make a session ignore the environment and enforce the pin, if any."""
+    session.trust_env = False
+    if config.fingerprint is not None:
+        session.mount("https://", _PinnedAdapter(config.fingerprint))
+
+
+class _TicketAuth(ProxmoxHTTPAuthBase):  # type: ignore[misc]
+    """Ticket (password) auth whose logins go through the pinned session."""
+
+    def __init__(self, config: ProxmoxConfig, verify: bool) -> None:
+        super().__init__(timeout=config.timeout, verify_ssl=verify)
+        self._config = config
+        self._login_session = requests.Session()
+        _prepare(self._login_session, config)
+        self._lock = threading.Lock()
+        self._ticket = ""
+        self._csrf = ""
+        self._birth = 0.0
+        self._login()
+
+    def _login(self) -> None:
+        """POST /access/ticket with the password; store ticket and CSRF token."""
+        response = self._login_session.post(
+            f"{self._config.base_url}/access/ticket",
+            data={"username": self._config.user_id, "password": self._config.password},
+            verify=self.verify_ssl,
+            timeout=self.timeout,
+        )
+        if response.status_code in (401, 403):
+            raise ProxmoxerAuthenticationError(
+                f"authentication failure: {response.reason}"
+            )
+        if response.status_code != 200:
+            raise ResourceException(
+                response.status_code, response.reason, response.reason
+            )
+        data = response.json()["data"]
+        if data.get("NeedTFA"):
+            raise ProxmoxerAuthenticationError(
+                "two-factor authentication is not supported; use an API token"
+            )
+        self._ticket = data["ticket"]
+        self._csrf = data["CSRFPreventionToken"]
+        self._birth = time.monotonic()
+
+    def close(self) -> None:
+        """Close the login session."""
+        self._login_session.close()
+
+    def get_cookies(self) -> Any:
+        """The ``PVEAuthCookie`` cookie jar (proxmoxer's session asks for it)."""
+        return cookiejar_from_dict({"PVEAuthCookie": self._ticket})
+
+    def get_tokens(self) -> tuple[str, str]:
+        """The ticket and CSRF token."""
+        return self._ticket, self._csrf
+
+    def __call__(self, request: Any) -> Any:
+        """Attach the (renewed when old) ticket, and the CSRF token to writes."""
+        with self._lock:
+            if time.monotonic() - self._birth >= _TICKET_RENEW_AGE:
+                self._login()
+            ticket, csrf = self._ticket, self._csrf
+        request.headers["Cookie"] = f"PVEAuthCookie={ticket}"
+        if request.method != "GET":
+            request.headers["CSRFPreventionToken"] = csrf
+        return request
+
+
+def _map_error(err: BaseException, where: str) -> ChannelError:
+    """Translate a proxmoxer/requests error into a channel error."""
+    if isinstance(err, ChannelError):
+        return err
+    if isinstance(err, ProxmoxerAuthenticationError):
+        return AuthenticationError(str(err) or "authentication failure")
+    if isinstance(err, ResourceException):
+        status = int(err.status_code)
+        message = str(err.content or err.status_message or "").strip()
+        message = message.splitlines()[0] if message else f"HTTP {status}"
+        if status == 401:
+            return AuthenticationError(message)
+        if status == 403:
+            match = _PRIVILEGE.search(message)
+            return PermissionDeniedError(
+                message, privilege=match.group(2).strip() if match else None
+            )
+        if status == 404 or (status == 500 and "does not exist" in message):
+            return NotFoundError(message)
+        return ApiError(f"HTTP {status}: {message}")
+    if isinstance(err, requests.exceptions.SSLError):
+        return TlsVerificationError(f"TLS verification of {where} failed: {err}")
+    if isinstance(err, requests.exceptions.Timeout):
+        return ChannelTimeoutError(f"{where} did not answer in time")
+    if isinstance(err, requests.exceptions.ConnectionError):
+        return UnreachableError(f"cannot connect to {where}: {err}")
+    if isinstance(err, (requests.exceptions.RequestException, ValueError, KeyError)):
+        return ApiError(f"unexpected answer from {where}: {err}")
+    return ApiError(f"{where}: {err}")
+
+
+async def fetch_certificate_fingerprint(
+    host: str, port: int = DEFAULT_PROXMOX_PORT
+) -> str:
+    """Return the SHA-256 fingerprint (``AB:CD:...``) of a server's certificate.
+
+    For the config flow: the user compares it with the one Proxmox shows
+    (Datacenter > node > Certificates) and the integration pins it. The
+    certificate is read, not trusted; no request is sent.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    where = f"{host}:{port}"
+    try:
+        async with asyncio.timeout(DEFAULT_TIMEOUT):
+            _reader, writer = await asyncio.open_connection(host, port, ssl=context)
+    except TimeoutError as err:
+        raise ChannelTimeoutError(f"{where} did not answer in time") from err
+    except ssl.SSLError as err:
+        raise TlsVerificationError(f"TLS handshake with {where} failed: {err}") from err
+    except OSError as err:
+        raise UnreachableError(f"cannot connect to {where}: {err}") from err
+    try:
+        ssl_object = cast("ssl.SSLObject", writer.get_extra_info("ssl_object"))
+        der = ssl_object.getpeercert(binary_form=True)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
+            async with asyncio.timeout(DEFAULT_TIMEOUT):
+                await writer.wait_closed()
+    if not der:
+        raise TlsVerificationError(f"{where} presented no certificate")
+    return normalize_fingerprint(hashlib.sha256(der).hexdigest())
+
+
+def _task_succeeded(exitstatus: str) -> bool:
+    """``OK`` and ``WARNINGS: N`` are successes; anything else is an error."""
+    return exitstatus == "OK" or exitstatus.startswith("WARNINGS")
+
+
+class ProxmoxHost:
+    """A Proxmox VE node as a ``HostApi``: its VMs and LXCs, and itself."""
+
+    def __init__(
+        self,
+        config: ProxmoxConfig,
+        *,
+        task_poll_interval: float = TASK_POLL_INTERVAL,
+        task_timeout: float = DEFAULT_TASK_TIMEOUT,
+        shutdown_timeout: int = DEFAULT_SHUTDOWN_TIMEOUT,
+        force_stop: bool = True,
+    ) -> None:
+        """Prepare the channel; the first call connects (and logs in)."""
+        self.config = config
+        self.task_poll_interval = task_poll_interval
+        self.task_timeout = task_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.force_stop = force_stop
+        self._where = f"{config.host}:{config.port}"
+        self._api: ProxmoxResource | None = None
+        self._session: ProxmoxHttpSession | None = None
+        self._kinds: dict[str, ChildKind] = {}
+
+    # -- plumbing -----------------------------------------------------------
+
+    def _connect(self) -> ProxmoxResource:
+        """Build the proxmoxer resource (in the executor: a ticket logs in)."""
+        if self._api is not None:
+            return self._api
+        config = self.config
+        verify = config.verify_tls
+        auth: ProxmoxHTTPAuthBase
+        if config.token_name is not None:
+            auth = ProxmoxHTTPApiTokenAuth(
+                config.user_id,
+                config.token_name,
+                config.token_value,
+                verify_ssl=verify,
+                timeout=config.timeout,
+            )
+        else:
+            auth = _TicketAuth(config, verify)
+        session = ProxmoxHttpSession()
+        _prepare(session, config)
+        session.auth = auth
+        session.headers["Connection"] = "keep-alive"
+        serializer = JsonSerializer()
+        session.headers["accept"] = serializer.get_accept_types()
+        self._session = session
+        self._api = ProxmoxResource(
+            base_url=config.base_url, session=session, serializer=serializer
+        )
+        return self._api
+
+    def _drop(self) -> None:
+        """Forget the session (after an auth error, or on close)."""
+        session, self._session, self._api = self._session, None, None
+        if session is not None:
+            if isinstance(session.auth, _TicketAuth):
+                session.auth.close()
+            session.close()
+
+    async def _call(self, func: Callable[[ProxmoxResource], Any]) -> Any:
+        """Run ``func(api)`` in the executor and map every error."""
+        loop = asyncio.get_running_loop()
+
+        def run() -> Any:
+            return func(self._connect())
+
+        try:
+            return await loop.run_in_executor(None, run)
+        except Exception as err:
+            mapped = _map_error(err, self._where)
+            if isinstance(mapped, AuthenticationError):
+                await loop.run_in_executor(None, self._drop)
+            raise mapped from err
+
+    # -- HostApi --------------------------------------------------------------
+
+    async def version(self) -> dict[str, Any]:
+        """``GET /version``: ``{"version": "9.2.11", "release": ..., ...}``."""
+        return cast("dict[str, Any]", await self._call(lambda api: api.version.get()))
+
+    async def check(self) -> None:
+        """Check credentials, TLS and that the configured node exists."""
+        nodes = await self._call(lambda api: api.nodes.get())
+        names = {item.get("node") for item in nodes or []}
+        if self.config.node not in names:
+            raise NotFoundError(
+                f"node {self.config.node!r} not found on {self._where} "
+                f"(known: {', '.join(sorted(str(n) for n in names))})"
+            )
+
+    async def read_states(self) -> dict[str, ChildInfo]:
+        """Every guest of the node, keyed by vmid, in ONE request."""
+        resources = await self._call(lambda api: api.cluster.resources.get(type="vm"))
+        states: dict[str, ChildInfo] = {}
+        for item in resources or []:
+            kind = _GUEST_TYPES.get(str(item.get("type")))
+            if (
+                kind is None
+                or item.get("node") != self.config.node
+                or item.get("template")
+            ):
+                continue
+            key = str(item["vmid"])
+            status = str(item.get("status", "unknown"))
+            states[key] = ChildInfo(
+                key=key,
+                kind=kind,
+                name=str(item.get("name") or key),
+                running=status == "running",
+                status=status,
+                details={f: item[f] for f in _DETAIL_FIELDS if f in item},
+            )
+        self._kinds = {key: info.kind for key, info in states.items()}
+        return states
+
+    async def _kind(self, key: str) -> str:
+        """``qemu`` or ``lxc`` for a vmid (read from the last ``read_states``)."""
+        if key not in self._kinds:
+            await self.read_states()
+        if key not in self._kinds:
+            raise NotFoundError(f"guest {key} does not exist on {self.config.node}")
+        return "qemu" if self._kinds[key] is ChildKind.VM else "lxc"
+
+    async def _guest_action(
+        self, key: str, action: str, *, idempotent: str, **data: str
+    ) -> None:
+        """POST a guest power action and await its task.
+
+        A platform answer containing ``idempotent`` (``already running``,
+        ``not running``) means the guest is already where we want it.
+        """
+        kind = await self._kind(key)
+        node = self.config.node
+
+        def post(api: ProxmoxResource) -> Any:
+            return getattr(api.nodes(node), kind)(key).status(action).post(**data)
+
+        try:
+            upid = await self._call(post)
+        except ApiError as err:
+            if idempotent in err.message:
+                return
+            raise
+        try:
+            await self.wait_task(str(upid), max_wait=self.task_timeout)
+        except TaskFailedError as err:
+            if not err.message.endswith(idempotent):
+                raise
+
+    async def start(self, key: str) -> None:
+        """Start a guest and wait for its task to finish."""
+        await self._guest_action(key, "start", idempotent="already running")
+
+    async def shutdown(
+        self,
+        key: str,
+        *,
+        timeout: int | None = None,  # noqa: ASYNC109 - Proxmox's own parameter
+        force_stop: bool | None = None,
+    ) -> None:
+        """Shut a guest down gracefully (ACPI / init), forcing it after ``timeout``."""
+        seconds = self.shutdown_timeout if timeout is None else timeout
+        force = self.force_stop if force_stop is None else force_stop
+        await self._guest_action(
+            key,
+            "shutdown",
+            idempotent="not running",
+            timeout=str(seconds),
+            forceStop="1" if force else "0",
+        )
+
+    async def stop(self, key: str) -> None:
+        """``HostApi.stop``: a graceful shutdown with the channel's defaults."""
+        await self.shutdown(key)
+
+    async def hard_stop(self, key: str) -> None:
+        """Stop a guest immediately (pulls the virtual plug)."""
+        await self._guest_action(key, "stop", idempotent="not running")
+
+    async def node_shutdown(self) -> None:
+        """Power the node itself off (needs Sys.PowerMgmt). No task is returned."""
+        node = self.config.node
+        await self._call(lambda api: api.nodes(node).status.post(command="shutdown"))
+
+    async def wait_task(self, upid: str, *, max_wait: float | None = None) -> None:
+        """Poll ``/nodes/{node}/tasks/{upid}/status`` until the task stops.
+
+        A task ending with anything but ``OK``/``WARNINGS`` raises
+        ``TaskFailedError`` carrying its ``exitstatus``.
+        """
+        node = upid.split(":")[1] if upid.count(":") >= 8 else self.config.node
+        try:
+            async with asyncio.timeout(max_wait or self.task_timeout):
+                while True:
+                    status = await self._call(
+                        lambda api: api.nodes(node).tasks(upid).status.get()
+                    )
+                    if status.get("status") == "stopped":
+                        exitstatus = str(status.get("exitstatus", ""))
+                        if _task_succeeded(exitstatus):
+                            return
+                        raise TaskFailedError(exitstatus or "task failed")
+                    await asyncio.sleep(self.task_poll_interval)
+        except TimeoutError as err:
+            raise ChannelTimeoutError(f"task {upid} did not finish in time") from err
+
+    async def close(self) -> None:
+        """Close the HTTP sessions."""
+        if self._session is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._drop)
