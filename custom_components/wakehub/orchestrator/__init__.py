@@ -1,0 +1,71 @@
+"""WakeHub's orchestrator: start and stop cascades, step by step.
+
+Free of Home Assistant: the integration implements :class:`NodeDriver` on
+top of its channels and coordinators, creates one :class:`Orchestrator` for
+the whole domain and maps its events to Home Assistant events, entities and
+notifications. See :mod:`.engine` for the execution and concurrency rules.
+"""
+
+from __future__ import annotations
+
+from .cascade import (
+    Cascade,
+    CascadeError,
+    CascadeStatus,
+    CascadeStep,
+    Origin,
+    StepStatus,
+)
+from .driver import (
+    DEFAULT_START_TIMEOUTS,
+    DEFAULT_STOP_TIMEOUTS,
+    NodeDriver,
+    default_step_timeout,
+)
+from .engine import (
+    DEFAULT_POLL_INTERVAL,
+    ERROR_INTERRUPTED,
+    ERROR_TIMEOUT,
+    ERROR_UNEXPECTED,
+    NodeActivity,
+    Orchestrator,
+    OrchestratorClosedError,
+)
+from .events import (
+    CascadeEnded,
+    CascadeStarted,
+    Listener,
+    NodeActivityChanged,
+    OrchestratorEvent,
+    Reevaluated,
+    StepChanged,
+    StepEventKind,
+)
+
+__all__ = [
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_START_TIMEOUTS",
+    "DEFAULT_STOP_TIMEOUTS",
+    "ERROR_INTERRUPTED",
+    "ERROR_TIMEOUT",
+    "ERROR_UNEXPECTED",
+    "Cascade",
+    "CascadeEnded",
+    "CascadeError",
+    "CascadeStarted",
+    "CascadeStatus",
+    "CascadeStep",
+    "Listener",
+    "NodeActivity",
+    "NodeActivityChanged",
+    "NodeDriver",
+    "Orchestrator",
+    "OrchestratorClosedError",
+    "OrchestratorEvent",
+    "Origin",
+    "Reevaluated",
+    "StepChanged",
+    "StepEventKind",
+    "StepStatus",
+    "default_step_timeout",
+]

@@ -1,0 +1,100 @@
+"""The interface between the orchestrator and whatever powers the nodes.
+
+The orchestrator decides *what* to do and *when*; a :class:`NodeDriver`
+knows *how*: it sends a step's command through the node's channel, tells
+whether a node is ready, and reports the polled states the planner needs. The
+Home Assistant glue implements it on top of the channels and the
+coordinators; the tests implement it on top of the channels and the
+simulator's ready document.
+
+Per-kind step timeouts are given here so that every driver uses the same
+defaults: a physical boot takes minutes, so a machine gets five of them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, Protocol
+
+from custom_components.wakehub.core.model import Capability, NodeKind, PowerState
+from custom_components.wakehub.core.planner import Action, Step
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DEFAULT_START_TIMEOUTS: Final[Mapping[NodeKind, float]] = {
+    NodeKind.MACHINE: 300.0,
+    NodeKind.VM: 180.0,
+    NodeKind.LXC: 120.0,
+    NodeKind.CONTAINER: 120.0,
+}
+"""Default seconds for a start step (command plus readiness), per kind."""
+
+DEFAULT_STOP_TIMEOUTS: Final[Mapping[NodeKind, float]] = {
+    NodeKind.MACHINE: 300.0,
+    NodeKind.VM: 180.0,
+    NodeKind.LXC: 120.0,
+    NodeKind.CONTAINER: 60.0,
+}
+"""Default seconds for a stop step (command plus readiness), per kind."""
+
+
+def default_step_timeout(kind: NodeKind, action: Action) -> float:
+    """Return the default timeout in seconds of a step on a node of ``kind``."""
+    table = DEFAULT_START_TIMEOUTS if action is Action.START else DEFAULT_STOP_TIMEOUTS
+    return table[kind]
+
+
+class NodeDriver(Protocol):
+    """Powers nodes and reports on them, for the orchestrator.
+
+    Every method may raise a ``ChannelError`` (``execute`` must, when the
+    platform refuses a command); its ``code`` and ``message`` become the
+    failed step's error. ``is_ready`` may also raise, but a driver should
+    rather return ``False`` while a node is merely not up yet: an exception
+    fails the step at once, ``False`` keeps the orchestrator polling until the
+    step's timeout.
+    """
+
+    async def states(self) -> Mapping[str, PowerState]:
+        """Return the *polled* power state of every node known.
+
+        Only ``ON``, ``OFF`` and ``UNKNOWN`` belong here: the orchestrator's
+        own transient states (starting, stopping, error) must not be fed back,
+        or a retried start would skip a node left in error. A node missing from
+        the mapping counts as off.
+        """
+
+    async def execute(self, step: Step) -> None:
+        """Send the step's command (WoL, SSH shutdown, Proxmox or Docker call).
+
+        Return once the platform accepted it; readiness is polled separately.
+        """
+
+    async def is_ready(
+        self, node_id: str, *, action: Action, needs: frozenset[Capability]
+    ) -> bool:
+        """Return whether the node reached the state ``action`` aims at.
+
+        For a start: a machine is ready when its probe answers, a VM or LXC
+        when Proxmox reports it running, a container when Docker reports it
+        running and, if it has a health check, healthy. ``needs`` lists the
+        APIs of this node that later steps of the plan go through (children of
+        it come next): each of them must answer too. For a stop: the node is
+        down (the probe no longer answers, the guest or container is stopped).
+        """
+
+    def step_timeout(self, node_id: str, action: Action) -> float:
+        """Return the timeout in seconds of a step on this node.
+
+        It covers the command and the wait for readiness. The per-node
+        setting wins; otherwise :func:`default_step_timeout` applies.
+        """
+
+    def request_refresh(self, node_id: str) -> None:
+        """Hint that this node's state is changing and should be polled soon.
+
+        Called after each command and at each readiness poll (about once a
+        second during a cascade), so the coordinators can refresh quickly and
+        entity states follow within about a second. It must not block; a
+        driver may debounce it.
+        """
