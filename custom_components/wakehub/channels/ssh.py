@@ -177,6 +177,14 @@ async def fetch_host_key(host: str, port: int = DEFAULT_SSH_PORT) -> HostKey:
     return host_key_from_ssh_key(key)
 
 
+async def close_connection(conn: asyncssh.SSHClientConnection) -> None:
+    """Close an SSH connection and wait (boundedly) until it is closed."""
+    conn.close()
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(DEFAULT_SSH_TIMEOUT):
+            await conn.wait_closed()
+
+
 class SshChannel:
     """Authenticated, host-key-pinned SSH access to one machine."""
 
@@ -203,15 +211,14 @@ class SshChannel:
                 raise _map_error(err, self._where) from err
         return self._client_key
 
-    @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[asyncssh.SSHClientConnection]:
-        """Open a verified, authenticated connection; close it on exit."""
+    async def open(self) -> asyncssh.SSHClientConnection:
+        """Open a verified, authenticated connection; the caller closes it."""
         pinned = parse_host_key(self.config.host_key)
         trusted = asyncssh.import_public_key(pinned.public_key)
         client_key = await self._load_client_key()
         try:
             async with asyncio.timeout(self.config.timeout):
-                conn = await asyncssh.connect(
+                return await asyncssh.connect(
                     self.config.host,
                     self.config.port,
                     username=self.config.username,
@@ -223,13 +230,15 @@ class SshChannel:
                 )
         except (OSError, TimeoutError, asyncssh.Error) as err:
             raise _map_error(err, self._where) from err
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """Open a verified, authenticated connection; close it on exit."""
+        conn = await self.open()
         try:
             yield conn
         finally:
-            conn.close()
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(self.config.timeout):
-                    await conn.wait_closed()
+            await close_connection(conn)
 
     async def check(self) -> None:
         """Connect and authenticate, then disconnect: for the config flow."""

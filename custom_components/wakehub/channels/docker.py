@@ -1,0 +1,368 @@
+"""Docker Engine channel (aiodocker): list, start and stop containers by name.
+
+Endpoints (:class:`DockerEndpoint`):
+
+``tcp``
+    ``http://host:2375``, plain TCP. Can use a shared ``aiohttp.ClientSession``.
+``tls``
+    ``https://host:2376`` with a CA, a client certificate and its key (PEM
+    text); the server certificate and host name are verified.
+``unix``
+    a local unix socket, ``/var/run/docker.sock`` by default.
+``ssh``
+    an asyncssh tunnel to the host's ``/var/run/docker.sock`` (a local
+    ``127.0.0.1:<ephemeral>`` listener forwarded to the remote socket), reusing
+    an :class:`~.ssh.SshConfig` and its pinned host key. The tunnel is opened
+    on first use, kept for later calls, and re-opened after a failure.
+
+Containers are identified by their NAME (without Docker's leading ``/``): a
+container recreated by ``compose up`` keeps its name but not its ID.
+
+Requests per call: :meth:`DockerHost.read_states` makes exactly ONE request,
+``GET /containers/json?all=1``. aiodocker negotiates the API version once per
+client, with one ``GET /version`` on its very first request (``check`` does
+that before the first poll).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import StrEnum
+import os
+from pathlib import Path
+import ssl
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+import aiodocker
+import aiohttp
+import asyncssh
+
+from .base import ChildInfo, ChildKind
+from .errors import (
+    ApiError,
+    AuthenticationError,
+    ChannelError,
+    ChannelTimeoutError,
+    InvalidConfigError,
+    NotFoundError,
+    PermissionDeniedError,
+    TlsVerificationError,
+    UnreachableError,
+)
+from .ssh import SshChannel, SshConfig, close_connection
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+DEFAULT_DOCKER_PORT = 2375
+DEFAULT_DOCKER_TLS_PORT = 2376
+DEFAULT_SOCKET = "/var/run/docker.sock"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_STOP_TIMEOUT = 10
+_LIST_FIELDS = ("Names", "Id", "Image", "State", "Status", "Health")
+_HEALTH_MARKERS = (
+    ("(healthy)", "healthy"),
+    ("(unhealthy)", "unhealthy"),
+    ("(health: starting)", "starting"),
+)
+
+
+class DockerEndpoint(StrEnum):
+    """How WakeHub reaches a Docker Engine API."""
+
+    TCP = "tcp"
+    TLS = "tls"
+    UNIX = "unix"
+    SSH = "ssh"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DockerConfig:
+    """Where one Docker Engine API lives and how to authenticate to it."""
+
+    endpoint: DockerEndpoint
+    host: str = ""
+    port: int | None = None
+    socket_path: str = DEFAULT_SOCKET
+    tls_ca: str | None = field(default=None, repr=False)
+    tls_cert: str | None = field(default=None, repr=False)
+    tls_key: str | None = field(default=None, repr=False)
+    ssh: SshConfig | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    stop_timeout: int = DEFAULT_STOP_TIMEOUT
+
+    def __post_init__(self) -> None:
+        """Check that the endpoint has what it needs."""
+        endpoint = DockerEndpoint(self.endpoint)
+        object.__setattr__(self, "endpoint", endpoint)
+        if endpoint in (DockerEndpoint.TCP, DockerEndpoint.TLS) and not self.host:
+            raise InvalidConfigError("a Docker TCP endpoint needs a host")
+        if endpoint is DockerEndpoint.TLS and not (
+            self.tls_ca and self.tls_cert and self.tls_key
+        ):
+            raise InvalidConfigError(
+                "Docker over TLS needs a CA, a client certificate and its key"
+            )
+        if endpoint is DockerEndpoint.SSH and self.ssh is None:
+            raise InvalidConfigError("Docker over SSH needs an SSH configuration")
+
+    @property
+    def where(self) -> str:
+        """A human-readable description of the endpoint."""
+        match self.endpoint:
+            case DockerEndpoint.UNIX:
+                return f"unix://{self.socket_path}"
+            case DockerEndpoint.SSH:
+                assert self.ssh is not None
+                return f"ssh://{self.ssh.host}:{self.ssh.port}{self.socket_path}"
+            case _:
+                return f"{self.host}:{self.effective_port}"
+
+    @property
+    def effective_port(self) -> int:
+        """The TCP port, defaulting to 2375 (plain) or 2376 (TLS)."""
+        if self.port is not None:
+            return self.port
+        if self.endpoint is DockerEndpoint.TLS:
+            return DEFAULT_DOCKER_TLS_PORT
+        return DEFAULT_DOCKER_PORT
+
+
+def build_tls_context(ca: str, cert: str, key: str) -> ssl.SSLContext:
+    """Build a client TLS context from PEM texts (blocking: run in an executor).
+
+    The server is verified against ``ca`` only (host name included); the
+    client presents ``cert``/``key``. The PEM texts go through a private
+    temporary directory because ``load_cert_chain`` only reads files.
+    """
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca)
+    with tempfile.TemporaryDirectory(prefix="wakehub-docker-") as tmp:
+        cert_path = Path(tmp) / "cert.pem"
+        key_path = Path(tmp) / "key.pem"
+        cert_path.write_text(cert)
+        key_fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(key_fd, "w") as key_file:
+            key_file.write(key)
+        context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+def _health(item: dict[str, Any]) -> str | None:
+    """The container's health (healthy, unhealthy, starting), if it has a check."""
+    health = item.get("Health")
+    if isinstance(health, dict) and health.get("Status"):
+        return str(health["Status"])
+    status = str(item.get("Status", ""))
+    for marker, value in _HEALTH_MARKERS:
+        if marker in status:
+            return value
+    return None
+
+
+def _container_name(item: dict[str, Any]) -> str | None:
+    """The container's name without Docker's leading ``/``."""
+    names = item.get("Names") or []
+    return str(names[0]).lstrip("/") if names else None
+
+
+def _map_error(err: BaseException, where: str) -> ChannelError:
+    """Translate an aiodocker/aiohttp error into a channel error."""
+    if isinstance(err, ChannelError):
+        return err
+    if isinstance(err, TimeoutError):
+        return ChannelTimeoutError(f"Docker at {where} did not answer in time")
+    if isinstance(err, aiodocker.DockerError):
+        cause = err.__context__
+        message = str(err.message).strip()
+        if isinstance(cause, aiohttp.ClientSSLError):
+            return TlsVerificationError(f"TLS verification of {where} failed: {cause}")
+        if err.status == 900 or isinstance(cause, aiohttp.ClientConnectionError):
+            return UnreachableError(f"cannot reach Docker at {where}: {message}")
+        if err.status == 401:
+            return AuthenticationError(message)
+        if err.status == 403:
+            return PermissionDeniedError(message)
+        if err.status == 404:
+            return NotFoundError(message)
+        return ApiError(f"HTTP {err.status}: {message}")
+    if isinstance(err, aiohttp.ClientSSLError):
+        return TlsVerificationError(f"TLS verification of {where} failed: {err}")
+    if isinstance(err, (aiohttp.ClientError, OSError)):
+        return UnreachableError(f"cannot reach Docker at {where}: {err}")
+    return ApiError(f"Docker at {where}: {err}")
+
+
+class DockerHost:
+    """A Docker Engine as a ``HostApi``: its containers, by name."""
+
+    def __init__(
+        self, config: DockerConfig, *, session: aiohttp.ClientSession | None = None
+    ) -> None:
+        """Prepare the channel; connections open on first use.
+
+        ``session`` (e.g. Home Assistant's shared one) is used for the plain
+        TCP endpoint only: the others need their own connector.
+        """
+        self.config = config
+        self._session = session if config.endpoint is DockerEndpoint.TCP else None
+        self._docker: aiodocker.Docker | None = None
+        self._ssh_conn: asyncssh.SSHClientConnection | None = None
+        self._ssh_listener: asyncssh.SSHListener | None = None
+        self._lock = asyncio.Lock()
+
+    async def _client(self) -> aiodocker.Docker:
+        """Return the aiodocker client, building it (and the tunnel) if needed."""
+        async with self._lock:
+            if self._docker is not None:
+                return self._docker
+            config = self.config
+            timeout = aiohttp.ClientTimeout(total=config.timeout)
+            match config.endpoint:
+                case DockerEndpoint.UNIX:
+                    docker = aiodocker.Docker(
+                        url=f"unix://{config.socket_path}", timeout=timeout
+                    )
+                case DockerEndpoint.TLS:
+                    assert config.tls_ca
+                    assert config.tls_cert
+                    assert config.tls_key
+                    try:
+                        context = await asyncio.get_running_loop().run_in_executor(
+                            None,
+                            build_tls_context,
+                            config.tls_ca,
+                            config.tls_cert,
+                            config.tls_key,
+                        )
+                    except (ssl.SSLError, ValueError) as err:
+                        raise InvalidConfigError(
+                            f"invalid Docker TLS material: {err}"
+                        ) from err
+                    docker = aiodocker.Docker(
+                        url=f"https://{config.host}:{config.effective_port}",
+                        ssl_context=context,
+                        timeout=timeout,
+                    )
+                case DockerEndpoint.SSH:
+                    port = await self._open_tunnel()
+                    docker = aiodocker.Docker(
+                        url=f"tcp://127.0.0.1:{port}", timeout=timeout
+                    )
+                case _:
+                    docker = aiodocker.Docker(
+                        url=f"tcp://{config.host}:{config.effective_port}",
+                        session=self._session,
+                        timeout=timeout,
+                    )
+            self._docker = docker
+            return docker
+
+    async def _open_tunnel(self) -> int:
+        """Forward 127.0.0.1:<ephemeral> to the remote Docker socket over SSH."""
+        assert self.config.ssh is not None
+        conn = await SshChannel(self.config.ssh).open()
+        try:
+            listener = await conn.forward_local_port_to_path(
+                "127.0.0.1", 0, self.config.socket_path
+            )
+        except (OSError, asyncssh.Error) as err:
+            await close_connection(conn)
+            raise UnreachableError(
+                f"cannot forward to {self.config.where}: {err}"
+            ) from err
+        self._ssh_conn, self._ssh_listener = conn, listener
+        return listener.get_port()
+
+    async def _reset(self) -> None:
+        """Close the client and the tunnel; the next call rebuilds them."""
+        docker, self._docker = self._docker, None
+        listener, self._ssh_listener = self._ssh_listener, None
+        conn, self._ssh_conn = self._ssh_conn, None
+        if docker is not None:
+            await docker.close()
+        if listener is not None:
+            listener.close()
+            await listener.wait_closed()
+        if conn is not None:
+            await close_connection(conn)
+
+    async def _guard[T](self, call: Callable[[aiodocker.Docker], Awaitable[T]]) -> T:
+        """Await ``call(docker)`` and map errors; a broken link is reset."""
+        docker = await self._client()
+        try:
+            result = await call(docker)
+        except Exception as err:
+            mapped = _map_error(err, self.config.where)
+            if isinstance(mapped, (UnreachableError, ChannelTimeoutError)):
+                await self._reset()
+            raise mapped from err
+        return result
+
+    async def version(self) -> dict[str, Any]:
+        """``GET /version``: engine version, API version, OS..."""
+
+        async def call(docker: aiodocker.Docker) -> dict[str, Any]:
+            return dict(await docker.version())
+
+        return await self._guard(call)
+
+    async def check(self) -> None:
+        """Raise a channel error unless the engine answers and accepts us."""
+        await self.version()
+
+    async def read_states(self) -> dict[str, ChildInfo]:
+        """Every container (running or not), keyed by name, in ONE request."""
+
+        async def call(docker: aiodocker.Docker) -> list[Any]:
+            return list(await docker.containers.list(all=True))
+
+        containers: list[Any] = await self._guard(call)
+        states: dict[str, ChildInfo] = {}
+        for container in containers:
+            item = {f: container[f] for f in _LIST_FIELDS if f in container}
+            name = _container_name(item)
+            if name is None:
+                continue
+            state = str(item.get("State", "unknown"))
+            details: dict[str, Any] = {
+                "id": item.get("Id"),
+                "image": item.get("Image"),
+                "status_text": item.get("Status"),
+            }
+            health = _health(item)
+            if health is not None:
+                details["health"] = health
+            states[name] = ChildInfo(
+                key=name,
+                kind=ChildKind.CONTAINER,
+                name=name,
+                running=state == "running",
+                status=state,
+                details=details,
+            )
+        return states
+
+    async def start(self, key: str) -> None:
+        """Start a container by name (already running, HTTP 304, is success)."""
+
+        async def call(docker: aiodocker.Docker) -> None:
+            await docker.containers.container(key).start()
+
+        await self._guard(call)
+
+    async def stop(self, key: str) -> None:
+        """Stop a container by name (SIGTERM, then SIGKILL after stop_timeout)."""
+        grace = self.config.stop_timeout
+        http_timeout = aiohttp.ClientTimeout(total=grace + self.config.timeout)
+
+        async def call(docker: aiodocker.Docker) -> None:
+            await docker.containers.container(key).stop(t=grace, timeout=http_timeout)
+
+        await self._guard(call)
+
+    async def close(self) -> None:
+        """Close the HTTP client and the SSH tunnel, if any."""
+        async with self._lock:
+            await self._reset()
