@@ -66,7 +66,7 @@ def is_active(state: PowerState | None) -> bool:
     Anything but OFF is active: a node in error or of unknown state counts as
     active, to be safe. ``None`` (no state known at all) means OFF.
     """
-    return state is not None and state is not PowerState.OFF
+    return state is not None and state != PowerState.OFF
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

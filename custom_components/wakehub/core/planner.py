@@ -107,7 +107,7 @@ def plan_start(
             yield node.parent, ReasonKind.HOST
 
     def step(node: Node, reason: Reason) -> Step | None:
-        if states.get(node.id) is PowerState.ON:
+        if states.get(node.id) == PowerState.ON:
             return None
         return Step(node.id, Action.START, node.start_channel, reason)
 

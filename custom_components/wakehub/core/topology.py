@@ -182,9 +182,10 @@ class Topology:
         needs (its dependencies and its parent) to ``dependent``. ``None``
         means the edge is safe. Nothing is modified.
 
-        The search runs from both ends at once, always growing the smaller
-        frontier, so that the common case (a new node gaining its first
-        dependencies: nothing needs it yet) is settled at once.
+        The search runs from both ends at once, growing the smaller frontier
+        (taking turns on a tie), so that the common cases settle at once: a
+        new node gaining its first dependencies (nothing needs it yet), or an
+        existing node coming to depend on a new one (it needs nothing yet).
         """
         self.node(dependent)
         self.node(dependency)
@@ -197,8 +198,15 @@ class Topology:
         backward: dict[str, str | None] = {dependent: None}
         forward_queue = deque([dependency])
         backward_queue = deque([dependent])
+        forward_turn = False
         while forward_queue and backward_queue:
-            if len(forward_queue) <= len(backward_queue):
+            # Grow the smaller frontier; on a tie, take turns.
+            forward_turn = (
+                not forward_turn
+                if len(forward_queue) == len(backward_queue)
+                else len(forward_queue) < len(backward_queue)
+            )
+            if forward_turn:
                 current = forward_queue.popleft()
                 for following in self._needs(current):
                     if following in forward:

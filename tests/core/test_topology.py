@@ -1,0 +1,334 @@
+"""The topology: validation of every change, and the queries."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import pytest
+
+from custom_components.wakehub.core import (
+    Capability,
+    DependencyCycleError,
+    DuplicateDependencyError,
+    DuplicateNodeError,
+    InvalidNodeError,
+    InvalidParentError,
+    Node,
+    NodeKind,
+    PowerState,
+    SelfDependencyError,
+    Topology,
+    TopologyError,
+    UnknownDependencyError,
+    UnknownNodeError,
+    plan_start,
+    plan_stop,
+)
+
+from .reference import ID, NAME, REFERENCE_NODES, build_reference_topology, names
+
+
+@pytest.fixture
+def topology() -> Topology:
+    """The reference homelab."""
+    return build_reference_topology()
+
+
+def test_reference_homelab_layout(topology: Topology) -> None:
+    """Nodes keep insertion order; the mapping is read-only."""
+    assert list(topology.nodes) == list(ID.values())
+    assert list(topology) == list(ID.values())
+    assert len(topology) == 13
+    assert ID["plex"] in topology
+    assert "nope" not in topology
+    assert topology.node(ID["NAS"]).name == "NAS"
+    assert repr(topology) == "<Topology 13 nodes, 3 dependencies>"
+    with pytest.raises(TypeError):
+        topology.nodes["x"] = REFERENCE_NODES[0]  # type: ignore[index]
+
+
+def test_queries(topology: Topology) -> None:
+    """Parent, children, ancestors, subtree, dependencies and dependents."""
+    assert topology.parent(ID["sandbox"]) == ID["VM-Docker"]
+    assert topology.parent(ID["NAS"]) is None
+    assert names(topology.children(ID["Machine1"])) == ["VM-Docker", "VM-Ubuntu"]
+    assert topology.children(ID["plex"]) == []
+    assert names(topology.ancestors(ID["sandbox"])) == ["VM-Docker", "Machine1"]
+    assert topology.ancestors(ID["Machine1"]) == []
+    assert names(topology.hosted_subtree(ID["Machine1"])) == [
+        "VM-Docker",
+        "sandbox",
+        "plex",
+        "VM-Ubuntu",
+    ]
+    assert topology.hosted_subtree(ID["NAS"]) == []
+    assert names(topology.dependencies(ID["sandbox"])) == ["Jellyfin"]
+    assert names(topology.dependencies(ID["sandbox"], transitive=True)) == [
+        "Jellyfin",
+        "NAS",
+    ]
+    assert names(topology.dependents(ID["NAS"])) == ["plex", "Jellyfin"]
+    assert names(topology.dependents(ID["NAS"], transitive=True)) == [
+        "plex",
+        "Jellyfin",
+        "sandbox",
+    ]
+    assert topology.dependents(ID["sandbox"], transitive=True) == []
+    assert [(NAME[a], NAME[b]) for a, b in topology.dependency_edges()] == [
+        ("sandbox", "Jellyfin"),
+        ("plex", "NAS"),
+        ("Jellyfin", "NAS"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        Topology.node,
+        Topology.parent,
+        Topology.children,
+        Topology.ancestors,
+        Topology.hosted_subtree,
+        Topology.dependencies,
+        Topology.dependents,
+        Topology.remove_node,
+    ],
+)
+def test_queries_refuse_unknown_nodes(topology: Topology, query: object) -> None:
+    """Every query names an unknown id."""
+    with pytest.raises(UnknownNodeError) as caught:
+        query(topology, "ghost")  # type: ignore[operator]
+    assert caught.value.code == "unknown_node"
+    assert caught.value.placeholders == {"node": "ghost"}
+    assert caught.value.node_id == "ghost"
+    assert isinstance(caught.value, ValueError)
+
+
+def test_duplicate_node(topology: Topology) -> None:
+    """A node id can only be added once."""
+    with pytest.raises(DuplicateNodeError) as caught:
+        topology.add_node(Node(id=ID["NAS"], kind=NodeKind.MACHINE, name="Other"))
+    assert caught.value.code == "duplicate_node"
+    assert caught.value.placeholders["node"] == "NAS"
+    assert topology.node(ID["NAS"]).name == "NAS"
+
+
+@pytest.mark.parametrize(
+    ("kind", "parent", "code"),
+    [
+        (NodeKind.MACHINE, "NAS", "machine_with_parent"),
+        (NodeKind.VM, None, "parent_required"),
+        (NodeKind.CONTAINER, None, "parent_required"),
+        (NodeKind.VM, "NAS", "parent_lacks_proxmox"),
+        (NodeKind.LXC, "RaspberryPi", "parent_lacks_proxmox"),
+        (NodeKind.VM, "VM-Docker", "parent_lacks_proxmox"),
+        (NodeKind.CONTAINER, "Machine1", "parent_lacks_docker"),
+        (NodeKind.CONTAINER, "VM-Ubuntu", "parent_lacks_docker"),
+        (NodeKind.CONTAINER, "plex", "parent_is_container"),
+    ],
+)
+def test_invalid_parent(
+    topology: Topology, kind: NodeKind, parent: str | None, code: str
+) -> None:
+    """A node must run on a host offering the API that powers it."""
+    node = Node(id="new", kind=kind, name="New", parent=ID.get(parent or "", parent))
+    with pytest.raises(InvalidParentError) as caught:
+        topology.add_node(node)
+    assert caught.value.code == code
+    assert caught.value.placeholders["node"] == "New"
+    assert "new" not in topology
+
+
+def test_unknown_parent(topology: Topology) -> None:
+    """The parent must be added first."""
+    with pytest.raises(UnknownNodeError):
+        topology.add_node(Node(id="c", kind=NodeKind.CONTAINER, name="c", parent="x"))
+
+
+def test_valid_parents(topology: Topology) -> None:
+    """Containers on a Docker VM or machine, guests on a Proxmox machine."""
+    topology.add_node(Node(id="l", kind=NodeKind.LXC, name="l", parent=ID["Machine2"]))
+    topology.add_node(
+        Node(id="c", kind=NodeKind.CONTAINER, name="c", parent=ID["RaspberryPi"])
+    )
+    assert topology.children(ID["Machine2"])[-1] == "l"
+    assert topology.children(ID["RaspberryPi"])[-1] == "c"
+
+
+def test_replace_node_keeps_edges(topology: Topology) -> None:
+    """Settings change in place; the node keeps its edges and position."""
+    nas = topology.node(ID["NAS"])
+    topology.replace_node(dataclasses.replace(nas, confirm_shutdown=False))
+    assert topology.node(ID["NAS"]).needs_confirmation is False
+    assert names(topology.dependents(ID["NAS"])) == ["plex", "Jellyfin"]
+    assert list(topology.nodes) == list(ID.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "error", "code"),
+    [
+        ("NAS", {"kind": NodeKind.VM, "parent": "x"}, InvalidNodeError, "kind_changed"),
+        ("VM-Ubuntu", {"parent": "Machine2"}, InvalidParentError, "parent_changed"),
+        ("VM-Docker", {"capabilities": frozenset()}, InvalidParentError, "parent_lacks_docker"),
+        ("Machine1", {"capabilities": frozenset({Capability.DOCKER})}, InvalidParentError, "parent_lacks_proxmox"),
+    ],
+)  # fmt: skip
+def test_replace_node_refusals(
+    topology: Topology,
+    name: str,
+    changes: dict[str, object],
+    error: type[TopologyError],
+    code: str,
+) -> None:
+    """Kind and parent are fixed; capabilities must still host the children."""
+    if "parent" in changes and changes["parent"] in ID:
+        changes["parent"] = ID[str(changes["parent"])]
+    old = topology.node(ID[name])
+    with pytest.raises(error) as caught:
+        topology.replace_node(dataclasses.replace(old, **changes))  # type: ignore[arg-type]
+    assert caught.value.code == code
+    assert topology.node(ID[name]) is old
+
+
+def test_remove_node_drops_subtree_and_edges(topology: Topology) -> None:
+    """Removing a machine removes its guests and every edge touching them."""
+    removed = topology.remove_node(ID["Machine1"])
+    assert names(removed) == ["VM-Ubuntu", "plex", "sandbox", "VM-Docker", "Machine1"]
+    assert all(node_id not in topology for node_id in removed)
+    assert [(NAME[a], NAME[b]) for a, b in topology.dependency_edges()] == [
+        ("Jellyfin", "NAS")
+    ]
+    assert names(topology.dependents(ID["Jellyfin"])) == []
+    assert names(topology.dependents(ID["NAS"])) == ["Jellyfin"]
+
+
+def test_remove_leaf_and_dependency(topology: Topology) -> None:
+    """A leaf leaves its parent's children; its edges both ways go."""
+    assert topology.remove_node(ID["Jellyfin"]) == [ID["Jellyfin"]]
+    assert names(topology.children(ID["Machine2"])) == ["Home-Assistant", "Cloudflared"]
+    assert topology.dependencies(ID["sandbox"]) == []
+    assert names(topology.dependents(ID["NAS"])) == ["plex"]
+
+
+def test_remove_dependency(topology: Topology) -> None:
+    """An edge can be removed once; removing it again is an error."""
+    topology.remove_dependency(ID["plex"], ID["NAS"])
+    assert names(topology.dependents(ID["NAS"])) == ["Jellyfin"]
+    assert topology.dependencies(ID["plex"]) == []
+    with pytest.raises(UnknownDependencyError) as caught:
+        topology.remove_dependency(ID["plex"], ID["NAS"])
+    assert caught.value.code == "unknown_dependency"
+    assert caught.value.placeholders == {"dependent": "plex", "dependency": "NAS"}
+
+
+def test_self_dependency(topology: Topology) -> None:
+    """A node cannot depend on itself."""
+    with pytest.raises(SelfDependencyError) as caught:
+        topology.add_dependency(ID["NAS"], ID["NAS"])
+    assert caught.value.code == "self_dependency"
+    assert caught.value.placeholders == {"node": "NAS"}
+    assert topology.find_cycle_path(ID["NAS"], ID["NAS"]) == [ID["NAS"], ID["NAS"]]
+
+
+def test_duplicate_dependency(topology: Topology) -> None:
+    """An edge cannot be added twice."""
+    with pytest.raises(DuplicateDependencyError) as caught:
+        topology.add_dependency(ID["plex"], ID["NAS"])
+    assert caught.value.code == "duplicate_dependency"
+    assert str(caught.value) == "plex already depends on NAS"
+    assert len(topology.dependency_edges()) == 3
+
+
+def test_unknown_dependency_ends(topology: Topology) -> None:
+    """Both ends of an edge must exist."""
+    for dependent, dependency in ((ID["NAS"], "ghost"), ("ghost", ID["NAS"])):
+        with pytest.raises(UnknownNodeError):
+            topology.add_dependency(dependent, dependency)
+        with pytest.raises(UnknownNodeError):
+            topology.remove_dependency(dependent, dependency)
+        with pytest.raises(UnknownNodeError):
+            topology.find_cycle_path(dependent, dependency)
+
+
+def test_scenario_6_cycle_is_refused_with_its_path(topology: Topology) -> None:
+    """Adding "NAS depends on sandbox" is refused: sandbox → Jellyfin → NAS."""
+    before = topology.dependency_edges()
+    path = [ID["sandbox"], ID["Jellyfin"], ID["NAS"], ID["sandbox"]]
+    assert topology.find_cycle_path(ID["NAS"], ID["sandbox"]) == path
+    with pytest.raises(DependencyCycleError) as caught:
+        topology.add_dependency(ID["NAS"], ID["sandbox"])
+    error = caught.value
+    assert error.code == "dependency_cycle"
+    assert error.path == path
+    assert error.placeholders == {
+        "dependent": "NAS",
+        "dependency": "sandbox",
+        "path": "sandbox → Jellyfin → NAS → sandbox",
+    }
+    assert str(error) == (
+        "NAS cannot depend on sandbox: that would create the cycle"
+        " sandbox → Jellyfin → NAS → sandbox"
+    )
+    assert topology.dependency_edges() == before
+    assert topology.dependencies(ID["NAS"]) == []
+
+
+def test_cycle_through_the_hosting_tree_is_refused(topology: Topology) -> None:
+    """A host cannot depend on what it runs: the guest needs the host."""
+    with pytest.raises(DependencyCycleError) as caught:
+        topology.check_dependency(ID["Machine1"], ID["sandbox"])
+    assert caught.value.placeholders["path"] == (
+        "sandbox → VM-Docker → Machine1 → sandbox"
+    )
+    with pytest.raises(DependencyCycleError):
+        topology.add_dependency(ID["NAS"], ID["plex"])
+
+
+def test_safe_edges_are_accepted(topology: Topology) -> None:
+    """A guest may depend on its own host (redundant, not a cycle)."""
+    assert topology.find_cycle_path(ID["sandbox"], ID["Machine1"]) is None
+    topology.check_dependency(ID["sandbox"], ID["Machine1"])
+    assert len(topology.dependency_edges()) == 3
+    topology.add_dependency(ID["sandbox"], ID["Machine1"])
+    topology.add_dependency(ID["pihole"], ID["NAS"])
+    assert names(topology.dependents(ID["NAS"])) == ["plex", "Jellyfin", "pihole"]
+
+
+def test_copy_is_independent(topology: Topology) -> None:
+    """Changing a copy leaves the original alone, and the reverse."""
+    clone = topology.copy()
+    clone.add_dependency(ID["pihole"], ID["NAS"])
+    clone.remove_node(ID["Machine1"])
+    topology.add_dependency(ID["Cloudflared"], ID["NAS"])
+    assert len(topology) == 13
+    assert len(clone) == 8
+    assert names(topology.dependents(ID["NAS"])) == ["plex", "Jellyfin", "Cloudflared"]
+    assert names(clone.dependents(ID["NAS"])) == ["Jellyfin", "pihole"]
+    assert names(topology.children(ID["Machine1"])) == ["VM-Docker", "VM-Ubuntu"]
+
+
+def _machine(index: int) -> Node:
+    return Node(id=f"m{index}", kind=NodeKind.MACHINE, name=f"M{index}")
+
+
+def test_deep_chains_do_not_recurse() -> None:
+    """A chain far deeper than the recursion limit is handled iteratively."""
+    depth = max(20_000, 5 * sys.getrecursionlimit())
+    topology = Topology()
+    topology.add_node(_machine(0))
+    for index in range(1, depth):
+        topology.add_node(_machine(index))
+        topology.add_dependency(f"m{index}", f"m{index - 1}")
+    last = f"m{depth - 1}"
+    assert len(topology.dependencies(last, transitive=True)) == depth - 1
+    assert len(topology.dependents("m0", transitive=True)) == depth - 1
+    start = plan_start(topology, {}, last)
+    assert [step.node for step in start] == [f"m{i}" for i in range(depth)]
+    stop = plan_stop(topology, dict.fromkeys(topology.nodes, PowerState.ON), "m0")
+    assert len(stop) == depth
+    assert stop[0].node == last
+    with pytest.raises(DependencyCycleError) as caught:
+        topology.add_dependency("m0", last)
+    assert len(caught.value.path) == depth + 1
+    assert caught.value.path[0] == caught.value.path[-1] == last
