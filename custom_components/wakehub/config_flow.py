@@ -1,0 +1,1565 @@
+"""Config flow and options flow for WakeHub.
+
+One config entry describes one physical machine; its ``unique_id`` is the
+normalised MAC. The entry's ``data`` and ``options`` follow exactly the layout
+documented in :mod:`.const`.
+
+Config flow::
+
+    user ──(probe answers)──────────────────────────────► ssh
+      └─(no answer)─► powered_off ─┬─ wake ─(progress)──► ssh
+                                   │    └─(timeout)─► wake_failed (same menu)
+                                   └─ save_untested ───► ssh ──► entry
+    ssh ──► ssh_host_key (confirm the fingerprint, pin it, test the login)
+        ──► capabilities ─┬─ proxmox ─┬─ proxmox_token ──┐
+                          │           └─ proxmox_password ┴► (proxmox_trust) ┐
+                          ├─ docker ─► docker_tcp | docker_tls | docker_unix |
+                          │            docker_ssh ────────────────────────────┤
+                          └─ finish ─► services (multi-select) ─► entry ◄─────┘
+
+Every connection test runs against the real services through the channels;
+each library error maps to a field or form error, with a last
+``except Exception`` mapped to ``unknown``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import voluptuous as vol
+
+from .channels.base import ChildInfo, ChildKind
+from .channels.docker import DockerConfig, DockerEndpoint, DockerHost
+from .channels.errors import (
+    AuthenticationError,
+    ChannelError,
+    ChannelTimeoutError,
+    HostKeyMismatchError,
+    NotFoundError,
+    PermissionDeniedError,
+    TlsVerificationError,
+    UnreachableError,
+)
+from .channels.probe import probe
+from .channels.proxmox import (
+    ProxmoxConfig,
+    ProxmoxHost,
+    fetch_certificate_fingerprint,
+)
+from .channels.ssh import ShutdownCommand, SshChannel, SshConfig, fetch_host_key
+from .channels.wol import WakeOnLan
+from .const import (
+    CONF_BROADCAST_ADDRESS,
+    CONF_BROADCAST_PORT,
+    CONF_CA,
+    CONF_CERT,
+    CONF_CONFIRM_SHUTDOWN,
+    CONF_DOCKER,
+    CONF_FINGERPRINT,
+    CONF_HOST,
+    CONF_HOST_KEY,
+    CONF_KEY,
+    CONF_KIND,
+    CONF_MAC,
+    CONF_MACHINE,
+    CONF_MODE,
+    CONF_NAME,
+    CONF_NODE,
+    CONF_NODES,
+    CONF_PARENT,
+    CONF_PASSPHRASE,
+    CONF_PASSWORD,
+    CONF_PINNED,
+    CONF_PORT,
+    CONF_PRIVATE_KEY,
+    CONF_PROBE_PORT,
+    CONF_PROXMOX,
+    CONF_REALM,
+    CONF_SCAN_INTERVAL,
+    CONF_SHUTDOWN_COMMAND,
+    CONF_SOCKET_PATH,
+    CONF_SSH,
+    CONF_START_TIMEOUT,
+    CONF_STOP_TIMEOUT,
+    CONF_TOKEN_NAME,
+    CONF_TOKEN_USER,
+    CONF_TOKEN_VALUE,
+    CONF_URL,
+    CONF_USE_SUDO,
+    CONF_USERNAME,
+    CONF_VERIFY_TLS,
+    DEFAULT_BROADCAST_ADDRESS,
+    DEFAULT_BROADCAST_PORT,
+    DEFAULT_DOCKER_PORT,
+    DEFAULT_DOCKER_SOCKET,
+    DEFAULT_DOCKER_TLS_PORT,
+    DEFAULT_PROXMOX_PORT,
+    DEFAULT_REALM,
+    DEFAULT_SCAN_INTERVAL,
+    DEFAULT_SSH_PORT,
+    DEFAULT_START_TIMEOUTS,
+    DEFAULT_STOP_TIMEOUTS,
+    DOCKER_MODE_SSH,
+    DOCKER_MODE_TCP,
+    DOCKER_MODE_TLS,
+    DOCKER_MODE_UNIX,
+    DOCKER_MODES,
+    DOMAIN,
+    MIN_SCAN_INTERVAL,
+    PROXMOX_ROLE_PRIVILEGES,
+)
+from .core.errors import InvalidMacError
+from .core.ids import container_id, guest_id, machine_id, normalize_mac
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .coordinator import WakeHubRuntimeData
+
+_LOGGER = logging.getLogger(__name__)
+
+# Marker stored in ``entry.data`` when the machine was saved while powered
+# off: the SSH host key is still to be pinned and the credentials are to be
+# verified at the first boot (a repair issue is raised if they fail).
+CONF_VERIFY_AT_BOOT: Final = "verify_at_boot"
+
+SHUTDOWN_COMMANDS: Final = tuple(command.value for command in ShutdownCommand)
+
+# How long "wake it now and continue" waits for the probe, and how often it
+# probes meanwhile. A physical boot takes minutes.
+WAKE_TIMEOUT: float = 300.0
+WAKE_PROBE_INTERVAL: float = 2.0
+
+DOCKER_NONE: Final = "none"
+
+# The reauth form asks the Proxmox password under its own field name, since
+# ``password`` is the SSH password there.
+CONF_PROXMOX_PASSWORD: Final = "proxmox_password"  # noqa: S105  # a field name
+
+_HOSTNAME_RE: Final = re.compile(
+    r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
+)
+
+_TEXT = TextSelector()
+_PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+_MULTILINE = TextSelector(TextSelectorConfig(multiline=True))
+_URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+_PORT = NumberSelector(
+    NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
+)
+_BOOL = BooleanSelector()
+
+
+def _valid_host(host: str) -> bool:
+    """Return True for an IP address or an RFC 1123 host name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(_HOSTNAME_RE.match(host))
+    return True
+
+
+def _error_key(err: Exception) -> str:
+    """Map a channel error to the flow's error key."""
+    if isinstance(err, AuthenticationError):
+        return "invalid_auth"
+    if isinstance(err, PermissionDeniedError):
+        return "permission_denied"
+    if isinstance(err, TlsVerificationError):
+        return "tls_error"
+    if isinstance(err, HostKeyMismatchError):
+        return "host_key_mismatch"
+    if isinstance(err, (UnreachableError, ChannelTimeoutError)):
+        return "cannot_connect"
+    if isinstance(err, ChannelError):
+        return "cannot_connect"
+    _LOGGER.error("Unexpected error while testing a connection", exc_info=err)
+    return "unknown"
+
+
+def _ssh_auth(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep only the SSH authentication fields the user filled in."""
+    auth: dict[str, Any] = {}
+    for key in (CONF_PASSWORD, CONF_PRIVATE_KEY, CONF_PASSPHRASE):
+        if value := data.get(key):
+            auth[key] = value
+    return auth
+
+
+def _kind_label(child: ChildInfo) -> str:
+    """A short human label for a discovered child, for select options."""
+    if child.kind is ChildKind.CONTAINER:
+        image = child.details.get("image")
+        return f"{child.name} (container{f', {image}' if image else ''})"
+    return f"{child.name} ({child.kind.value.upper()} {child.key})"
+
+
+def _node_record(child: ChildInfo, parent: str) -> dict[str, Any]:
+    """A fresh ``options["nodes"]`` record for a discovered child."""
+    return {
+        CONF_KIND: child.kind.value,
+        CONF_KEY: child.key,
+        CONF_PARENT: parent,
+        CONF_NAME: child.name,
+        CONF_CONFIRM_SHUTDOWN: None,
+        CONF_PINNED: False,
+        CONF_URL: None,
+        CONF_START_TIMEOUT: None,
+        CONF_STOP_TIMEOUT: None,
+        CONF_DOCKER: None,
+    }
+
+
+def _child_id(child: ChildInfo, parent: str) -> str:
+    """The stable node id of a child of ``parent``."""
+    if child.kind is ChildKind.CONTAINER:
+        return container_id(parent, child.key)
+    return guest_id(parent, int(child.key))
+
+
+# --------------------------------------------------------------------------
+# Connection tests: the only place the flows touch the channels.
+# --------------------------------------------------------------------------
+
+
+async def _async_probe(host: str, port: int) -> bool:
+    """Return True when the machine answers on its probe port."""
+    return await probe(host, port)
+
+
+async def _async_wake(data: Mapping[str, Any]) -> None:
+    """Send Wake-on-LAN magic packets to the machine."""
+    await WakeOnLan(
+        mac=data[CONF_MAC],
+        broadcast=data[CONF_BROADCAST_ADDRESS],
+        port=data[CONF_BROADCAST_PORT],
+    ).send()
+
+
+async def _async_fetch_host_key(host: str, port: int) -> tuple[str, str]:
+    """Fetch the SSH host key: its fingerprint and its OpenSSH key line."""
+    key = await fetch_host_key(host, port)
+    return key.fingerprint, key.public_key
+
+
+async def _async_check_ssh(host: str, ssh: Mapping[str, Any]) -> None:
+    """Log in over SSH with the pinned host key, or raise a channel error."""
+    await SshChannel(_ssh_config(host, ssh)).check()
+
+
+async def _async_fetch_certificate(host: str, port: int) -> str:
+    """Fetch the SHA-256 fingerprint of the Proxmox API certificate."""
+    return await fetch_certificate_fingerprint(host, port)
+
+
+def _proxmox_config(proxmox: Mapping[str, Any], node: str) -> ProxmoxConfig:
+    """The channel configuration of a ``proxmox`` dict of :mod:`.const`."""
+    if CONF_TOKEN_VALUE in proxmox:
+        return ProxmoxConfig(
+            host=proxmox[CONF_HOST],
+            port=proxmox[CONF_PORT],
+            node=node,
+            user=proxmox[CONF_TOKEN_USER],
+            token_name=proxmox[CONF_TOKEN_NAME],
+            token_value=proxmox[CONF_TOKEN_VALUE],
+            verify_tls=proxmox[CONF_VERIFY_TLS],
+            fingerprint=proxmox[CONF_FINGERPRINT],
+        )
+    return ProxmoxConfig(
+        host=proxmox[CONF_HOST],
+        port=proxmox[CONF_PORT],
+        node=node,
+        user=proxmox[CONF_USERNAME],
+        realm=proxmox[CONF_REALM],
+        password=proxmox[CONF_PASSWORD],
+        verify_tls=proxmox[CONF_VERIFY_TLS],
+        fingerprint=proxmox[CONF_FINGERPRINT],
+    )
+
+
+async def _async_discover_proxmox_node(proxmox: Mapping[str, Any]) -> str:
+    """Read ``GET /nodes`` and return the first node's name."""
+    api = ProxmoxHost(_proxmox_config(proxmox, ""))
+    try:
+        nodes = await api.nodes()
+    finally:
+        await api.close()
+    names = sorted(str(item["node"]) for item in nodes if item.get("node"))
+    if not names:
+        raise NotFoundError("the Proxmox VE API lists no node")
+    return names[0]
+
+
+async def _async_check_proxmox(
+    proxmox: Mapping[str, Any],
+) -> tuple[str, dict[str, ChildInfo]]:
+    """Test the Proxmox API; return the node name and its guests.
+
+    A node left empty is discovered from ``GET /nodes``.
+    """
+    node: str | None = proxmox.get(CONF_NODE)
+    if not node:
+        node = await _async_discover_proxmox_node(proxmox)
+    api = ProxmoxHost(_proxmox_config(proxmox, node))
+    try:
+        await api.check()
+        return node, await api.read_states()
+    finally:
+        await api.close()
+
+
+def _ssh_config(host: str, ssh: Mapping[str, Any]) -> SshConfig:
+    """The channel configuration of an ``ssh`` dict of :mod:`.const`."""
+    return SshConfig(
+        host=host,
+        port=ssh[CONF_PORT],
+        username=ssh[CONF_USERNAME],
+        host_key=ssh[CONF_HOST_KEY],
+        password=ssh.get(CONF_PASSWORD),
+        private_key=ssh.get(CONF_PRIVATE_KEY),
+        passphrase=ssh.get(CONF_PASSPHRASE),
+        shutdown_command=ShutdownCommand(
+            ssh.get(CONF_SHUTDOWN_COMMAND, ShutdownCommand.SYSTEMCTL_POWEROFF)
+        ),
+        use_sudo=ssh.get(CONF_USE_SUDO, False),
+    )
+
+
+def _docker_channel_config(docker: Mapping[str, Any]) -> DockerConfig:
+    """The channel configuration of a ``DOCKER_*`` dict of :mod:`.const`."""
+    mode = DockerEndpoint(docker[CONF_MODE])
+    if mode is DockerEndpoint.UNIX:
+        return DockerConfig(endpoint=mode, socket_path=docker[CONF_SOCKET_PATH])
+    if mode is DockerEndpoint.SSH:
+        return DockerConfig(
+            endpoint=mode,
+            socket_path=docker[CONF_SOCKET_PATH],
+            ssh=_ssh_config(docker[CONF_HOST], docker),
+        )
+    return DockerConfig(
+        endpoint=mode,
+        host=docker[CONF_HOST],
+        port=docker[CONF_PORT],
+        tls_ca=docker.get(CONF_CA),
+        tls_cert=docker.get(CONF_CERT),
+        tls_key=docker.get(CONF_KEY),
+    )
+
+
+async def _async_check_docker(
+    docker: Mapping[str, Any],
+) -> dict[str, ChildInfo]:
+    """Test a Docker API; return its containers."""
+    api = DockerHost(_docker_channel_config(docker))
+    try:
+        await api.check()
+        return await api.read_states()
+    finally:
+        await api.close()
+
+
+# --------------------------------------------------------------------------
+# Schemas
+# --------------------------------------------------------------------------
+
+
+def _machine_schema(defaults: Mapping[str, Any], *, with_identity: bool) -> vol.Schema:
+    """The machine form (``user``) and the reconfigure form."""
+    fields: dict[Any, Any] = {}
+    if with_identity:
+        fields[vol.Required(CONF_NAME, default=defaults.get(CONF_NAME, ""))] = _TEXT
+    fields[vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, ""))] = _TEXT
+    if with_identity:
+        fields[vol.Required(CONF_MAC, default=defaults.get(CONF_MAC, ""))] = _TEXT
+    fields.update(
+        {
+            vol.Required(
+                CONF_BROADCAST_ADDRESS,
+                default=defaults.get(CONF_BROADCAST_ADDRESS, DEFAULT_BROADCAST_ADDRESS),
+            ): _TEXT,
+            vol.Required(
+                CONF_BROADCAST_PORT,
+                default=defaults.get(CONF_BROADCAST_PORT, DEFAULT_BROADCAST_PORT),
+            ): _PORT,
+            vol.Required(
+                CONF_PROBE_PORT,
+                default=defaults.get(CONF_PROBE_PORT, DEFAULT_SSH_PORT),
+            ): _PORT,
+        }
+    )
+    return vol.Schema(fields)
+
+
+def _ssh_schema(defaults: Mapping[str, Any]) -> vol.Schema:
+    """The SSH form."""
+    return vol.Schema(
+        {
+            vol.Required(
+                CONF_USERNAME, default=defaults.get(CONF_USERNAME, "root")
+            ): _TEXT,
+            vol.Required(
+                CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_SSH_PORT)
+            ): _PORT,
+            vol.Optional(CONF_PASSWORD): _PASSWORD,
+            vol.Optional(CONF_PRIVATE_KEY): _MULTILINE,
+            vol.Optional(CONF_PASSPHRASE): _PASSWORD,
+            vol.Required(
+                CONF_SHUTDOWN_COMMAND,
+                default=defaults.get(CONF_SHUTDOWN_COMMAND, SHUTDOWN_COMMANDS[0]),
+            ): SelectSelector(
+                SelectSelectorConfig(
+                    options=list(SHUTDOWN_COMMANDS),
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            ),
+            vol.Required(
+                CONF_USE_SUDO, default=defaults.get(CONF_USE_SUDO, False)
+            ): _BOOL,
+        }
+    )
+
+
+def _proxmox_common(defaults: Mapping[str, Any]) -> dict[Any, Any]:
+    """Fields shared by both Proxmox authentication forms."""
+    return {
+        vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, "")): _TEXT,
+        vol.Required(
+            CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_PROXMOX_PORT)
+        ): _PORT,
+        vol.Optional(
+            CONF_NODE, description={"suggested_value": defaults.get(CONF_NODE)}
+        ): _TEXT,
+        vol.Required(
+            CONF_VERIFY_TLS, default=defaults.get(CONF_VERIFY_TLS, True)
+        ): _BOOL,
+    }
+
+
+def _docker_schema(mode: str, defaults: Mapping[str, Any]) -> vol.Schema:
+    """The form of one Docker access mode."""
+    if mode == DOCKER_MODE_UNIX:
+        return vol.Schema(
+            {
+                vol.Required(
+                    CONF_SOCKET_PATH,
+                    default=defaults.get(CONF_SOCKET_PATH, DEFAULT_DOCKER_SOCKET),
+                ): _TEXT
+            }
+        )
+    if mode == DOCKER_MODE_SSH:
+        return vol.Schema(
+            {
+                vol.Required(
+                    CONF_SOCKET_PATH,
+                    default=defaults.get(CONF_SOCKET_PATH, DEFAULT_DOCKER_SOCKET),
+                ): _TEXT
+            }
+        )
+    fields: dict[Any, Any] = {
+        vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, "")): _TEXT,
+        vol.Required(
+            CONF_PORT,
+            default=defaults.get(
+                CONF_PORT,
+                DEFAULT_DOCKER_TLS_PORT
+                if mode == DOCKER_MODE_TLS
+                else DEFAULT_DOCKER_PORT,
+            ),
+        ): _PORT,
+    }
+    if mode == DOCKER_MODE_TLS:
+        fields[vol.Required(CONF_CA)] = _MULTILINE
+        fields[vol.Required(CONF_CERT)] = _MULTILINE
+        fields[vol.Required(CONF_KEY)] = _MULTILINE
+    return vol.Schema(fields)
+
+
+def _docker_config(
+    mode: str, user_input: Mapping[str, Any], ssh_target: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Build the ``DOCKER_*`` dict of :mod:`.const` from a Docker form."""
+    if mode == DOCKER_MODE_UNIX:
+        return {CONF_MODE: mode, CONF_SOCKET_PATH: user_input[CONF_SOCKET_PATH]}
+    if mode == DOCKER_MODE_SSH:
+        return {
+            CONF_MODE: mode,
+            **ssh_target,
+            CONF_SOCKET_PATH: user_input[CONF_SOCKET_PATH],
+        }
+    config: dict[str, Any] = {
+        CONF_MODE: mode,
+        CONF_HOST: user_input[CONF_HOST],
+        CONF_PORT: int(user_input[CONF_PORT]),
+    }
+    if mode == DOCKER_MODE_TLS:
+        for key in (CONF_CA, CONF_CERT, CONF_KEY):
+            config[key] = user_input[key]
+    return config
+
+
+def _ssh_target(host: str, ssh: Mapping[str, Any]) -> dict[str, Any]:
+    """The SSH part of a ``docker`` dict in ``ssh`` mode."""
+    return {
+        CONF_HOST: host,
+        CONF_PORT: ssh[CONF_PORT],
+        CONF_USERNAME: ssh[CONF_USERNAME],
+        **_ssh_auth(ssh),
+        CONF_HOST_KEY: ssh[CONF_HOST_KEY],
+    }
+
+
+class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add one physical machine of the homelab."""
+
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with an empty machine."""
+        self._data: dict[str, Any] = {}
+        self._pending_ssh: dict[str, Any] = {}
+        self._pending_host_key: str = ""
+        self._pending_proxmox: dict[str, Any] = {}
+        self._pending_fingerprint: str = ""
+        self._discovered: dict[str, tuple[ChildInfo, str]] = {}
+        self._untested = False
+        self._wake_task: asyncio.Task[bool] | None = None
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> WakeHubOptionsFlow:
+        """Return the options flow."""
+        return WakeHubOptionsFlow()
+
+    # ---------------------------------------------------------------- machine
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Describe the machine: name, host, MAC, Wake-on-LAN and probe port."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                mac = normalize_mac(user_input[CONF_MAC])
+            except InvalidMacError:
+                errors[CONF_MAC] = "invalid_mac"
+            if not _valid_host(user_input[CONF_HOST]):
+                errors[CONF_HOST] = "invalid_host"
+            if not _valid_host(user_input[CONF_BROADCAST_ADDRESS]):
+                errors[CONF_BROADCAST_ADDRESS] = "invalid_host"
+            if not errors:
+                await self.async_set_unique_id(mac)
+                self._abort_if_unique_id_configured()
+                self._data = {
+                    CONF_NAME: user_input[CONF_NAME],
+                    CONF_HOST: user_input[CONF_HOST],
+                    CONF_MAC: mac,
+                    CONF_BROADCAST_ADDRESS: user_input[CONF_BROADCAST_ADDRESS],
+                    CONF_BROADCAST_PORT: int(user_input[CONF_BROADCAST_PORT]),
+                    CONF_PROBE_PORT: int(user_input[CONF_PROBE_PORT]),
+                }
+                if await _async_probe(
+                    self._data[CONF_HOST], self._data[CONF_PROBE_PORT]
+                ):
+                    return await self.async_step_ssh()
+                return await self.async_step_powered_off()
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                _machine_schema({}, with_identity=True), user_input
+            ),
+            errors=errors,
+        )
+
+    async def async_step_powered_off(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The machine does not answer: wake it now, or save it untested."""
+        return self.async_show_menu(
+            step_id="powered_off",
+            menu_options=["wake", "save_untested"],
+            description_placeholders={"name": self._data[CONF_NAME]},
+        )
+
+    async def async_step_wake_failed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The machine did not answer in time: the same two choices."""
+        return self.async_show_menu(
+            step_id="wake_failed",
+            menu_options=["wake", "save_untested"],
+            description_placeholders={
+                "name": self._data[CONF_NAME],
+                "timeout": str(round(WAKE_TIMEOUT)),
+            },
+        )
+
+    async def _async_wake_and_wait(self) -> bool:
+        """Send WoL, then probe until the machine answers or time runs out."""
+        await _async_wake(self._data)
+        deadline = time.monotonic() + WAKE_TIMEOUT
+        while time.monotonic() < deadline:
+            if await _async_probe(self._data[CONF_HOST], self._data[CONF_PROBE_PORT]):
+                return True
+            await asyncio.sleep(WAKE_PROBE_INTERVAL)
+        return False
+
+    async def async_step_wake(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Wake the machine and show progress until it answers."""
+        if self._wake_task is None:
+            self._wake_task = self.hass.async_create_task(
+                self._async_wake_and_wait(), eager_start=False
+            )
+        if not self._wake_task.done():
+            return self.async_show_progress(
+                step_id="wake",
+                progress_action="wake",
+                description_placeholders={"name": self._data[CONF_NAME]},
+                progress_task=self._wake_task,
+            )
+        task, self._wake_task = self._wake_task, None
+        try:
+            awake = task.result()
+        except Exception:  # WoL could not be sent: same as a timeout
+            _LOGGER.debug("Wake-on-LAN failed", exc_info=True)
+            awake = False
+        return self.async_show_progress_done(
+            next_step_id="ssh" if awake else "wake_failed"
+        )
+
+    async def async_step_save_untested(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Save without testing: the SSH fields are asked, not tested."""
+        self._untested = True
+        return await self.async_step_ssh()
+
+    # -------------------------------------------------------------------- ssh
+
+    async def async_step_ssh(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """SSH credentials and the shutdown command."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            ssh = {
+                CONF_PORT: int(user_input[CONF_PORT]),
+                CONF_USERNAME: user_input[CONF_USERNAME],
+                **_ssh_auth(user_input),
+                CONF_SHUTDOWN_COMMAND: user_input[CONF_SHUTDOWN_COMMAND],
+                CONF_USE_SUDO: user_input[CONF_USE_SUDO],
+            }
+            if CONF_PASSWORD not in ssh and CONF_PRIVATE_KEY not in ssh:
+                errors["base"] = "auth_required"
+            elif self._untested:
+                self._data[CONF_SSH] = {**ssh, CONF_HOST_KEY: None}
+                self._data[CONF_VERIFY_AT_BOOT] = True
+                return self._async_create_machine_entry()
+            else:
+                try:
+                    fingerprint, key_line = await _async_fetch_host_key(
+                        self._data[CONF_HOST], ssh[CONF_PORT]
+                    )
+                except Exception as err:  # noqa: BLE001
+                    errors["base"] = _error_key(err)
+                else:
+                    self._pending_ssh = ssh
+                    self._pending_host_key = key_line
+                    self._pending_fingerprint = fingerprint
+                    return await self.async_step_ssh_host_key()
+        return self.async_show_form(
+            step_id="ssh",
+            data_schema=self.add_suggested_values_to_schema(
+                _ssh_schema(self._pending_ssh), user_input
+            ),
+            errors=errors,
+            description_placeholders={"host": self._data[CONF_HOST]},
+        )
+
+    async def async_step_ssh_host_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the host key fingerprint; on accept, pin it and log in."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            ssh = {**self._pending_ssh, CONF_HOST_KEY: self._pending_host_key}
+            try:
+                await _async_check_ssh(self._data[CONF_HOST], ssh)
+            except Exception as err:  # noqa: BLE001
+                errors["base"] = _error_key(err)
+                return self.async_show_form(
+                    step_id="ssh",
+                    data_schema=_ssh_schema(self._pending_ssh),
+                    errors=errors,
+                    description_placeholders={"host": self._data[CONF_HOST]},
+                )
+            self._data[CONF_SSH] = ssh
+            return await self.async_step_capabilities()
+        return self.async_show_form(
+            step_id="ssh_host_key",
+            data_schema=vol.Schema({}),
+            description_placeholders={
+                "host": self._data[CONF_HOST],
+                "fingerprint": self._pending_fingerprint,
+            },
+        )
+
+    # ----------------------------------------------------------- capabilities
+
+    async def async_step_capabilities(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add a Proxmox VE API, a Docker API, both, or neither.
+
+        When reconfiguring, a configured capability can be replaced (its step
+        is offered again) or removed.
+        """
+        options: list[str] = []
+        reconfiguring = self.source == SOURCE_RECONFIGURE
+        for step, key in (("proxmox", CONF_PROXMOX), ("docker", CONF_DOCKER)):
+            if key not in self._data:
+                options.append(step)
+            elif reconfiguring:
+                options.extend((step, f"remove_{step}"))
+        return self.async_show_menu(
+            step_id="capabilities",
+            menu_options=[*options, "finish"],
+            description_placeholders={"name": self._data[CONF_NAME]},
+        )
+
+    async def async_step_proxmox(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose how to authenticate to the Proxmox VE API."""
+        return self.async_show_menu(
+            step_id="proxmox",
+            menu_options=["proxmox_token", "proxmox_password"],
+            description_placeholders={"privileges": PROXMOX_ROLE_PRIVILEGES},
+        )
+
+    def _proxmox_defaults(self) -> dict[str, Any]:
+        """Prefill the Proxmox forms from the machine and any earlier try."""
+        return {
+            CONF_HOST: self._data[CONF_HOST],
+            **self._data.get(CONF_PROXMOX, {}),
+            **self._pending_proxmox,
+        }
+
+    async def async_step_proxmox_token(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Proxmox VE API with an API token (recommended)."""
+        errors: dict[str, str] = {}
+        placeholders = {"privileges": PROXMOX_ROLE_PRIVILEGES}
+        if user_input is not None:
+            proxmox = {
+                CONF_HOST: user_input[CONF_HOST],
+                CONF_PORT: int(user_input[CONF_PORT]),
+                CONF_NODE: user_input.get(CONF_NODE) or None,
+                CONF_TOKEN_USER: user_input[CONF_TOKEN_USER],
+                CONF_TOKEN_NAME: user_input[CONF_TOKEN_NAME],
+                CONF_TOKEN_VALUE: user_input[CONF_TOKEN_VALUE],
+                CONF_VERIFY_TLS: user_input[CONF_VERIFY_TLS],
+                CONF_FINGERPRINT: None,
+            }
+            result = await self._async_proxmox_submitted(proxmox, errors, placeholders)
+            if result is not None:
+                return result
+        defaults = self._proxmox_defaults()
+        schema = vol.Schema(
+            {
+                **_proxmox_common(defaults),
+                vol.Required(
+                    CONF_TOKEN_USER,
+                    default=defaults.get(CONF_TOKEN_USER, "wakehub@pve"),
+                ): _TEXT,
+                vol.Required(
+                    CONF_TOKEN_NAME, default=defaults.get(CONF_TOKEN_NAME, "wakehub")
+                ): _TEXT,
+                vol.Required(CONF_TOKEN_VALUE): _PASSWORD,
+            }
+        )
+        return self.async_show_form(
+            step_id="proxmox_token",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_proxmox_password(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Proxmox VE API with a user, a password and a realm."""
+        errors: dict[str, str] = {}
+        placeholders = {"privileges": PROXMOX_ROLE_PRIVILEGES}
+        if user_input is not None:
+            proxmox = {
+                CONF_HOST: user_input[CONF_HOST],
+                CONF_PORT: int(user_input[CONF_PORT]),
+                CONF_NODE: user_input.get(CONF_NODE) or None,
+                CONF_USERNAME: user_input[CONF_USERNAME],
+                CONF_PASSWORD: user_input[CONF_PASSWORD],
+                CONF_REALM: user_input[CONF_REALM],
+                CONF_VERIFY_TLS: user_input[CONF_VERIFY_TLS],
+                CONF_FINGERPRINT: None,
+            }
+            result = await self._async_proxmox_submitted(proxmox, errors, placeholders)
+            if result is not None:
+                return result
+        defaults = self._proxmox_defaults()
+        schema = vol.Schema(
+            {
+                **_proxmox_common(defaults),
+                vol.Required(
+                    CONF_USERNAME, default=defaults.get(CONF_USERNAME, "root")
+                ): _TEXT,
+                vol.Required(CONF_PASSWORD): _PASSWORD,
+                vol.Required(
+                    CONF_REALM, default=defaults.get(CONF_REALM, DEFAULT_REALM)
+                ): _TEXT,
+            }
+        )
+        return self.async_show_form(
+            step_id="proxmox_password",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def _async_proxmox_submitted(
+        self,
+        proxmox: dict[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+    ) -> ConfigFlowResult | None:
+        """Validate a Proxmox form; return the next step, or None on error."""
+        if not _valid_host(proxmox[CONF_HOST]):
+            errors[CONF_HOST] = "invalid_host"
+            return None
+        self._pending_proxmox = proxmox
+        if not proxmox[CONF_VERIFY_TLS]:
+            try:
+                self._pending_fingerprint = await _async_fetch_certificate(
+                    proxmox[CONF_HOST], proxmox[CONF_PORT]
+                )
+            except Exception as err:  # noqa: BLE001
+                errors["base"] = _error_key(err)
+                return None
+            return await self.async_step_proxmox_trust()
+        return await self._async_test_proxmox(proxmox, errors, placeholders)
+
+    async def _async_test_proxmox(
+        self,
+        proxmox: dict[str, Any],
+        errors: dict[str, str],
+        placeholders: dict[str, str],
+    ) -> ConfigFlowResult | None:
+        """Test the Proxmox API; on success store it and its guests."""
+        try:
+            node, guests = await _async_check_proxmox(proxmox)
+        except PermissionDeniedError as err:
+            errors["base"] = "permission_denied"
+            placeholders["privilege"] = err.privilege or PROXMOX_ROLE_PRIVILEGES
+            return None
+        except Exception as err:  # noqa: BLE001
+            errors["base"] = _error_key(err)
+            return None
+        self._data[CONF_PROXMOX] = {**proxmox, CONF_NODE: node}
+        self._pending_proxmox = {}
+        mac = self._data[CONF_MAC]
+        for child in guests.values():
+            self._discovered[_child_id(child, machine_id(mac))] = (
+                child,
+                machine_id(mac),
+            )
+        return await self.async_step_capabilities()
+
+    async def async_step_proxmox_trust(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the certificate's SHA-256 fingerprint and pin it."""
+        errors: dict[str, str] = {}
+        placeholders = {
+            "fingerprint": self._pending_fingerprint,
+            "host": self._pending_proxmox[CONF_HOST],
+            "privilege": PROXMOX_ROLE_PRIVILEGES,
+        }
+        if user_input is not None:
+            proxmox = {
+                **self._pending_proxmox,
+                CONF_FINGERPRINT: self._pending_fingerprint,
+            }
+            result = await self._async_test_proxmox(proxmox, errors, placeholders)
+            if result is not None:
+                return result
+        return self.async_show_form(
+            step_id="proxmox_trust",
+            data_schema=vol.Schema({}),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    async def async_step_remove_proxmox(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Reconfigure: forget the Proxmox VE API."""
+        self._data.pop(CONF_PROXMOX)
+        return await self.async_step_capabilities()
+
+    async def async_step_remove_docker(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Reconfigure: forget the machine's Docker API."""
+        self._data.pop(CONF_DOCKER)
+        return await self.async_step_capabilities()
+
+    async def async_step_docker(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose how to reach the machine's Docker API."""
+        return self.async_show_menu(
+            step_id="docker",
+            menu_options=[f"docker_{mode}" for mode in DOCKER_MODES],
+        )
+
+    async def _async_docker_step(
+        self, mode: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """One Docker access form: tested before it is accepted."""
+        errors: dict[str, str] = {}
+        defaults: dict[str, Any] = {CONF_HOST: self._data[CONF_HOST]}
+        if user_input is not None:
+            defaults.update(user_input)
+            if mode in (DOCKER_MODE_TCP, DOCKER_MODE_TLS) and not _valid_host(
+                user_input[CONF_HOST]
+            ):
+                errors[CONF_HOST] = "invalid_host"
+            else:
+                docker = _docker_config(
+                    mode,
+                    user_input,
+                    _ssh_target(self._data[CONF_HOST], self._data[CONF_SSH]),
+                )
+                try:
+                    containers = await _async_check_docker(docker)
+                except Exception as err:  # noqa: BLE001
+                    errors["base"] = _error_key(err)
+                else:
+                    self._data[CONF_DOCKER] = docker
+                    host = machine_id(self._data[CONF_MAC])
+                    for child in containers.values():
+                        self._discovered[_child_id(child, host)] = (child, host)
+                    return await self.async_step_capabilities()
+        return self.async_show_form(
+            step_id=f"docker_{mode}",
+            data_schema=_docker_schema(mode, defaults),
+            errors=errors,
+        )
+
+    async def async_step_docker_tcp(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Docker API over plain TCP."""
+        return await self._async_docker_step(DOCKER_MODE_TCP, user_input)
+
+    async def async_step_docker_tls(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Docker API over TLS with a client certificate."""
+        return await self._async_docker_step(DOCKER_MODE_TLS, user_input)
+
+    async def async_step_docker_unix(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Docker API on a local unix socket."""
+        return await self._async_docker_step(DOCKER_MODE_UNIX, user_input)
+
+    async def async_step_docker_ssh(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Docker API through the machine's SSH connection."""
+        return await self._async_docker_step(DOCKER_MODE_SSH, user_input)
+
+    # --------------------------------------------------------------- services
+
+    async def async_step_finish(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """No more capabilities: pick services, or create the entry."""
+        if self.source == SOURCE_RECONFIGURE:
+            return self.async_update_reload_and_abort(
+                self._get_reconfigure_entry(), data=self._data
+            )
+        if self._discovered:
+            return await self.async_step_services()
+        return self._async_create_machine_entry()
+
+    async def async_step_services(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick the discovered VMs, LXCs and containers to manage."""
+        if user_input is not None:
+            nodes = {
+                node_id: _node_record(*self._discovered[node_id])
+                for node_id in user_input.get(CONF_NODES, [])
+            }
+            return self._async_create_machine_entry(nodes)
+        options = [
+            SelectOptionDict(value=node_id, label=_kind_label(child))
+            for node_id, (child, _parent) in sorted(
+                self._discovered.items(), key=lambda item: item[1][0].name.lower()
+            )
+        ]
+        return self.async_show_form(
+            step_id="services",
+            data_schema=vol.Schema(
+                {
+                    vol.Optional(CONF_NODES, default=[]): SelectSelector(
+                        SelectSelectorConfig(options=options, multiple=True)
+                    )
+                }
+            ),
+            description_placeholders={"count": str(len(options))},
+        )
+
+    @callback
+    def _async_create_machine_entry(
+        self, nodes: dict[str, dict[str, Any]] | None = None
+    ) -> ConfigFlowResult:
+        """Create the entry with the layout of :mod:`.const`."""
+        return self.async_create_entry(
+            title=self._data[CONF_NAME],
+            data=self._data,
+            options={
+                CONF_SCAN_INTERVAL: int(DEFAULT_SCAN_INTERVAL.total_seconds()),
+                CONF_NODES: nodes or {},
+                CONF_MACHINE: {
+                    CONF_CONFIRM_SHUTDOWN: None,
+                    CONF_PINNED: False,
+                    CONF_URL: None,
+                    CONF_START_TIMEOUT: None,
+                    CONF_STOP_TIMEOUT: None,
+                },
+                "dependencies": [],
+            },
+        )
+
+    # ----------------------------------------------------------------- reauth
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """The SSH login or the Proxmox API refused the stored credentials."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for new SSH and Proxmox secrets and test them."""
+        entry = self._get_reauth_entry()
+        data = entry.data
+        proxmox: dict[str, Any] | None = data.get(CONF_PROXMOX)
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {
+            "name": entry.title,
+            "privilege": PROXMOX_ROLE_PRIVILEGES,
+        }
+        if user_input is not None:
+            ssh = {
+                key: value
+                for key, value in data[CONF_SSH].items()
+                if key not in (CONF_PASSWORD, CONF_PRIVATE_KEY, CONF_PASSPHRASE)
+            }
+            ssh.update(_ssh_auth(user_input))
+            updates: dict[str, Any] = {CONF_SSH: ssh}
+            if CONF_PASSWORD not in ssh and CONF_PRIVATE_KEY not in ssh:
+                errors["base"] = "auth_required"
+            elif ssh[CONF_HOST_KEY] is not None and await _async_probe(
+                data[CONF_HOST], data[CONF_PROBE_PORT]
+            ):
+                try:
+                    await _async_check_ssh(data[CONF_HOST], ssh)
+                except Exception as err:  # noqa: BLE001
+                    errors["base"] = _error_key(err)
+            if proxmox is not None and not errors:
+                if CONF_TOKEN_VALUE in proxmox:
+                    secret = {CONF_TOKEN_VALUE: user_input[CONF_TOKEN_VALUE]}
+                else:
+                    secret = {CONF_PASSWORD: user_input[CONF_PROXMOX_PASSWORD]}
+                new_proxmox = {**proxmox, **secret}
+                try:
+                    await _async_check_proxmox(new_proxmox)
+                except PermissionDeniedError as err:
+                    errors["base"] = "permission_denied"
+                    placeholders["privilege"] = err.privilege or PROXMOX_ROLE_PRIVILEGES
+                except Exception as err:  # noqa: BLE001
+                    errors["base"] = _error_key(err)
+                updates[CONF_PROXMOX] = new_proxmox
+            if not errors:
+                return self.async_update_reload_and_abort(entry, data_updates=updates)
+        fields: dict[Any, Any] = {
+            vol.Optional(CONF_PASSWORD): _PASSWORD,
+            vol.Optional(CONF_PRIVATE_KEY): _MULTILINE,
+            vol.Optional(CONF_PASSPHRASE): _PASSWORD,
+        }
+        if proxmox is not None:
+            if CONF_TOKEN_VALUE in proxmox:
+                fields[vol.Required(CONF_TOKEN_VALUE)] = _PASSWORD
+            else:
+                fields[vol.Required(CONF_PROXMOX_PASSWORD)] = _PASSWORD
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema(fields),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    # ------------------------------------------------------------ reconfigure
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the host, the ports and the capabilities."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if not _valid_host(user_input[CONF_HOST]):
+                errors[CONF_HOST] = "invalid_host"
+            elif not _valid_host(user_input[CONF_BROADCAST_ADDRESS]):
+                errors[CONF_BROADCAST_ADDRESS] = "invalid_host"
+            else:
+                self._data = {
+                    **entry.data,
+                    CONF_HOST: user_input[CONF_HOST],
+                    CONF_BROADCAST_ADDRESS: user_input[CONF_BROADCAST_ADDRESS],
+                    CONF_BROADCAST_PORT: int(user_input[CONF_BROADCAST_PORT]),
+                    CONF_PROBE_PORT: int(user_input[CONF_PROBE_PORT]),
+                    CONF_SSH: {
+                        **entry.data[CONF_SSH],
+                        CONF_PORT: int(user_input[CONF_PORT]),
+                    },
+                }
+                return await self.async_step_capabilities()
+        schema = _machine_schema(entry.data, with_identity=False).extend(
+            {
+                vol.Required(CONF_PORT, default=entry.data[CONF_SSH][CONF_PORT]): _PORT,
+            }
+        )
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"name": entry.title},
+        )
+
+
+# --------------------------------------------------------------------------
+# Options flow
+# --------------------------------------------------------------------------
+
+_MACHINE_NODE: Final = "machine"
+
+
+def _runtime_discovered(entry: ConfigEntry) -> dict[str, tuple[ChildInfo, str]]:
+    """The children the entry's coordinator discovered and nobody manages yet.
+
+    Read from the runtime data of a loaded entry (the coordinator's last
+    refresh, or the persisted tree while the machine is off); an entry that is
+    not loaded has nothing discovered.
+    """
+    if entry.state is not ConfigEntryState.LOADED:
+        return {}
+    runtime: WakeHubRuntimeData = entry.runtime_data
+    snapshot = runtime.coordinator.data
+    return {
+        child.node_id: (child.info, child.host_id)
+        for children in snapshot.discovered.values()
+        for child in children
+    }
+
+
+def _describe_child(child: ChildInfo) -> str:
+    """What the API already knows about a child, for a form's description."""
+    if child.kind is ChildKind.CONTAINER:
+        facts = [f"image {child.details.get('image', '?')}"]
+    else:
+        facts = [f"vmid {child.key}"]
+        if maxcpu := child.details.get("maxcpu"):
+            facts.append(f"{maxcpu} vCPU")
+        if maxmem := child.details.get("maxmem"):
+            facts.append(f"{int(maxmem) // 2**20} MiB")
+    facts.append(child.status)
+    return ", ".join(facts)
+
+
+class WakeHubOptionsFlow(OptionsFlow):
+    """Services to configure, node settings and the polling interval."""
+
+    def __init__(self) -> None:
+        """Start with nothing read from the machine yet."""
+        self._options: dict[str, Any] = {}
+        self._discovered: dict[str, tuple[ChildInfo, str]] | None = None
+        self._node_id: str = ""
+        self._docker_mode: str = ""
+        self._pending_docker: dict[str, Any] = {}
+        self._pending_fingerprint: str = ""
+
+    def _menu_options(self) -> list[str]:
+        """The entries of the options menu.
+
+        The dependencies step of the orchestration issue plugs in here.
+        """
+        return ["services", "node_settings", "polling"]
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The options menu."""
+        self._options = {
+            CONF_SCAN_INTERVAL: int(DEFAULT_SCAN_INTERVAL.total_seconds()),
+            CONF_NODES: {},
+            CONF_MACHINE: {},
+            **self.config_entry.options,
+        }
+        self._options[CONF_NODES] = dict(self._options[CONF_NODES])
+        if self._discovered is None:
+            self._discovered = _runtime_discovered(self.config_entry)
+        return self.async_show_menu(
+            step_id="init",
+            menu_options=self._menu_options(),
+            description_placeholders={"count": str(len(self._unmanaged()))},
+        )
+
+    def _unmanaged(self) -> dict[str, tuple[ChildInfo, str]]:
+        """Discovered children that are not managed nodes yet."""
+        assert self._discovered is not None
+        return {
+            node_id: found
+            for node_id, found in self._discovered.items()
+            if node_id not in self._options[CONF_NODES]
+        }
+
+    @callback
+    def _async_save(self) -> ConfigFlowResult:
+        """Save every option, the untouched parts included."""
+        return self.async_create_entry(data=self._options)
+
+    # --------------------------------------------------- services to configure
+
+    async def async_step_services(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick one discovered service to configure."""
+        unmanaged = self._unmanaged()
+        if not unmanaged:
+            return self.async_abort(reason="no_services")
+        if user_input is not None:
+            self._node_id = user_input[CONF_NODE]
+            child, parent = unmanaged[self._node_id]
+            self._options[CONF_NODES][self._node_id] = _node_record(child, parent)
+            return await self.async_step_node()
+        options = [
+            SelectOptionDict(value=node_id, label=_kind_label(child))
+            for node_id, (child, _parent) in sorted(
+                unmanaged.items(), key=lambda item: item[1][0].name.lower()
+            )
+        ]
+        return self.async_show_form(
+            step_id="services",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_NODE): SelectSelector(
+                        SelectSelectorConfig(options=options)
+                    )
+                }
+            ),
+            description_placeholders={"count": str(len(options))},
+        )
+
+    # ---------------------------------------------------------- node settings
+
+    async def async_step_node_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick the machine or one managed node."""
+        if user_input is not None:
+            self._node_id = user_input[CONF_NODE]
+            return await self.async_step_node()
+        options = [
+            SelectOptionDict(value=_MACHINE_NODE, label=self.config_entry.title)
+        ] + [
+            SelectOptionDict(
+                value=node_id, label=f"{node[CONF_NAME]} ({node[CONF_KIND]})"
+            )
+            for node_id, node in sorted(
+                self._options[CONF_NODES].items(),
+                key=lambda item: str(item[1][CONF_NAME]).lower(),
+            )
+        ]
+        return self.async_show_form(
+            step_id="node_settings",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_NODE): SelectSelector(
+                        SelectSelectorConfig(options=options)
+                    )
+                }
+            ),
+        )
+
+    def _node(self) -> tuple[str, dict[str, Any]]:
+        """The kind and the settings of the node being edited."""
+        if self._node_id == _MACHINE_NODE:
+            return _MACHINE_NODE, dict(self._options[CONF_MACHINE])
+        node = dict(self._options[CONF_NODES][self._node_id])
+        return str(node[CONF_KIND]), node
+
+    async def async_step_node(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The settings of one node, pre-filled from the API and the options."""
+        kind, node = self._node()
+        # A machine's timeouts are entered in minutes, the others in seconds.
+        scale = 60 if kind == _MACHINE_NODE else 1
+        if user_input is not None:
+            node.update(
+                {
+                    CONF_CONFIRM_SHUTDOWN: user_input[CONF_CONFIRM_SHUTDOWN],
+                    CONF_PINNED: user_input[CONF_PINNED],
+                    CONF_URL: user_input.get(CONF_URL) or None,
+                    CONF_START_TIMEOUT: int(user_input[CONF_START_TIMEOUT] * scale),
+                    CONF_STOP_TIMEOUT: int(user_input[CONF_STOP_TIMEOUT] * scale),
+                }
+            )
+            if kind == _MACHINE_NODE:
+                self._options[CONF_MACHINE] = node
+                return self._async_save()
+            node[CONF_NAME] = user_input[CONF_NAME]
+            mode = user_input.get(CONF_DOCKER, DOCKER_NONE)
+            if mode == DOCKER_NONE:
+                node[CONF_DOCKER] = None
+            self._options[CONF_NODES][self._node_id] = node
+            if mode == DOCKER_NONE:
+                return self._async_save()
+            self._docker_mode = mode
+            return await self.async_step_node_docker()
+
+        confirm = node.get(CONF_CONFIRM_SHUTDOWN)
+        start = node.get(CONF_START_TIMEOUT) or DEFAULT_START_TIMEOUTS[kind]
+        stop = node.get(CONF_STOP_TIMEOUT) or DEFAULT_STOP_TIMEOUTS[kind]
+        fields: dict[Any, Any] = {}
+        if kind != _MACHINE_NODE:
+            fields[vol.Required(CONF_NAME, default=node[CONF_NAME])] = _TEXT
+        unit_max = 120 if scale == 60 else 3600
+        timeout = NumberSelector(
+            NumberSelectorConfig(
+                min=1,
+                max=unit_max,
+                step=1,
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement="min" if scale == 60 else "s",
+            )
+        )
+        fields.update(
+            {
+                vol.Required(
+                    CONF_CONFIRM_SHUTDOWN,
+                    default=(kind == _MACHINE_NODE) if confirm is None else confirm,
+                ): _BOOL,
+                vol.Required(CONF_PINNED, default=bool(node.get(CONF_PINNED))): _BOOL,
+                vol.Optional(
+                    CONF_URL, description={"suggested_value": node.get(CONF_URL)}
+                ): _URL,
+                vol.Required(CONF_START_TIMEOUT, default=start // scale): timeout,
+                vol.Required(CONF_STOP_TIMEOUT, default=stop // scale): timeout,
+            }
+        )
+        if kind in (ChildKind.VM, ChildKind.LXC):
+            docker = node.get(CONF_DOCKER) or {}
+            fields[
+                vol.Required(CONF_DOCKER, default=docker.get(CONF_MODE, DOCKER_NONE))
+            ] = SelectSelector(
+                SelectSelectorConfig(
+                    options=[DOCKER_NONE, *DOCKER_MODES],
+                    translation_key=CONF_DOCKER,
+                )
+            )
+        assert self._discovered is not None
+        found = self._discovered.get(self._node_id)
+        return self.async_show_form(
+            step_id="node",
+            data_schema=vol.Schema(fields),
+            description_placeholders={
+                "name": node.get(CONF_NAME, self.config_entry.title),
+                "details": _describe_child(found[0]) if found else "-",
+            },
+        )
+
+    def _node_docker_schema(self) -> vol.Schema:
+        """The form of the guest's Docker API in the chosen mode."""
+        node = self._options[CONF_NODES][self._node_id]
+        defaults: dict[str, Any] = {**(node.get(CONF_DOCKER) or {})}
+        if self._docker_mode != DOCKER_MODE_SSH:
+            return _docker_schema(self._docker_mode, defaults)
+        return vol.Schema(
+            {
+                vol.Required(CONF_HOST, default=defaults.get(CONF_HOST, "")): _TEXT,
+                vol.Required(
+                    CONF_PORT, default=defaults.get(CONF_PORT, DEFAULT_SSH_PORT)
+                ): _PORT,
+                vol.Required(
+                    CONF_USERNAME, default=defaults.get(CONF_USERNAME, "root")
+                ): _TEXT,
+                vol.Optional(CONF_PASSWORD): _PASSWORD,
+                vol.Optional(CONF_PRIVATE_KEY): _MULTILINE,
+                vol.Optional(CONF_PASSPHRASE): _PASSWORD,
+                vol.Required(
+                    CONF_SOCKET_PATH,
+                    default=defaults.get(CONF_SOCKET_PATH, DEFAULT_DOCKER_SOCKET),
+                ): _TEXT,
+            }
+        )
+
+    async def async_step_node_docker(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The Docker API of a VM or LXC: the same choices as the machine's."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            mode = self._docker_mode
+            if mode in (DOCKER_MODE_TCP, DOCKER_MODE_TLS, DOCKER_MODE_SSH) and (
+                not _valid_host(user_input[CONF_HOST])
+            ):
+                errors[CONF_HOST] = "invalid_host"
+            elif mode == DOCKER_MODE_SSH:
+                auth = _ssh_auth(user_input)
+                if not auth.get(CONF_PASSWORD) and not auth.get(CONF_PRIVATE_KEY):
+                    errors["base"] = "auth_required"
+                else:
+                    try:
+                        fingerprint, key_line = await _async_fetch_host_key(
+                            user_input[CONF_HOST], int(user_input[CONF_PORT])
+                        )
+                    except Exception as err:  # noqa: BLE001
+                        errors["base"] = _error_key(err)
+                    else:
+                        self._pending_fingerprint = fingerprint
+                        self._pending_docker = {
+                            CONF_MODE: mode,
+                            CONF_HOST: user_input[CONF_HOST],
+                            CONF_PORT: int(user_input[CONF_PORT]),
+                            CONF_USERNAME: user_input[CONF_USERNAME],
+                            **auth,
+                            CONF_HOST_KEY: key_line,
+                            CONF_SOCKET_PATH: user_input[CONF_SOCKET_PATH],
+                        }
+                        return await self.async_step_node_docker_host_key()
+            else:
+                docker = _docker_config(mode, user_input, {})
+                result = await self._async_test_node_docker(docker, errors)
+                if result is not None:
+                    return result
+        return self.async_show_form(
+            step_id="node_docker",
+            data_schema=self.add_suggested_values_to_schema(
+                self._node_docker_schema(), user_input
+            ),
+            errors=errors,
+            description_placeholders={"mode": self._docker_mode},
+        )
+
+    async def async_step_node_docker_host_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Confirm the guest's SSH host key, pin it and test the tunnel."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            result = await self._async_test_node_docker(self._pending_docker, errors)
+            if result is not None:
+                return result
+            return self.async_show_form(
+                step_id="node_docker",
+                data_schema=self._node_docker_schema(),
+                errors=errors,
+                description_placeholders={"mode": self._docker_mode},
+            )
+        return self.async_show_form(
+            step_id="node_docker_host_key",
+            data_schema=vol.Schema({}),
+            description_placeholders={
+                "host": self._pending_docker[CONF_HOST],
+                "fingerprint": self._pending_fingerprint,
+            },
+        )
+
+    async def _async_test_node_docker(
+        self, docker: dict[str, Any], errors: dict[str, str]
+    ) -> ConfigFlowResult | None:
+        """Test a guest's Docker API; on success save every option."""
+        try:
+            await _async_check_docker(docker)
+        except Exception as err:  # noqa: BLE001
+            errors["base"] = _error_key(err)
+            return None
+        node = dict(self._options[CONF_NODES][self._node_id])
+        node[CONF_DOCKER] = docker
+        self._options[CONF_NODES][self._node_id] = node
+        return self._async_save()
+
+    # -------------------------------------------------------------- polling
+
+    async def async_step_polling(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """The polling interval, in seconds."""
+        if user_input is not None:
+            self._options[CONF_SCAN_INTERVAL] = int(user_input[CONF_SCAN_INTERVAL])
+            return self._async_save()
+        return self.async_show_form(
+            step_id="polling",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(
+                        CONF_SCAN_INTERVAL,
+                        default=self._options[CONF_SCAN_INTERVAL],
+                    ): NumberSelector(
+                        NumberSelectorConfig(
+                            min=MIN_SCAN_INTERVAL.total_seconds(),
+                            max=3600,
+                            step=1,
+                            mode=NumberSelectorMode.BOX,
+                            unit_of_measurement="s",
+                        )
+                    )
+                }
+            ),
+        )

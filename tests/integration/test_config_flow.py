@@ -1,0 +1,480 @@
+"""The config flow, through Home Assistant's flow manager, against the simulator.
+
+Every reference machine is added end to end; every error path recovers to a
+created entry. Nothing is mocked: the flow talks to the simulated homelab's
+real SSH, Proxmox VE and Docker servers on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.wakehub import config_flow
+from custom_components.wakehub.const import DOMAIN
+from custom_components.wakehub.core.ids import guest_id
+
+from .flow_helpers import (
+    choose,
+    machine_input,
+    node_doc,
+    proxmox_password_input,
+    proxmox_token_input,
+    ssh_input,
+    start_machine_flow,
+    through_ssh,
+)
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
+
+
+async def test_nas_wol_and_ssh_only(hass: HomeAssistant, homelab: Any) -> None:
+    """The NAS: a machine with SSH and no API, added while powered on."""
+    homelab.set_power("NAS", "on")
+    nas = node_doc(homelab, "NAS")
+    result = await start_machine_flow(hass, homelab, "NAS")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "ssh"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], ssh_input(homelab, "NAS", use_key=True, use_sudo=True)
+    )
+    assert result["step_id"] == "ssh_host_key"
+    assert (
+        result["description_placeholders"]["fingerprint"]
+        == nas["ssh"]["host_key_fingerprint"]
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "capabilities"
+    assert result["menu_options"] == ["proxmox", "docker", "finish"]
+    result = await choose(hass, result, "finish")
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "NAS"
+    entry = result["result"]
+    assert entry.unique_id == nas["mac"]
+    assert result["data"] == {
+        "name": "NAS",
+        "host": nas["host"],
+        "mac": nas["mac"],
+        "broadcast_address": homelab.ready["wol"]["host"],
+        "broadcast_port": homelab.ready["wol"]["port"],
+        "probe_port": nas["ssh"]["port"],
+        "ssh": {
+            "port": nas["ssh"]["port"],
+            "username": nas["ssh"]["username"],
+            "private_key": nas["ssh"]["private_key"],
+            "host_key": nas["ssh"]["host_key"],
+            "shutdown_command": "systemctl poweroff",
+            "use_sudo": True,
+        },
+    }
+    assert result["options"] == {
+        "scan_interval": 30,
+        "nodes": {},
+        "machine": {
+            "confirm_shutdown": None,
+            "pinned": False,
+            "url": None,
+            "start_timeout": None,
+            "stop_timeout": None,
+        },
+        "dependencies": [],
+    }
+
+
+async def test_machine1_token_trusted_certificate(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """Machine1: Proxmox with an API token, node discovered, certificate pinned."""
+    homelab.set_power("Machine1", "on")
+    doc = node_doc(homelab, "Machine1")
+    result = await through_ssh(hass, homelab, "Machine1")
+    result = await choose(hass, result, "proxmox")
+    assert result["description_placeholders"]["privileges"] == (
+        "VM.Audit VM.PowerMgmt Sys.Audit"
+    )
+    result = await choose(hass, result, "proxmox_token")
+    assert result["step_id"] == "proxmox_token"
+    token = proxmox_token_input(homelab, "Machine1")
+    del token["node"]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], token)
+    assert result["step_id"] == "proxmox_trust"
+    assert (
+        result["description_placeholders"]["fingerprint"]
+        == doc["proxmox"]["fingerprint"]
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "capabilities"
+    assert result["menu_options"] == ["docker", "finish"]
+    result = await choose(hass, result, "finish")
+    assert result["step_id"] == "services"
+    mac = doc["mac"]
+    options = {opt["value"]: opt["label"] for opt in _select_options(result)}
+    assert options == {
+        guest_id(mac, 101): "VM-Docker (VM 101)",
+        guest_id(mac, 102): "VM-Ubuntu (VM 102)",
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"nodes": [guest_id(mac, 101)]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["proxmox"] == {
+        "host": doc["host"],
+        "port": doc["proxmox"]["port"],
+        "node": "pve1",
+        "token_user": "wakehub@pve",
+        "token_name": "wakehub",
+        "token_value": doc["proxmox"]["token_value"],
+        "verify_tls": False,
+        "fingerprint": doc["proxmox"]["fingerprint"],
+    }
+    assert result["options"]["nodes"] == {
+        guest_id(mac, 101): {
+            "kind": "vm",
+            "key": "101",
+            "parent": mac,
+            "name": "VM-Docker",
+            "confirm_shutdown": None,
+            "pinned": False,
+            "url": None,
+            "start_timeout": None,
+            "stop_timeout": None,
+            "docker": None,
+        }
+    }
+
+
+async def test_machine2_password_verify_then_trust(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """Machine2: password auth; verifying the self-signed cert fails, trust works."""
+    homelab.set_power("Machine2", "on")
+    doc = node_doc(homelab, "Machine2")
+    result = await through_ssh(hass, homelab, "Machine2")
+    result = await choose(hass, result, "proxmox")
+    result = await choose(hass, result, "proxmox_password")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        proxmox_password_input(homelab, "Machine2", verify_tls=True),
+    )
+    assert result["errors"] == {"base": "tls_error"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], proxmox_password_input(homelab, "Machine2")
+    )
+    assert result["step_id"] == "proxmox_trust"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await choose(hass, result, "finish")
+    assert result["step_id"] == "services"
+    labels = sorted(opt["label"] for opt in _select_options(result))
+    assert labels == [
+        "Cloudflared (LXC 203)",
+        "Home-Assistant (VM 201)",
+        "Jellyfin (LXC 202)",
+    ]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"nodes": []}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["proxmox"]["username"] == "root"
+    assert result["data"]["proxmox"]["realm"] == "pam"
+    assert result["data"]["proxmox"]["password"] == doc["proxmox"]["password"]
+    assert result["data"]["proxmox"]["node"] == "pve2"
+    assert result["options"]["nodes"] == {}
+
+
+def _select_options(result: Any) -> list[dict[str, str]]:
+    """The options of the single select field of a form."""
+    schema = result["data_schema"].schema
+    (selector,) = schema.values()
+    options: list[dict[str, str]] = selector.config["options"]
+    return options
+
+
+async def test_duplicate_mac_aborts(hass: HomeAssistant, homelab: Any) -> None:
+    """A second entry for the same MAC (any spelling) is refused."""
+    nas = node_doc(homelab, "NAS")
+    MockConfigEntry(domain=DOMAIN, unique_id=nas["mac"], data={}).add_to_hass(hass)
+    result = await start_machine_flow(
+        hass, homelab, "NAS", mac=nas["mac"].replace(":", "-").upper()
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_invalid_machine_fields_recover(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """Bad MAC, host and broadcast address are field errors; fixed, it goes on."""
+    result = await start_machine_flow(
+        hass,
+        homelab,
+        "NAS",
+        mac="not-a-mac",
+        host="bad host!",
+        broadcast_address="-nope-",
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {
+        "mac": "invalid_mac",
+        "host": "invalid_host",
+        "broadcast_address": "invalid_host",
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], machine_input(homelab, "NAS")
+    )
+    # The NAS is off: the powered-off menu, then save without testing.
+    assert result["step_id"] == "powered_off"
+    result = await choose(hass, result, "save_untested")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], ssh_input(homelab, "NAS")
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_powered_off_save_untested(hass: HomeAssistant, homelab: Any) -> None:
+    """Saved while off: nothing is tested, the host key is left to pin at boot."""
+    result = await start_machine_flow(hass, homelab, "NAS")
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["wake", "save_untested"]
+    result = await choose(hass, result, "save_untested")
+    assert result["step_id"] == "ssh"
+    no_auth = ssh_input(homelab, "NAS")
+    del no_auth["password"]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], no_auth)
+    assert result["errors"] == {"base": "auth_required"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], ssh_input(homelab, "NAS")
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["ssh"]["host_key"] is None
+    assert result["data"]["verify_at_boot"] is True
+    assert homelab.state("NAS") == "off"
+
+
+async def test_powered_off_wake_and_continue(hass: HomeAssistant, homelab: Any) -> None:
+    """Wake it now: a real magic packet boots it, and the flow goes on."""
+    result = await start_machine_flow(hass, homelab, "NAS")
+    result = await choose(hass, result, "wake")
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    assert result["progress_action"] == "wake"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "ssh"
+    assert any(e["action"] == "wol" for e in homelab.log())
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], ssh_input(homelab, "NAS")
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await choose(hass, result, "finish")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert "verify_at_boot" not in result["data"]
+
+
+async def test_wake_timeout_back_to_menu(
+    hass: HomeAssistant, homelab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A machine that ignores WoL: back to the menu, then it is saved untested."""
+    monkeypatch.setattr(config_flow, "WAKE_TIMEOUT", 0.3)
+    monkeypatch.setattr(config_flow, "WAKE_PROBE_INTERVAL", 0.05)
+    homelab.fault("NAS", "ignore_wol")
+    result = await start_machine_flow(hass, homelab, "NAS")
+    result = await choose(hass, result, "wake")
+    assert result["type"] is FlowResultType.SHOW_PROGRESS
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "wake_failed"
+    result = await choose(hass, result, "save_untested")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], ssh_input(homelab, "NAS")
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_wake_send_failure_back_to_menu(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """Magic packets that cannot be sent count as a timeout, and it recovers."""
+    result = await start_machine_flow(
+        hass, homelab, "NAS", broadcast_address="nonexistent.invalid"
+    )
+    result = await choose(hass, result, "wake")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"])
+    assert result["step_id"] == "wake_failed"
+    result = await choose(hass, result, "save_untested")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], ssh_input(homelab, "NAS")
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_ssh_errors_recover(hass: HomeAssistant, homelab: Any) -> None:
+    """Refused login, missing auth and an unreachable SSH port all recover."""
+    homelab.set_power("NAS", "on")
+    result = await start_machine_flow(hass, homelab, "NAS")
+    flow_id = result["flow_id"]
+    no_auth = ssh_input(homelab, "NAS")
+    del no_auth["password"]
+    result = await hass.config_entries.flow.async_configure(flow_id, no_auth)
+    assert result["errors"] == {"base": "auth_required"}
+    # Nothing listens on port 1: the host key cannot be fetched.
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, ssh_input(homelab, "NAS", port=1)
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, ssh_input(homelab, "NAS", password="wrong")
+    )
+    assert result["step_id"] == "ssh_host_key"
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    assert result["step_id"] == "ssh"
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, ssh_input(homelab, "NAS")
+    )
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
+    result = await choose(hass, result, "finish")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_ssh_unexpected_error_recovers(
+    hass: HomeAssistant, homelab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception is reported as ``unknown`` and logged."""
+    homelab.set_power("NAS", "on")
+    result = await start_machine_flow(hass, homelab, "NAS")
+    real = config_flow._async_check_ssh
+
+    async def _boom(host: str, ssh: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(config_flow, "_async_check_ssh", _boom)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], ssh_input(homelab, "NAS")
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["errors"] == {"base": "unknown"}
+    monkeypatch.setattr(config_flow, "_async_check_ssh", real)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], ssh_input(homelab, "NAS")
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await choose(hass, result, "finish")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    ("fault", "overrides", "error"),
+    [
+        (None, {"token_value": "wrong"}, "invalid_auth"),
+        (("api_status", 403), {}, "permission_denied"),
+        (("api_status", 500), {}, "cannot_connect"),
+        (None, {"port": 1}, "cannot_connect"),
+        (None, {"host": "bad host!"}, "invalid_host"),
+        (None, {"verify_tls": True}, "tls_error"),
+    ],
+)
+async def test_proxmox_errors_recover(
+    hass: HomeAssistant,
+    homelab: Any,
+    fault: tuple[str, int] | None,
+    overrides: dict[str, Any],
+    error: str,
+) -> None:
+    """Each Proxmox error is shown on the form; fixed, the entry is created."""
+    homelab.set_power("Machine1", "on")
+    result = await through_ssh(hass, homelab, "Machine1")
+    result = await choose(hass, result, "proxmox")
+    result = await choose(hass, result, "proxmox_token")
+    if fault is not None:
+        homelab.fault("Machine1", *fault)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], proxmox_token_input(homelab, "Machine1", **overrides)
+    )
+    if result["step_id"] == "proxmox_trust":
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+        assert result["step_id"] == "proxmox_trust"
+    field = "host" if error == "invalid_host" else "base"
+    assert result["errors"] == {field: error}
+    if error == "permission_denied":
+        assert result["description_placeholders"]["privilege"]
+    if fault is not None:
+        homelab.fault("Machine1", fault[0], None)
+    if result["step_id"] == "proxmox_trust":
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    else:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], proxmox_token_input(homelab, "Machine1")
+        )
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await choose(hass, result, "finish")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"nodes": []}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["proxmox"]["node"] == "pve1"
+
+
+async def test_proxmox_empty_node_list_recovers(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """A Proxmox API that cannot list its nodes: error, then fixed by naming it."""
+    homelab.set_power("Machine1", "on")
+    result = await through_ssh(hass, homelab, "Machine1")
+    result = await choose(hass, result, "proxmox")
+    result = await choose(hass, result, "proxmox_token")
+    token = proxmox_token_input(homelab, "Machine1", node="")
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], token)
+    homelab.fault("Machine1", "api_status", 401)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["errors"] == {"base": "invalid_auth"}
+    homelab.fault("Machine1", "api_status", None)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await choose(hass, result, "finish")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"nodes": []}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_proxmox_certificate_unreachable_recovers(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """The certificate cannot be fetched: cannot_connect, then fixed."""
+    homelab.set_power("Machine2", "on")
+    result = await through_ssh(hass, homelab, "Machine2")
+    result = await choose(hass, result, "proxmox")
+    result = await choose(hass, result, "proxmox_password")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], proxmox_password_input(homelab, "Machine2", port=1)
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], proxmox_password_input(homelab, "Machine2")
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await choose(hass, result, "finish")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"nodes": []}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_user_flow_starts_empty(hass: HomeAssistant) -> None:
+    """The first form has every machine field, with the documented defaults."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+    defaults = {str(key): key.default() for key in result["data_schema"].schema}
+    assert defaults["broadcast_address"] == "255.255.255.255"
+    assert defaults["broadcast_port"] == 9
+    assert defaults["probe_port"] == 22
