@@ -1,0 +1,189 @@
+"""Property tests over random hosting forests and random dependency DAGs."""
+
+from __future__ import annotations
+
+from collections import deque
+import itertools
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+import pytest
+
+from custom_components.wakehub.core import (
+    Capability,
+    DependencyCycleError,
+    Node,
+    NodeKind,
+    PowerState,
+    Topology,
+    TopologyError,
+    Verdict,
+    is_active,
+    plan_start,
+    plan_stop,
+    reevaluate,
+)
+
+SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@st.composite
+def topologies(draw: st.DrawFn) -> tuple[Topology, list[tuple[str, str]]]:
+    """A random valid forest plus random edges; also returns refused edges."""
+    topology = Topology()
+    count = draw(st.integers(min_value=1, max_value=14))
+    for index in range(count):
+        proxmox_hosts = [
+            n.id
+            for n in topology.nodes.values()
+            if Capability.PROXMOX in n.capabilities
+        ]
+        docker_hosts = [
+            n.id for n in topology.nodes.values() if Capability.DOCKER in n.capabilities
+        ]
+        kinds = [NodeKind.MACHINE]
+        if proxmox_hosts:
+            kinds += [NodeKind.VM, NodeKind.LXC]
+        if docker_hosts:
+            kinds.append(NodeKind.CONTAINER)
+        kind = draw(st.sampled_from(kinds))
+        node_id = f"n{index}"
+        if kind is NodeKind.MACHINE:
+            caps = draw(st.frozensets(st.sampled_from(list(Capability))))
+            node = Node(id=node_id, kind=kind, name=node_id, capabilities=caps)
+        elif kind is NodeKind.CONTAINER:
+            parent = draw(st.sampled_from(docker_hosts))
+            node = Node(id=node_id, kind=kind, name=node_id, parent=parent)
+        else:
+            parent = draw(st.sampled_from(proxmox_hosts))
+            caps = draw(st.frozensets(st.just(Capability.DOCKER)))
+            node = Node(
+                id=node_id, kind=kind, name=node_id, parent=parent, capabilities=caps
+            )
+        topology.add_node(node)
+    ids = list(topology.nodes)
+    refused: list[tuple[str, str]] = []
+    pairs = draw(
+        st.lists(st.tuples(st.sampled_from(ids), st.sampled_from(ids)), max_size=30)
+    )
+    for dependent, dependency in pairs:
+        before = topology.dependency_edges()
+        try:
+            topology.add_dependency(dependent, dependency)
+        except DependencyCycleError:
+            refused.append((dependent, dependency))
+            assert topology.dependency_edges() == before
+        except TopologyError:
+            assert topology.dependency_edges() == before
+    return topology, refused
+
+
+def _needs(topology: Topology, node_id: str) -> list[str]:
+    parent = topology.parent(node_id)
+    return topology.dependencies(node_id) + ([parent] if parent else [])
+
+
+def _needed_by(topology: Topology, node_id: str) -> list[str]:
+    return topology.dependents(node_id) + topology.children(node_id)
+
+
+def _reachable(topology: Topology, start: str, walk: object) -> set[str]:
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        for following in walk(topology, queue.popleft()):  # type: ignore[operator]
+            if following not in seen:
+                seen.add(following)
+                queue.append(following)
+    return seen
+
+
+states_strategy = st.sampled_from(list(PowerState))
+
+
+@SETTINGS
+@given(data=st.data(), built=topologies())
+def test_start_plan_is_complete_ordered_and_unique(
+    data: st.DataObject, built: tuple[Topology, list[tuple[str, str]]]
+) -> None:
+    """Every needed non-ON node starts once, after everything it needs."""
+    topology, _ = built
+    states = {n: data.draw(states_strategy) for n in topology.nodes}
+    target = data.draw(st.sampled_from(list(topology.nodes)))
+    plan = [step.node for step in plan_start(topology, states, target)]
+    assert len(plan) == len(set(plan))
+    closure = _reachable(topology, target, _needs)
+    assert set(plan) == {n for n in closure if states[n] != PowerState.ON}
+    position = {node: index for index, node in enumerate(plan)}
+    for node in plan:
+        for needed in _needs(topology, node):
+            if needed in position:
+                assert position[needed] < position[node]
+
+
+@SETTINGS
+@given(data=st.data(), built=topologies())
+def test_stop_plan_and_reevaluation_never_strand_an_active_dependent(
+    data: st.DataObject, built: tuple[Topology, list[tuple[str, str]]]
+) -> None:
+    """Nothing is stopped while something active outside the cascade needs it."""
+    topology, _ = built
+    states = {n: data.draw(states_strategy) for n in topology.nodes}
+    target = data.draw(st.sampled_from(list(topology.nodes)))
+    plan = [step.node for step in plan_stop(topology, states, target)]
+    assert len(plan) == len(set(plan))
+    closure = _reachable(topology, target, _needed_by)
+    assert set(plan) == {n for n in closure if is_active(states[n])}
+    position = {node: index for index, node in enumerate(plan)}
+    for node in plan:
+        for needer in _needed_by(topology, node):
+            assert needer in position or not is_active(states[needer])
+            if needer in position:
+                assert position[needer] < position[node]
+    stopped = set(plan) | {target}
+    for decision in reevaluate(topology, states, stopped):
+        assert decision.node not in stopped
+        assert is_active(states[decision.node])
+        assert any(decision.node in topology.dependencies(node) for node in stopped)
+        blockers = [
+            needer
+            for needer in _needed_by(topology, decision.node)
+            if needer not in stopped and is_active(states[needer])
+        ]
+        if decision.verdict is Verdict.KEEP:
+            assert blockers
+            assert set(decision.active_dependents) | set(
+                decision.active_children
+            ) == set(blockers)
+        else:
+            assert blockers == []
+            node = topology.node(decision.node)
+            expected = Verdict.CONFIRM if node.needs_confirmation else Verdict.STOP
+            assert decision.verdict is expected
+
+
+@SETTINGS
+@given(data=st.data(), built=topologies())
+def test_an_edge_closing_a_cycle_is_always_refused(
+    data: st.DataObject, built: tuple[Topology, list[tuple[str, str]]]
+) -> None:
+    """Refused iff the dependency already needs the dependent; nothing changes."""
+    topology, refused = built
+    for dependent, dependency in refused:
+        assert dependent in _reachable(topology, dependency, _needs)
+    dependent = data.draw(st.sampled_from(list(topology.nodes)))
+    dependency = data.draw(st.sampled_from(list(topology.nodes)))
+    before = topology.dependency_edges()
+    closes = dependent in _reachable(topology, dependency, _needs)
+    path = topology.find_cycle_path(dependent, dependency)
+    assert (path is not None) is closes
+    if path is None:
+        return
+    assert path[0] == path[-1] == dependency
+    assert dependent in path
+    for current, following in itertools.pairwise(path[:-1]):
+        assert following in _needs(topology, current)
+    with pytest.raises(TopologyError):
+        topology.add_dependency(dependent, dependency)
+    assert topology.dependency_edges() == before
