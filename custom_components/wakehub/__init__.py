@@ -1,3 +1,89 @@
 """WakeHub: power a homelab up and down in dependency order."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from homeassistant.const import Platform
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+
+from .const import CONF_NODES, DOMAIN
+from .coordinator import (
+    WakeHubConfigEntry,
+    WakeHubCoordinator,
+    WakeHubRuntimeData,
+    async_remove_persisted_tree,
+    build_tree,
+)
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+PLATFORMS: list[Platform] = [Platform.SENSOR]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> bool:
+    """Set up one machine and its tree.
+
+    A machine that is off is a normal state: the first refresh then only
+    probes it, makes no API request, and every node shows ``off``.
+    """
+    from .models import async_build_channels
+
+    channels = await async_build_channels(hass, entry)
+    coordinator = WakeHubCoordinator(hass, entry, channels)
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except BaseException:
+        await channels.async_close()
+        raise
+    entry.runtime_data = WakeHubRuntimeData(coordinator=coordinator, channels=channels)
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> bool:
+    """Unload the platforms and release the channels' connections."""
+    if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        await entry.runtime_data.channels.async_close()
+    return unloaded
+
+
+async def _async_update_listener(
+    hass: HomeAssistant, entry: WakeHubConfigEntry
+) -> None:
+    """Reload the entry when its options (managed nodes, interval) change."""
+    await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> None:
+    """Forget the persisted tree and the repair issues of a removed entry."""
+    for node_id in build_tree(entry):
+        ir.async_delete_issue(hass, DOMAIN, f"node_missing_{node_id}")
+    await async_remove_persisted_tree(hass, entry.entry_id)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: WakeHubConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user remove the device of a node its host no longer reports.
+
+    The machine itself and the nodes that still exist cannot be removed. A
+    removed node leaves the entry's managed nodes, so it does not come back.
+    """
+    coordinator = entry.runtime_data.coordinator
+    node_ids = {key for domain, key in device.identifiers if domain == DOMAIN}
+    if coordinator.machine_id in node_ids:
+        return False
+    if node_ids & set(coordinator.tree) - coordinator.data.missing:
+        return False
+    nodes = dict(entry.options.get(CONF_NODES, {}))
+    if removed := node_ids & set(nodes):
+        for node_id in removed:
+            del nodes[node_id]
+            ir.async_delete_issue(hass, DOMAIN, f"node_missing_{node_id}")
+        hass.config_entries.async_update_entry(
+            entry, options={**entry.options, CONF_NODES: nodes}
+        )
+    return True

@@ -1,0 +1,145 @@
+"""Setting up, unloading and removing WakeHub entries, against the simulator."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+import pytest
+
+from custom_components.wakehub.const import DOMAIN
+
+from .conftest import node_id_of
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+    from tests.homelab.thread import HomelabThread
+
+
+async def test_setup_machine_off_is_instant_and_silent(
+    hass: HomeAssistant, homelab: HomelabThread, mock_config_entry: MockConfigEntry
+) -> None:
+    """A machine that is off sets up at once, all off, without one API request."""
+    homelab.reset_requests()
+    mock_config_entry.add_to_hass(hass)
+    started = time.monotonic()
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert time.monotonic() - started < 0.5
+
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert homelab.requests()["total"] == 0
+    for name in ("Machine1", "VM-Docker", "VM-Ubuntu", "plex", "sandbox"):
+        assert (
+            hass.states.get(f"sensor.{name.lower().replace('-', '_')}_status").state
+            == "off"
+        )
+
+
+async def test_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """Unloading removes the entities' states from service."""
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert init_integration.state is ConfigEntryState.NOT_LOADED
+    assert hass.states.get("sensor.machine1_status").state == "unavailable"
+
+
+async def test_auth_failure_starts_reauth(
+    hass: HomeAssistant, homelab: HomelabThread, mock_config_entry: MockConfigEntry
+) -> None:
+    """A 401 from the Proxmox API fails the setup and starts reauthentication."""
+    homelab.set_power("Machine1", "on")
+    homelab.fault("Machine1", "api_status", 401)
+    mock_config_entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress()
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert flows[0]["context"]["entry_id"] == mock_config_entry.entry_id
+
+
+@pytest.mark.parametrize("managed", [("VM-Docker", "plex")])
+async def test_missing_node_repair_and_device_removal(
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    mock_config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A managed node its answering host no longer lists raises a repair issue.
+
+    The user may then delete its device, which drops it from the managed
+    nodes; live nodes and the machine cannot be deleted.
+    """
+    ready = homelab.ready
+    vm_docker = node_id_of(ready, "VM-Docker")
+    ghost = f"{vm_docker}/docker/ghost"
+    nodes = dict(mock_config_entry.options["nodes"])
+    nodes[ghost] = {**nodes[node_id_of(ready, "plex")], "key": "ghost", "name": "ghost"}
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, options={**mock_config_entry.options, "nodes": nodes}
+    )
+    homelab.set_power("plex", "on")
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    issue = issue_registry.async_get_issue(DOMAIN, f"node_missing_{ghost}")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "node": "ghost",
+        "host": "VM-Docker",
+        "key": "ghost",
+    }
+    assert hass.states.get("sensor.ghost_status").state == "unavailable"
+    assert hass.states.get("sensor.plex_status").state == "on"
+
+    devices = {
+        key: device_registry.async_get_device({(DOMAIN, node)})
+        for key, node in (
+            ("machine", node_id_of(ready, "Machine1")),
+            ("plex", node_id_of(ready, "plex")),
+            ("ghost", ghost),
+        )
+    }
+    result = {}
+    for key, device in devices.items():
+        assert device is not None
+        result[key] = await _remove_device(hass, device.id, mock_config_entry.entry_id)
+    assert result == {"machine": False, "plex": False, "ghost": True}
+    await hass.async_block_till_done()
+    assert ghost not in mock_config_entry.options["nodes"]
+    assert issue_registry.async_get_issue(DOMAIN, f"node_missing_{ghost}") is None
+
+
+async def _remove_device(hass: HomeAssistant, device_id: str, entry_id: str) -> bool:
+    """Ask the integration whether a device may go, as the device page does."""
+    from custom_components.wakehub import async_remove_config_entry_device
+
+    entry = hass.config_entries.async_get_entry(entry_id)
+    assert entry is not None
+    device = dr.async_get(hass).async_get(device_id)
+    assert device is not None
+    return await async_remove_config_entry_device(hass, entry, device)
+
+
+async def test_remove_entry_forgets_the_tree(
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    init_integration: MockConfigEntry,
+    hass_storage: dict[str, object],
+) -> None:
+    """Removing the entry deletes its persisted tree."""
+    homelab.set_power("Machine1", "on")
+    await init_integration.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert f"{DOMAIN}.{init_integration.entry_id}" in hass_storage
+    await hass.config_entries.async_remove(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert f"{DOMAIN}.{init_integration.entry_id}" not in hass_storage
