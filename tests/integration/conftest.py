@@ -48,6 +48,8 @@ from custom_components.wakehub.const import (
     DOMAIN,
 )
 from custom_components.wakehub.core.ids import container_id, guest_id, machine_id
+
+# The simulator's fixtures, until tests/conftest.py registers them for everyone.
 from tests.homelab.fixtures import homelab, homelab_server  # noqa: F401
 
 if TYPE_CHECKING:
@@ -86,7 +88,7 @@ def _docker_settings(node: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def entry_data_for(
-    homelab: HomelabThread,
+    homelab: HomelabThread,  # noqa: F811
     machine_name: str,
     managed: Collection[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -182,7 +184,7 @@ def managed() -> Collection[str] | None:
 @pytest.fixture
 def mock_config_entry(
     hass: HomeAssistant,
-    homelab: HomelabThread,
+    homelab: HomelabThread,  # noqa: F811
     machine_name: str,
     managed: Collection[str] | None,
 ) -> MockConfigEntry:
