@@ -11,7 +11,11 @@ import pytest
 
 import custom_components.wakehub  # noqa: F401
 
-pytest_plugins = ["pytest_homeassistant_custom_component", "tests.real_servers"]
+pytest_plugins = [
+    "pytest_homeassistant_custom_component",
+    "tests.real_servers",
+    "tests.homelab.fixtures",
+]
 
 
 @pytest.fixture(autouse=True)

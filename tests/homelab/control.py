@@ -1,0 +1,122 @@
+"""The control API: JSON over HTTP to observe and arrange the homelab.
+
+Routes (stable, other tools rely on them):
+
+- ``GET /ready``: the ready document.
+- ``GET /nodes``: ``[{"name", "kind", "parent", "state", ...}]``.
+- ``GET /nodes/{name}``: one node.
+- ``GET /log``: the power commands received, in order.
+- ``GET /commands``: every SSH command received, in order.
+- ``GET /requests`` and ``POST /requests/reset``: request counters.
+- ``POST /power`` ``{"node", "state"}``: set a state instantly.
+- ``POST /faults`` ``{"node", "fault", "value"}``: inject (or clear) a fault.
+- ``POST /recreate`` ``{"node"}``: give a container a new ID.
+- ``POST /reset``: all off, faults, log and counters cleared.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .core import HomelabError
+
+if TYPE_CHECKING:
+    from .core import Homelab
+
+
+def build_control_app(lab: Homelab) -> web.Application:
+    """Return the control API application for ``lab``."""
+    routes = web.RouteTableDef()
+
+    async def _body(request: web.Request) -> dict[str, Any]:
+        try:
+            data = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(
+                text='{"error": "body must be JSON"}', content_type="application/json"
+            ) from None
+        if not isinstance(data, dict):
+            raise web.HTTPBadRequest(
+                text='{"error": "body must be an object"}',
+                content_type="application/json",
+            )
+        return data
+
+    def _error(err: Exception, status: int = 400) -> web.Response:
+        return web.json_response({"error": str(err)}, status=status)
+
+    @routes.get("/ready")
+    async def ready(request: web.Request) -> web.Response:
+        return web.json_response(lab.ready_document())
+
+    @routes.get("/nodes")
+    async def nodes(request: web.Request) -> web.Response:
+        return web.json_response(
+            [lab.node_summary(node) for node in lab.nodes.values()]
+        )
+
+    @routes.get("/nodes/{name}")
+    async def node(request: web.Request) -> web.Response:
+        try:
+            return web.json_response(
+                lab.node_summary(lab.node(request.match_info["name"]))
+            )
+        except HomelabError as err:
+            return _error(err, 404)
+
+    @routes.get("/log")
+    async def log(request: web.Request) -> web.Response:
+        return web.json_response(lab.power_log)
+
+    @routes.get("/commands")
+    async def commands(request: web.Request) -> web.Response:
+        return web.json_response(lab.ssh_commands)
+
+    @routes.get("/requests")
+    async def requests(request: web.Request) -> web.Response:
+        return web.json_response(lab.requests_summary())
+
+    @routes.post("/requests/reset")
+    async def requests_reset(request: web.Request) -> web.Response:
+        lab.request_counts.clear()
+        return web.json_response({"ok": True})
+
+    @routes.post("/power")
+    async def power(request: web.Request) -> web.Response:
+        data = await _body(request)
+        try:
+            await lab.set_power(str(data.get("node")), str(data.get("state")))
+        except HomelabError as err:
+            return _error(err)
+        return web.json_response(lab.node_summary(lab.node(str(data["node"]))))
+
+    @routes.post("/faults")
+    async def faults(request: web.Request) -> web.Response:
+        data = await _body(request)
+        try:
+            await lab.set_fault(
+                str(data.get("node")), str(data.get("fault")), data.get("value", True)
+            )
+        except (HomelabError, ValueError) as err:
+            return _error(err)
+        return web.json_response(lab.node_summary(lab.node(str(data["node"]))))
+
+    @routes.post("/recreate")
+    async def recreate(request: web.Request) -> web.Response:
+        data = await _body(request)
+        try:
+            container_id = lab.recreate_container(str(data.get("node")))
+        except HomelabError as err:
+            return _error(err)
+        return web.json_response({"node": data["node"], "id": container_id})
+
+    @routes.post("/reset")
+    async def reset(request: web.Request) -> web.Response:
+        await lab.reset()
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.add_routes(routes)
+    return app

@@ -1,0 +1,740 @@
+"""The :class:`Homelab`: nodes, power transitions, faults, services and logs.
+
+All state lives in one asyncio event loop. The protocol front-ends (WoL, SSH,
+Proxmox, Docker, control API) call the coroutines here; this module decides
+what happens to the nodes and opens or closes their listeners accordingly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+import contextlib
+import logging
+import random
+import secrets
+from typing import TYPE_CHECKING, Any, Final
+import uuid
+
+from .crypto import (
+    TlsIdentity,
+    make_ssh_key,
+    make_tls_identity,
+    private_key_text,
+    public_key_line,
+)
+from .model import (
+    BOOTING,
+    GUEST_STATES,
+    MACHINE_STATES,
+    OFF,
+    ON,
+    RUNNING,
+    SCENARIOS,
+    SHUTTING_DOWN,
+    STOPPED,
+    Node,
+    monotonic,
+    new_container_id,
+    wall_time,
+)
+from .service import HOST, Listener, WebListener
+from .wol import MagicPacket, WolProtocol, normalize_mac, open_wol_listener
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import asyncssh
+
+_LOGGER = logging.getLogger(__name__)
+
+SSH_USERNAME: Final = "wakehub"
+PVE_TOKEN_USER: Final = "wakehub@pve"
+PVE_TOKEN_NAME: Final = "wakehub"
+PVE_USER: Final = "root@pam"
+DOCKER_SOCKET: Final = "/var/run/docker.sock"
+
+ALL_PRIVILEGES: Final = frozenset(
+    {"VM.Audit", "VM.PowerMgmt", "VM.GuestAgent.Audit", "Sys.Audit", "Sys.PowerMgmt"}
+)
+# Extra tokens (same user) with fewer privileges, to test 403 answers.
+RESTRICTED_TOKENS: Final = {
+    "readonly": frozenset({"VM.Audit", "Sys.Audit"}),
+    "vmuser": frozenset({"VM.Audit", "VM.PowerMgmt"}),
+}
+
+BOOL_FAULTS: Final = frozenset(
+    {
+        "ignore_wol",
+        "boot_fails",
+        "ssh_refuse",
+        "sudo_password_required",
+        "ignore_shutdown",
+    }
+)
+ACTION_FAULTS: Final = frozenset({"hostkey_change", "crash", "recreate"})
+VALUE_FAULTS: Final = frozenset({"api_status", "latency", "secureon"})
+FAULTS: Final = BOOL_FAULTS | ACTION_FAULTS | VALUE_FAULTS
+
+
+class HomelabError(Exception):
+    """A control request the simulator cannot honour (unknown node, bad state)."""
+
+
+class Homelab:
+    """A simulated homelab serving real protocols on 127.0.0.1.
+
+    Create it, ``await start()``, use it, ``await stop()``. It must be started
+    and used from a single event loop; :class:`tests.homelab.HomelabThread`
+    runs one in a thread of its own for synchronous callers.
+    """
+
+    def __init__(
+        self,
+        scenario: str = "reference",
+        *,
+        time_scale: float = 1.0,
+        control_port: int = 0,
+        wol_port: int = 0,
+        extra_guests: int = 0,
+        extra_containers: int = 0,
+    ) -> None:
+        """Build the scenario's nodes (all off) and their key material."""
+        if scenario not in SCENARIOS:
+            raise ValueError(
+                f"unknown scenario {scenario!r}; known: {sorted(SCENARIOS)}"
+            )
+        if time_scale < 0:
+            raise ValueError("time_scale must be >= 0")
+        self.scenario = scenario
+        self.time_scale = time_scale
+        self.control_port = control_port
+        self.wol_port = wol_port
+        self._build = lambda: SCENARIOS[scenario](
+            extra_guests=extra_guests, extra_containers=extra_containers
+        )
+        self.nodes: dict[str, Node] = {node.name: node for node in self._build()}
+        self.children: dict[str, list[str]] = {name: [] for name in self.nodes}
+        for node in self.nodes.values():
+            if node.parent is not None:
+                self.children[node.parent].append(node.name)
+        now = monotonic()
+        for node in self.nodes.values():
+            node.since = now
+
+        # Credentials and key material, stable for this Homelab's lifetime.
+        self.ssh_password = secrets.token_urlsafe(12)
+        self.client_key = make_ssh_key()
+        self.host_keys: dict[str, asyncssh.SSHKey] = {
+            name: make_ssh_key() for name, node in self.nodes.items() if node.ssh
+        }
+        self.tls: dict[str, TlsIdentity] = {
+            name: make_tls_identity(node.pve_node)
+            for name, node in self.nodes.items()
+            if node.pve_node
+        }
+        self.pve_password = secrets.token_urlsafe(12)
+        self.pve_tokens: dict[str, tuple[str, frozenset[str]]] = {
+            f"{PVE_TOKEN_USER}!{PVE_TOKEN_NAME}": (str(uuid.uuid4()), ALL_PRIVILEGES),
+        }
+        for token_name, privileges in RESTRICTED_TOKENS.items():
+            self.pve_tokens[f"{PVE_TOKEN_USER}!{token_name}"] = (
+                str(uuid.uuid4()),
+                privileges,
+            )
+
+        # Observation.
+        self.power_log: list[dict[str, Any]] = []
+        self.ssh_commands: list[dict[str, Any]] = []
+        self.request_counts: Counter[tuple[str, str]] = Counter()
+
+        # Runtime.
+        self.ssh: dict[str, Listener] = {}
+        self.proxmox: dict[str, WebListener] = {}
+        self.docker: dict[str, WebListener] = {}
+        self.control: WebListener | None = None
+        self._wol_transport: asyncio.DatagramTransport | None = None
+        self._wol_protocol: WolProtocol | None = None
+        self._transitions: dict[str, asyncio.Task[None]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._changed = asyncio.Event()
+        self._listeners_for: dict[str, list[Listener]] = {}
+        self._hooks: list[Callable[[Node], None]] = []
+        self.started = False
+
+    # ------------------------------------------------------------------ life
+
+    async def start(self) -> None:
+        """Bind every service (ports are fixed from here on) and the control API."""
+        from .control import build_control_app
+        from .docker import build_docker_app
+        from .proxmox import build_proxmox_app
+        from .ssh import SshListener
+
+        self._changed = asyncio.Event()
+        for name, node in self.nodes.items():
+            listeners: list[Listener] = []
+            if node.ssh:
+                self.ssh[name] = SshListener(self, name)
+                listeners.append(self.ssh[name])
+            if node.pve_node:
+                pve = WebListener(
+                    f"{name} proxmox",
+                    build_proxmox_app(self, name),
+                    self.tls[name].server_context(),
+                )
+                await pve.setup()
+                self.proxmox[name] = pve
+                listeners.append(pve)
+            if node.docker:
+                docker = WebListener(f"{name} docker", build_docker_app(self, name))
+                await docker.setup()
+                self.docker[name] = docker
+                listeners.append(docker)
+            self._listeners_for[name] = listeners
+            # Bind once to fix the port, then follow the node's power state.
+            for listener in listeners:
+                await listener.open()
+            await self._sync_services(node)
+        (
+            self._wol_transport,
+            self._wol_protocol,
+            self.wol_port,
+        ) = await open_wol_listener(self.wol_port, self._on_magic_packet)
+        self.control = WebListener("control", build_control_app(self))
+        self.control.port = self.control_port
+        await self.control.setup()
+        await self.control.open()
+        self.control_port = self.control.port
+        self.started = True
+
+    async def stop(self) -> None:
+        """Cancel every transition and close every listener."""
+        for task in [*self._transitions.values(), *self._background]:
+            task.cancel()
+        for task in [*self._transitions.values(), *self._background]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._transitions.clear()
+        self._background.clear()
+        if self._wol_transport is not None:
+            self._wol_transport.close()
+            self._wol_transport = None
+        for listener in self.ssh.values():
+            await listener.close()
+        for web_listener in [*self.proxmox.values(), *self.docker.values()]:
+            await web_listener.cleanup()
+        if self.control is not None:
+            await self.control.cleanup()
+        self.started = False
+
+    async def reset(self) -> None:
+        """Everything off, faults cleared, log and counters cleared, new containers IDs kept."""
+        for name in list(self._transitions):
+            self._cancel_transition(name)
+        for node in self.nodes.values():
+            node.faults.clear()
+            self._set_state(node, node.down_state)
+            node.transition = None
+            node.health = None
+        for node in self.nodes.values():
+            await self._sync_services(node)
+        self.power_log.clear()
+        self.ssh_commands.clear()
+        self.request_counts.clear()
+        if self._wol_protocol is not None:
+            self._wol_protocol.rejected = 0
+
+    # ----------------------------------------------------------- observation
+
+    def node(self, name: str) -> Node:
+        """Return the node called ``name`` or raise HomelabError."""
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise HomelabError(f"unknown node {name!r}") from None
+
+    def scaled(self, seconds: float) -> float:
+        """Return ``seconds`` multiplied by the time scale."""
+        return seconds * self.time_scale
+
+    def record(self, node: str, action: str, channel: str, **extra: Any) -> None:
+        """Append a power command to the log."""
+        entry = {"t": monotonic(), "node": node, "action": action, "channel": channel}
+        entry.update(extra)
+        self.power_log.append(entry)
+        _LOGGER.info("homelab: %s %s via %s %s", action, node, channel, extra or "")
+
+    def count(self, host: str, endpoint: str) -> None:
+        """Count one request to ``host`` for ``endpoint`` (e.g. ``proxmox GET /nodes``)."""
+        self.request_counts[(host, endpoint)] += 1
+
+    def requests_summary(self) -> dict[str, Any]:
+        """Return the request counters since the last reset."""
+        hosts: dict[str, dict[str, Any]] = {}
+        endpoints: Counter[str] = Counter()
+        for (host, endpoint), count in sorted(self.request_counts.items()):
+            entry = hosts.setdefault(host, {"total": 0, "endpoints": {}})
+            entry["total"] += count
+            entry["endpoints"][endpoint] = count
+            endpoints[endpoint] += count
+        return {
+            "total": sum(self.request_counts.values()),
+            "hosts": hosts,
+            "endpoints": dict(sorted(endpoints.items())),
+        }
+
+    def node_summary(self, node: Node) -> dict[str, Any]:
+        """Return one node as ``GET /nodes`` shows it."""
+        return {
+            "name": node.name,
+            "kind": node.kind,
+            "parent": node.parent,
+            "state": node.state,
+            "transition": node.transition,
+            "vmid": node.vmid,
+            "mac": node.mac,
+            "container_id": node.container_id or None,
+            "health": node.health,
+            "faults": dict(node.faults),
+        }
+
+    def ancestors(self, name: str) -> list[Node]:
+        """Return the hosting chain above ``name``, nearest first."""
+        chain: list[Node] = []
+        parent = self.node(name).parent
+        while parent is not None:
+            chain.append(self.nodes[parent])
+            parent = self.nodes[parent].parent
+        return chain
+
+    def descendants(self, name: str) -> list[Node]:
+        """Return every node hosted (directly or not) on ``name``, parents first."""
+        result: list[Node] = []
+        for child in self.children[name]:
+            result.append(self.nodes[child])
+            result.extend(self.descendants(child))
+        return result
+
+    def machine_of(self, name: str) -> Node:
+        """Return the physical machine at the root of ``name``'s hosting chain."""
+        chain = [self.node(name), *self.ancestors(name)]
+        return chain[-1]
+
+    def guests_of(self, machine: str) -> list[Node]:
+        """Return the Proxmox guests of ``machine``, by vmid."""
+        return sorted(
+            (self.nodes[c] for c in self.children[machine] if self.nodes[c].is_guest),
+            key=lambda n: n.vmid or 0,
+        )
+
+    def containers_of(self, host: str) -> list[Node]:
+        """Return the containers of Docker host ``host``."""
+        return [
+            self.nodes[c]
+            for c in self.children[host]
+            if self.nodes[c].kind == "container"
+        ]
+
+    async def wait_state(self, name: str, state: str, timeout: float = 10.0) -> None:
+        """Wait until node ``name`` is in ``state`` (TimeoutError otherwise)."""
+        node = self.node(name)
+        async with asyncio.timeout(timeout):
+            while node.state != state:
+                event = self._changed
+                await event.wait()
+
+    def add_state_hook(self, hook: Callable[[Node], None]) -> None:
+        """Call ``hook(node)`` after every state change (used by Docker events)."""
+        self._hooks.append(hook)
+
+    # ---------------------------------------------------------- ready document
+
+    def ready_document(self) -> dict[str, Any]:
+        """Return the ready document (see the package docstring)."""
+        nodes: dict[str, Any] = {}
+        token_value = self.pve_tokens[f"{PVE_TOKEN_USER}!{PVE_TOKEN_NAME}"][0]
+        for name, node in self.nodes.items():
+            entry: dict[str, Any] = {
+                "name": name,
+                "kind": node.kind,
+                "parent": node.parent,
+                "host": HOST,
+            }
+            if node.vmid is not None:
+                entry["vmid"] = node.vmid
+            if node.mac is not None:
+                entry["mac"] = node.mac
+            if node.kind == "container":
+                entry["image"] = node.image
+                entry["healthcheck"] = node.healthcheck
+            entry["ssh"] = None
+            if name in self.ssh:
+                host_key = self.host_keys[name]
+                entry["ssh"] = {
+                    "port": self.ssh[name].port,
+                    "username": SSH_USERNAME,
+                    "password": self.ssh_password,
+                    "private_key": private_key_text(self.client_key),
+                    "public_key": public_key_line(self.client_key, "wakehub-client"),
+                    "host_key": public_key_line(host_key),
+                    "host_key_fingerprint": host_key.get_fingerprint("sha256"),
+                }
+            entry["proxmox"] = None
+            if name in self.proxmox:
+                entry["proxmox"] = {
+                    "port": self.proxmox[name].port,
+                    "node": node.pve_node,
+                    "fingerprint": self.tls[name].fingerprint,
+                    "certificate": self.tls[name].cert_pem.decode(),
+                    "token_user": PVE_TOKEN_USER,
+                    "token_name": PVE_TOKEN_NAME,
+                    "token_value": token_value,
+                    "user": PVE_USER,
+                    "password": self.pve_password,
+                    "tokens": {
+                        token_id.split("!", 1)[1]: {
+                            "value": value,
+                            "privileges": sorted(privileges),
+                        }
+                        for token_id, (value, privileges) in self.pve_tokens.items()
+                    },
+                }
+            entry["docker"] = None
+            if name in self.docker:
+                port = self.docker[name].port
+                entry["docker"] = {
+                    "port": port,
+                    "url": f"tcp://{HOST}:{port}",
+                    "socket_path": DOCKER_SOCKET,
+                }
+            nodes[name] = entry
+        return {
+            "control_url": f"http://{HOST}:{self.control_port}",
+            "wol": {"host": HOST, "port": self.wol_port},
+            "time_scale": self.time_scale,
+            "scenario": self.scenario,
+            "nodes": nodes,
+        }
+
+    # --------------------------------------------------------------- services
+
+    def service_should_run(self, node: Node, listener: Listener) -> bool:
+        """Return True when ``listener`` of ``node`` should accept connections."""
+        if not node.is_up:
+            return False
+        return not (
+            listener is self.ssh.get(node.name) and node.faults.get("ssh_refuse")
+        )
+
+    async def _sync_services(self, node: Node) -> None:
+        for listener in self._listeners_for.get(node.name, ()):
+            if self.service_should_run(node, listener):
+                await listener.open()
+            else:
+                await listener.close()
+
+    def _set_state(self, node: Node, state: str) -> None:
+        if node.state == state:
+            return
+        was_up = node.is_up
+        node.state = state
+        node.since = monotonic()
+        if node.is_up and not was_up:
+            node.started_wall = wall_time()
+            node.pid = random.randint(1000, 4_000_000)
+        elif was_up and not node.is_up:
+            node.finished_wall = wall_time()
+            node.pid = 0
+            node.health = None
+        self._changed.set()
+        self._changed = asyncio.Event()
+        for hook in self._hooks:
+            try:
+                hook(node)
+            except Exception:
+                _LOGGER.exception("homelab: state hook failed")
+
+    def _cancel_transition(self, name: str) -> None:
+        task = self._transitions.pop(name, None)
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+        self.nodes[name].transition = None
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def _run_transition(self, name: str, coro: Any) -> asyncio.Task[None]:
+        self._cancel_transition(name)
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._transitions[name] = task
+
+        def _done(finished: asyncio.Task[None]) -> None:
+            if self._transitions.get(name) is finished:
+                del self._transitions[name]
+
+        task.add_done_callback(_done)
+        return task
+
+    async def _bring_down(self, node: Node) -> None:
+        """Take ``node`` and everything on it down instantly (power cut)."""
+        for child in reversed(self.descendants(node.name)):
+            self._cancel_transition(child.name)
+            self._set_state(child, child.down_state)
+            await self._sync_services(child)
+        self._cancel_transition(node.name)
+        self._set_state(node, node.down_state)
+        await self._sync_services(node)
+
+    async def _take_children_down(self, node: Node) -> None:
+        for child in reversed(self.descendants(node.name)):
+            self._cancel_transition(child.name)
+            self._set_state(child, child.down_state)
+            await self._sync_services(child)
+
+    # ---------------------------------------------------------- power: machines
+
+    def _on_magic_packet(self, packet: MagicPacket, sender: str) -> None:
+        for node in self.nodes.values():
+            if node.mac is None or normalize_mac(node.mac) != packet.mac:
+                continue
+            self.count(node.name, "wol magic-packet")
+            secureon = node.faults.get("secureon")
+            if secureon and packet.password != bytes.fromhex(
+                str(secureon).replace(":", "").replace("-", "")
+            ):
+                self.record(
+                    node.name, "wol", "wol", result="ignored: bad SecureOn password"
+                )
+                return
+            if node.faults.get("ignore_wol"):
+                self.record(node.name, "wol", "wol", result="ignored: ignore_wol fault")
+                return
+            if node.state != OFF:
+                self.record(
+                    node.name, "wol", "wol", result=f"ignored: already {node.state}"
+                )
+                return
+            self.record(node.name, "wol", "wol", result="booting", sender=sender)
+            self.boot_machine(node.name)
+            return
+        _LOGGER.info(
+            "homelab: magic packet for unknown MAC %s from %s", packet.mac, sender
+        )
+
+    def boot_machine(self, name: str) -> None:
+        """Start booting an ``off`` machine (as a magic packet would)."""
+        node = self.node(name)
+        if node.state != OFF:
+            return
+        self._set_state(node, BOOTING)
+        node.transition = "starting"
+
+        async def _boot() -> None:
+            await asyncio.sleep(self.scaled(node.delays.up))
+            node.transition = None
+            if node.faults.get("boot_fails"):
+                _LOGGER.info("homelab: %s failed to boot (boot_fails fault)", name)
+                self._set_state(node, OFF)
+                return
+            self._set_state(node, ON)
+            await self._sync_services(node)
+
+        self._run_transition(name, _boot())
+
+    async def shutdown_machine(self, name: str) -> None:
+        """Start a clean shutdown of an ``on`` machine: guests stop, then it goes off."""
+        node = self.node(name)
+        if node.state not in (ON, BOOTING):
+            return
+        self._cancel_transition(name)
+        self._set_state(node, SHUTTING_DOWN)
+        node.transition = "stopping"
+        await self._take_children_down(node)
+        await self._sync_services(node)
+
+        async def _off() -> None:
+            await asyncio.sleep(self.scaled(node.delays.down))
+            node.transition = None
+            self._set_state(node, OFF)
+
+        self._run_transition(name, _off())
+
+    # ------------------------------------------------------------ power: guests
+
+    def start_guest(self, name: str) -> asyncio.Future[str]:
+        """Start a stopped guest; the future gives the task's exit status."""
+        node = self.node(name)
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        node.transition = "starting"
+
+        async def _start() -> None:
+            try:
+                await asyncio.sleep(self.scaled(node.delays.up))
+                node.transition = None
+                self._set_state(node, RUNNING)
+                await self._sync_services(node)
+                done.set_result("OK")
+            finally:
+                if not done.done():
+                    done.set_result("interrupted by another power action")
+
+        self._run_transition(name, _start())
+        return done
+
+    def stop_guest(
+        self, name: str, *, graceful: bool, timeout: float | None = None
+    ) -> asyncio.Future[str]:
+        """Stop a guest (ACPI shutdown when ``graceful``); the future gives the status.
+
+        With the ``ignore_shutdown`` fault a graceful shutdown is ignored by the
+        guest: after ``timeout`` (unscaled seconds, like PVE's parameter) the task
+        fails with PVE's message, unless the caller asked for forceStop, which
+        the Proxmox front-end handles by calling this again with graceful=False.
+        """
+        node = self.node(name)
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        node.transition = "stopping"
+
+        async def _stop() -> None:
+            try:
+                if graceful and node.faults.get("ignore_shutdown"):
+                    await asyncio.sleep(
+                        self.scaled(timeout if timeout is not None else 180.0)
+                    )
+                    node.transition = None
+                    done.set_result("VM quit/powerdown failed - got timeout")
+                    return
+                await self._take_children_down(node)
+                # The guest OS stops its services first.
+                for listener in self._listeners_for.get(name, ()):
+                    await listener.close()
+                await asyncio.sleep(self.scaled(node.delays.down if graceful else 0.1))
+                node.transition = None
+                self._set_state(node, STOPPED)
+                await self._sync_services(node)
+                done.set_result("OK")
+            finally:
+                if not done.done():
+                    done.set_result("interrupted by another power action")
+
+        self._run_transition(name, _stop())
+        return done
+
+    # -------------------------------------------------------- power: containers
+
+    async def start_container(self, name: str) -> None:
+        """Start a container and return once it runs (as ``docker start`` does)."""
+        node = self.node(name)
+        node.transition = "starting"
+        try:
+            await asyncio.sleep(self.scaled(node.delays.up))
+        finally:
+            node.transition = None
+        self._set_state(node, RUNNING)
+        if node.healthcheck:
+            node.health = "starting"
+
+            async def _healthy() -> None:
+                await asyncio.sleep(self.scaled(node.delays.health))
+                if node.is_up and node.health == "starting":
+                    node.health = "healthy"
+                    self._changed.set()
+                    self._changed = asyncio.Event()
+                    for hook in self._hooks:
+                        hook(node)
+
+            self._run_transition(name, _healthy())
+
+    async def stop_container(self, name: str) -> None:
+        """Stop a container and return once it exited (as ``docker stop`` does)."""
+        node = self.node(name)
+        self._cancel_transition(name)
+        node.transition = "stopping"
+        try:
+            await asyncio.sleep(self.scaled(node.delays.down))
+        finally:
+            node.transition = None
+        self._set_state(node, STOPPED)
+
+    def recreate_container(self, name: str) -> str:
+        """Give a container a new ID (as ``docker compose up`` after a pull)."""
+        node = self.node(name)
+        if node.kind != "container":
+            raise HomelabError(f"{name} is not a container")
+        node.container_id = new_container_id()
+        node.created = wall_time()
+        self._changed.set()
+        self._changed = asyncio.Event()
+        return node.container_id
+
+    # ----------------------------------------------------------------- control
+
+    async def set_power(self, name: str, state: str) -> None:
+        """Put a node in ``state`` instantly (ancestors up / descendants down too)."""
+        node = self.node(name)
+        valid = MACHINE_STATES if node.is_machine else GUEST_STATES
+        aliases = {
+            "on": node.up_state,
+            "running": node.up_state,
+            "off": node.down_state,
+        }
+        aliases["stopped"] = node.down_state
+        target = aliases.get(state, state)
+        if target not in valid or target in (BOOTING, SHUTTING_DOWN):
+            raise HomelabError(f"invalid state {state!r} for {node.kind} {name}")
+        if target == node.up_state:
+            for ancestor in reversed(self.ancestors(name)):
+                if not ancestor.is_up:
+                    self._cancel_transition(ancestor.name)
+                    self._set_state(ancestor, ancestor.up_state)
+                    await self._sync_services(ancestor)
+            self._cancel_transition(name)
+            self._set_state(node, target)
+            if node.healthcheck:
+                node.health = "healthy"
+            await self._sync_services(node)
+        else:
+            await self._bring_down(node)
+
+    async def set_fault(self, name: str, fault: str, value: Any = True) -> None:
+        """Set (or, with a false/None value, clear) a fault on a node."""
+        node = self.node(name)
+        if fault not in FAULTS:
+            raise HomelabError(f"unknown fault {fault!r}; known: {sorted(FAULTS)}")
+        if fault == "crash":
+            if value in (None, False):
+                return
+            _LOGGER.info("homelab: %s crashes", name)
+            await self._bring_down(node)
+            return
+        if fault == "hostkey_change":
+            if value in (None, False):
+                return
+            if name not in self.host_keys:
+                raise HomelabError(f"{name} has no SSH server")
+            self.host_keys[name] = make_ssh_key()
+            listener = self.ssh[name]
+            if listener.is_open:
+                await listener.close()
+                await self._sync_services(node)
+            return
+        if fault == "recreate":
+            if value not in (None, False):
+                self.recreate_container(name)
+            return
+        if fault == "api_status" and value not in (None, False):
+            value = int(value)
+            if value < 400:
+                raise HomelabError("api_status must be an HTTP error status (>= 400)")
+        if fault == "latency" and value not in (None, False):
+            value = float(value)
+        if value in (None, False, 0):
+            node.faults.pop(fault, None)
+        else:
+            node.faults[fault] = value
+        if fault == "ssh_refuse":
+            await self._sync_services(node)

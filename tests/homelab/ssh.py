@@ -1,0 +1,183 @@
+"""The SSH server of each machine (and of each Docker-capable guest).
+
+It accepts the homelab's user with a password or the client key, runs the
+shutdown commands a real host would honour, answers 127 to anything else,
+and forwards direct-streamlocal channels for ``/var/run/docker.sock`` to the
+host's simulated Docker API, as ``ssh -L`` to a real host would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shlex
+from typing import TYPE_CHECKING, Any, Final
+
+import asyncssh
+
+from .model import monotonic
+from .service import HOST, Listener
+
+if TYPE_CHECKING:
+    from .core import Homelab
+
+_LOGGER = logging.getLogger(__name__)
+
+SHUTDOWN_COMMANDS: Final = (
+    ("systemctl", "poweroff"),
+    ("shutdown", "-h", "now"),
+    ("poweroff",),
+)
+DOCKER_SOCKETS: Final = ("/var/run/docker.sock", "/run/docker.sock")
+SUDO_PASSWORD_REQUIRED: Final = "sudo: a password is required\n"
+SUDO_NO_TTY: Final = (
+    "sudo: a terminal is required to read the password; either use the -S "
+    "option to read from standard input or configure an askpass helper\n"
+)
+# Grace period (real seconds) between a shutdown command's exit status and the
+# connection drop, so that the client reliably sees "exit 0" first.
+DROP_GRACE: Final = 0.05
+
+
+class _Server(asyncssh.SSHServer):
+    """Per-connection server object: authentication and tunnels."""
+
+    def __init__(self, listener: SshListener) -> None:
+        self._listener = listener
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._listener.connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._listener.connections.discard(self._conn)
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        lab = self._listener.lab
+        return username == self._listener.username and password == lab.ssh_password
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        lab = self._listener.lab
+        return (
+            username == self._listener.username
+            and key.public_data == lab.client_key.public_data
+        )
+
+    def unix_connection_requested(self, dest_path: str) -> Any:
+        lab = self._listener.lab
+        name = self._listener.node_name
+        lab.count(name, "ssh direct-streamlocal")
+        docker = lab.docker.get(name)
+        if dest_path not in DOCKER_SOCKETS or docker is None:
+            raise asyncssh.ChannelOpenError(
+                asyncssh.OPEN_CONNECT_FAILED, f"{dest_path}: No such file or directory"
+            )
+        if not docker.is_open or self._conn is None:
+            raise asyncssh.ChannelOpenError(
+                asyncssh.OPEN_CONNECT_FAILED, f"{dest_path}: Connection refused"
+            )
+        return self._conn.forward_connection(HOST, docker.port)
+
+
+class SshListener(Listener):
+    """The sshd of one node, closed while the node is down."""
+
+    def __init__(self, lab: Homelab, node_name: str, username: str = "wakehub") -> None:
+        """Serve ``node_name``'s SSH with the homelab's credentials."""
+        super().__init__(f"{node_name} ssh")
+        self.lab = lab
+        self.node_name = node_name
+        self.username = username
+        self.connections: set[asyncssh.SSHServerConnection] = set()
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Return True while the listener accepts connections."""
+        return self._acceptor is not None
+
+    async def _open(self) -> None:
+        self._acceptor = await asyncssh.listen(
+            HOST,
+            self.port,
+            server_factory=lambda: _Server(self),
+            server_host_keys=[self.lab.host_keys[self.node_name]],
+            process_factory=self._handle_process,
+            reuse_address=True,
+            allow_scp=False,
+            agent_forwarding=False,
+            x11_forwarding=False,
+            login_timeout=30,
+        )
+        self.port = self._acceptor.get_port()
+
+    async def _close(self) -> None:
+        acceptor, self._acceptor = self._acceptor, None
+        if acceptor is None:
+            return
+        acceptor.close()
+        for conn in list(self.connections):
+            conn.abort()
+        self.connections.clear()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(acceptor.wait_closed(), 1.0)
+
+    async def _handle_process(self, process: asyncssh.SSHServerProcess[str]) -> None:
+        lab = self.lab
+        node = lab.node(self.node_name)
+        command = process.command
+        lab.count(self.node_name, "ssh exec" if command is not None else "ssh shell")
+        lab.ssh_commands.append(
+            {"t": monotonic(), "node": self.node_name, "command": command}
+        )
+        if command is None:
+            process.stderr.write("This simulated host only runs commands.\n")
+            process.exit(1)
+            return
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = command.split()
+        sudo = False
+        if words[:1] == ["sudo"]:
+            sudo = True
+            non_interactive = words[1:2] == ["-n"]
+            words = words[2:] if non_interactive else words[1:]
+            if node.faults.get("sudo_password_required"):
+                _LOGGER.info(
+                    "homelab: %s: sudo refused for %r", self.node_name, command
+                )
+                process.stderr.write(
+                    SUDO_PASSWORD_REQUIRED
+                    if non_interactive
+                    else SUDO_NO_TTY + SUDO_PASSWORD_REQUIRED
+                )
+                process.exit(1)
+                return
+        if tuple(words) in SHUTDOWN_COMMANDS:
+            lab.record(
+                self.node_name, "ssh_shutdown", "ssh", command=command, sudo=sudo
+            )
+            process.exit(0)
+            await asyncio.sleep(DROP_GRACE)
+            if node.is_machine:
+                await lab.shutdown_machine(self.node_name)
+            else:
+                lab.stop_guest(self.node_name, graceful=True)
+            return
+        _LOGGER.info("homelab: %s: unknown command %r", self.node_name, command)
+        program = words[0] if words else command
+        process.stderr.write(f"bash: line 1: {program}: command not found\n")
+        process.exit(127)

@@ -1,0 +1,1 @@
+"""Tests of the homelab simulator (tests/homelab) against real clients."""
