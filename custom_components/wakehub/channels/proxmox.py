@@ -375,10 +375,17 @@ class ProxmoxHost:
         """``GET /version``: ``{"version": "9.2.11", "release": ..., ...}``."""
         return cast("dict[str, Any]", await self._call(lambda api: api.version.get()))
 
+    async def nodes(self) -> list[dict[str, Any]]:
+        """``GET /nodes``: every node (``node``, ``status``, ``ssl_fingerprint``...).
+
+        Works with an empty ``ProxmoxConfig.node``, to discover the node name.
+        """
+        nodes = await self._call(lambda api: api.nodes.get())
+        return [dict(item) for item in nodes or []]
+
     async def check(self) -> None:
         """Check credentials, TLS and that the configured node exists."""
-        nodes = await self._call(lambda api: api.nodes.get())
-        names = {item.get("node") for item in nodes or []}
+        names = {item.get("node") for item in await self.nodes()}
         if self.config.node not in names:
             raise NotFoundError(
                 f"node {self.config.node!r} not found on {self._where} "

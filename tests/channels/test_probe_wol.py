@@ -1,0 +1,161 @@
+"""The TCP probe and Wake-on-LAN, against real loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+from typing import TYPE_CHECKING
+
+import pytest
+
+from custom_components.wakehub.channels import (
+    InvalidConfigError,
+    Machine,
+    SshChannel,
+    SshConfig,
+    power_off,
+    power_on,
+)
+from custom_components.wakehub.channels.errors import UnreachableError
+from custom_components.wakehub.channels.probe import probe
+from custom_components.wakehub.channels.wol import WakeOnLan
+from custom_components.wakehub.core.errors import InvalidMacError
+from tests.real_servers import free_port
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from homeassistant.core import HomeAssistant
+
+    from tests.real_servers import RealSshd
+
+MAGIC_HEADER = b"\xff" * 6
+
+
+class _Collector(asyncio.DatagramProtocol):
+    """Collects the UDP datagrams it receives, with their arrival time."""
+
+    def __init__(self) -> None:
+        self.packets: list[tuple[float, bytes]] = []
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        self.packets.append((asyncio.get_running_loop().time(), data))
+
+
+@pytest.fixture
+async def udp_sink() -> AsyncIterator[tuple[int, _Collector]]:
+    """A UDP listener on 127.0.0.1:<free port>."""
+    loop = asyncio.get_running_loop()
+    transport, collector = await loop.create_datagram_endpoint(
+        _Collector, local_addr=("127.0.0.1", 0)
+    )
+    port = transport.get_extra_info("sockname")[1]
+    yield port, collector
+    transport.close()
+
+
+async def _wait_packets(collector: _Collector, count: int) -> None:
+    async with asyncio.timeout(5):
+        while len(collector.packets) < count:
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    "mac", ["aa-bb-cc-dd-ee-ff", "AABB.CCDD.EEFF", "aabbccddeeff", "AA:BB:CC:DD:EE:FF"]
+)
+async def test_magic_packets_are_sent_spaced(
+    mac: str, udp_sink: tuple[int, _Collector]
+) -> None:
+    """Three magic packets for the normalised MAC reach the configured port."""
+    port, collector = udp_sink
+    wol = WakeOnLan(mac=mac, broadcast="127.0.0.1", port=port, interval=0.2)
+    assert wol.mac == "aa:bb:cc:dd:ee:ff"
+    await wol.send()
+    await _wait_packets(collector, 3)
+    expected = MAGIC_HEADER + bytes.fromhex("aabbccddeeff") * 16
+    assert [data for _, data in collector.packets] == [expected] * 3
+    times = [when for when, _ in collector.packets]
+    assert all(b - a >= 0.15 for a, b in itertools.pairwise(times))
+
+
+@pytest.mark.parametrize(
+    "mac", ["", "aa:bb:cc:dd:ee", "gg:bb:cc:dd:ee:ff", "aa:bb-cc:dd:ee:ff", "1234"]
+)
+def test_invalid_mac_is_rejected(mac: str) -> None:
+    """Anything but a MAC raises InvalidMacError (a ValueError)."""
+    with pytest.raises(InvalidMacError):
+        WakeOnLan(mac=mac)
+
+
+def test_wol_defaults_and_validation() -> None:
+    """Broadcast 255.255.255.255:9 by default; nonsense settings refused."""
+    wol = WakeOnLan(mac="aabbccddeeff")
+    assert (wol.broadcast, wol.port, wol.interface) == ("255.255.255.255", 9, None)
+    with pytest.raises(ValueError, match="port"):
+        WakeOnLan(mac="aabbccddeeff", port=0)
+    with pytest.raises(ValueError, match="packet"):
+        WakeOnLan(mac="aabbccddeeff", packets=0)
+
+
+async def test_wol_send_failure_is_unreachable() -> None:
+    """A source address this host does not have cannot bind: UnreachableError.
+
+    192.0.2.1 (TEST-NET-1) is never local, so bind() fails before any send.
+    """
+    wol = WakeOnLan(
+        mac="aabbccddeeff", broadcast="127.0.0.1", port=9, interface="192.0.2.1"
+    )
+    with pytest.raises(UnreachableError):
+        await wol.send()
+
+
+async def test_probe_open_closed_and_expired() -> None:
+    """Open port: True; refused: False; deadline expired: False."""
+    # A bare listening socket: the kernel completes the handshake.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        assert await probe("127.0.0.1", port)
+        # No silent host can be reached without leaving loopback: an expired
+        # deadline exercises the timeout path instead.
+        assert not await probe("127.0.0.1", port, timeout=0)
+    assert not await probe("127.0.0.1", free_port())
+
+
+async def test_machine_facade_in_hass(
+    hass: HomeAssistant, udp_sink: tuple[int, _Collector], real_sshd: RealSshd
+) -> None:
+    """Wake, probe and SSH shutdown of a Machine, inside Home Assistant."""
+    port, collector = udp_sink
+    real_sshd.clear_commands()
+    machine = Machine(
+        host="127.0.0.1",
+        probe_port=real_sshd.port,
+        wol=WakeOnLan(mac="aabbccddeeff", broadcast="127.0.0.1", port=port, packets=2),
+        ssh=SshChannel(
+            SshConfig(
+                host=real_sshd.host,
+                port=real_sshd.port,
+                username=real_sshd.username,
+                password=real_sshd.password,
+                host_key=real_sshd.host_public_key,
+            )
+        ),
+    )
+    await power_on(machine)
+    await _wait_packets(collector, 2)
+    assert await machine.probe()
+    await power_off(machine)
+    assert real_sshd.commands() == ["systemctl poweroff"]
+
+
+async def test_machine_without_channels() -> None:
+    """A machine lacking WoL or a shutdown channel says so."""
+    machine = Machine(host="127.0.0.1", probe_port=free_port())
+    assert not await machine.probe()
+    with pytest.raises(InvalidConfigError):
+        await machine.wake()
+    with pytest.raises(InvalidConfigError):
+        await machine.shutdown()
