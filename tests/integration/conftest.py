@@ -188,12 +188,7 @@ def mock_config_entry(
     machine_name: str,
     managed: Collection[str] | None,
 ) -> MockConfigEntry:
-    """A WakeHub entry for ``machine_name`` in the simulator.
-
-    The ``frontend`` dependency (for the dashboard card) cannot load in tests
-    (its ``hass_frontend`` package is not installed), so it is marked loaded.
-    """
-    hass.config.components.add("frontend")
+    """A WakeHub entry for ``machine_name`` in the simulator."""
     data, options = entry_data_for(homelab, machine_name, managed)
     return MockConfigEntry(
         domain=DOMAIN,
