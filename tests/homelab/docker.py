@@ -145,7 +145,11 @@ class DockerApi:
                     400,
                     f"client version {version} is too new. Maximum supported API version is {API_VERSION}",
                 )
-        endpoint = re.sub(r"^/containers/[^/]+(/|$)", r"/containers/{id}\1", path)
+        endpoint = (
+            path
+            if path == "/containers/json"
+            else re.sub(r"^/containers/[^/]+(/|$)", r"/containers/{id}\1", path)
+        )
         self.lab.count(self.host, f"docker {request.method} {endpoint}")
         node = self.lab.node(self.host)
         latency = node.faults.get("latency")
