@@ -548,6 +548,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self._pending_host_key: str = ""
         self._pending_proxmox: dict[str, Any] = {}
         self._pending_fingerprint: str = ""
+        self._proxmox_step = "proxmox_token"
         self._discovered: dict[str, tuple[ChildInfo, str]] = {}
         self._untested = False
         self._wake_task: asyncio.Task[bool] | None = None
@@ -794,26 +795,8 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
             result = await self._async_proxmox_submitted(proxmox, errors, placeholders)
             if result is not None:
                 return result
-        defaults = self._proxmox_defaults()
-        schema = vol.Schema(
-            {
-                **_proxmox_common(defaults),
-                vol.Required(
-                    CONF_TOKEN_USER,
-                    default=defaults.get(CONF_TOKEN_USER, "wakehub@pve"),
-                ): _TEXT,
-                vol.Required(
-                    CONF_TOKEN_NAME, default=defaults.get(CONF_TOKEN_NAME, "wakehub")
-                ): _TEXT,
-                vol.Required(CONF_TOKEN_VALUE): _PASSWORD,
-            }
-        )
-        return self.async_show_form(
-            step_id="proxmox_token",
-            data_schema=schema,
-            errors=errors,
-            description_placeholders=placeholders,
-        )
+        self._proxmox_step = "proxmox_token"
+        return self._async_show_proxmox_form(errors, placeholders)
 
     async def async_step_proxmox_password(
         self, user_input: dict[str, Any] | None = None
@@ -835,24 +818,47 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
             result = await self._async_proxmox_submitted(proxmox, errors, placeholders)
             if result is not None:
                 return result
+        self._proxmox_step = "proxmox_password"
+        return self._async_show_proxmox_form(errors, placeholders)
+
+    @callback
+    def _async_show_proxmox_form(
+        self, errors: dict[str, str], placeholders: dict[str, str]
+    ) -> ConfigFlowResult:
+        """Show the Proxmox credentials form the user chose, with any error."""
         defaults = self._proxmox_defaults()
-        schema = vol.Schema(
-            {
-                **_proxmox_common(defaults),
+        fields = _proxmox_common(defaults)
+        if self._proxmox_step == "proxmox_token":
+            fields[
                 vol.Required(
-                    CONF_USERNAME, default=defaults.get(CONF_USERNAME, "root")
-                ): _TEXT,
-                vol.Required(CONF_PASSWORD): _PASSWORD,
+                    CONF_TOKEN_USER,
+                    default=defaults.get(CONF_TOKEN_USER, "wakehub@pve"),
+                )
+            ] = _TEXT
+            fields[
+                vol.Required(
+                    CONF_TOKEN_NAME, default=defaults.get(CONF_TOKEN_NAME, "wakehub")
+                )
+            ] = _TEXT
+            fields[vol.Required(CONF_TOKEN_VALUE)] = _PASSWORD
+        else:
+            fields[
+                vol.Required(CONF_USERNAME, default=defaults.get(CONF_USERNAME, "root"))
+            ] = _TEXT
+            fields[vol.Required(CONF_PASSWORD)] = _PASSWORD
+            fields[
                 vol.Required(
                     CONF_REALM, default=defaults.get(CONF_REALM, DEFAULT_REALM)
-                ): _TEXT,
-            }
-        )
+                )
+            ] = _TEXT
         return self.async_show_form(
-            step_id="proxmox_password",
-            data_schema=schema,
+            step_id=self._proxmox_step,
+            data_schema=vol.Schema(fields),
             errors=errors,
-            description_placeholders=placeholders,
+            description_placeholders={
+                "privileges": PROXMOX_ROLE_PRIVILEGES,
+                **placeholders,
+            },
         )
 
     async def _async_proxmox_submitted(
@@ -906,14 +912,14 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_proxmox_trust(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show the certificate's SHA-256 fingerprint and pin it."""
-        errors: dict[str, str] = {}
-        placeholders = {
-            "fingerprint": self._pending_fingerprint,
-            "host": self._pending_proxmox[CONF_HOST],
-            "privilege": PROXMOX_ROLE_PRIVILEGES,
-        }
+        """Show the certificate's SHA-256 fingerprint and pin it.
+
+        A failed test with the pinned certificate goes back to the credentials
+        form, with the error, for the user to fix them.
+        """
         if user_input is not None:
+            errors: dict[str, str] = {}
+            placeholders: dict[str, str] = {}
             proxmox = {
                 **self._pending_proxmox,
                 CONF_FINGERPRINT: self._pending_fingerprint,
@@ -921,11 +927,14 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
             result = await self._async_test_proxmox(proxmox, errors, placeholders)
             if result is not None:
                 return result
+            return self._async_show_proxmox_form(errors, placeholders)
         return self.async_show_form(
             step_id="proxmox_trust",
             data_schema=vol.Schema({}),
-            errors=errors,
-            description_placeholders=placeholders,
+            description_placeholders={
+                "fingerprint": self._pending_fingerprint,
+                "host": self._pending_proxmox[CONF_HOST],
+            },
         )
 
     async def async_step_remove_proxmox(

@@ -8,6 +8,7 @@ real SSH, Proxmox VE and Docker servers on 127.0.0.1.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from unittest.mock import AsyncMock, patch
 
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.data_entry_flow import FlowResultType
@@ -30,9 +31,24 @@ from .flow_helpers import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from homeassistant.core import HomeAssistant
 
-pytestmark = pytest.mark.usefixtures("enable_custom_integrations")
+pytestmark = pytest.mark.usefixtures("enable_custom_integrations", "mock_setup_entry")
+
+
+@pytest.fixture
+def mock_setup_entry(hass: HomeAssistant) -> Iterator[AsyncMock]:
+    """Keep the created entries from being set up: only the flow is tested here.
+
+    ``frontend`` (a manifest dependency, for the card) cannot load in tests.
+    """
+    hass.config.components.add("frontend")
+    with patch(
+        "custom_components.wakehub.async_setup_entry", return_value=True
+    ) as mock:
+        yield mock
 
 
 async def test_nas_wol_and_ssh_only(hass: HomeAssistant, homelab: Any) -> None:
@@ -401,21 +417,19 @@ async def test_proxmox_errors_recover(
         result["flow_id"], proxmox_token_input(homelab, "Machine1", **overrides)
     )
     if result["step_id"] == "proxmox_trust":
+        # The credentials are tested with the pinned certificate.
         result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
-        assert result["step_id"] == "proxmox_trust"
+    assert result["step_id"] == "proxmox_token"
     field = "host" if error == "invalid_host" else "base"
     assert result["errors"] == {field: error}
     if error == "permission_denied":
         assert result["description_placeholders"]["privilege"]
     if fault is not None:
         homelab.fault("Machine1", fault[0], None)
-    if result["step_id"] == "proxmox_trust":
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
-    else:
-        result = await hass.config_entries.flow.async_configure(
-            result["flow_id"], proxmox_token_input(homelab, "Machine1")
-        )
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], proxmox_token_input(homelab, "Machine1")
+    )
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     result = await choose(hass, result, "finish")
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"nodes": []}
@@ -438,6 +452,7 @@ async def test_proxmox_empty_node_list_recovers(
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["errors"] == {"base": "invalid_auth"}
     homelab.fault("Machine1", "api_status", None)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], token)
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     result = await choose(hass, result, "finish")
     result = await hass.config_entries.flow.async_configure(
