@@ -163,8 +163,9 @@ async def test_health_is_read(homelab: HomelabThread) -> None:
         await host.close()
 
 
-async def test_over_ssh_tunnel(homelab: HomelabThread) -> None:
+async def test_over_ssh_tunnel(restore_host_keys: HomelabThread) -> None:
     """Docker through SSH to VM-Docker's socket, with its pinned host key."""
+    homelab = restore_host_keys
     homelab.set_power("VM-Docker", "running")
     host = DockerHost(ssh_config(homelab))
     try:
