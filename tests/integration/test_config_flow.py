@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from unittest.mock import AsyncMock, patch
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+)
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -20,6 +24,7 @@ from custom_components.wakehub.const import DOMAIN
 from custom_components.wakehub.core.ids import guest_id
 
 from .flow_helpers import (
+    LOOPBACK,
     choose,
     machine_input,
     node_doc,
@@ -493,3 +498,271 @@ async def test_user_flow_starts_empty(hass: HomeAssistant) -> None:
     assert defaults["broadcast_address"] == "255.255.255.255"
     assert defaults["broadcast_port"] == 9
     assert defaults["probe_port"] == 22
+
+
+async def test_raspberrypi_docker_tcp(hass: HomeAssistant, homelab: Any) -> None:
+    """RaspberryPi: Docker over TCP, tested, then containers picked."""
+    homelab.set_power("RaspberryPi", "on")
+    doc = node_doc(homelab, "RaspberryPi")
+    result = await through_ssh(hass, homelab, "RaspberryPi")
+    result = await choose(hass, result, "docker")
+    result = await choose(hass, result, "docker_tcp")
+    flow_id = result["flow_id"]
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"host": "bad host!", "port": doc["docker"]["port"]}
+    )
+    assert result["errors"] == {"host": "invalid_host"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"host": doc["host"], "port": 1}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"host": doc["host"], "port": doc["docker"]["port"]}
+    )
+    assert result["menu_options"] == ["proxmox", "finish"]
+    result = await choose(hass, result, "finish")
+    assert result["step_id"] == "services"
+    labels = {
+        opt["label"].split(" ")[0]: opt["value"] for opt in _select_options(result)
+    }
+    assert set(labels) == {"pihole", "uptime-kuma"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"nodes": [labels["pihole"]]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["docker"] == {
+        "mode": "tcp",
+        "host": doc["host"],
+        "port": doc["docker"]["port"],
+    }
+    node = result["options"]["nodes"][labels["pihole"]]
+    assert node["kind"] == "container"
+    assert node["key"] == "pihole"
+    assert node["parent"] == doc["mac"]
+
+
+async def test_raspberrypi_docker_through_ssh(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """RaspberryPi: Docker through the machine's SSH, with its pinned key."""
+    homelab.set_power("RaspberryPi", "on")
+    doc = node_doc(homelab, "RaspberryPi")
+    result = await through_ssh(hass, homelab, "RaspberryPi")
+    result = await choose(hass, result, "docker")
+    result = await choose(hass, result, "docker_ssh")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"socket_path": doc["docker"]["socket_path"]}
+    )
+    result = await choose(hass, result, "finish")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"nodes": []}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    docker = result["data"]["docker"]
+    assert docker["mode"] == "ssh"
+    assert docker["host_key"] == doc["ssh"]["host_key"]
+    assert docker["port"] == doc["ssh"]["port"]
+    assert docker["socket_path"] == doc["docker"]["socket_path"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "user_input"),
+    [
+        ("docker_unix", {"socket_path": "/nonexistent/docker.sock"}),
+        (
+            "docker_tls",
+            {"host": LOOPBACK, "port": 1, "ca": "x", "cert": "y", "key": "z"},
+        ),
+    ],
+)
+async def test_docker_unreachable_modes_recover(
+    hass: HomeAssistant, homelab: Any, mode: str, user_input: dict[str, Any]
+) -> None:
+    """A unix socket or TLS endpoint that fails shows an error; tcp then works."""
+    homelab.set_power("RaspberryPi", "on")
+    doc = node_doc(homelab, "RaspberryPi")
+    result = await through_ssh(hass, homelab, "RaspberryPi")
+    result = await choose(hass, result, "docker")
+    result = await choose(hass, result, mode)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], user_input
+    )
+    assert result["errors"]["base"] in ("cannot_connect", "tls_error", "unknown")
+    # Back to the capabilities menu is not possible from a form: the flow is
+    # restarted the way a user would, and TCP works.
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    result = await through_ssh(hass, homelab, "RaspberryPi")
+    result = await choose(hass, result, "docker")
+    result = await choose(hass, result, "docker_tcp")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"host": doc["host"], "port": doc["docker"]["port"]}
+    )
+    result = await choose(hass, result, "finish")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"nodes": []}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def _start(hass: HomeAssistant, entry: Any, source: str) -> Any:
+    """Start a reauth or reconfigure flow for ``entry``."""
+    return await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": source, "entry_id": entry.entry_id},
+        data=dict(entry.data) if source == SOURCE_REAUTH else None,
+    )
+
+
+async def _created_entry(
+    hass: HomeAssistant, homelab: Any, name: str, auth: str = "token"
+) -> Any:
+    """Add machine ``name`` through the flow (Proxmox when it has one)."""
+    homelab.set_power(name, "on")
+    result = await through_ssh(hass, homelab, name)
+    if node_doc(homelab, name)["proxmox"] is not None:
+        result = await choose(hass, result, "proxmox")
+        result = await choose(hass, result, f"proxmox_{auth}")
+        form = (
+            proxmox_token_input(homelab, name)
+            if auth == "token"
+            else proxmox_password_input(homelab, name)
+        )
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], form)
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await choose(hass, result, "finish")
+    if result["type"] is FlowResultType.FORM:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"nodes": []}
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    return result["result"]
+
+
+@pytest.mark.parametrize("auth", ["token", "password"])
+async def test_reauth_ssh_and_proxmox(
+    hass: HomeAssistant, homelab: Any, auth: str
+) -> None:
+    """Reauth asks SSH and Proxmox secrets, tests them, and recovers from errors."""
+    entry = await _created_entry(hass, homelab, "Machine1", auth)
+    doc = node_doc(homelab, "Machine1")
+    result = await _start(hass, entry, SOURCE_REAUTH)
+    assert result["step_id"] == "reauth_confirm"
+    secret_key = "token_value" if auth == "token" else "proxmox_password"
+    secret = doc["proxmox"]["token_value" if auth == "token" else "password"]
+    flow_id = result["flow_id"]
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {secret_key: secret}
+    )
+    assert result["errors"] == {"base": "auth_required"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"password": "wrong", secret_key: secret}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"password": doc["ssh"]["password"], secret_key: "wrong"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    if auth == "token":
+        homelab.fault("Machine1", "api_status", 403)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"password": doc["ssh"]["password"], secret_key: secret}
+        )
+        assert result["errors"] == {"base": "permission_denied"}
+        homelab.fault("Machine1", "api_status", None)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"private_key": doc["ssh"]["private_key"], secret_key: secret}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["ssh"]["private_key"] == doc["ssh"]["private_key"]
+    assert "password" not in entry.data["ssh"]
+
+
+async def test_reauth_machine_off_is_saved_untested(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """With the machine off, new SSH secrets are stored for the next boot."""
+    entry = await _created_entry(hass, homelab, "NAS")
+    homelab.set_power("NAS", "off")
+    result = await _start(hass, entry, SOURCE_REAUTH)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"password": "new-password"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["ssh"]["password"] == "new-password"
+
+
+async def test_reconfigure_host_ports_and_capabilities(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """Reconfigure: new ports, the Proxmox API replaced, then removed; Docker added."""
+    entry = await _created_entry(hass, homelab, "Machine1")
+    doc = node_doc(homelab, "Machine1")
+    result = await _start(hass, entry, SOURCE_RECONFIGURE)
+    assert result["step_id"] == "reconfigure"
+    flow_id = result["flow_id"]
+    base = {
+        "host": doc["host"],
+        "broadcast_address": LOOPBACK,
+        "broadcast_port": homelab.ready["wol"]["port"],
+        "probe_port": doc["ssh"]["port"],
+        "port": doc["ssh"]["port"],
+    }
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {**base, "host": "bad host!"}
+    )
+    assert result["errors"] == {"host": "invalid_host"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {**base, "broadcast_address": "bad address!"}
+    )
+    assert result["errors"] == {"broadcast_address": "invalid_host"}
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {**base, "broadcast_port": 7}
+    )
+    assert result["menu_options"] == [
+        "proxmox",
+        "remove_proxmox",
+        "docker",
+        "finish",
+    ]
+    result = await choose(hass, result, "remove_proxmox")
+    assert result["menu_options"] == ["proxmox", "docker", "finish"]
+    result = await choose(hass, result, "finish")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["broadcast_port"] == 7
+    assert "proxmox" not in entry.data
+    assert entry.data["ssh"]["host_key"] == doc["ssh"]["host_key"]
+
+
+async def test_reconfigure_removes_docker(hass: HomeAssistant, homelab: Any) -> None:
+    """A Docker API can be removed by reconfiguring."""
+    homelab.set_power("RaspberryPi", "on")
+    doc = node_doc(homelab, "RaspberryPi")
+    result = await through_ssh(hass, homelab, "RaspberryPi")
+    result = await choose(hass, result, "docker")
+    result = await choose(hass, result, "docker_tcp")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"host": doc["host"], "port": doc["docker"]["port"]}
+    )
+    result = await choose(hass, result, "finish")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"nodes": []}
+    )
+    entry = result["result"]
+    result = await _start(hass, entry, SOURCE_RECONFIGURE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            "host": doc["host"],
+            "broadcast_address": LOOPBACK,
+            "broadcast_port": homelab.ready["wol"]["port"],
+            "probe_port": doc["ssh"]["port"],
+            "port": doc["ssh"]["port"],
+        },
+    )
+    result = await choose(hass, result, "remove_docker")
+    result = await choose(hass, result, "finish")
+    assert result["reason"] == "reconfigure_successful"
+    assert "docker" not in entry.data
