@@ -56,25 +56,20 @@ from homeassistant.helpers.selector import (
 import voluptuous as vol
 
 from .channels.base import ChildInfo, ChildKind
-from .channels.docker import DockerConfig, DockerEndpoint, DockerHost
+from .channels.docker import DockerHost
 from .channels.errors import (
     AuthenticationError,
     ChannelError,
-    ChannelTimeoutError,
     HostKeyMismatchError,
-    NotFoundError,
     PermissionDeniedError,
     TlsVerificationError,
-    UnreachableError,
 )
 from .channels.probe import probe
 from .channels.proxmox import (
-    ProxmoxConfig,
     ProxmoxHost,
     fetch_certificate_fingerprint,
 )
-from .channels.ssh import ShutdownCommand, SshChannel, SshConfig, fetch_host_key
-from .channels.wol import WakeOnLan
+from .channels.ssh import ShutdownCommand, SshChannel, fetch_host_key
 from .const import (
     CONF_BROADCAST_ADDRESS,
     CONF_BROADCAST_PORT,
@@ -137,6 +132,7 @@ from .const import (
 )
 from .core.errors import InvalidMacError
 from .core.ids import container_id, guest_id, machine_id, normalize_mac
+from .models import docker_config, proxmox_config, ssh_config, wake_on_lan
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -186,20 +182,20 @@ def _valid_host(host: str) -> bool:
     return True
 
 
+_ERROR_KEYS: Final[tuple[tuple[type[ChannelError], str], ...]] = (
+    (AuthenticationError, "invalid_auth"),
+    (PermissionDeniedError, "permission_denied"),
+    (TlsVerificationError, "tls_error"),
+    (HostKeyMismatchError, "host_key_mismatch"),
+    (ChannelError, "cannot_connect"),
+)
+
+
 def _error_key(err: Exception) -> str:
-    """Map a channel error to the flow's error key."""
-    if isinstance(err, AuthenticationError):
-        return "invalid_auth"
-    if isinstance(err, PermissionDeniedError):
-        return "permission_denied"
-    if isinstance(err, TlsVerificationError):
-        return "tls_error"
-    if isinstance(err, HostKeyMismatchError):
-        return "host_key_mismatch"
-    if isinstance(err, (UnreachableError, ChannelTimeoutError)):
-        return "cannot_connect"
-    if isinstance(err, ChannelError):
-        return "cannot_connect"
+    """Map a channel error to the flow's error key (``unknown`` otherwise)."""
+    for error_class, key in _ERROR_KEYS:
+        if isinstance(err, error_class):
+            return key
     _LOGGER.error("Unexpected error while testing a connection", exc_info=err)
     return "unknown"
 
@@ -256,11 +252,7 @@ async def _async_probe(host: str, port: int) -> bool:
 
 async def _async_wake(data: Mapping[str, Any]) -> None:
     """Send Wake-on-LAN magic packets to the machine."""
-    await WakeOnLan(
-        mac=data[CONF_MAC],
-        broadcast=data[CONF_BROADCAST_ADDRESS],
-        port=data[CONF_BROADCAST_PORT],
-    ).send()
+    await wake_on_lan(data).send()
 
 
 async def _async_fetch_host_key(host: str, port: int) -> tuple[str, str]:
@@ -271,7 +263,9 @@ async def _async_fetch_host_key(host: str, port: int) -> tuple[str, str]:
 
 async def _async_check_ssh(host: str, ssh: Mapping[str, Any]) -> None:
     """Log in over SSH with the pinned host key, or raise a channel error."""
-    await SshChannel(_ssh_config(host, ssh)).check()
+    config = ssh_config(host, ssh)
+    assert config is not None  # the flow always pins the key before testing
+    await SshChannel(config).check()
 
 
 async def _async_fetch_certificate(host: str, port: int) -> str:
@@ -279,42 +273,16 @@ async def _async_fetch_certificate(host: str, port: int) -> str:
     return await fetch_certificate_fingerprint(host, port)
 
 
-def _proxmox_config(proxmox: Mapping[str, Any], node: str) -> ProxmoxConfig:
-    """The channel configuration of a ``proxmox`` dict of :mod:`.const`."""
-    if CONF_TOKEN_VALUE in proxmox:
-        return ProxmoxConfig(
-            host=proxmox[CONF_HOST],
-            port=proxmox[CONF_PORT],
-            node=node,
-            user=proxmox[CONF_TOKEN_USER],
-            token_name=proxmox[CONF_TOKEN_NAME],
-            token_value=proxmox[CONF_TOKEN_VALUE],
-            verify_tls=proxmox[CONF_VERIFY_TLS],
-            fingerprint=proxmox[CONF_FINGERPRINT],
-        )
-    return ProxmoxConfig(
-        host=proxmox[CONF_HOST],
-        port=proxmox[CONF_PORT],
-        node=node,
-        user=proxmox[CONF_USERNAME],
-        realm=proxmox[CONF_REALM],
-        password=proxmox[CONF_PASSWORD],
-        verify_tls=proxmox[CONF_VERIFY_TLS],
-        fingerprint=proxmox[CONF_FINGERPRINT],
-    )
-
-
 async def _async_discover_proxmox_node(proxmox: Mapping[str, Any]) -> str:
     """Read ``GET /nodes`` and return the first node's name."""
-    api = ProxmoxHost(_proxmox_config(proxmox, ""))
+    api = ProxmoxHost(proxmox_config(proxmox, ""))
     try:
         nodes = await api.nodes()
     finally:
         await api.close()
     names = sorted(str(item["node"]) for item in nodes if item.get("node"))
-    if not names:
-        raise NotFoundError("the Proxmox VE API lists no node")
-    return names[0]
+    # With no node listed, the empty name fails the check with NotFoundError.
+    return names[0] if names else ""
 
 
 async def _async_check_proxmox(
@@ -327,7 +295,7 @@ async def _async_check_proxmox(
     node: str | None = proxmox.get(CONF_NODE)
     if not node:
         node = await _async_discover_proxmox_node(proxmox)
-    api = ProxmoxHost(_proxmox_config(proxmox, node))
+    api = ProxmoxHost(proxmox_config(proxmox, node))
     try:
         await api.check()
         return node, await api.read_states()
@@ -335,49 +303,11 @@ async def _async_check_proxmox(
         await api.close()
 
 
-def _ssh_config(host: str, ssh: Mapping[str, Any]) -> SshConfig:
-    """The channel configuration of an ``ssh`` dict of :mod:`.const`."""
-    return SshConfig(
-        host=host,
-        port=ssh[CONF_PORT],
-        username=ssh[CONF_USERNAME],
-        host_key=ssh[CONF_HOST_KEY],
-        password=ssh.get(CONF_PASSWORD),
-        private_key=ssh.get(CONF_PRIVATE_KEY),
-        passphrase=ssh.get(CONF_PASSPHRASE),
-        shutdown_command=ShutdownCommand(
-            ssh.get(CONF_SHUTDOWN_COMMAND, ShutdownCommand.SYSTEMCTL_POWEROFF)
-        ),
-        use_sudo=ssh.get(CONF_USE_SUDO, False),
-    )
-
-
-def _docker_channel_config(docker: Mapping[str, Any]) -> DockerConfig:
-    """The channel configuration of a ``DOCKER_*`` dict of :mod:`.const`."""
-    mode = DockerEndpoint(docker[CONF_MODE])
-    if mode is DockerEndpoint.UNIX:
-        return DockerConfig(endpoint=mode, socket_path=docker[CONF_SOCKET_PATH])
-    if mode is DockerEndpoint.SSH:
-        return DockerConfig(
-            endpoint=mode,
-            socket_path=docker[CONF_SOCKET_PATH],
-            ssh=_ssh_config(docker[CONF_HOST], docker),
-        )
-    return DockerConfig(
-        endpoint=mode,
-        host=docker[CONF_HOST],
-        port=docker[CONF_PORT],
-        tls_ca=docker.get(CONF_CA),
-        tls_cert=docker.get(CONF_CERT),
-        tls_key=docker.get(CONF_KEY),
-    )
-
-
 async def _async_check_docker(
     docker: Mapping[str, Any],
 ) -> dict[str, ChildInfo]:
     """Test a Docker API; return its containers."""
-    api = DockerHost(_docker_channel_config(docker))
+    api = DockerHost(docker_config(docker))
     try:
         await api.check()
         return await api.read_states()

@@ -45,11 +45,7 @@ pytestmark = pytest.mark.usefixtures("enable_custom_integrations", "mock_setup_e
 
 @pytest.fixture
 def mock_setup_entry(hass: HomeAssistant) -> Iterator[AsyncMock]:
-    """Keep the created entries from being set up: only the flow is tested here.
-
-    ``frontend`` (a manifest dependency, for the card) cannot load in tests.
-    """
-    hass.config.components.add("frontend")
+    """Keep the created entries from being set up: only the flow is tested here."""
     with patch(
         "custom_components.wakehub.async_setup_entry", return_value=True
     ) as mock:
