@@ -53,14 +53,21 @@ async def async_unload_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> 
 async def _async_update_listener(
     hass: HomeAssistant, entry: WakeHubConfigEntry
 ) -> None:
-    """Reload the entry when its options (managed nodes, interval) change."""
-    await hass.config_entries.async_reload(entry.entry_id)
+    """Reload the entry when its options (managed nodes, interval) change.
+
+    A change of ``data`` alone (the SSH host key pinned at the first boot)
+    needs no reload: the coordinator already uses it. Reauthentication and
+    reconfiguration reload the entry themselves.
+    """
+    if entry.options != entry.runtime_data.coordinator.options:
+        await hass.config_entries.async_reload(entry.entry_id)
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> None:
     """Forget the persisted tree and the repair issues of a removed entry."""
     for node_id in build_tree(entry):
         ir.async_delete_issue(hass, DOMAIN, f"node_missing_{node_id}")
+    ir.async_delete_issue(hass, DOMAIN, f"ssh_failed_at_boot_{entry.entry_id}")
     await async_remove_persisted_tree(hass, entry.entry_id)
 
 

@@ -32,21 +32,29 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from .channels.base import ChildInfo, ChildKind, HostApi, MachinePower
+from .channels import Machine, SshChannel, fetch_host_key
+from .channels.base import ChildInfo, ChildKind, HostApi
 from .channels.errors import AuthenticationError, ChannelError
+from .config_flow import CONF_VERIFY_AT_BOOT
 from .const import (
+    CONF_HOST,
+    CONF_HOST_KEY,
     CONF_KIND,
     CONF_MAC,
     CONF_NAME,
     CONF_NODES,
     CONF_PARENT,
+    CONF_PORT,
     CONF_PROXMOX,
     CONF_SCAN_INTERVAL,
+    CONF_SSH,
     DEFAULT_SCAN_INTERVAL,
+    DEFAULT_SSH_PORT,
     DOMAIN,
 )
 from .core.ids import container_id, guest_id, machine_id
 from .core.model import NodeKind, PowerState
+from .models import ssh_config
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -76,7 +84,7 @@ class WakeHubChannels:
     itself, or a managed VM/LXC) to its Docker API.
     """
 
-    machine: MachinePower
+    machine: Machine
     proxmox: ProxmoxHost | None = None
     docker: dict[str, HostApi] = field(default_factory=dict)
 
@@ -101,12 +109,13 @@ class TreeNode:
 
     @property
     def depth(self) -> int:
-        """0 for the machine, 1 for a guest or its containers, 2 below a guest."""
-        if self.kind is NodeKind.MACHINE:
+        """0 for the machine, 1 for its own children, 2 for a guest's containers.
+
+        Only a guest's id holds a ``/`` (a machine's is its MAC).
+        """
+        if self.parent is None:
             return 0
-        if self.kind is NodeKind.CONTAINER and self.parent and "/" in self.parent:
-            return 2
-        return 1
+        return 2 if "/" in self.parent else 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,6 +247,8 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
     ) -> None:
         """Set up the coordinator for ``entry`` with its channel objects."""
         self.channels = channels
+        self.options = entry.options
+        """The options this coordinator was built from (a change reloads)."""
         self.machine_id = machine_id(entry.data[CONF_MAC])
         self.tree = build_tree(entry)
         self.has_proxmox = entry.data.get(CONF_PROXMOX) is not None
@@ -254,6 +265,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         self._known: dict[str, dict[str, ChildInfo]] = {}
         self._store = _store(hass, entry.entry_id)
         self._stored: dict[str, Any] | None = None
+        self._verified_this_boot = False
         super().__init__(
             hass,
             _LOGGER,
@@ -346,6 +358,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         if not await self.channels.machine.probe():
             return self._snapshot_machine_off()
 
+        await self._async_verify_at_boot()
         await self._async_fetch_version()
         states: dict[str, PowerState] = {self.machine_id: PowerState.ON}
         read: dict[str, dict[str, ChildInfo] | None] = {}
@@ -440,6 +453,62 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             _LOGGER.info("The API of %s is available again", name)
         return children
 
+    @property
+    def ssh_issue_id(self) -> str:
+        """The repair issue raised when the credentials fail at the first boot."""
+        return f"ssh_failed_at_boot_{self.config_entry.entry_id}"
+
+    async def _async_verify_at_boot(self) -> None:
+        """Pin the host key and test the SSH login of an entry saved untested.
+
+        An entry saved while its machine was off carries ``verify_at_boot``
+        and no host key. At the first refresh that finds the machine up, its
+        SSH host key is trusted on first use and the login is tested once:
+        on success the key is pinned in the entry and the marker dropped; on
+        failure a repair issue points at reauthentication, and the test runs
+        again at the next boot or after the entry reloads (reauth reloads it).
+        """
+        entry = self.config_entry
+        if not entry.data.get(CONF_VERIFY_AT_BOOT) or self._verified_this_boot:
+            return
+        self._verified_this_boot = True
+        host: str = entry.data[CONF_HOST]
+        ssh = dict(entry.data[CONF_SSH])
+        try:
+            key = await fetch_host_key(host, int(ssh.get(CONF_PORT, DEFAULT_SSH_PORT)))
+            ssh[CONF_HOST_KEY] = key.public_key
+            config = ssh_config(host, ssh)
+            assert config is not None  # the host key was just set
+            channel = SshChannel(config)
+            await channel.check()
+        except ChannelError as err:
+            _LOGGER.warning(
+                "The SSH credentials of %s failed at its first boot (%s): %s",
+                entry.title,
+                err.code,
+                err.message,
+            )
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self.ssh_issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="ssh_failed_at_boot",
+                translation_placeholders={"name": entry.title, "message": err.message},
+            )
+            entry.async_start_reauth(self.hass)
+            return
+        _LOGGER.info(
+            "Pinned the SSH host key of %s (%s) at its first boot",
+            entry.title,
+            key.fingerprint,
+        )
+        ir.async_delete_issue(self.hass, DOMAIN, self.ssh_issue_id)
+        data = {k: v for k, v in entry.data.items() if k != CONF_VERIFY_AT_BOOT}
+        self.hass.config_entries.async_update_entry(entry, data={**data, CONF_SSH: ssh})
+        self.channels.machine.ssh = channel
+
     async def _async_fetch_version(self) -> None:
         """Read the Proxmox VE version once per boot of the machine."""
         proxmox = self.channels.proxmox
@@ -460,6 +529,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             _LOGGER.debug("%s is off; its API failures no longer matter", self.name)
             self._failing.clear()
         self.pve_version = None
+        self._verified_this_boot = False
         return MachineSnapshot(
             machine_up=False,
             nodes={node_id: NodeData(state=PowerState.OFF) for node_id in self.tree},
@@ -473,7 +543,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             found = []
             for key, info in self._known.get(host, {}).items():
                 node_id = self._child_id(host, key, info.kind)
-                if node_id is not None and node_id not in self.tree:
+                if node_id not in self.tree:
                     found.append(
                         DiscoveredChild(node_id=node_id, host_id=host, info=info)
                     )
@@ -481,14 +551,11 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         return discovered
 
     @staticmethod
-    def _child_id(host: str, key: str, kind: ChildKind) -> str | None:
+    def _child_id(host: str, key: str, kind: ChildKind) -> str:
         """Return the node id a child of ``host`` would get once managed."""
         if kind is ChildKind.CONTAINER:
             return container_id(host, key)
-        try:
-            return guest_id(host, int(key))
-        except ValueError:
-            return None
+        return guest_id(host, int(key))
 
     async def _async_remember(
         self, read: Mapping[str, dict[str, ChildInfo] | None]

@@ -11,10 +11,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
 from custom_components.wakehub.const import (
     CONF_BROADCAST_ADDRESS,
@@ -55,6 +59,7 @@ from tests.homelab.fixtures import homelab, homelab_server  # noqa: F401
 if TYPE_CHECKING:
     from collections.abc import Collection
 
+    from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
 
     from tests.homelab.thread import HomelabThread
@@ -209,3 +214,24 @@ async def init_integration(
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     return mock_config_entry
+
+
+def entity_id_of(name: str, key: str = "status") -> str:
+    """The entity id HA gives sensor ``key`` of the node called ``name``."""
+    return f"sensor.{name.lower().replace('-', '_')}_{key}"
+
+
+def state_of(hass: HomeAssistant, name: str, key: str = "status") -> str:
+    """The state of sensor ``key`` of the node called ``name``."""
+    state = hass.states.get(entity_id_of(name, key))
+    assert state is not None, entity_id_of(name, key)
+    return state.state
+
+
+async def async_next_poll(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float = 30
+) -> None:
+    """Move the clock to the next poll and wait until that refresh is done."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
