@@ -30,13 +30,24 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.real_docker
 
 
+# busybox's sleep, as PID 1, ignores SIGTERM: keep the kill delay short.
+STOP_TIMEOUT = 1
+
+
 def _unix(engine: RealDockerd) -> DockerConfig:
-    return DockerConfig(endpoint=DockerEndpoint.UNIX, socket_path=engine.unix_socket)
+    return DockerConfig(
+        endpoint=DockerEndpoint.UNIX,
+        socket_path=engine.unix_socket,
+        stop_timeout=STOP_TIMEOUT,
+    )
 
 
 def _tcp(engine: RealDockerd) -> DockerConfig:
     return DockerConfig(
-        endpoint=DockerEndpoint.TCP, host="127.0.0.1", port=engine.tcp_port
+        endpoint=DockerEndpoint.TCP,
+        host="127.0.0.1",
+        port=engine.tcp_port,
+        stop_timeout=STOP_TIMEOUT,
     )
 
 

@@ -30,4 +30,5 @@ def test_real_sshd_details(real_sshd: RealSshd) -> None:
     assert real_sshd.client_private_key.startswith(
         "-----BEGIN OPENSSH PRIVATE KEY-----"
     )
+    real_sshd.clear_commands()
     assert real_sshd.commands() == []
