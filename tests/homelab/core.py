@@ -128,6 +128,7 @@ class Homelab:
         self.host_keys: dict[str, asyncssh.SSHKey] = {
             name: make_ssh_key() for name, node in self.nodes.items() if node.ssh
         }
+        self._original_host_keys = dict(self.host_keys)
         self.tls: dict[str, TlsIdentity] = {
             name: make_tls_identity(node.pve_node)
             for name, node in self.nodes.items()
@@ -232,6 +233,12 @@ class Homelab:
         """Everything off, faults cleared, log and counters cleared, new containers IDs kept."""
         for name in list(self._transitions):
             self._cancel_transition(name)
+        # hostkey_change is a fault too: reset restores the original keys, so
+        # the ready document taken at start stays valid.
+        for name, key in self._original_host_keys.items():
+            if self.host_keys[name] is not key:
+                self.host_keys[name] = key
+                await self.ssh[name].close()
         for node in self.nodes.values():
             node.faults.clear()
             self._set_state(node, node.down_state)
@@ -419,13 +426,25 @@ class Homelab:
 
     # --------------------------------------------------------------- services
 
-    def service_should_run(self, node: Node, listener: Listener) -> bool:
+    def service_should_run(
+        self, node: Node, listener: Listener, *, up: bool | None = None
+    ) -> bool:
         """Return True when ``listener`` of ``node`` should accept connections."""
-        if not node.is_up:
+        if not (node.is_up if up is None else up):
             return False
         return not (
             listener is self.ssh.get(node.name) and node.faults.get("ssh_refuse")
         )
+
+    async def _come_up(self, node: Node) -> None:
+        """Open the node's services, then declare it up.
+
+        In that order, whoever sees the new state can connect at once.
+        """
+        for listener in self._listeners_for.get(node.name, ()):
+            if self.service_should_run(node, listener, up=True):
+                await listener.open()
+        self._set_state(node, node.up_state)
 
     async def _sync_services(self, node: Node) -> None:
         for listener in self._listeners_for.get(node.name, ()):
@@ -540,8 +559,7 @@ class Homelab:
                 _LOGGER.info("homelab: %s failed to boot (boot_fails fault)", name)
                 self._set_state(node, OFF)
                 return
-            self._set_state(node, ON)
-            await self._sync_services(node)
+            await self._come_up(node)
 
         self._run_transition(name, _boot())
 
@@ -575,8 +593,7 @@ class Homelab:
             try:
                 await asyncio.sleep(self.scaled(node.delays.up))
                 node.transition = None
-                self._set_state(node, RUNNING)
-                await self._sync_services(node)
+                await self._come_up(node)
                 done.set_result("OK")
             finally:
                 if not done.done():
@@ -690,13 +707,11 @@ class Homelab:
             for ancestor in reversed(self.ancestors(name)):
                 if not ancestor.is_up:
                     self._cancel_transition(ancestor.name)
-                    self._set_state(ancestor, ancestor.up_state)
-                    await self._sync_services(ancestor)
+                    await self._come_up(ancestor)
             self._cancel_transition(name)
-            self._set_state(node, target)
+            await self._come_up(node)
             if node.healthcheck:
                 node.health = "healthy"
-            await self._sync_services(node)
         else:
             await self._bring_down(node)
 
