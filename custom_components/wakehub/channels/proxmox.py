@@ -314,13 +314,19 @@ class ProxmoxHost:
         self._api: ProxmoxResource | None = None
         self._session: ProxmoxHttpSession | None = None
         self._kinds: dict[str, ChildKind] = {}
+        self._connect_lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------
 
     def _connect(self) -> ProxmoxResource:
         """Build the proxmoxer resource (in the executor: a ticket logs in)."""
-        if self._api is not None:
+        with self._connect_lock:
+            if self._api is None:
+                self._api = self._build()
             return self._api
+
+    def _build(self) -> ProxmoxResource:
+        """Assemble session, auth and resource (a ticket auth logs in now)."""
         config = self.config
         verify = config.verify_tls
         auth: ProxmoxHTTPAuthBase
@@ -341,14 +347,14 @@ class ProxmoxHost:
         serializer = JsonSerializer()
         session.headers["accept"] = serializer.get_accept_types()
         self._session = session
-        self._api = ProxmoxResource(
+        return ProxmoxResource(
             base_url=config.base_url, session=session, serializer=serializer
         )
-        return self._api
 
     def _drop(self) -> None:
         """Forget the session (after an auth error, or on close)."""
-        session, self._session, self._api = self._session, None, None
+        with self._connect_lock:
+            session, self._session, self._api = self._session, None, None
         if session is not None:
             if isinstance(session.auth, _TicketAuth):
                 session.auth.close()
