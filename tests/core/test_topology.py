@@ -332,3 +332,20 @@ def test_deep_chains_do_not_recurse() -> None:
         topology.add_dependency("m0", last)
     assert len(caught.value.path) == depth + 1
     assert caught.value.path[0] == caught.value.path[-1] == last
+
+
+def test_transitive_queries_visit_shared_nodes_once(topology: Topology) -> None:
+    """A diamond yields each node once, nearest first."""
+    topology.add_dependency(ID["pihole"], ID["plex"])
+    topology.add_dependency(ID["pihole"], ID["Jellyfin"])
+    assert names(topology.dependencies(ID["pihole"], transitive=True)) == [
+        "plex",
+        "Jellyfin",
+        "NAS",
+    ]
+    assert names(topology.dependents(ID["NAS"], transitive=True)) == [
+        "plex",
+        "Jellyfin",
+        "pihole",
+        "sandbox",
+    ]

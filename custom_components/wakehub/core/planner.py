@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from .model import Channel, Node, PowerState, is_active
+from .model import Channel, PowerState, is_active
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterator, Mapping
+    from collections.abc import Collection, Mapping
 
     from .topology import Topology
 
@@ -97,21 +97,22 @@ def plan_start(
 
     Each node is emitted after its dependencies (in insertion order) and then
     its parent have been: a depth-first post-order, hence a true topological
-    order over both layers. Nodes whose state is ON are skipped.
+    order over both layers. Nodes whose state is ON are skipped, but the walk
+    still goes through them.
     """
-
-    def needs(node: Node) -> Iterator[tuple[str, ReasonKind]]:
-        for dependency in topology.dependencies(node.id):
-            yield dependency, ReasonKind.DEPENDENCY
-        if node.parent is not None:
-            yield node.parent, ReasonKind.HOST
-
-    def step(node: Node, reason: Reason) -> Step | None:
-        if states.get(node.id) == PowerState.ON:
-            return None
-        return Step(node.id, Action.START, node.start_channel, reason)
-
-    return _post_order(topology, target, needs, step)
+    nodes = topology.nodes
+    on = PowerState.ON
+    start = Action.START
+    plan: list[Step] = []
+    for node_id, via, hosting in topology.start_walk(target):
+        if states.get(node_id) == on:
+            continue
+        if via is None:
+            reason = TARGET_REASON
+        else:
+            reason = Reason(ReasonKind.HOST if hosting else ReasonKind.DEPENDENCY, via)
+        plan.append(Step(node_id, start, nodes[node_id].start_channel, reason))
+    return plan
 
 
 def plan_stop(
@@ -122,21 +123,22 @@ def plan_stop(
     The plan holds the target's hosted subtree and its functional dependents,
     recursively and mixed. Each node is emitted after its children (in
     insertion order) and then its dependents have been. Nodes already OFF
-    (or without a state) are skipped.
+    (or without a state) are skipped, but the walk still goes through them.
     """
-
-    def needed_by(node: Node) -> Iterator[tuple[str, ReasonKind]]:
-        for child in topology.children(node.id):
-            yield child, ReasonKind.HOSTED
-        for dependent in topology.dependents(node.id):
-            yield dependent, ReasonKind.DEPENDENT
-
-    def step(node: Node, reason: Reason) -> Step | None:
-        if not is_active(states.get(node.id)):
-            return None
-        return Step(node.id, Action.STOP, node.stop_channel, reason)
-
-    return _post_order(topology, target, needed_by, step)
+    nodes = topology.nodes
+    off = PowerState.OFF
+    stop = Action.STOP
+    plan: list[Step] = []
+    for node_id, via, hosting in topology.stop_walk(target):
+        state = states.get(node_id)
+        if state is None or state == off:
+            continue
+        if via is None:
+            reason = TARGET_REASON
+        else:
+            reason = Reason(ReasonKind.HOSTED if hosting else ReasonKind.DEPENDENT, via)
+        plan.append(Step(node_id, stop, nodes[node_id].stop_channel, reason))
+    return plan
 
 
 def reevaluate(
@@ -182,38 +184,3 @@ def reevaluate(
             verdict = Verdict.STOP
         decisions.append(Decision(node_id, verdict, active_dependents, active_children))
     return decisions
-
-
-def _post_order(
-    topology: Topology,
-    target: str,
-    neighbours: Callable[[Node], Iterator[tuple[str, ReasonKind]]],
-    make_step: Callable[[Node, Reason], Step | None],
-) -> list[Step]:
-    """Walk from ``target`` along ``neighbours`` and emit nodes in post-order.
-
-    A node's reason is the edge it was first reached through. The topology is
-    acyclic over both layers, so the post-order is a topological order.
-    Iterative: the depth of the graph does not matter.
-    """
-    root = topology.node(target)
-    nodes = topology.nodes
-    reasons: dict[str, Reason] = {target: TARGET_REASON}
-    stack: list[tuple[Node, Iterator[tuple[str, ReasonKind]]]] = [
-        (root, neighbours(root))
-    ]
-    plan: list[Step] = []
-    while stack:
-        current, pending = stack[-1]
-        for neighbour, kind in pending:
-            if neighbour not in reasons:
-                reasons[neighbour] = Reason(kind, current.id)
-                node = nodes[neighbour]
-                stack.append((node, neighbours(node)))
-                break
-        else:
-            stack.pop()
-            step = make_step(current, reasons[current.id])
-            if step is not None:
-                plan.append(step)
-    return plan

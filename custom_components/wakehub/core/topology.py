@@ -285,6 +285,70 @@ class Topology:
             return list(self._dependents[node_id])
         return _breadth_first(self._dependents, node_id)
 
+    def start_walk(self, target: str) -> list[tuple[str, str | None, bool]]:
+        """Return ``target``'s closure under "needs", each node after its needs.
+
+        A depth-first post-order that, for each node, first visits its
+        dependencies (insertion order), then its parent: a topological order
+        over both layers. Each entry is ``(node, via, hosting)``: ``via`` is
+        the node whose needs first reached it (``None`` for the target) and
+        ``hosting`` tells whether it was reached as that node's parent.
+        """
+        return self._walk(target, upward=True)
+
+    def stop_walk(self, target: str) -> list[tuple[str, str | None, bool]]:
+        """Return what needs ``target`` (recursively, with it), bottom-up.
+
+        A depth-first post-order that, for each node, first visits its hosted
+        children (insertion order), then its dependents. Entries are as for
+        :meth:`start_walk`; ``hosting`` tells whether the node was reached as
+        a child of ``via``.
+        """
+        return self._walk(target, upward=False)
+
+    def _walk(self, target: str, *, upward: bool) -> list[tuple[str, str | None, bool]]:
+        """Iterative post-order shared by :meth:`start_walk` and :meth:`stop_walk`.
+
+        Checking "seen" when an entry is popped (not when it is pushed) gives
+        exactly the order of the recursive walk, without its recursion. A
+        visited node pushes its own entry back under its neighbours; since
+        the graph is acyclic, nothing below it can push it again before that
+        entry comes back up, so a seen but not yet emitted node is due.
+        """
+        self.node(target)
+        nodes = self._nodes
+        following_of = self._dependencies if upward else self._dependents
+        children = self._children
+        seen: set[str] = set()
+        emitted: set[str] = set()
+        order: list[tuple[str, str | None, bool]] = []
+        stack: list[tuple[str, str | None, bool]] = [(target, None, False)]
+        push = stack.append
+        pop = stack.pop
+        while stack:
+            entry = pop()
+            node_id = entry[0]
+            if node_id in seen:
+                if node_id not in emitted:
+                    emitted.add(node_id)
+                    order.append(entry)
+                continue
+            seen.add(node_id)
+            push(entry)
+            # Pushed in reverse: popped first is visited first.
+            if upward:
+                parent = nodes[node_id].parent
+                if parent is not None and parent not in seen:
+                    push((parent, node_id, True))
+            for other in reversed(following_of[node_id]):
+                if other not in seen:
+                    push((other, node_id, False))
+            if not upward:
+                for child in reversed(children[node_id]):
+                    if child not in seen:
+                        push((child, node_id, True))
+        return order
+
     def copy(self) -> Topology:
         """Return an independent copy (nodes are immutable and shared)."""
         clone = Topology()
