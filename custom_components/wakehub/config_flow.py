@@ -1151,11 +1151,13 @@ def _describe_child(child: ChildInfo) -> str:
     if child.kind is ChildKind.CONTAINER:
         facts = [f"image {child.details.get('image', '?')}"]
     else:
-        facts = [f"vmid {child.key}"]
-        if maxcpu := child.details.get("maxcpu"):
-            facts.append(f"{maxcpu} vCPU")
-        if maxmem := child.details.get("maxmem"):
-            facts.append(f"{int(maxmem) // 2**20} MiB")
+        maxcpu = child.details.get("maxcpu")
+        maxmem = child.details.get("maxmem")
+        facts = [
+            f"vmid {child.key}",
+            *([f"{maxcpu} vCPU"] if maxcpu else []),
+            *([f"{int(maxmem) // 2**20} MiB"] if maxmem else []),
+        ]
     facts.append(child.status)
     return ", ".join(facts)
 
@@ -1190,8 +1192,7 @@ class WakeHubOptionsFlow(OptionsFlow):
             **self.config_entry.options,
         }
         self._options[CONF_NODES] = dict(self._options[CONF_NODES])
-        if self._discovered is None:
-            self._discovered = _runtime_discovered(self.config_entry)
+        self._discovered = _runtime_discovered(self.config_entry)
         return self.async_show_menu(
             step_id="init",
             menu_options=self._menu_options(),

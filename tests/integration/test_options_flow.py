@@ -1,0 +1,329 @@
+"""The options flow, on an entry loaded against the simulator.
+
+"Services to configure" reads the coordinator's discovered children; every
+save keeps the options it does not touch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+
+from custom_components.wakehub.core.ids import container_id, guest_id
+
+from .flow_helpers import node_doc
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+
+@pytest.fixture
+def managed() -> list[str]:
+    """Machine1 manages only VM-Docker: VM-Ubuntu is left to configure."""
+    return ["VM-Docker"]
+
+
+@pytest.fixture(autouse=True)
+def machine1_on(homelab: Any) -> None:
+    """Machine1 runs, so its Proxmox API answers the first refresh."""
+    homelab.set_power("Machine1", "on")
+
+
+async def _menu(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    return result
+
+
+async def _pick(hass: HomeAssistant, result: Any, step: str) -> Any:
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": step}
+    )
+
+
+async def test_menu_counts_services_to_configure(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The menu shows how many discovered services are not managed."""
+    result = await _menu(hass, init_integration)
+    assert result["menu_options"] == ["services", "node_settings", "polling"]
+    assert result["description_placeholders"] == {"count": "1"}
+
+
+async def test_configure_a_discovered_service(
+    hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
+) -> None:
+    """VM-Ubuntu, pre-filled from the API, becomes a managed node."""
+    mac = node_doc(homelab, "Machine1")["mac"]
+    before = dict(init_integration.options)
+    result = await _pick(hass, await _menu(hass, init_integration), "services")
+    assert result["step_id"] == "services"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": guest_id(mac, 102)}
+    )
+    assert result["step_id"] == "node"
+    assert "vmid 102" in result["description_placeholders"]["details"]
+    assert "2 vCPU" in result["description_placeholders"]["details"]
+    defaults = {
+        str(key): key.default()
+        for key in result["data_schema"].schema
+        if key.default is not None and callable(key.default)
+    }
+    assert defaults["name"] == "VM-Ubuntu"
+    assert defaults["confirm_shutdown"] is False
+    assert defaults["start_timeout"] == 180
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "name": "Ubuntu",
+            "confirm_shutdown": False,
+            "pinned": True,
+            "url": "https://ubuntu.lan",
+            "start_timeout": 120,
+            "stop_timeout": 60,
+            "docker": "none",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    options = init_integration.options
+    assert options["nodes"][guest_id(mac, 102)] == {
+        "kind": "vm",
+        "key": "102",
+        "parent": mac,
+        "name": "Ubuntu",
+        "confirm_shutdown": False,
+        "pinned": True,
+        "url": "https://ubuntu.lan",
+        "start_timeout": 120,
+        "stop_timeout": 60,
+        "docker": None,
+    }
+    # Nothing else was lost.
+    for key in ("scan_interval", "machine", "dependencies"):
+        assert options.get(key) == before.get(key)
+    assert guest_id(mac, 101) in options["nodes"]
+
+
+async def test_machine_settings_in_minutes(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The machine's timeouts are entered in minutes and stored in seconds."""
+    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
+    assert result["step_id"] == "node_settings"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": "machine"}
+    )
+    assert result["step_id"] == "node"
+    assert "name" not in {str(key) for key in result["data_schema"].schema}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "confirm_shutdown": True,
+            "pinned": True,
+            "start_timeout": 8,
+            "stop_timeout": 4,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    machine = init_integration.options["machine"]
+    assert machine["start_timeout"] == 480
+    assert machine["stop_timeout"] == 240
+    assert machine["url"] is None
+    assert machine["pinned"] is True
+
+
+async def test_guest_docker_api_tcp(
+    hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
+) -> None:
+    """VM-Docker gets its Docker API (tcp), tested; errors recover."""
+    homelab.set_power("VM-Docker", "running")
+    mac = node_doc(homelab, "Machine1")["mac"]
+    vm = node_doc(homelab, "VM-Docker")
+    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": guest_id(mac, 101)}
+    )
+    settings = {
+        "name": "VM-Docker",
+        "confirm_shutdown": False,
+        "pinned": False,
+        "start_timeout": 180,
+        "stop_timeout": 180,
+        "docker": "tcp",
+    }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], settings
+    )
+    assert result["step_id"] == "node_docker"
+    flow_id = result["flow_id"]
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"host": "bad host!", "port": 1}
+    )
+    assert result["errors"] == {"host": "invalid_host"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"host": vm["host"], "port": 1}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {"host": vm["host"], "port": vm["docker"]["port"]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    node = init_integration.options["nodes"][guest_id(mac, 101)]
+    assert node["docker"] == {
+        "mode": "tcp",
+        "host": vm["host"],
+        "port": vm["docker"]["port"],
+    }
+    # The containers on VM-Docker are discovered at the reload, then offered.
+    await hass.async_block_till_done()
+    await init_integration.runtime_data.coordinator.async_refresh()
+    result = await _menu(hass, init_integration)
+    result = await _pick(hass, result, "services")
+    values = {
+        opt["value"]
+        for opt in next(iter(result["data_schema"].schema.values())).config["options"]
+    }
+    plex = container_id(guest_id(mac, 101), "plex")
+    assert plex in values
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": plex}
+    )
+    assert result["step_id"] == "node"
+    assert result["description_placeholders"]["details"].startswith("image ")
+    assert "docker" not in {str(key) for key in result["data_schema"].schema}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "name": "plex",
+            "confirm_shutdown": False,
+            "pinned": True,
+            "url": "http://plex.lan:32400",
+            "start_timeout": 60,
+            "stop_timeout": 60,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options["nodes"][plex]["parent"] == guest_id(mac, 101)
+
+
+async def test_guest_docker_api_through_ssh(
+    hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
+) -> None:
+    """Docker through SSH to the guest: host key confirmed, pinned, tested."""
+    homelab.set_power("VM-Docker", "running")
+    mac = node_doc(homelab, "Machine1")["mac"]
+    vm = node_doc(homelab, "VM-Docker")
+    machine = node_doc(homelab, "Machine1")
+    # The simulated guest is reached through its machine's SSH server.
+    ssh = vm["ssh"] or machine["ssh"]
+    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": guest_id(mac, 101)}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "name": "VM-Docker",
+            "confirm_shutdown": False,
+            "pinned": False,
+            "start_timeout": 180,
+            "stop_timeout": 180,
+            "docker": "ssh",
+        },
+    )
+    flow_id = result["flow_id"]
+    form = {
+        "host": vm["host"],
+        "port": ssh["port"],
+        "username": ssh["username"],
+        "socket_path": "/var/run/docker.sock",
+    }
+    result = await hass.config_entries.options.async_configure(flow_id, form)
+    assert result["errors"] == {"base": "auth_required"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**form, "port": 1, "password": "x"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**form, "password": "wrong"}
+    )
+    assert result["step_id"] == "node_docker_host_key"
+    assert (
+        result["description_placeholders"]["fingerprint"] == ssh["host_key_fingerprint"]
+    )
+    result = await hass.config_entries.options.async_configure(flow_id, {})
+    assert result["step_id"] == "node_docker"
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**form, "password": ssh["password"]}
+    )
+    result = await hass.config_entries.options.async_configure(flow_id, {})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    docker = init_integration.options["nodes"][guest_id(mac, 101)]["docker"]
+    assert docker["mode"] == "ssh"
+    assert docker["host_key"] == ssh["host_key"]
+
+
+async def test_guest_docker_removed(
+    hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
+) -> None:
+    """Choosing "none" clears a guest's Docker API."""
+    mac = node_doc(homelab, "Machine1")["mac"]
+    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": guest_id(mac, 101)}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "name": "VM-Docker",
+            "confirm_shutdown": True,
+            "pinned": False,
+            "start_timeout": 180,
+            "stop_timeout": 180,
+            "docker": "none",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    node = init_integration.options["nodes"][guest_id(mac, 101)]
+    assert node["docker"] is None
+    assert node["confirm_shutdown"] is True
+
+
+async def test_polling_interval(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The polling interval is saved without touching the nodes."""
+    nodes = dict(init_integration.options["nodes"])
+    result = await _pick(hass, await _menu(hass, init_integration), "polling")
+    assert result["step_id"] == "polling"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 60}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options["scan_interval"] == 60
+    assert init_integration.options["nodes"] == nodes
+
+
+@pytest.mark.parametrize("managed", [None])
+async def test_no_service_to_configure(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Everything is managed: the services step says so."""
+    result = await _menu(hass, init_integration)
+    assert result["description_placeholders"] == {"count": "0"}
+    result = await _pick(hass, result, "services")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_services"
+
+
+async def test_entry_not_loaded_has_nothing_discovered(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> None:
+    """An entry that is not loaded offers no service to configure."""
+    mock_config_entry.add_to_hass(hass)
+    result = await _menu(hass, mock_config_entry)
+    assert result["description_placeholders"] == {"count": "0"}
