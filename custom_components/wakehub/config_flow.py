@@ -109,6 +109,7 @@ from .const import (
     CONF_URL,
     CONF_USE_SUDO,
     CONF_USERNAME,
+    CONF_VERIFY_AT_BOOT,
     CONF_VERIFY_TLS,
     DEFAULT_BROADCAST_ADDRESS,
     DEFAULT_BROADCAST_PORT,
@@ -140,11 +141,6 @@ if TYPE_CHECKING:
     from .coordinator import WakeHubRuntimeData
 
 _LOGGER = logging.getLogger(__name__)
-
-# Marker stored in ``entry.data`` when the machine was saved while powered
-# off: the SSH host key is still to be pinned and the credentials are to be
-# verified at the first boot (a repair issue is raised if they fail).
-CONF_VERIFY_AT_BOOT: Final = "verify_at_boot"
 
 SHUTDOWN_COMMANDS: Final = tuple(command.value for command in ShutdownCommand)
 

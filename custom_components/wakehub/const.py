@@ -28,6 +28,7 @@ normalised MAC)::
             "fingerprint": "AB:CD:...",           # pinned; None = CA-verified
         },
         "docker": { ... DOCKER_* keys ... },      # optional, the machine's own
+        "verify_at_boot": True,                   # only while the key is unpinned
     }
 
     entry.options = {
@@ -80,6 +81,10 @@ CONF_BROADCAST_ADDRESS: Final = "broadcast_address"
 CONF_BROADCAST_PORT: Final = "broadcast_port"
 CONF_PROBE_PORT: Final = "probe_port"
 CONF_SSH: Final = "ssh"
+# Set when the machine was saved while powered off: the SSH host key is still
+# to be pinned (trust on first use) and the credentials verified at the first
+# boot, with a repair issue if they fail.
+CONF_VERIFY_AT_BOOT: Final = "verify_at_boot"
 CONF_PROXMOX: Final = "proxmox"
 CONF_DOCKER: Final = "docker"
 

@@ -35,7 +35,6 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from .channels import Machine, SshChannel, fetch_host_key
 from .channels.base import ChildInfo, ChildKind, HostApi
 from .channels.errors import AuthenticationError, ChannelError
-from .config_flow import CONF_VERIFY_AT_BOOT
 from .const import (
     CONF_HOST,
     CONF_HOST_KEY,
@@ -48,6 +47,7 @@ from .const import (
     CONF_PROXMOX,
     CONF_SCAN_INTERVAL,
     CONF_SSH,
+    CONF_VERIFY_AT_BOOT,
     DEFAULT_SCAN_INTERVAL,
     DEFAULT_SSH_PORT,
     DOMAIN,
