@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 
 from custom_components.wakehub.const import (
     CONF_BROADCAST_ADDRESS,
@@ -61,8 +62,18 @@ if TYPE_CHECKING:
 
     from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
+    from syrupy.assertion import SnapshotAssertion
 
     from tests.homelab.thread import HomelabThread
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Home Assistant's snapshot flavour, stored in ``snapshots/``.
+
+    The plugin defines the same fixture, but syrupy's own may win the lookup.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture(autouse=True)
