@@ -26,6 +26,7 @@ failed and HA's answer.
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ThreadPoolExecutor
 import json
 from pathlib import Path
 import sys
@@ -53,7 +54,8 @@ class StepError(RuntimeError):
 
 def log(message: str) -> None:
     """One progress line on stderr."""
-    print(f"develop: {message}", file=sys.stderr, flush=True)
+    sys.stderr.write(f"develop: {message}\n")  # one write: threads log too
+    sys.stderr.flush()
 
 
 class Http:
@@ -466,23 +468,68 @@ def has_service(ha: Http, domain: str, service: str) -> bool:
     )
 
 
+def node_references(ha: Http) -> dict[str, dict[str, str]]:
+    """Every way an action may name a node: node id, device id, entity id."""
+    ids = node_ids(ha)
+    text = render(
+        ha,
+        "{% set ns = namespace(d={}) %}"
+        "{% for e in integration_entities('wakehub') %}"
+        "{% if e.endswith('_status') and device_id(e) %}"
+        "{% set ns.d = dict(ns.d, **{device_attr(device_id(e), 'name'): "
+        "[device_id(e), e]}) %}{% endif %}"
+        "{% endfor %}{{ ns.d | tojson }}",
+    )
+    devices = json.loads(text)
+    return {
+        name: {
+            "node id": node_id,
+            "device id": devices.get(name, ["", ""])[0],
+            "entity id": devices.get(name, ["", ""])[1],
+        }
+        for name, node_id in ids.items()
+    }
+
+
 def add_edges(ha: Http) -> list[str]:
-    """Add the reference dependency edges; return what could not be done."""
+    """Add the reference dependency edges; return what could not be done.
+
+    ``wakehub.add_dependency`` takes ``dependent`` and ``dependency``. Until
+    its field types are settled this tries a node id, then a device id, then
+    the status entity, and keeps the first one the action accepts.
+    """
     if not has_service(ha, "wakehub", "add_dependency"):
         return [
             "dependency edges: the integration has no 'wakehub.add_dependency'"
             " action yet; edges not added: "
             + ", ".join(f"{a} -> {b}" for a, b in EDGES)
         ]
-    ids = node_ids(ha)
+    refs = node_references(ha)
+    kinds = ["node id", "device id", "entity id"]
+    problems: list[str] = []
     for dependent, dependency in EDGES:
-        ha.request(
-            "POST",
-            "/api/services/wakehub/add_dependency",
-            {"dependent": ids[dependent], "dependency": ids[dependency]},
-        )
-        log(f"dependency: {dependent} -> {dependency}")
-    return []
+        errors = []
+        for kind in kinds:
+            try:
+                ha.request(
+                    "POST",
+                    "/api/services/wakehub/add_dependency",
+                    {
+                        "dependent": refs[dependent][kind],
+                        "dependency": refs[dependency][kind],
+                    },
+                )
+            except StepError as err:
+                errors.append(f"by {kind}: {err}")
+                continue
+            kinds = [kind]  # the others need not be tried again
+            log(f"dependency: {dependent} -> {dependency} (by {kind})")
+            break
+        else:
+            problems.append(
+                f"dependency {dependent} -> {dependency} refused: {'; '.join(errors)}"
+            )
+    return problems
 
 
 # --------------------------------------------------------------------------
@@ -514,42 +561,38 @@ def wait_sim_state(sim: Http, name: str, states: set[str], timeout: float) -> No
     raise StepError(f"simulator: {name} is {state}, not {states}, after {timeout}s")
 
 
-def cold_homelab(ha: Http, sim: Http, lab: dict[str, Any]) -> None:
-    """Power every machine off and wait until WakeHub shows them off."""
-    for name in MACHINES:
-        sim_power(sim, name, "off")
+def cold_homelab(ha: Http, sim: Http) -> None:
+    """Every node off, the simulator's log cleared; wait until WakeHub agrees.
+
+    The simulator's ``POST /reset`` turns everything off at once and clears
+    its command log, so the demo's ``GET /log`` shows only what happens next.
+    """
+    sim.request("POST", "/reset", {})
     left = [
         n for n, node in sim_nodes(sim).items() if node["state"] in ("on", "running")
     ]
     if left:
-        raise StepError(f"simulator: still up after power off: {left}")
-    # A refresh now rather than at the next poll, like the entity's
-    # "update" action (homeassistant.update_entity).
+        raise StepError(f"simulator: still up after the reset: {left}")
+    # Refresh now rather than at the next poll: the entity's "update" action.
     entities = json.loads(render(ha, "{{ integration_entities('wakehub') | tojson }}"))
+    status = [entity for entity in entities if entity.endswith("_status")]
     ha.request(
-        "POST", "/api/services/homeassistant/update_entity", {"entity_id": entities}
+        "POST", "/api/services/homeassistant/update_entity", {"entity_id": status}
     )
     deadline = time.monotonic() + 30
-    machines = set(MACHINES)
     while True:
         _, states = ha.request("GET", "/api/states")
         up = sorted(
-            state["attributes"].get("friendly_name", state["entity_id"])
+            f"{state['entity_id']}={state['state']}"
             for state in states
-            if state["entity_id"] in entities
-            and state["entity_id"].endswith("_status")
-            and state["state"] not in ("off", "stopped", "unavailable", "unknown")
-            and any(
-                state["entity_id"].startswith(f"sensor.{m.lower()}") for m in machines
-            )
+            if state["entity_id"] in status and state["state"] != "off"
         )
         if not up:
             break
         if time.monotonic() > deadline:
-            raise StepError(f"WakeHub still shows these machines up: {up}")
+            raise StepError(f"WakeHub does not show everything off: {up}")
         time.sleep(0.5)
-    del lab
-    log("every machine is off: the demo starts from a cold homelab")
+    log(f"all {len(status)} nodes off: the demo starts from a cold homelab")
 
 
 # --------------------------------------------------------------------------
@@ -572,8 +615,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         token = onboard(ha, args.name, args.username, args.password)
-        for name in MACHINES:
-            add_machine(ha, lab, name)
+        # The four machines are added side by side (four browser tabs): each
+        # flow wakes its machine and waits for it.
+        with ThreadPoolExecutor(max_workers=len(MACHINES)) as pool:
+            for future in [pool.submit(add_machine, ha, lab, n) for n in MACHINES]:
+                future.result()
         by_title = {entry["title"]: entry["entry_id"] for entry in entries(ha)}
         for name in MACHINES:
             wait_entry_loaded(ha, by_title[name], name)
@@ -606,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise StepError(f"{name}: no WakeHub device found to pin")
                 entry_id = owner
             pin(ha, entry_id, name, machine=machine)
-        cold_homelab(ha, sim, lab)
+        cold_homelab(ha, sim)
     except (StepError, OSError, KeyError, ValueError) as err:
         log(f"FAILED: {err}")
         return 1
