@@ -31,12 +31,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> b
     from .models import async_build_channels
 
     channels = await async_build_channels(hass, entry)
+    # Released on unload, and also when the first refresh fails the setup.
+    entry.async_on_unload(channels.async_close)
     coordinator = WakeHubCoordinator(hass, entry, channels)
-    try:
-        await coordinator.async_config_entry_first_refresh()
-    except BaseException:
-        await channels.async_close()
-        raise
+    await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = WakeHubRuntimeData(coordinator=coordinator, channels=channels)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -44,10 +42,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> b
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> bool:
-    """Unload the platforms and release the channels' connections."""
-    if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
-        await entry.runtime_data.channels.async_close()
-    return unloaded
+    """Unload the platforms; the channels' connections close on unload."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def _async_update_listener(

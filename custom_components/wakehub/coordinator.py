@@ -107,16 +107,6 @@ class TreeNode:
     parent: str | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def depth(self) -> int:
-        """0 for the machine, 1 for its own children, 2 for a guest's containers.
-
-        Only a guest's id holds a ``/`` (a machine's is its MAC).
-        """
-        if self.parent is None:
-            return 0
-        return 2 if "/" in self.parent else 1
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeActivity:
@@ -224,12 +214,16 @@ def build_tree(entry: ConfigEntry[Any]) -> dict[str, TreeNode]:
             kind=NodeKind(settings[CONF_KIND]),
             name=settings.get(CONF_NAME) or str(settings["key"]),
             key=str(settings["key"]),
-            parent=settings[CONF_PARENT],
+            parent=str(settings[CONF_PARENT]),
             settings=settings,
         )
         for node_id, settings in entry.options.get(CONF_NODES, {}).items()
     ]
-    for node in sorted(children, key=lambda node: (node.depth, node.id)):
+    # A guest's containers come after the guests: only a guest's id holds a
+    # "/" (a machine's is its MAC).
+    for node in sorted(
+        children, key=lambda node: ("/" in (node.parent or ""), node.id)
+    ):
         nodes[node.id] = node
     return nodes
 

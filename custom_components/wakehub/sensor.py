@@ -53,9 +53,7 @@ class WakeHubSensorEntityDescription(SensorEntityDescription):
 
 def _details(coordinator: WakeHubCoordinator, node: TreeNode) -> Mapping[str, Any]:
     """The figures the last poll returned for a node."""
-    if (data := coordinator.data.nodes.get(node.id)) is None:
-        return {}
-    return data.details
+    return coordinator.data.nodes[node.id].details
 
 
 def _status(coordinator: WakeHubCoordinator, node: TreeNode) -> str | None:

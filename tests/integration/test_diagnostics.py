@@ -162,3 +162,19 @@ async def test_diagnostics_redact_docker_tls(
     assert node["docker"]["key"] == "**REDACTED**"
     assert diagnostics["entry"]["data"]["docker"]["key"] == "**REDACTED**"
     assert diagnostics["snapshot"]["machine_up"] is False
+
+
+@pytest.mark.parametrize("managed", [()])
+async def test_diagnostics_without_managed_nodes(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    init_integration: MockConfigEntry,
+) -> None:
+    """A machine alone: its entry and its (off) state, nothing else."""
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, init_integration
+    )
+    assert diagnostics["entry"]["options"]["nodes"] == {}
+    assert list(diagnostics["snapshot"]["nodes"].values()) == [
+        {"state": "off", "status": None, "details": {}}
+    ]

@@ -9,6 +9,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
 
+from custom_components.wakehub.channels import DockerHost, ProxmoxHost
 from custom_components.wakehub.const import DOMAIN
 
 from .conftest import node_id_of
@@ -143,3 +144,120 @@ async def test_remove_entry_forgets_the_tree(
     await hass.config_entries.async_remove(init_integration.entry_id)
     await hass.async_block_till_done()
     assert f"{DOMAIN}.{init_integration.entry_id}" not in hass_storage
+
+
+async def test_unload_closes_the_channels(
+    hass: HomeAssistant, homelab: HomelabThread, init_integration: MockConfigEntry
+) -> None:
+    """Unloading releases every API connection the entry holds."""
+    channels = init_integration.runtime_data.channels
+    coordinator = init_integration.runtime_data.coordinator
+    homelab.set_power("plex", "running")
+    await coordinator.async_refresh()
+    docker = channels.docker[node_id_of(homelab.ready, "VM-Docker")]
+    assert channels.proxmox is not None
+    assert isinstance(docker, DockerHost)
+    assert isinstance(channels.proxmox, ProxmoxHost)
+    # Connected by the refresh.
+    assert docker._docker is not None
+    assert channels.proxmox._session is not None
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert docker._docker is None
+    assert channels.proxmox._session is None
+
+    # With nobody listening any more, fast polling schedules nothing.
+    coordinator.async_begin_fast_polling()
+    assert coordinator._unsub_refresh is None
+
+
+async def test_a_stale_device_may_go(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A device no node of the entry claims can be removed, options untouched."""
+    device = device_registry.async_get_or_create(
+        config_entry_id=init_integration.entry_id,
+        identifiers={(DOMAIN, "52:54:00:00:00:02/999")},
+    )
+    options = init_integration.options
+    assert await _remove_device(hass, device.id, init_integration.entry_id)
+    assert init_integration.options is options
+
+
+@pytest.mark.parametrize("machine_name", ["Machine2"])
+async def test_proxmox_password_login(
+    hass: HomeAssistant, homelab: HomelabThread, mock_config_entry: MockConfigEntry
+) -> None:
+    """A Proxmox user and password (no token) read the guests too."""
+    proxmox_ready = homelab.ready["nodes"]["Machine2"]["proxmox"]
+    user, realm = proxmox_ready["user"].split("@")
+    proxmox = {
+        key: value
+        for key, value in mock_config_entry.data["proxmox"].items()
+        if not key.startswith("token_")
+    }
+    proxmox.update(username=user, realm=realm, password=proxmox_ready["password"])
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        mock_config_entry, data={**mock_config_entry.data, "proxmox": proxmox}
+    )
+    homelab.set_power("Jellyfin", "running")
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.jellyfin_status").state == "on"
+    assert hass.states.get("sensor.cloudflared_status").state == "off"
+
+
+@pytest.mark.parametrize(
+    ("machine_name", "child"), [("RaspberryPi", "pihole"), ("NAS", None)]
+)
+async def test_machines_without_proxmox(
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    mock_config_entry: MockConfigEntry,
+    machine_name: str,
+    child: str | None,
+) -> None:
+    """A Docker host reads its containers in one request; a NAS only is probed."""
+    homelab.set_power(child or machine_name, "running" if child else "on")
+    homelab.reset_requests()
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(f"sensor.{machine_name.lower()}_status").state == "on"
+    endpoints = homelab.requests()["endpoints"]
+    if child is None:
+        assert endpoints == {}
+        return
+    assert hass.states.get(f"sensor.{child}_status").state == "on"
+    assert hass.states.get("sensor.uptime_kuma_status").state == "off"
+    assert endpoints["docker GET /containers/json"] == 1
+    assert "proxmox GET /version" not in endpoints
+
+
+def test_models_docker_and_ssh_configs() -> None:
+    """Every Docker mode of the entry layout becomes its channel configuration."""
+    from custom_components.wakehub.channels import DockerEndpoint
+    from custom_components.wakehub.models import docker_config, ssh_config
+
+    unix = docker_config({"mode": "unix"})
+    assert unix.endpoint is DockerEndpoint.UNIX
+    assert unix.socket_path == "/var/run/docker.sock"
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    tunnel = docker_config(
+        {
+            "mode": "ssh",
+            "host": "127.0.0.1",
+            "username": "u",
+            "private_key": "k",
+            "host_key": key,
+        }
+    )
+    assert tunnel.endpoint is DockerEndpoint.SSH
+    assert tunnel.ssh is not None
+    assert tunnel.ssh.port == 22
+    assert tunnel.ssh.private_key == "k"
+    # An SSH dict whose host key is not pinned yet gives no configuration.
+    assert ssh_config("127.0.0.1", {"username": "u", "password": "p"}) is None
