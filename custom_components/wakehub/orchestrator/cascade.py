@@ -132,6 +132,11 @@ class Cascade:
     ``steps`` are replaced by a fresh plan when the worker picks the cascade
     up, because the states may have changed while it was queued; a caller
     that keeps a reference always sees the plan actually executed.
+
+    ``reevaluation`` is set on a completed stop cascade: one entry per
+    decision, ``{"node", "name", "verdict", "active_dependents",
+    "active_children", "follow_up"}`` (the follow-up cascade's id for a STOP
+    verdict). :meth:`wait` returns only once it is known.
     """
 
     id: str
@@ -147,6 +152,7 @@ class Cascade:
     started_at: float | None = None
     finished_at: float | None = None
     cancel_reason: str | None = None
+    reevaluation: list[dict[str, Any]] | None = None
     _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
@@ -185,8 +191,18 @@ class Cascade:
             for step in steps
         ]
 
-    def finish(self, status: CascadeStatus, error: CascadeError | None = None) -> None:
-        """End the cascade: no step is left pending or running afterwards."""
+    def finish(
+        self,
+        status: CascadeStatus,
+        error: CascadeError | None = None,
+        *,
+        release: bool = True,
+    ) -> None:
+        """End the cascade: no step is left pending or running afterwards.
+
+        With ``release=False`` the waiters are released later, by
+        :meth:`release` (after the re-evaluation of a stop cascade).
+        """
         self.status = status
         self.error = error
         self.finished_at = time.time()
@@ -196,6 +212,11 @@ class Cascade:
                 step.detail = None
                 if step.finished_at is None and step.started_at is not None:
                     step.finished_at = self.finished_at
+        if release:
+            self._done.set()
+
+    def release(self) -> None:
+        """Wake everything waiting for this (ended) cascade."""
         self._done.set()
 
     def as_dict(self) -> dict[str, Any]:
@@ -213,6 +234,7 @@ class Cascade:
             "steps": [step.as_dict() for step in self.steps],
             "error": self.error.as_dict() if self.error else None,
             "cancel_reason": self.cancel_reason,
+            "reevaluation": self.reevaluation,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,

@@ -132,6 +132,12 @@ _CAPABILITY_LABEL: Mapping[Capability, str] = {
 }
 
 
+def _name_of(nodes: Mapping[str, Node], node_id: str) -> str:
+    """Return a node's display name, or its id when it is unknown."""
+    node = nodes.get(node_id)
+    return node.name if node is not None else node_id
+
+
 class OrchestratorClosedError(RuntimeError):
     """A request reached an orchestrator that has been shut down."""
 
@@ -436,9 +442,20 @@ class Orchestrator:
             if error is not None:
                 self._end(cascade, CascadeStatus.FAILED, error)
                 return
-        self._end(cascade, CascadeStatus.COMPLETED)
-        if cascade.action is Action.STOP:
+        if cascade.action is Action.START:
+            self._end(cascade, CascadeStatus.COMPLETED)
+            return
+        self._end(cascade, CascadeStatus.COMPLETED, release=False)
+        try:
             await self._reevaluate(cascade)
+        except ChannelError as err:
+            _LOGGER.warning(
+                "Could not re-evaluate the dependencies after cascade %s: %s",
+                cascade.id,
+                err.message,
+            )
+        finally:
+            cascade.release()
 
     async def _run_step(self, cascade: Cascade, index: int) -> CascadeError | None:
         """Run one step; return its error, or ``None`` when it succeeded."""
@@ -586,6 +603,22 @@ class Orchestrator:
                 parent_id=cascade.id,
             )
             follow_ups[decision.node] = follow_up
+        nodes = self._topology.nodes
+        cascade.reevaluation = [
+            {
+                "node": decision.node,
+                "name": _name_of(nodes, decision.node),
+                "verdict": str(decision.verdict),
+                "active_dependents": list(decision.active_dependents),
+                "active_children": list(decision.active_children),
+                "follow_up": (
+                    follow_ups[decision.node].id
+                    if decision.node in follow_ups
+                    else None
+                ),
+            }
+            for decision in decisions
+        ]
         # Follow-ups run before anything else, in the planner's order.
         for follow_up in reversed([c for c in follow_ups.values() if not c.done]):
             if follow_up not in self._queue:
@@ -621,8 +654,10 @@ class Orchestrator:
         cascade: Cascade,
         status: CascadeStatus,
         error: CascadeError | None = None,
+        *,
+        release: bool = True,
     ) -> None:
-        cascade.finish(status, error)
+        cascade.finish(status, error, release=release)
         self._history.append(cascade)
         self._emit(CascadeEnded(cascade))
 

@@ -1,0 +1,324 @@
+"""A :class:`NodeDriver` over the real channels, configured from the simulator.
+
+``SimulatorDriver.from_ready(ready)`` reads the homelab simulator's ready
+document and builds, for every node, the channel that really powers it:
+Wake-on-LAN to the simulator's loopback WoL port, SSH with the pinned host
+key, the Proxmox API with the pinned certificate and the ``wakehub`` token,
+and the Docker API over TCP. ``build_topology(ready)`` builds the matching
+:class:`Topology` (ids from MACs, vmids and container names, as the
+integration makes them) with the reference homelab's dependency edges.
+
+It is what the Home Assistant glue will do with its coordinators, minus the
+caching: every ``states()`` call polls (1 probe per machine, 1 request per
+Proxmox host that is up, 1 per Docker host that is up).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from custom_components.wakehub.channels.docker import (
+    DockerConfig,
+    DockerEndpoint,
+    DockerHost,
+)
+from custom_components.wakehub.channels.errors import (
+    ChannelError,
+    ChannelTimeoutError,
+    UnreachableError,
+)
+from custom_components.wakehub.channels.probe import probe
+from custom_components.wakehub.channels.proxmox import ProxmoxConfig, ProxmoxHost
+from custom_components.wakehub.channels.ssh import SshChannel, SshConfig
+from custom_components.wakehub.channels.wol import WakeOnLan
+from custom_components.wakehub.core import (
+    Action,
+    Capability,
+    Channel,
+    Node,
+    NodeKind,
+    PowerState,
+    Step,
+    Topology,
+    container_id,
+    guest_id,
+    machine_id,
+)
+from custom_components.wakehub.orchestrator import default_step_timeout
+from tests.core.reference import REFERENCE_DEPENDENCIES
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_NOT_UP_YET = (UnreachableError, ChannelTimeoutError)
+"""Errors that mean "not up yet" while waiting for readiness; others fail."""
+
+
+def node_ids(ready: Mapping[str, Any]) -> dict[str, str]:
+    """Return the node id of every simulator node, by display name."""
+    nodes: Mapping[str, Any] = ready["nodes"]
+    ids: dict[str, str] = {}
+
+    def resolve(name: str) -> str:
+        if name in ids:
+            return ids[name]
+        info = nodes[name]
+        if info["kind"] == "machine":
+            ids[name] = machine_id(info["mac"])
+        elif info["kind"] in ("vm", "lxc"):
+            ids[name] = guest_id(resolve(info["parent"]), int(info["vmid"]))
+        else:
+            ids[name] = container_id(resolve(info["parent"]), name)
+        return ids[name]
+
+    for name in nodes:
+        resolve(name)
+    return ids
+
+
+def build_topology(
+    ready: Mapping[str, Any],
+    dependencies: tuple[tuple[str, str], ...] = REFERENCE_DEPENDENCIES,
+) -> Topology:
+    """Return the topology of the simulated homelab, parents first."""
+    nodes: Mapping[str, Any] = ready["nodes"]
+    ids = node_ids(ready)
+    topology = Topology()
+    pending = list(nodes)
+    while pending:
+        for name in list(pending):
+            info = nodes[name]
+            parent = info["parent"]
+            if parent is not None and ids[parent] not in topology:
+                continue
+            capabilities = frozenset(
+                capability
+                for capability in Capability
+                if info.get(str(capability)) is not None
+            )
+            topology.add_node(
+                Node(
+                    id=ids[name],
+                    kind=NodeKind(info["kind"]),
+                    name=name,
+                    parent=ids[parent] if parent is not None else None,
+                    capabilities=capabilities,
+                )
+            )
+            pending.remove(name)
+    for dependent, dependency in dependencies:
+        topology.add_dependency(ids[dependent], ids[dependency])
+    return topology
+
+
+@dataclass
+class _Machine:
+    host: str
+    probe_port: int
+    wol: WakeOnLan
+    ssh: SshChannel | None
+
+
+@dataclass
+class SimulatorDriver:
+    """Powers the simulated homelab through WakeHub's real channels."""
+
+    topology: Topology
+    machines: dict[str, _Machine]
+    proxmox: dict[str, ProxmoxHost]
+    docker: dict[str, DockerHost]
+    keys: dict[str, str]
+    timeouts: dict[tuple[str, Action], float] = field(default_factory=dict)
+    refreshes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_ready(
+        cls, ready: Mapping[str, Any], topology: Topology
+    ) -> SimulatorDriver:
+        """Build every channel from the ready document."""
+        ids = node_ids(ready)
+        wol = ready["wol"]
+        machines: dict[str, _Machine] = {}
+        proxmox: dict[str, ProxmoxHost] = {}
+        docker: dict[str, DockerHost] = {}
+        keys: dict[str, str] = {}
+        for name, info in ready["nodes"].items():
+            node_id = ids[name]
+            ssh_info = info.get("ssh")
+            if info["kind"] == "machine":
+                machines[node_id] = _Machine(
+                    host=info["host"],
+                    probe_port=ssh_info["port"],
+                    wol=WakeOnLan(
+                        mac=info["mac"],
+                        broadcast=wol["host"],
+                        port=wol["port"],
+                        packets=1,
+                    ),
+                    ssh=_ssh(info["host"], ssh_info) if ssh_info else None,
+                )
+            elif info["kind"] in ("vm", "lxc"):
+                keys[node_id] = str(info["vmid"])
+            else:
+                keys[node_id] = name
+            if (pve := info.get("proxmox")) is not None:
+                proxmox[node_id] = ProxmoxHost(
+                    ProxmoxConfig(
+                        host=info["host"],
+                        port=pve["port"],
+                        node=pve["node"],
+                        user=pve["token_user"],
+                        token_name=pve["token_name"],
+                        token_value=pve["token_value"],
+                        verify_tls=False,
+                        fingerprint=pve["fingerprint"],
+                        timeout=5.0,
+                    ),
+                    task_poll_interval=0.02,
+                    task_timeout=10.0,
+                )
+            if (dock := info.get("docker")) is not None:
+                docker[node_id] = DockerHost(
+                    DockerConfig(
+                        endpoint=DockerEndpoint.TCP,
+                        host=info["host"],
+                        port=dock["port"],
+                        timeout=5.0,
+                        stop_timeout=1,
+                    )
+                )
+        return cls(topology, machines, proxmox, docker, keys)
+
+    async def close(self) -> None:
+        """Close every API client."""
+        for host in (*self.proxmox.values(), *self.docker.values()):
+            await host.close()
+
+    # -- NodeDriver ------------------------------------------------------------
+
+    async def states(self) -> Mapping[str, PowerState]:
+        """Poll everything: probes, then one request per host that is up."""
+        states: dict[str, PowerState] = {}
+        up: set[str] = set()
+        for node_id, machine in self.machines.items():
+            on = await probe(machine.host, machine.probe_port, timeout=1.0)
+            states[node_id] = PowerState.ON if on else PowerState.OFF
+            if on:
+                up.add(node_id)
+        for node_id in self.topology.nodes:
+            states.setdefault(node_id, PowerState.OFF)
+        for host_id, api in self.proxmox.items():
+            if host_id in up:
+                await self._read(api, host_id, states, up)
+        for host_id, api in self.docker.items():
+            if host_id in up:
+                await self._read(api, host_id, states, up)
+        return states
+
+    async def _read(
+        self,
+        api: ProxmoxHost | DockerHost,
+        host_id: str,
+        states: dict[str, PowerState],
+        up: set[str],
+    ) -> None:
+        children = [
+            child
+            for child in self.topology.children(host_id)
+            if (self.topology.node(child).kind is NodeKind.CONTAINER)
+            == isinstance(api, DockerHost)
+        ]
+        try:
+            info = await api.read_states()
+        except ChannelError:
+            for child in children:
+                states[child] = PowerState.UNKNOWN
+            return
+        for child in children:
+            child_info = info.get(self.keys[child])
+            running = child_info is not None and child_info.running
+            states[child] = PowerState.ON if running else PowerState.OFF
+            if running:
+                up.add(child)
+
+    async def execute(self, step: Step) -> None:
+        """Send the step's command through its channel."""
+        node = self.topology.node(step.node)
+        if node.kind is NodeKind.MACHINE:
+            machine = self.machines[node.id]
+            if step.action is Action.START:
+                await machine.wol.send()
+            elif step.channel is Channel.PROXMOX:
+                await self.proxmox[node.id].node_shutdown()
+            else:
+                assert machine.ssh is not None
+                await machine.ssh.shutdown()
+            return
+        assert node.parent is not None
+        api: ProxmoxHost | DockerHost = (
+            self.docker[node.parent]
+            if node.kind is NodeKind.CONTAINER
+            else self.proxmox[node.parent]
+        )
+        if step.action is Action.START:
+            await api.start(self.keys[node.id])
+        else:
+            await api.stop(self.keys[node.id])
+
+    async def is_ready(
+        self, node_id: str, *, action: Action, needs: frozenset[Capability]
+    ) -> bool:
+        """Readiness as domain.md section 3 defines it."""
+        node = self.topology.node(node_id)
+        try:
+            if action is Action.STOP:
+                return not await self._is_up(node)
+            if not await self._is_up(node):
+                return False
+            if Capability.PROXMOX in needs:
+                await self.proxmox[node_id].check()
+            if Capability.DOCKER in needs:
+                await self.docker[node_id].check()
+        except _NOT_UP_YET:
+            return action is Action.STOP
+        return True
+
+    async def _is_up(self, node: Node) -> bool:
+        if node.kind is NodeKind.MACHINE:
+            machine = self.machines[node.id]
+            return await probe(machine.host, machine.probe_port, timeout=1.0)
+        assert node.parent is not None
+        if node.kind is NodeKind.CONTAINER:
+            children = await self.docker[node.parent].read_states()
+            info = children.get(self.keys[node.id])
+            if info is None or not info.running:
+                return False
+            return info.details.get("health") in (None, "healthy")
+        guests = await self.proxmox[node.parent].read_states()
+        guest = guests.get(self.keys[node.id])
+        return guest is not None and guest.running
+
+    def step_timeout(self, node_id: str, action: Action) -> float:
+        """A per-node override, else the per-kind default."""
+        override = self.timeouts.get((node_id, action))
+        if override is not None:
+            return override
+        return default_step_timeout(self.topology.node(node_id).kind, action)
+
+    def request_refresh(self, node_id: str) -> None:
+        """Record the hint (there is no coordinator here)."""
+        self.refreshes.append(node_id)
+
+
+def _ssh(host: str, info: Mapping[str, Any]) -> SshChannel:
+    return SshChannel(
+        SshConfig(
+            host=host,
+            port=info["port"],
+            username=info["username"],
+            host_key=info["host_key"],
+            private_key=info["private_key"],
+            timeout=5.0,
+        )
+    )

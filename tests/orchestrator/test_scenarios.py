@@ -1,0 +1,320 @@
+"""The reference homelab's scenarios, end to end, against the simulator.
+
+The orchestrator drives the real channels (WoL, SSH, Proxmox, Docker) through
+:class:`~tests.orchestrator.driver.SimulatorDriver`; every assertion on
+commands reads the simulator's own log (``GET /log``), which records what it
+actually received, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+from custom_components.wakehub.core import Action, Topology, Verdict
+from custom_components.wakehub.orchestrator import (
+    Cascade,
+    CascadeStatus,
+    Orchestrator,
+    OrchestratorEvent,
+    Reevaluated,
+    StepStatus,
+)
+
+from .driver import SimulatorDriver, build_topology, node_ids
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from tests.homelab.thread import HomelabThread
+
+POLL = 0.02
+
+
+@dataclass
+class Lab:
+    """One test's view of the simulator and of an orchestrator driving it."""
+
+    sim: HomelabThread
+    topology: Topology
+    driver: SimulatorDriver
+    orchestrator: Orchestrator
+    ids: dict[str, str]
+    events: list[OrchestratorEvent]
+
+    def log(self) -> list[tuple[str, str]]:
+        """The simulator's power log as (node name, action)."""
+        return [(entry["node"], entry["action"]) for entry in self.sim.log()]
+
+    def states(self, *names: str) -> dict[str, str]:
+        """The simulator's own power state of the named nodes."""
+        return {name: self.sim.state(name) for name in names}
+
+    def up(self) -> set[str]:
+        """Names of every node that is up in the simulator."""
+        return {
+            node["name"]
+            for node in self.sim.nodes()
+            if node["state"] in ("on", "running")
+        }
+
+    def power(self, *names: str) -> None:
+        """Bring the named nodes (and their ancestors) up, instantly."""
+        for name in names:
+            kind = self.sim.ready["nodes"][name]["kind"]
+            self.sim.set_power(name, "on" if kind == "machine" else "running")
+
+    def id(self, name: str) -> str:
+        """The node id of a display name."""
+        return self.ids[name]
+
+    def reevaluations(self) -> list[Reevaluated]:
+        """Every re-evaluation reported so far."""
+        return [e for e in self.events if isinstance(e, Reevaluated)]
+
+    async def settle(self) -> None:
+        """Wait until the orchestrator has nothing running or queued."""
+        while self.orchestrator.running or self.orchestrator.queued:
+            current = self.orchestrator.running or self.orchestrator.queued[0]
+            await current.wait()
+            await asyncio.sleep(0)
+
+    async def run(self, action: Action, name: str) -> Cascade:
+        """Request a cascade, wait for it and for its follow-ups."""
+        cascade = await self.orchestrator.async_request(action, self.id(name))
+        await cascade.wait()
+        await self.settle()
+        return cascade
+
+
+@pytest.fixture
+async def lab(homelab: HomelabThread) -> AsyncIterator[Lab]:
+    """An orchestrator over the freshly reset simulator."""
+    ready = homelab.ready
+    topology = build_topology(ready)
+    driver = SimulatorDriver.from_ready(ready, topology)
+    orchestrator = Orchestrator(topology, driver, poll_interval=POLL)
+    events: list[OrchestratorEvent] = []
+    orchestrator.add_listener(events.append)
+    yield Lab(homelab, topology, driver, orchestrator, node_ids(ready), events)
+    await orchestrator.async_shutdown()
+    await driver.close()
+
+
+def _statuses(cascade: Cascade) -> list[tuple[str, StepStatus]]:
+    return [(step.name, step.status) for step in cascade.steps]
+
+
+async def test_scenario_1_start_jellyfin_from_all_off(lab: Lab) -> None:
+    """WoL NAS -> WoL Machine2 (Proxmox API up) -> start LXC 202. Nothing else."""
+    cascade = await lab.run(Action.START, "Jellyfin")
+
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert lab.log() == [
+        ("NAS", "wol"),
+        ("Machine2", "wol"),
+        ("Jellyfin", "pve_start"),
+    ]
+    assert lab.up() == {"NAS", "Machine2", "Jellyfin"}
+    assert lab.orchestrator.activities == {}
+
+
+async def test_scenario_2_start_sandbox_from_all_off(lab: Lab) -> None:
+    """NAS -> Machine2 -> Jellyfin -> Machine1 -> VM-Docker (Docker API) -> sandbox."""
+    cascade = await lab.run(Action.START, "sandbox")
+
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert lab.log() == [
+        ("NAS", "wol"),
+        ("Machine2", "wol"),
+        ("Jellyfin", "pve_start"),
+        ("Machine1", "wol"),
+        ("VM-Docker", "pve_start"),
+        ("sandbox", "docker_start"),
+    ]
+    assert lab.up() == {
+        "NAS",
+        "Machine2",
+        "Jellyfin",
+        "Machine1",
+        "VM-Docker",
+        "sandbox",
+    }
+    details = {step.name: step.as_dict()["reason"] for step in cascade.steps}
+    assert details == {
+        "NAS": "dependency",
+        "Machine2": "host",
+        "Jellyfin": "dependency",
+        "Machine1": "host",
+        "VM-Docker": "host",
+        "sandbox": "target",
+    }
+    # VM-Docker was only ready once its Docker API answered: sandbox's start
+    # went through at the first try.
+    assert _statuses(cascade) == [(s.name, StepStatus.DONE) for s in cascade.steps]
+
+
+async def test_scenario_3_stop_machine1_with_jellyfin_running(lab: Lab) -> None:
+    """Bottom-up stop of Machine1; the NAS stays on while Jellyfin runs.
+
+    The first re-evaluation keeps the NAS (Jellyfin needs it) and, by the
+    rules of domain.md section 4, stops Jellyfin automatically: its only
+    dependent, sandbox, was stopped and an LXC does not ask first. That
+    follow-up cascade re-evaluates in turn: the NAS has no active dependent
+    left and, being a machine, is proposed for confirmation, never stopped.
+    """
+    lab.power("NAS", "sandbox", "plex", "VM-Ubuntu", "Jellyfin")
+
+    cascade = await lab.run(Action.STOP, "Machine1")
+
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert lab.log() == [
+        ("sandbox", "docker_stop"),
+        ("plex", "docker_stop"),
+        ("VM-Docker", "pve_shutdown"),
+        ("VM-Ubuntu", "pve_shutdown"),
+        ("Machine1", "ssh_shutdown"),
+        ("Jellyfin", "pve_shutdown"),
+    ]
+    first, second = lab.reevaluations()
+    assert first.cascade is cascade
+    verdicts = {lab.topology.node(d.node).name: d for d in first.decisions}
+    assert verdicts["NAS"].verdict is Verdict.KEEP
+    assert verdicts["NAS"].active_dependents == (lab.id("Jellyfin"),)
+    assert verdicts["Jellyfin"].verdict is Verdict.STOP
+    assert second.cascade is first.follow_ups[lab.id("Jellyfin")]
+    assert [(lab.topology.node(d.node).name, d.verdict) for d in second.decisions] == [
+        ("NAS", Verdict.CONFIRM)
+    ]
+    assert lab.up() == {"NAS", "Machine2"}
+
+
+async def test_scenario_3_stop_machine1_with_jellyfin_off(lab: Lab) -> None:
+    """With Jellyfin off, the NAS is proposed for shutdown; nothing else stops."""
+    lab.power("NAS", "sandbox", "plex", "VM-Ubuntu")
+
+    await lab.run(Action.STOP, "Machine1")
+
+    assert lab.log() == [
+        ("sandbox", "docker_stop"),
+        ("plex", "docker_stop"),
+        ("VM-Docker", "pve_shutdown"),
+        ("VM-Ubuntu", "pve_shutdown"),
+        ("Machine1", "ssh_shutdown"),
+    ]
+    (reevaluated,) = lab.reevaluations()
+    assert [
+        (lab.topology.node(d.node).name, d.verdict) for d in reevaluated.decisions
+    ] == [("NAS", Verdict.CONFIRM)]
+    assert reevaluated.follow_ups == {}
+    assert lab.up() == {"NAS"}
+
+    # The user confirms: the NAS is shut down over SSH.
+    confirmed = await lab.orchestrator.async_confirm_shutdown(lab.id("NAS"))
+    await confirmed.wait()
+    assert confirmed.status is CascadeStatus.COMPLETED
+    assert lab.log()[-1] == ("NAS", "ssh_shutdown")
+    assert lab.up() == set()
+
+
+async def test_scenario_4_stop_jellyfin_while_sandbox_runs(lab: Lab) -> None:
+    """The plan is sandbox then Jellyfin; the NAS stays on for plex."""
+    lab.power("NAS", "Jellyfin", "sandbox", "plex")
+
+    plan = await lab.orchestrator.async_plan(Action.STOP, lab.id("Jellyfin"))
+    assert [lab.topology.node(step.node).name for step in plan] == [
+        "sandbox",
+        "Jellyfin",
+    ]
+    assert lab.log() == []
+
+    cascade = await lab.run(Action.STOP, "Jellyfin")
+
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert lab.log() == [("sandbox", "docker_stop"), ("Jellyfin", "pve_shutdown")]
+    (reevaluated,) = lab.reevaluations()
+    (decision,) = reevaluated.decisions
+    assert lab.topology.node(decision.node).name == "NAS"
+    assert decision.verdict is Verdict.KEEP
+    assert decision.active_dependents == (lab.id("plex"),)
+    assert lab.up() == {"NAS", "Machine1", "VM-Docker", "plex", "Machine2"}
+
+
+async def test_scenario_5_shared_dependency(lab: Lab) -> None:
+    """Stopping plex never stops the NAS while Jellyfin runs."""
+    lab.power("NAS", "Jellyfin", "plex")
+
+    await lab.run(Action.STOP, "plex")
+
+    assert lab.log() == [("plex", "docker_stop")]
+    (reevaluated,) = lab.reevaluations()
+    (decision,) = reevaluated.decisions
+    assert decision.verdict is Verdict.KEEP
+    assert decision.active_dependents == (lab.id("Jellyfin"),)
+    assert lab.states("NAS", "Jellyfin") == {"NAS": "on", "Jellyfin": "running"}
+
+
+async def test_scenario_7_nas_ignores_wol(lab: Lab) -> None:
+    """The Jellyfin cascade fails at step 1 with a timeout and sends nothing else."""
+    lab.sim.fault("NAS", "ignore_wol")
+    lab.driver.timeouts[lab.id("NAS"), Action.START] = 0.5
+
+    cascade = await lab.run(Action.START, "Jellyfin")
+
+    assert cascade.status is CascadeStatus.FAILED
+    assert lab.log() == [("NAS", "wol")]
+    assert cascade.error is not None
+    assert (cascade.error.code, cascade.error.step) == ("timeout", 0)
+    assert cascade.error.message == (
+        "NAS was not up after 0.5 s (waiting for NAS to be up)"
+    )
+    assert _statuses(cascade) == [
+        ("NAS", StepStatus.FAILED),
+        ("Machine2", StepStatus.CANCELLED),
+        ("Jellyfin", StepStatus.CANCELLED),
+    ]
+    activity = lab.orchestrator.node_activity(lab.id("NAS"))
+    assert activity is not None
+    assert activity.code == "timeout"
+    assert lab.up() == set()
+
+
+async def test_scenario_7_proxmox_answers_401(lab: Lab) -> None:
+    """An expired token fails the step at once with auth_failed (reauth)."""
+    lab.power("NAS")
+    lab.sim.fault("Machine2", "api_status", 401)
+
+    cascade = await lab.run(Action.START, "Jellyfin")
+
+    assert cascade.status is CascadeStatus.FAILED
+    assert cascade.error is not None
+    assert cascade.error.code == "auth_failed"
+    assert cascade.error.node == lab.id("Machine2")
+    assert lab.log() == [("Machine2", "wol")]
+    assert lab.states("Machine2", "Jellyfin") == {
+        "Machine2": "on",
+        "Jellyfin": "stopped",
+    }
+
+
+async def test_scenario_7_host_key_change_refuses_the_shutdown(lab: Lab) -> None:
+    """A changed SSH host key: the shutdown is refused and nothing is sent."""
+    lab.power("Machine1")
+    lab.sim.fault("Machine1", "hostkey_change")
+
+    cascade = await lab.run(Action.STOP, "Machine1")
+
+    assert cascade.status is CascadeStatus.FAILED
+    assert cascade.error is not None
+    assert cascade.error.code == "host_key_mismatch"
+    assert cascade.error.message
+    assert lab.log() == []
+    assert lab.sim.commands() == []
+    assert lab.states("Machine1") == {"Machine1": "on"}
+    activity = lab.orchestrator.node_activity(lab.id("Machine1"))
+    assert activity is not None
+    assert activity.state.value == "error"
+    assert lab.reevaluations() == []
