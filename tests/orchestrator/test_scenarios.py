@@ -21,6 +21,8 @@ from custom_components.wakehub.orchestrator import (
     Orchestrator,
     OrchestratorEvent,
     Reevaluated,
+    StepChanged,
+    StepEventKind,
     StepStatus,
 )
 
@@ -152,9 +154,16 @@ async def test_scenario_2_start_sandbox_from_all_off(lab: Lab) -> None:
         "VM-Docker": "host",
         "sandbox": "target",
     }
-    # VM-Docker was only ready once its Docker API answered: sandbox's start
-    # went through at the first try.
+    # VM-Docker was only ready once its Docker API answered (and Machine1
+    # once its Proxmox API did): every command went through at the first try.
     assert _statuses(cascade) == [(s.name, StepStatus.DONE) for s in cascade.steps]
+    waits = {
+        event.step.name: event.detail
+        for event in lab.events
+        if isinstance(event, StepChanged) and event.kind is StepEventKind.WAITING
+    }
+    assert waits["Machine2"] == "waiting for Machine2's Proxmox API"
+    assert waits["Machine1"] == "waiting for Machine1's Proxmox API"
 
 
 async def test_scenario_3_stop_machine1_with_jellyfin_running(lab: Lab) -> None:
@@ -211,6 +220,18 @@ async def test_scenario_3_stop_machine1_with_jellyfin_off(lab: Lab) -> None:
     ] == [("NAS", Verdict.CONFIRM)]
     assert reevaluated.follow_ups == {}
     assert lab.up() == {"NAS"}
+    stopped = reevaluated.cascade.as_dict()
+    assert stopped["status"] == "completed"
+    assert stopped["reevaluation"] == [
+        {
+            "node": lab.id("NAS"),
+            "name": "NAS",
+            "verdict": "confirm",
+            "active_dependents": [],
+            "active_children": [],
+            "follow_up": None,
+        }
+    ]
 
     # The user confirms: the NAS is shut down over SSH.
     confirmed = await lab.orchestrator.async_confirm_shutdown(lab.id("NAS"))
@@ -318,3 +339,114 @@ async def test_scenario_7_host_key_change_refuses_the_shutdown(lab: Lab) -> None
     assert activity is not None
     assert activity.state.value == "error"
     assert lab.reevaluations() == []
+
+
+def _step_started(lab: Lab, name: str) -> asyncio.Event:
+    """Return an event set when a step on ``name`` starts."""
+    started = asyncio.Event()
+    node_id = lab.id(name)
+
+    def listener(event: OrchestratorEvent) -> None:
+        if (
+            isinstance(event, StepChanged)
+            and event.kind is StepEventKind.STARTED
+            and event.step.node == node_id
+        ):
+            started.set()
+
+    lab.orchestrator.add_listener(listener)
+    return started
+
+
+async def test_double_start_joins_the_running_cascade(lab: Lab) -> None:
+    """A second start of Jellyfin joins; every command is sent once."""
+    first = await lab.orchestrator.async_start(lab.id("Jellyfin"))
+    second = await lab.orchestrator.async_start(lab.id("Jellyfin"))
+    assert second is first
+    await first.wait()
+    third = await lab.orchestrator.async_start(lab.id("Jellyfin"))
+    await third.wait()
+
+    assert third is not first
+    assert third.steps == []  # everything is up: nothing to do
+    assert lab.log() == [
+        ("NAS", "wol"),
+        ("Machine2", "wol"),
+        ("Jellyfin", "pve_start"),
+    ]
+
+
+async def test_stop_during_start_cancels_at_the_step_boundary(lab: Lab) -> None:
+    """Stop Machine2 while the Jellyfin cascade wakes it: no pve_start is sent."""
+    machine2 = _step_started(lab, "Machine2")
+    start = await lab.orchestrator.async_start(lab.id("Jellyfin"))
+    await machine2.wait()
+
+    stop = await lab.orchestrator.async_stop(lab.id("Machine2"))
+    assert start.cancel_reason == "stop of Machine2 requested"
+    await stop.wait()
+    await lab.settle()
+
+    assert start.status is CascadeStatus.CANCELLED
+    assert _statuses(start) == [
+        ("NAS", StepStatus.DONE),
+        ("Machine2", StepStatus.DONE),
+        ("Jellyfin", StepStatus.CANCELLED),
+    ]
+    assert stop.status is CascadeStatus.COMPLETED
+    assert lab.log() == [
+        ("NAS", "wol"),
+        ("Machine2", "wol"),
+        ("Machine2", "ssh_shutdown"),
+    ]
+    assert lab.up() == {"NAS"}
+    assert lab.orchestrator.activities == {}
+
+
+async def test_two_targets_at_once_run_one_after_the_other(lab: Lab) -> None:
+    """Jellyfin and pihole requested together: FIFO, one command at a time."""
+    jellyfin, pihole = await asyncio.gather(
+        lab.orchestrator.async_start(lab.id("Jellyfin")),
+        lab.orchestrator.async_start(lab.id("pihole")),
+    )
+    await pihole.wait()
+
+    assert jellyfin.status is pihole.status is CascadeStatus.COMPLETED
+    assert jellyfin.finished_at is not None
+    assert pihole.started_at is not None
+    assert jellyfin.finished_at <= pihole.started_at
+    assert lab.log() == [
+        ("NAS", "wol"),
+        ("Machine2", "wol"),
+        ("Jellyfin", "pve_start"),
+        ("RaspberryPi", "wol"),
+        ("pihole", "docker_start"),
+    ]
+    assert lab.up() == {"NAS", "Machine2", "Jellyfin", "RaspberryPi", "pihole"}
+
+
+async def test_shutdown_mid_cascade_leaves_nothing_in_progress(lab: Lab) -> None:
+    """Shutting the orchestrator down interrupts the cascade cleanly."""
+    machine2 = _step_started(lab, "Machine2")
+    cascade = await lab.orchestrator.async_start(lab.id("Jellyfin"))
+    queued = await lab.orchestrator.async_start(lab.id("pihole"))
+    await machine2.wait()
+
+    await lab.orchestrator.async_shutdown()
+
+    assert cascade.status is CascadeStatus.INTERRUPTED
+    assert queued.status is CascadeStatus.INTERRUPTED
+    assert cascade.error is not None
+    assert cascade.error.code == "interrupted"
+    assert StepStatus.RUNNING not in {s.status for s in cascade.steps}
+    assert StepStatus.PENDING not in {s.status for s in cascade.steps}
+    assert lab.orchestrator.activities == {}
+    assert lab.orchestrator.running is None
+    assert lab.orchestrator.queued == ()
+    data = cascade.as_dict()
+    assert data["status"] == "interrupted"
+    assert data["current_step"] is None
+    # Nothing after the interrupted step was sent.
+    actions = lab.log()
+    assert ("Jellyfin", "pve_start") not in actions
+    assert ("RaspberryPi", "wol") not in actions
