@@ -1,0 +1,388 @@
+"""Benchmark of the coordinators' polling: ``scripts/bench poll [options]``.
+
+Runs the homelab simulator in a child process (``python -m tests.homelab``,
+loopback only) and a throwaway Home Assistant in this one (built the way
+pytest-homeassistant-custom-component's ``async_test_home_assistant`` does,
+with a temporary config directory), with one WakeHub entry per machine set
+up through Home Assistant's own config entries. It measures:
+
+(a) the reference homelab, everything on: the API requests of one refresh of
+    every coordinator, counted by the simulator's ``/requests``;
+(b) Machine1 scaled to ``--guests`` extra guests and VM-Docker to
+    ``--containers`` extra containers, everything on and managed: the same
+    figure, which must equal (a);
+(c) everything off: the requests of one refresh (0), and the time
+    ``async_setup_entry`` takes per entry while the hosts refuse connections
+    (target: under 0.5 s);
+(d) the memory WakeHub adds for the scaled homelab, with tracemalloc around
+    the setup and ``--refreshes`` refreshes (target: under 10 MB, and no growth
+    from the second refresh to the last beyond ``--growth-kib``).
+
+The steady-state figure is measured after one warm-up refresh: the first
+refresh that finds a host up also reads its version once (PVE ``/version``,
+Docker's API version negotiation). Prints a table; exits 1 when a target is
+missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from dataclasses import dataclass
+import gc
+import json
+import logging
+import os
+from pathlib import Path
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from typing import TYPE_CHECKING, Any, Self
+from unittest.mock import patch
+import urllib.request
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SETUP_TARGET_S = 0.5
+MEMORY_TARGET_MB = 10.0
+
+
+@dataclass(slots=True)
+class Row:
+    """One line of the result table."""
+
+    case: str
+    figure: str
+    target: str
+    ok: bool
+
+
+class Simulator:
+    """The homelab simulator in a child process, driven by its control API."""
+
+    def __init__(self, *, guests: int = 0, containers: int = 0) -> None:
+        """Prepare a simulator with the given extra guests and containers."""
+        self.args = [
+            "--extra-guests",
+            str(guests),
+            "--extra-containers",
+            str(containers),
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.ready: dict[str, Any] = {}
+
+    def __enter__(self) -> Self:
+        """Start the simulator and wait for its ready document."""
+        folder = Path(tempfile.mkdtemp(prefix="wakehub-bench-"))
+        ready_file = folder / "ready.json"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.homelab",
+                "--time-scale",
+                "0.02",
+                "--log-level",
+                "WARNING",
+                "--ready-file",
+                str(ready_file),
+                *self.args,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not ready_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the homelab simulator did not start")
+            time.sleep(0.05)
+        self.ready = json.loads(ready_file.read_text())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the simulator (SIGTERM) and wait for it."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(30)
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.ready["control_url"] + path, data=data, method=method
+        )
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def all_on(self) -> None:
+        """Bring every node up (machines, guests, containers)."""
+        for name, node in self.ready["nodes"].items():
+            state = "on" if node["kind"] == "machine" else "running"
+            self._call("POST", "/power", {"node": name, "state": state})
+
+    def requests(self) -> int:
+        """The number of API requests since the last reset."""
+        return int(self._call("GET", "/requests")["total"])
+
+    def reset_requests(self) -> None:
+        """Zero the simulator's request counters."""
+        self._call("POST", "/requests/reset")
+
+
+@contextlib.asynccontextmanager
+async def _home_assistant() -> AsyncIterator[Any]:
+    """A throwaway Home Assistant that loads WakeHub from this checkout."""
+    from aiohttp import ThreadedResolver
+    from homeassistant import loader
+    from pytest_homeassistant_custom_component.common import (
+        async_test_home_assistant,
+    )
+
+    # As the test plugin does: no mDNS resolver (it would need the network
+    # integration and could send multicast); every host here is 127.0.0.1.
+    no_mdns = patch(
+        "homeassistant.helpers.aiohttp_client._async_make_resolver",
+        side_effect=lambda _hass: ThreadedResolver(),
+        create=True,
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="wakehub-bench-ha-") as config_dir,
+        no_mdns,
+    ):
+        async with async_test_home_assistant(config_dir=config_dir) as hass:
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+            yield hass
+
+
+def _entries(hass: Any, simulator: Simulator) -> list[Any]:
+    """One entry per machine of the simulator, every child managed."""
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+    from custom_components.wakehub.const import CONF_MAC, DOMAIN
+    from custom_components.wakehub.core.ids import machine_id
+    from tests.integration.conftest import entry_data_for
+
+    entries = []
+    for name, node in simulator.ready["nodes"].items():
+        if node["kind"] != "machine":
+            continue
+        data, options = entry_data_for(simulator, name)  # type: ignore[arg-type]
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=name,
+            unique_id=machine_id(data[CONF_MAC]),
+            data=data,
+            options=options,
+        )
+        entries.append(entry)
+    return entries
+
+
+async def _setup(hass: Any, entries: list[Any]) -> list[float]:
+    """Set every entry up, one by one; return the seconds each one took.
+
+    The integration itself (its code, its ``async_setup``) is loaded first,
+    untimed, so that only ``async_setup_entry`` is measured.
+    """
+    from homeassistant.setup import async_setup_component
+
+    if not await async_setup_component(hass, "wakehub", {}):
+        raise RuntimeError("WakeHub did not load")
+    times = []
+    for entry in entries:
+        entry.add_to_hass(hass)
+        started = time.perf_counter()
+        if not await hass.config_entries.async_setup(entry.entry_id):
+            raise RuntimeError(f"the setup of {entry.title} failed")
+        times.append(time.perf_counter() - started)
+    await hass.async_block_till_done()
+    return times
+
+
+async def _refresh(hass: Any, entries: list[Any]) -> None:
+    """Refresh every coordinator once."""
+    await asyncio.gather(
+        *(entry.runtime_data.coordinator.async_refresh() for entry in entries)
+    )
+    await hass.async_block_till_done()
+
+
+async def _requests_per_refresh(
+    hass: Any, simulator: Simulator, entries: list[Any]
+) -> int:
+    """The API requests of one steady-state refresh of every coordinator."""
+    await _refresh(hass, entries)  # warm-up: versions are read once per boot
+    simulator.reset_requests()
+    await _refresh(hass, entries)
+    return simulator.requests()
+
+
+async def _managed_nodes(entries: list[Any]) -> int:
+    return sum(len(entry.runtime_data.coordinator.tree) for entry in entries)
+
+
+async def _case_requests(guests: int, containers: int) -> tuple[int, int]:
+    """Requests per refresh with everything on, and the managed node count."""
+    with Simulator(guests=guests, containers=containers) as simulator:
+        simulator.all_on()
+        async with _home_assistant() as hass:
+            entries = _entries(hass, simulator)
+            await _setup(hass, entries)
+            requests = await _requests_per_refresh(hass, simulator, entries)
+            return requests, await _managed_nodes(entries)
+
+
+async def _case_off() -> tuple[int, list[float]]:
+    """Everything off: requests per refresh, and setup seconds per entry."""
+    with Simulator() as simulator:
+        async with _home_assistant() as hass:
+            entries = _entries(hass, simulator)
+            times = await _setup(hass, entries)
+            requests = await _requests_per_refresh(hass, simulator, entries)
+            return requests, times
+
+
+async def _case_memory(
+    guests: int, containers: int, refreshes: int
+) -> tuple[float, list[float]]:
+    """Memory after setup and after each refresh, in MiB (traced, current)."""
+    with Simulator(guests=guests, containers=containers) as simulator:
+        simulator.all_on()
+        async with _home_assistant() as hass:
+            from homeassistant.loader import async_get_integration
+
+            integration = await async_get_integration(hass, "wakehub")
+            await integration.async_get_component()
+            await integration.async_get_platform("sensor")
+            entries = _entries(hass, simulator)
+            gc.collect()
+            tracemalloc.start()
+            baseline = tracemalloc.get_traced_memory()[0]
+            await _setup(hass, entries)
+            gc.collect()
+            after_setup = (tracemalloc.get_traced_memory()[0] - baseline) / 2**20
+            samples = []
+            for _ in range(refreshes):
+                await _refresh(hass, entries)
+                gc.collect()
+                samples.append((tracemalloc.get_traced_memory()[0] - baseline) / 2**20)
+            tracemalloc.stop()
+            return after_setup, samples
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="scripts/bench poll", description=__doc__)
+    parser.add_argument("--guests", type=int, default=60)
+    parser.add_argument("--containers", type=int, default=200)
+    parser.add_argument("--refreshes", type=int, default=10)
+    parser.add_argument(
+        "--growth-kib",
+        type=float,
+        default=256.0,
+        help="allowed memory drift from the 2nd refresh to the last (KiB)",
+    )
+    return parser.parse_args(argv)
+
+
+async def _run(args: argparse.Namespace) -> list[Row]:
+    rows: list[Row] = []
+    small, small_nodes = await _case_requests(0, 0)
+    rows.append(
+        Row(
+            f"(a) reference, all on ({small_nodes} managed nodes)",
+            f"{small} requests / refresh",
+            "O(hosts)",
+            True,
+        )
+    )
+    big, big_nodes = await _case_requests(args.guests, args.containers)
+    rows.append(
+        Row(
+            f"(b) +{args.guests} guests, +{args.containers} containers "
+            f"({big_nodes} managed nodes)",
+            f"{big} requests / refresh",
+            f"= (a) = {small}",
+            big == small,
+        )
+    )
+    off_requests, times = await _case_off()
+    rows.append(
+        Row(
+            "(c) all off: requests",
+            f"{off_requests} requests / refresh",
+            "0",
+            off_requests == 0,
+        )
+    )
+    rows.append(
+        Row(
+            "(c) all off: async_setup_entry",
+            f"max {max(times):.3f} s, mean {sum(times) / len(times):.3f} s "
+            f"({len(times)} entries)",
+            f"< {SETUP_TARGET_S} s each",
+            max(times) < SETUP_TARGET_S,
+        )
+    )
+    after_setup, samples = await _case_memory(
+        args.guests, args.containers, args.refreshes
+    )
+    peak = max([after_setup, *samples])
+    growth_kib = (samples[-1] - samples[min(1, len(samples) - 1)]) * 1024
+    rows.append(
+        Row(
+            f"(d) memory, scaled: setup + {args.refreshes} refreshes",
+            f"{after_setup:.2f} MiB after setup, {samples[-1]:.2f} MiB at the end",
+            f"< {MEMORY_TARGET_MB:.0f} MiB",
+            peak < MEMORY_TARGET_MB,
+        )
+    )
+    rows.append(
+        Row(
+            "(d) memory growth, refresh 2 -> last",
+            f"{growth_kib:+.0f} KiB",
+            f"<= {args.growth_kib:.0f} KiB",
+            growth_kib <= args.growth_kib,
+        )
+    )
+    return rows
+
+
+def _print(rows: list[Row]) -> None:
+    headers = ("case", "figure", "target", "ok")
+    table = [
+        headers,
+        *((r.case, r.figure, r.target, "yes" if r.ok else "NO") for r in rows),
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
+    for index, line in enumerate(table):
+        print(
+            " | ".join(
+                cell.ljust(width) for cell, width in zip(line, widths, strict=True)
+            )
+        )
+        if index == 0:
+            print("-|-".join("-" * width for width in widths))
+
+
+def main(argv: list[str]) -> int:
+    """Run every case, print the table, and return 1 if a target is missed."""
+    args = _parse(argv)
+    logging.basicConfig(level=logging.ERROR)
+    os.chdir(ROOT)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import custom_components.wakehub  # noqa: F401  # ours, before HA looks
+
+    rows = asyncio.run(_run(args))
+    _print(rows)
+    return 0 if all(row.ok for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
