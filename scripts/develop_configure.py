@@ -561,7 +561,7 @@ def wait_sim_state(sim: Http, name: str, states: set[str], timeout: float) -> No
     raise StepError(f"simulator: {name} is {state}, not {states}, after {timeout}s")
 
 
-def cold_homelab(ha: Http, sim: Http) -> None:
+def cold_homelab(ha: Http, sim: Http, lab: dict[str, Any]) -> None:
     """Every node off, the simulator's log cleared; wait until WakeHub agrees.
 
     The simulator's ``POST /reset`` turns everything off at once and clears
@@ -573,9 +573,12 @@ def cold_homelab(ha: Http, sim: Http) -> None:
     ]
     if left:
         raise StepError(f"simulator: still up after the reset: {left}")
+    refs = node_references(ha)
+    missing = sorted(set(lab["nodes"]) - {n for n, r in refs.items() if r["entity id"]})
+    if missing:
+        raise StepError(f"WakeHub has no status entity for {missing}")
+    status = [refs[name]["entity id"] for name in lab["nodes"]]
     # Refresh now rather than at the next poll: the entity's "update" action.
-    entities = json.loads(render(ha, "{{ integration_entities('wakehub') | tojson }}"))
-    status = [entity for entity in entities if entity.endswith("_status")]
     ha.request(
         "POST", "/api/services/homeassistant/update_entity", {"entity_id": status}
     )
@@ -652,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise StepError(f"{name}: no WakeHub device found to pin")
                 entry_id = owner
             pin(ha, entry_id, name, machine=machine)
-        cold_homelab(ha, sim)
+        cold_homelab(ha, sim, lab)
     except (StepError, OSError, KeyError, ValueError) as err:
         log(f"FAILED: {err}")
         return 1
