@@ -494,9 +494,10 @@ def node_references(ha: Http) -> dict[str, dict[str, str]]:
 def add_edges(ha: Http) -> list[str]:
     """Add the reference dependency edges; return what could not be done.
 
-    ``wakehub.add_dependency`` takes ``dependent`` and ``dependency``. Until
-    its field types are settled this tries a node id, then a device id, then
-    the status entity, and keeps the first one the action accepts.
+    ``wakehub.add_dependency`` takes ``dependent`` and ``dependency``: any
+    WakeHub entity of each node (its status sensor here), or its device id,
+    which is tried when the entity is refused; the first form accepted is
+    kept for the other edges.
     """
     if not has_service(ha, "wakehub", "add_dependency"):
         return [
@@ -505,7 +506,7 @@ def add_edges(ha: Http) -> list[str]:
             + ", ".join(f"{a} -> {b}" for a, b in EDGES)
         ]
     refs = node_references(ha)
-    kinds = ["node id", "device id", "entity id"]
+    kinds = ["entity id", "device id"]
     problems: list[str] = []
     for dependent, dependency in EDGES:
         errors = []

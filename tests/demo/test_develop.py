@@ -281,8 +281,13 @@ def _check_wakehub_entities_for_every_node(demo: Demo) -> None:
     assert {e["state"] for e in entries} == {"loaded"}
 
 
-def _check_pinned_nodes(demo: Demo) -> None:
-    """Jellyfin, sandbox, plex and the NAS are pinned (entry diagnostics)."""
+def _check_pins_and_edges(demo: Demo) -> None:
+    """Jellyfin, sandbox, plex and the NAS are pinned; the 3 edges are stored.
+
+    Read from each entry's diagnostics. The edges are checked when the
+    integration has ``wakehub.add_dependency`` (the demo reports it missing
+    otherwise).
+    """
     token = _login(demo)
     entries = _http(
         "GET",
@@ -290,6 +295,7 @@ def _check_pinned_nodes(demo: Demo) -> None:
         token=token,
     )
     pinned: set[str] = set()
+    edges = 0
     for entry in entries:
         diagnostics = _http(
             "GET",
@@ -300,7 +306,16 @@ def _check_pinned_nodes(demo: Demo) -> None:
         if options["machine"]["pinned"]:
             pinned.add(entry["title"])
         pinned |= {n["name"] for n in options["nodes"].values() if n["pinned"]}
+        edges += len(options.get("dependencies") or [])
     assert pinned == PINNED
+    services = _http("GET", f"{demo.url}/api/services", token=token)
+    if any(
+        item["domain"] == "wakehub" and "add_dependency" in item["services"]
+        for item in services
+    ):
+        assert edges == 3, f"expected the 3 reference edges, found {edges}"
+    else:
+        assert "no 'wakehub.add_dependency' action yet" in demo.stderr.read_text()
 
 
 def _check_simulator_nodes(demo: Demo) -> None:
@@ -347,7 +362,7 @@ def test_develop_headless(demo: Demo) -> None:
     """
     _check_ready_line(demo)
     _check_wakehub_entities_for_every_node(demo)
-    _check_pinned_nodes(demo)
+    _check_pins_and_edges(demo)
     _check_simulator_nodes(demo)
     _check_no_downloads_at_start_up(demo)
     _check_sigterm_stops_everything(demo)
