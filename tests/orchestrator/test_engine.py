@@ -421,6 +421,9 @@ async def test_shutdown_interrupts_and_leaves_nothing_in_progress() -> None:
     queued = await orchestrator.async_start(ID["pihole"])
     await driver.command_started.wait()
     assert orchestrator.node_activity(ID["NAS"]) is not None
+    assert orchestrator.running is running
+    assert running.current_step == 0
+    assert running.as_dict()["steps"][0]["status"] == "running"
 
     await orchestrator.async_shutdown()
 
@@ -542,3 +545,76 @@ async def test_replanning_failure_fails_the_cascade() -> None:
     assert queued.error is not None
     assert queued.error.code == "unknown_node"
     assert _log(driver) == [("NAS", "start")]
+
+
+async def test_hosts_wait_for_the_api_their_children_need() -> None:
+    """Machine1 waits for Proxmox, VM-Docker for Docker, before their children."""
+    orchestrator, driver, _events = _make(on=("NAS", "Machine2", "Jellyfin"))
+    await (await orchestrator.async_start(ID["sandbox"])).wait()
+    needs = {NAME[node]: n for node, action, n in driver.ready_calls}
+    assert needs == {
+        "Machine1": frozenset({Capability.PROXMOX}),
+        "VM-Docker": frozenset({Capability.DOCKER}),
+        "sandbox": frozenset(),
+    }
+
+
+async def test_api_that_never_answers_times_out_with_its_name() -> None:
+    """A machine up without its Proxmox API fails after the step timeout."""
+    orchestrator, driver, _events = _make(
+        on=("NAS",), api_down={ID["Machine2"]}, timeout=0.2
+    )
+    cascade = await (await orchestrator.async_start(ID["Jellyfin"])).wait()
+    assert cascade.error is not None
+    assert cascade.error.message == (
+        "Machine2 was not up after 0.2 s (waiting for Machine2's Proxmox API)"
+    )
+    assert _log(driver) == [("Machine2", "start")]
+
+
+async def test_reevaluation_that_cannot_poll_still_releases_waiters(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """If the states cannot be read after a stop, waiters are released anyway."""
+    orchestrator, driver, events = _make(on=("NAS", "Machine1", "VM-Docker", "plex"))
+    cascade = await orchestrator.async_stop(ID["plex"])
+    polls = 0
+    original = driver.states
+
+    async def flaky() -> dict[str, PowerState]:
+        nonlocal polls
+        polls += 1
+        if polls > 2:  # the pick-up plan and the step's check work
+            raise AuthenticationError("401 token expired")
+        return dict(await original())
+
+    driver.states = flaky  # type: ignore[method-assign]
+    await cascade.wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert cascade.reevaluation is None
+    assert not any(isinstance(e, Reevaluated) for e in events)
+    assert "Could not re-evaluate" in caplog.text
+
+
+async def test_shutdown_during_reevaluation_keeps_the_cascade_completed() -> None:
+    """A stop cascade that completed is not turned into an interrupted one."""
+    orchestrator, driver, _events = _make(on=("NAS", "Machine1", "VM-Docker", "plex"))
+    cascade = await orchestrator.async_stop(ID["plex"])
+    polls = 0
+    original = driver.states
+    blocked = asyncio.Event()
+
+    async def slow() -> dict[str, PowerState]:
+        nonlocal polls
+        polls += 1
+        if polls > 2:  # the re-evaluation's poll hangs
+            blocked.set()
+            await asyncio.sleep(3600)
+        return dict(await original())
+
+    driver.states = slow  # type: ignore[method-assign]
+    await blocked.wait()
+    await orchestrator.async_shutdown()
+    assert cascade.done
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert await cascade.wait() is cascade

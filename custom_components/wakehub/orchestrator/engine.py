@@ -306,9 +306,6 @@ class Orchestrator:
                 CascadeStatus.INTERRUPTED,
                 CascadeError(ERROR_INTERRUPTED, "WakeHub was shut down"),
             )
-        for node_id, activity in list(self._activities.items()):
-            if activity.state is not PowerState.ERROR:
-                self._set_activity(node_id, None)
 
     # -- internals: queue ----------------------------------------------------
 
@@ -402,6 +399,9 @@ class Orchestrator:
         try:
             await self._execute(cascade)
         except asyncio.CancelledError:
+            if cascade.done:  # cancelled while re-evaluating: it did complete
+                cascade.release()
+                raise
             self._clear_transient(cascade)
             self._end(
                 cascade,
@@ -411,6 +411,9 @@ class Orchestrator:
             raise
         except Exception as err:
             _LOGGER.exception("Cascade %s failed unexpectedly", cascade.id)
+            if cascade.done:
+                cascade.release()
+                return
             self._clear_transient(cascade)
             self._end(
                 cascade,
