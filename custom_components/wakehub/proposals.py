@@ -1,0 +1,503 @@
+"""Shutdown proposals: the re-evaluation's questions to the user.
+
+After a stop cascade, the planner's re-evaluation may find a dependency that
+nothing needs any more but that asks before an automatic shutdown (a machine,
+by default). Such a CONFIRM decision becomes a *proposal*:
+
+* a persistent notification (id ``wakehub_proposal_<node id, slugified>``),
+  in the user's language, asks "NAS has no more active dependents. Shut it
+  down?" and says how to answer;
+* a ``wakehub_shutdown_proposed`` event (``proposal_id``, ``node``, ``name``,
+  ``expires_at``) lets automations answer, e.g. from a mobile actionable
+  notification.
+
+The answers:
+
+* :meth:`ProposalManager.async_confirm` (the ``wakehub.confirm_shutdown``
+  action) closes the proposal and returns the node id; the caller runs the
+  stop cascade;
+* :meth:`ProposalManager.async_dismiss` (the ``wakehub.dismiss_shutdown``
+  action), or dismissing the notification, declines it;
+* without an answer the proposal expires (default one hour);
+* it is withdrawn as soon as the node gets an active dependent or child again,
+  or is stopped some other way (:meth:`ProposalManager.async_check_withdrawals`).
+
+Every end fires ``wakehub_shutdown_proposal_closed`` (``proposal_id``,
+``node``, ``name``, ``outcome``), so an automation can clear what it showed.
+KEEP decisions fire ``wakehub_node_kept`` with why the node stays on. Pending
+proposals are persisted with a :class:`~homeassistant.helpers.storage.Store`
+and come back, with their notifications, after a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+import logging
+from typing import TYPE_CHECKING, Any, Final, TypedDict
+import uuid
+
+from homeassistant.components import persistent_notification
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.translation import async_get_translations
+from homeassistant.util import dt as dt_util, slugify
+
+from .const import DOMAIN
+from .core.model import PowerState, is_active
+from .core.planner import Decision, Verdict
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from .core.topology import Topology
+
+_LOGGER = logging.getLogger(__name__)
+
+EVENT_SHUTDOWN_PROPOSED: Final = "wakehub_shutdown_proposed"
+"""Fired when a proposal is made (or asked again): answer it by its id."""
+EVENT_PROPOSAL_CLOSED: Final = "wakehub_shutdown_proposal_closed"
+"""Fired when a proposal ends; ``outcome`` is a :class:`Outcome`."""
+EVENT_NODE_KEPT: Final = "wakehub_node_kept"
+"""Fired for a KEEP decision: the node stays on, ``reason`` says why."""
+
+NOTIFICATION_PREFIX: Final = "wakehub_proposal_"
+DEFAULT_EXPIRY: Final = timedelta(hours=1)
+STORAGE_KEY: Final = f"{DOMAIN}.proposals"
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 1.0
+"""Seconds before a change made in a callback is written (flushed on unload)."""
+
+KEEP_REASON_DEPENDENTS: Final = "dependents"
+KEEP_REASON_CHILDREN: Final = "children"
+
+# English fallbacks of the translated notification texts (strings.json
+# ``exceptions.proposal_title`` / ``exceptions.proposal_message``).
+_FALLBACK_TITLE: Final = "Shut down {name}?"
+_FALLBACK_MESSAGE: Final = (
+    "{name} has no more active dependents. Shut it down?\n\n"
+    "To shut it down, run the `wakehub.confirm_shutdown` action with"
+    " `proposal_id: {proposal_id}`. To keep it on, run"
+    " `wakehub.dismiss_shutdown` with the same proposal id, or dismiss this"
+    " notification. Without an answer the proposal expires at {expires_at}."
+)
+
+
+class Outcome(StrEnum):
+    """How a proposal ended."""
+
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
+class ProposalDict(TypedDict):
+    """A proposal as the card, the sensors and the store see it."""
+
+    proposal_id: str
+    node: str
+    name: str
+    notification_id: str
+    created_at: str
+    expires_at: str
+
+
+@dataclass(slots=True, kw_only=True)
+class Proposal:
+    """One pending question: shut ``node`` down?"""
+
+    id: str
+    node: str
+    name: str
+    created_at: datetime
+    expires_at: datetime
+
+    @property
+    def notification_id(self) -> str:
+        """The persistent notification that asks the question."""
+        return notification_id_for(self.node)
+
+    def as_dict(self) -> ProposalDict:
+        """Serialise, with ISO 8601 times."""
+        return {
+            "proposal_id": self.id,
+            "node": self.node,
+            "name": self.name,
+            "notification_id": self.notification_id,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Proposal:
+        """Rebuild a stored proposal; raise on a malformed record."""
+        created = dt_util.parse_datetime(str(raw["created_at"]))
+        expires = dt_util.parse_datetime(str(raw["expires_at"]))
+        if created is None or expires is None:
+            raise ValueError(f"Malformed proposal {raw!r}")
+        return cls(
+            id=str(raw["proposal_id"]),
+            node=str(raw["node"]),
+            name=str(raw["name"]),
+            created_at=created,
+            expires_at=expires,
+        )
+
+
+def notification_id_for(node_id: str) -> str:
+    """The id of the persistent notification of a proposal about ``node_id``."""
+    return f"{NOTIFICATION_PREFIX}{slugify(node_id)}"
+
+
+class ProposalManager:
+    """Persist, notify, answer, expire and withdraw shutdown proposals.
+
+    The hub creates one in ``async_setup``, awaits :meth:`async_load`, feeds
+    it every :class:`~.orchestrator.events.Reevaluated` event through
+    :meth:`async_handle_reevaluation`, calls :meth:`async_check_withdrawals`
+    on every coordinator update, and :meth:`async_unload` when it goes away.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        *,
+        expiry: timedelta = DEFAULT_EXPIRY,
+        store_key: str = STORAGE_KEY,
+    ) -> None:
+        """Prepare an empty manager; nothing is read before :meth:`async_load`."""
+        self.hass = hass
+        self.expiry = expiry
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, store_key)
+        self._proposals: dict[str, Proposal] = {}  # by node id
+        self._timers: dict[str, CALLBACK_TYPE] = {}  # by node id
+        self._unsubscribe: CALLBACK_TYPE | None = None
+        self._dirty = False
+
+    # ------------------------------------------------------------- life cycle
+
+    async def async_load(self) -> None:
+        """Read the stored proposals, re-notify the live ones, expire the others.
+
+        Also starts listening to persistent-notification removals: dismissing
+        a proposal's notification declines it.
+        """
+        stored = await self._store.async_load() or {}
+        now = dt_util.utcnow()
+        expired: list[Proposal] = []
+        for raw in stored.get("proposals", []):
+            try:
+                proposal = Proposal.from_dict(raw)
+            except (KeyError, TypeError, ValueError):
+                _LOGGER.warning("Dropping a malformed stored proposal: %s", raw)
+                self._dirty = True
+                continue
+            if proposal.expires_at <= now:
+                expired.append(proposal)
+                continue
+            self._proposals[proposal.node] = proposal
+        self._unsubscribe = persistent_notification.async_register_callback(
+            self.hass, self._async_notifications_updated
+        )
+        for proposal in expired:
+            self._dirty = True
+            persistent_notification.async_dismiss(self.hass, proposal.notification_id)
+            self._fire_closed(proposal, Outcome.EXPIRED)
+        for proposal in self._proposals.values():
+            await self._async_notify(proposal)
+            self._schedule_expiry(proposal)
+        if self._dirty:
+            self._schedule_save()
+
+    async def async_unload(self) -> None:
+        """Cancel every timer and subscription, and write what is pending.
+
+        Proposals and their notifications stay: they outlive a restart.
+        """
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for cancel in self._timers.values():
+            cancel()
+        self._timers.clear()
+        if self._dirty:
+            await self._store.async_save(self._data_to_save())
+            self._dirty = False
+
+    # ---------------------------------------------------------------- queries
+
+    @property
+    def proposals(self) -> list[ProposalDict]:
+        """The pending proposals, oldest first, for the card and the sensors."""
+        return [
+            proposal.as_dict()
+            for proposal in sorted(
+                self._proposals.values(), key=lambda proposal: proposal.created_at
+            )
+        ]
+
+    def get(self, proposal_id_or_node_id: str) -> Proposal | None:
+        """Return the pending proposal with this id, or about this node."""
+        if (proposal := self._proposals.get(proposal_id_or_node_id)) is not None:
+            return proposal
+        for proposal in self._proposals.values():
+            if proposal.id == proposal_id_or_node_id:
+                return proposal
+        return None
+
+    # -------------------------------------------------------- re-evaluations
+
+    async def async_handle_reevaluation(
+        self, decisions: Iterable[Decision], names: Mapping[str, str]
+    ) -> None:
+        """Turn CONFIRM decisions into proposals and report KEEP decisions.
+
+        ``names`` maps node ids to display names (a missing one shows the id).
+        STOP decisions are ignored: the orchestrator runs them as cascades. A
+        node that already has a pending proposal keeps its proposal id (an
+        automation may hold it); the question is asked again with a new
+        expiry.
+
+        ``names`` should cover every node of the topology: a KEEP decision
+        names the dependents and children that keep the node on.
+        """
+        for decision in decisions:
+            if decision.verdict is Verdict.KEEP:
+                self._report_kept(decision, names)
+            elif decision.verdict is Verdict.CONFIRM:
+                await self._async_propose(decision.node, names)
+
+    def _report_kept(self, decision: Decision, names: Mapping[str, str]) -> None:
+        """Log and fire why a node stays on."""
+        name = names.get(decision.node, decision.node)
+        dependents = [names.get(node, node) for node in decision.active_dependents]
+        children = [names.get(node, node) for node in decision.active_children]
+        reason = KEEP_REASON_DEPENDENTS if dependents else KEEP_REASON_CHILDREN
+        _LOGGER.info(
+            "%s stays on: %s",
+            name,
+            f"still needed by {', '.join(dependents)}"
+            if dependents
+            else f"still hosts {', '.join(children)}",
+        )
+        self.hass.bus.async_fire(
+            EVENT_NODE_KEPT,
+            {
+                "node": decision.node,
+                "name": name,
+                "reason": reason,
+                "active_dependents": list(decision.active_dependents),
+                "active_children": list(decision.active_children),
+                "dependent_names": dependents,
+                "child_names": children,
+            },
+        )
+
+    async def _async_propose(self, node_id: str, names: Mapping[str, str]) -> Proposal:
+        """Make (or renew) the proposal to shut ``node_id`` down."""
+        now = dt_util.utcnow()
+        name = names.get(node_id, node_id)
+        proposal = self._proposals.get(node_id)
+        if proposal is None:
+            proposal = Proposal(
+                id=uuid.uuid4().hex,
+                node=node_id,
+                name=name,
+                created_at=now,
+                expires_at=now + self.expiry,
+            )
+            self._proposals[node_id] = proposal
+        else:
+            proposal.name = name
+            proposal.expires_at = now + self.expiry
+        _LOGGER.info(
+            "%s has no more active dependents: asking before shutting it down"
+            " (proposal %s)",
+            name,
+            proposal.id,
+        )
+        self._schedule_expiry(proposal)
+        await self._async_notify(proposal)
+        self.hass.bus.async_fire(
+            EVENT_SHUTDOWN_PROPOSED,
+            {
+                "proposal_id": proposal.id,
+                "node": proposal.node,
+                "name": proposal.name,
+                "expires_at": proposal.expires_at.isoformat(),
+            },
+        )
+        self._schedule_save()
+        return proposal
+
+    # ---------------------------------------------------------------- answers
+
+    async def async_confirm(self, proposal_id_or_node_id: str) -> str:
+        """Accept a proposal; return its node id, for the caller's stop cascade.
+
+        Raises :class:`ServiceValidationError` (``unknown_proposal``) when no
+        proposal has this id or is about this node.
+        """
+        proposal = self._require(proposal_id_or_node_id)
+        self._close(proposal, Outcome.CONFIRMED)
+        await self._async_flush()
+        return proposal.node
+
+    async def async_dismiss(self, proposal_id_or_node_id: str) -> str:
+        """Decline a proposal: the node stays on. Returns its node id.
+
+        Raises :class:`ServiceValidationError` (``unknown_proposal``) when no
+        proposal has this id or is about this node.
+        """
+        proposal = self._require(proposal_id_or_node_id)
+        self._close(proposal, Outcome.DISMISSED)
+        await self._async_flush()
+        return proposal.node
+
+    @callback
+    def async_check_withdrawals(
+        self, states: Mapping[str, PowerState], topology: Topology
+    ) -> list[str]:
+        """Withdraw the proposals that no longer make sense; return their nodes.
+
+        ``states`` maps node ids to their current state (the polled one, or a
+        cascade's overlay); a node without a state counts as off. A proposal
+        is withdrawn when its node left the topology, is off or stopping (it
+        was stopped some other way), or has an active dependent or hosted
+        child again (error and unknown count as active, to be safe).
+        """
+        withdrawn: list[str] = []
+        for proposal in list(self._proposals.values()):
+            node_id = proposal.node
+            if node_id not in topology:
+                why = "it no longer exists"
+            elif states.get(node_id, PowerState.OFF) in (
+                PowerState.OFF,
+                PowerState.STOPPING,
+            ):
+                why = "it was stopped some other way"
+            elif any(is_active(states.get(n)) for n in topology.dependents(node_id)):
+                why = "it has an active dependent again"
+            elif any(is_active(states.get(n)) for n in topology.children(node_id)):
+                why = "it hosts an active node again"
+            else:
+                continue
+            _LOGGER.info(
+                "Withdrawing the proposal to shut %s down: %s", proposal.name, why
+            )
+            self._close(proposal, Outcome.WITHDRAWN)
+            withdrawn.append(node_id)
+        return withdrawn
+
+    def _require(self, proposal_id_or_node_id: str) -> Proposal:
+        """Return the pending proposal, or raise a translated validation error."""
+        proposal = self.get(proposal_id_or_node_id)
+        if proposal is None:
+            raise ServiceValidationError(
+                f"There is no pending shutdown proposal {proposal_id_or_node_id!r}",
+                translation_domain=DOMAIN,
+                translation_key="unknown_proposal",
+                translation_placeholders={"proposal": proposal_id_or_node_id},
+            )
+        return proposal
+
+    @callback
+    def _close(self, proposal: Proposal, outcome: Outcome) -> None:
+        """End a proposal: forget it, remove its notification, tell the bus.
+
+        The proposal leaves the table *before* its notification is dismissed,
+        so that our own removal is not taken for the user declining it.
+        """
+        if self._proposals.get(proposal.node) is not proposal:
+            return
+        del self._proposals[proposal.node]
+        if (cancel := self._timers.pop(proposal.node, None)) is not None:
+            cancel()
+        persistent_notification.async_dismiss(self.hass, proposal.notification_id)
+        if outcome is not Outcome.WITHDRAWN:
+            _LOGGER.info("The proposal to shut %s down was %s", proposal.name, outcome)
+        self._fire_closed(proposal, outcome)
+        self._schedule_save()
+
+    def _fire_closed(self, proposal: Proposal, outcome: Outcome) -> None:
+        self.hass.bus.async_fire(
+            EVENT_PROPOSAL_CLOSED,
+            {
+                "proposal_id": proposal.id,
+                "node": proposal.node,
+                "name": proposal.name,
+                "outcome": str(outcome),
+            },
+        )
+
+    @callback
+    def _async_notifications_updated(
+        self,
+        update_type: persistent_notification.UpdateType,
+        notifications: Mapping[str, persistent_notification.Notification],
+    ) -> None:
+        """Dismissing a proposal's notification declines the proposal."""
+        if update_type != persistent_notification.UpdateType.REMOVED:
+            return
+        for proposal in list(self._proposals.values()):
+            if proposal.notification_id in notifications:
+                _LOGGER.debug("Notification of proposal %s dismissed", proposal.id)
+                self._close(proposal, Outcome.DISMISSED)
+
+    # ---------------------------------------------------- expiry, notification
+
+    def _schedule_expiry(self, proposal: Proposal) -> None:
+        """(Re)arm the timer that expires ``proposal``."""
+        if (cancel := self._timers.pop(proposal.node, None)) is not None:
+            cancel()
+
+        @callback
+        def _expire(_now: datetime) -> None:
+            self._timers.pop(proposal.node, None)
+            self._close(proposal, Outcome.EXPIRED)
+
+        self._timers[proposal.node] = async_track_point_in_utc_time(
+            self.hass, _expire, proposal.expires_at
+        )
+
+    async def _async_notify(self, proposal: Proposal) -> None:
+        """Create (or replace) the proposal's notification, translated."""
+        placeholders = {
+            "name": proposal.name,
+            "proposal_id": proposal.id,
+            "expires_at": dt_util.as_local(proposal.expires_at).strftime("%H:%M"),
+        }
+        strings = await async_get_translations(
+            self.hass, self.hass.config.language, "exceptions", {DOMAIN}
+        )
+        prefix = f"component.{DOMAIN}.exceptions."
+        title = strings.get(f"{prefix}proposal_title.message", _FALLBACK_TITLE)
+        message = strings.get(f"{prefix}proposal_message.message", _FALLBACK_MESSAGE)
+        persistent_notification.async_create(
+            self.hass,
+            message.format(**placeholders),
+            title=title.format(**placeholders),
+            notification_id=proposal.notification_id,
+        )
+
+    # ------------------------------------------------------------------ store
+
+    def _data_to_save(self) -> dict[str, Any]:
+        return {
+            "proposals": [
+                dict(proposal.as_dict()) for proposal in self._proposals.values()
+            ]
+        }
+
+    def _schedule_save(self) -> None:
+        self._dirty = True
+        self._store.async_delay_save(self._data_to_save, SAVE_DELAY)
+
+    async def _async_flush(self) -> None:
+        """Write now (an answer must survive an immediate restart)."""
+        await self._store.async_save(self._data_to_save())
+        self._dirty = False
