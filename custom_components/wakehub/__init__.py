@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from homeassistant.const import Platform
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
 
-from .const import CONF_NODES, DOMAIN
+from .const import CONF_DEPENDENCIES, CONF_NODES, DOMAIN
 from .coordinator import (
     WakeHubConfigEntry,
     WakeHubCoordinator,
@@ -15,11 +19,28 @@ from .coordinator import (
     async_remove_persisted_tree,
     build_tree,
 )
+from .hub import HUB_KEY, WakeHubHub
+from .services import async_setup_services
 
 if TYPE_CHECKING:
-    from homeassistant.core import HomeAssistant
+    from collections.abc import Mapping
+    from typing import Any
 
-PLATFORMS: list[Platform] = [Platform.SENSOR]
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.typing import ConfigType
+
+PLATFORMS: list[Platform] = [Platform.SENSOR, Platform.SWITCH]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Create the domain-wide hub (topology, orchestrator) and the actions."""
+    hub = WakeHubHub(hass)
+    await hub.async_setup()
+    hass.data[HUB_KEY] = hub
+    async_setup_services(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> bool:
@@ -38,12 +59,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> b
     entry.runtime_data = WakeHubRuntimeData(coordinator=coordinator, channels=channels)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    hass.data[HUB_KEY].async_add_entry(entry)
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> bool:
     """Unload the platforms; the channels' connections close on unload."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        hass.data[HUB_KEY].async_remove_entry(entry)
+    return unloaded
 
 
 async def _async_update_listener(
@@ -55,8 +79,18 @@ async def _async_update_listener(
     needs no reload: the coordinator already uses it. Reauthentication and
     reconfiguration reload the entry themselves.
     """
-    if entry.options != entry.runtime_data.coordinator.options:
+    if _without_edges(entry.options) != _without_edges(
+        entry.runtime_data.coordinator.options
+    ):
         await hass.config_entries.async_reload(entry.entry_id)
+    else:
+        # Only dependency edges changed: no reload, which would interrupt a
+        # running cascade; the hub rebuilds its topology instead.
+        hass.data[HUB_KEY].async_rebuild()
+
+
+def _without_edges(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k != CONF_DEPENDENCIES}
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> None:

@@ -1,0 +1,680 @@
+"""The domain-wide WakeHub hub: one topology, one orchestrator, for all entries.
+
+Created once in ``async_setup`` and kept under :data:`HUB_KEY`. Each loaded
+entry registers with it (:meth:`WakeHubHub.async_add_entry`); the hub then
+rebuilds ONE topology from every loaded entry's tree plus the dependency
+edges held in their options (an edge may cross entries: Jellyfin on Machine2
+depends on the NAS entry). It rebuilds on load, unload and options change.
+
+It owns the :class:`~.orchestrator.Orchestrator` and maps its events to Home
+Assistant:
+
+- the coordinators' activity overlay: a node's status sensor shows
+  ``starting``/``stopping``/``error`` with the current step in its
+  attributes (``"2/3: waiting for Machine2's Proxmox API"``);
+- bus events ``wakehub_cascade_started``/``_step``/``_completed``/``_failed``;
+- a persistent notification, in the user's language, when a cascade fails;
+- fast polling of the coordinators a running cascade acts on;
+- the domain-level cascade sensor (see :class:`CascadeSensor`);
+- a persisted marker of the running cascade, so that a cascade interrupted by
+  a restart is reported as interrupted at the next start.
+
+The cascade sensor belongs to one config entry (the first loaded one, its
+"home") and sits on a small "WakeHub" service device. When the home entry
+unloads, the sensor is added again through another loaded entry's sensor
+platform (same unique id: the entity registry moves it), and the device is
+moved along.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.components import persistent_notification
+from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity_platform import async_get_platforms
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.translation import async_get_translations
+from homeassistant.util.hass_dict import HassKey
+
+from .const import (
+    CONF_CONFIRM_SHUTDOWN,
+    CONF_DEPENDENCIES,
+    CONF_MACHINE,
+    DOMAIN,
+)
+from .coordinator import NodeActivity as Overlay
+from .core.errors import CoreError, UnknownNodeError
+from .core.model import Capability, Node, NodeKind
+from .core.topology import Topology
+from .driver import HaNodeDriver
+from .orchestrator import (
+    Cascade,
+    CascadeEnded,
+    CascadeStarted,
+    CascadeStatus,
+    NodeActivityChanged,
+    Orchestrator,
+    OrchestratorClosedError,
+    OrchestratorEvent,
+    Reevaluated,
+    StepChanged,
+    StepEventKind,
+)
+from .proposals import ProposalManager
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from homeassistant.core import CALLBACK_TYPE
+
+    from .coordinator import WakeHubConfigEntry, WakeHubCoordinator
+    from .core.planner import Action
+
+_LOGGER = logging.getLogger(__package__)
+
+HUB_KEY: HassKey[WakeHubHub] = HassKey(DOMAIN)
+"""Where the hub lives in ``hass.data``."""
+
+POLL_INTERVAL: Final = 1.0
+"""Seconds between two readiness polls during a cascade (tests lower it)."""
+
+EVENT_CASCADE_STARTED: Final = f"{DOMAIN}_cascade_started"
+EVENT_CASCADE_STEP: Final = f"{DOMAIN}_cascade_step"
+EVENT_CASCADE_COMPLETED: Final = f"{DOMAIN}_cascade_completed"
+EVENT_CASCADE_FAILED: Final = f"{DOMAIN}_cascade_failed"
+
+SERVICE_DEVICE_ID: Final = "wakehub"
+"""The identifier of the "WakeHub" service device that holds the cascade sensor."""
+CASCADE_SENSOR_UNIQUE_ID: Final = f"{DOMAIN}-cascade"
+
+STORAGE_KEY: Final = f"{DOMAIN}.cascade"
+STORAGE_VERSION: Final = 1
+
+NOTIFICATION_PREFIX: Final = f"{DOMAIN}_cascade_"
+
+
+class WakeHubHub:
+    """The domain-wide object: topology, orchestrator and their HA surfaces."""
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        """Create an empty hub (no entry loaded yet)."""
+        self.hass = hass
+        self.entries: dict[str, WakeHubConfigEntry] = {}
+        self._by_node: dict[str, WakeHubCoordinator] = {}
+        self.driver = HaNodeDriver(lambda: self._by_node, self._refresh_in_background)
+        self.orchestrator = Orchestrator(
+            Topology(), self.driver, poll_interval=POLL_INTERVAL
+        )
+        self.orchestrator.add_listener(self._on_event)
+        self.proposals = ProposalManager(hass)
+        self._entry_listeners: dict[str, CALLBACK_TYPE] = {}
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._step_text: dict[str, str] = {}
+        self._fast_polling: dict[str, list[CALLBACK_TYPE]] = {}
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, STORAGE_KEY)
+        self._marker: dict[str, Any] | None = None
+        self._stopping = False
+        self._home: str | None = None
+        self.last_cascade: Cascade | None = None
+
+    # -- life cycle ---------------------------------------------------------------
+
+    async def async_setup(self) -> None:
+        """Report a cascade a restart interrupted; shut down with Home Assistant."""
+        await self.proposals.async_load()
+        stored = await self._store.async_load()
+        if stored and (marker := stored.get("running")):
+            await self._async_report_interrupted(marker)
+            self._save_marker(None)
+        self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
+
+    async def _async_on_stop(self, _event: Event) -> None:
+        await self.async_shutdown()
+
+    async def async_shutdown(self) -> None:
+        """Stop the orchestrator; the running cascade's marker stays stored."""
+        self._stopping = True
+        await self.orchestrator.async_shutdown()
+        await self.proposals.async_unload()
+        await self._store.async_save({"running": self._marker})
+
+    # -- entries and topology -----------------------------------------------------
+
+    @callback
+    def async_add_entry(self, entry: WakeHubConfigEntry) -> None:
+        """Take a loaded entry's tree and edges into the topology."""
+        self.entries[entry.entry_id] = entry
+        self._entry_listeners[entry.entry_id] = (
+            entry.runtime_data.coordinator.async_add_listener(self._check_withdrawals)
+        )
+        self.async_rebuild()
+        if self._home is None:
+            self._async_home_sensor(entry)
+
+    @callback
+    def async_remove_entry(self, entry: WakeHubConfigEntry) -> None:
+        """Drop an unloaded entry; move the cascade sensor if it lived there."""
+        self.entries.pop(entry.entry_id, None)
+        if (remove := self._entry_listeners.pop(entry.entry_id, None)) is not None:
+            remove()
+        for node_id in entry.runtime_data.coordinator.tree:
+            self._step_text.pop(node_id, None)
+        self.async_rebuild()
+        if self._home == entry.entry_id:
+            self._home = None
+            for other in self.entries.values():
+                if self._async_home_sensor(other, previous=entry.entry_id):
+                    break
+
+    @callback
+    def async_rebuild(self) -> None:
+        """Build the global topology again from every loaded entry."""
+        topology = Topology()
+        by_node: dict[str, WakeHubCoordinator] = {}
+        for entry in self.entries.values():
+            coordinator = entry.runtime_data.coordinator
+            machine_settings = entry.options.get(CONF_MACHINE) or {}
+            for tree_node in coordinator.tree.values():
+                capabilities: set[Capability] = set()
+                if tree_node.kind is NodeKind.MACHINE:
+                    if coordinator.has_proxmox:
+                        capabilities.add(Capability.PROXMOX)
+                    settings: Mapping[str, Any] = machine_settings
+                else:
+                    settings = tree_node.settings
+                if tree_node.id in coordinator.docker_hosts:
+                    capabilities.add(Capability.DOCKER)
+                try:
+                    topology.add_node(
+                        Node(
+                            id=tree_node.id,
+                            kind=tree_node.kind,
+                            name=tree_node.name,
+                            parent=tree_node.parent,
+                            capabilities=frozenset(capabilities),
+                            confirm_shutdown=settings.get(CONF_CONFIRM_SHUTDOWN),
+                        )
+                    )
+                except CoreError as err:
+                    _LOGGER.warning("Node %s left out: %s", tree_node.name, err)
+                    continue
+                by_node[tree_node.id] = coordinator
+        for entry in self.entries.values():
+            for dependent, dependency in entry.options.get(CONF_DEPENDENCIES, []):
+                if dependent not in topology or dependency not in topology:
+                    continue  # a node of an entry not loaded (or gone)
+                try:
+                    topology.add_dependency(dependent, dependency)
+                except CoreError as err:
+                    _LOGGER.warning("Dependency left out: %s", err)
+        self._by_node = by_node
+        self.orchestrator.update_topology(topology)
+
+    @callback
+    def _check_withdrawals(self) -> None:
+        """Withdraw the proposals a poll made pointless (see ``proposals``)."""
+        states = {
+            node_id: coordinator.node_state(node_id)
+            for node_id, coordinator in self._by_node.items()
+        }
+        self.proposals.async_check_withdrawals(states, self.topology)
+
+    @property
+    def topology(self) -> Topology:
+        """The current global topology."""
+        return self.orchestrator.topology
+
+    def coordinator_of(self, node_id: str) -> WakeHubCoordinator | None:
+        """The coordinator of the entry whose tree holds ``node_id``."""
+        return self._by_node.get(node_id)
+
+    def name_of(self, node_id: str) -> str:
+        """A node's display name, or its id when it is unknown."""
+        node = self.topology.nodes.get(node_id)
+        return node.name if node is not None else node_id
+
+    def pending_action(self, node_id: str) -> str | None:
+        """``start``/``stop`` when a queued or running cascade targets the node."""
+        for cascade in (self.orchestrator.running, *self.orchestrator.queued):
+            if (
+                cascade is not None
+                and not cascade.done
+                and cascade.cancel_reason is None
+                and cascade.target == node_id
+            ):
+                return str(cascade.action)
+        return None
+
+    async def async_request(self, action: Action, node_id: str) -> Cascade:
+        """Validate, plan and queue a cascade; translated errors at once."""
+        try:
+            return await self.orchestrator.async_request(action, node_id)
+        except UnknownNodeError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="unknown_node",
+                translation_placeholders={"node": node_id},
+            ) from err
+        except CoreError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_request",
+                translation_placeholders={"message": str(err)},
+            ) from err
+        except OrchestratorClosedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="orchestrator_closed"
+            ) from err
+
+    async def async_confirm_shutdown(self, proposal: str) -> Cascade:
+        """Accept a shutdown proposal and queue its stop cascade."""
+        node_id = await self.proposals.async_confirm(proposal)
+        try:
+            return await self.orchestrator.async_confirm_shutdown(node_id)
+        except CoreError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_request",
+                translation_placeholders={"message": str(err)},
+            ) from err
+        except OrchestratorClosedError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="orchestrator_closed"
+            ) from err
+
+    # -- listeners (cascade sensor, switches) ------------------------------------
+
+    @callback
+    def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``update`` whenever a cascade moves on; return the remover."""
+        self._listeners.append(update)
+
+        @callback
+        def remove() -> None:
+            if update in self._listeners:
+                self._listeners.remove(update)
+
+        return remove
+
+    @callback
+    def _notify(self) -> None:
+        for update in list(self._listeners):
+            update()
+
+    # -- orchestrator events ----------------------------------------------------
+
+    @callback
+    def _on_event(self, event: OrchestratorEvent) -> None:
+        if isinstance(event, NodeActivityChanged):
+            self._apply_overlay(event.node)
+            return
+        if isinstance(event, StepChanged):
+            self._on_step(event)
+        elif isinstance(event, CascadeStarted):
+            self._on_started(event.cascade)
+        elif isinstance(event, CascadeEnded):
+            self._on_ended(event.cascade)
+        elif isinstance(event, Reevaluated):
+            self._on_reevaluated(event)
+        self._notify()
+
+    @callback
+    def _apply_overlay(self, node_id: str) -> None:
+        coordinator = self._by_node.get(node_id)
+        activity = self.orchestrator.node_activity(node_id)
+        if activity is None:
+            self._step_text.pop(node_id, None)
+            if coordinator is not None:
+                coordinator.clear_activity(node_id)
+            return
+        if coordinator is not None:
+            coordinator.set_activity(
+                node_id,
+                Overlay(
+                    state=activity.state,
+                    step=self._step_text.get(node_id),
+                    error_code=activity.code,
+                    error_message=activity.message,
+                ),
+            )
+
+    @callback
+    def _on_started(self, cascade: Cascade) -> None:
+        self.last_cascade = cascade
+        ends: list[CALLBACK_TYPE] = []
+        for coordinator in {
+            id(c): c
+            for node in cascade.nodes
+            if (c := self._by_node.get(node)) is not None
+        }.values():
+            ends.append(coordinator.async_begin_fast_polling())
+            coordinator.async_update_listeners()
+        self._fast_polling[cascade.id] = ends
+        self._save_marker(_marker(cascade))
+        self.hass.bus.async_fire(
+            EVENT_CASCADE_STARTED,
+            {
+                **_event_base(cascade),
+                "steps": [
+                    {
+                        "node": cstep.node,
+                        "name": cstep.name,
+                        "action": str(cstep.step.action),
+                        "channel": str(cstep.step.channel),
+                    }
+                    for cstep in cascade.steps
+                ],
+            },
+        )
+
+    @callback
+    def _on_step(self, event: StepChanged) -> None:
+        cascade, cstep = event.cascade, event.step
+        if event.detail is not None:
+            self._step_text[cstep.node] = (
+                f"{event.index + 1}/{event.total}: {event.detail}"
+            )
+            self._apply_overlay(cstep.node)
+        if event.kind is StepEventKind.STARTED:
+            self._save_marker(_marker(cascade, event.index))
+        if event.kind is StepEventKind.WAITING:
+            return
+        self.hass.bus.async_fire(
+            EVENT_CASCADE_STEP,
+            {
+                **_event_base(cascade),
+                "node": cstep.node,
+                "name": cstep.name,
+                "step": event.index + 1,
+                "total": event.total,
+                "status": str(event.kind),
+                "detail": event.detail,
+            },
+        )
+
+    @callback
+    def _on_ended(self, cascade: Cascade) -> None:
+        self.last_cascade = cascade
+        for end in self._fast_polling.pop(cascade.id, []):
+            end()
+        # A last refresh of every tree the cascade touched: the entities show
+        # where it left the nodes without waiting for the next poll.
+        for coordinator in {
+            id(c): c for node in cascade.nodes if (c := self._by_node.get(node))
+        }.values():
+            coordinator.async_update_listeners()
+            if not self._stopping:
+                self._refresh_in_background(coordinator)
+        if self._stopping and cascade.status is CascadeStatus.INTERRUPTED:
+            return  # Reported at the next start, from the stored marker.
+        if self._marker is not None and self._marker.get("id") == cascade.id:
+            self._save_marker(None)
+        if cascade.status in (CascadeStatus.COMPLETED, CascadeStatus.CANCELLED):
+            self.hass.bus.async_fire(
+                EVENT_CASCADE_COMPLETED,
+                {**_event_base(cascade), "cancel_reason": cascade.cancel_reason},
+            )
+            return
+        error = cascade.error
+        step = error.step if error is not None else None
+        node = error.node if error is not None and error.node else cascade.target
+        data = {
+            **_event_base(cascade),
+            "node": node,
+            "name": self.name_of(node),
+            "step": step + 1 if step is not None else None,
+            "total": len(cascade.steps),
+            "error_code": error.code if error is not None else None,
+            "error_message": error.message if error is not None else None,
+        }
+        self.hass.bus.async_fire(EVENT_CASCADE_FAILED, data)
+        self.hass.async_create_task(
+            self._async_notify_failure(cascade.id, "cascade_failed", data),
+            eager_start=True,
+        )
+
+    @callback
+    def _on_reevaluated(self, event: Reevaluated) -> None:
+        names = {d.node: self.name_of(d.node) for d in event.decisions}
+        self.hass.async_create_task(
+            self.proposals.async_handle_reevaluation(event.decisions, names),
+            eager_start=True,
+        )
+
+    # -- notifications and the restart marker -------------------------------------
+
+    async def _async_notify_failure(
+        self, cascade_id: str, key: str, data: Mapping[str, Any]
+    ) -> None:
+        """A persistent notification in the user's language (English fallback)."""
+        placeholders = {
+            "target": str(data["target_name"]),
+            "node": str(data.get("name") or data["target_name"]),
+            "step": str(data.get("step") or "?"),
+            "total": str(data.get("total") or "?"),
+            "code": str(data.get("error_code") or ""),
+            "message": str(data.get("error_message") or ""),
+        }
+        title = await self._async_text(f"{key}_title", placeholders)
+        message = await self._async_text(key, placeholders)
+        persistent_notification.async_create(
+            self.hass,
+            message,
+            title=title,
+            notification_id=f"{NOTIFICATION_PREFIX}{cascade_id}",
+        )
+
+    async def _async_text(self, key: str, placeholders: Mapping[str, str]) -> str:
+        full_key = f"component.{DOMAIN}.exceptions.{key}.message"
+        text: str | None = None
+        for language in dict.fromkeys((self.hass.config.language, "en")):
+            strings = await async_get_translations(
+                self.hass, language, "exceptions", [DOMAIN]
+            )
+            if (text := strings.get(full_key)) is not None:
+                break
+        if text is None:
+            return key
+        try:
+            return text.format(**placeholders)
+        except (KeyError, IndexError, ValueError):
+            return text
+
+    async def _async_report_interrupted(self, marker: Mapping[str, Any]) -> None:
+        data = {
+            "cascade_id": marker.get("id"),
+            "action": marker.get("action"),
+            "target": marker.get("target"),
+            "target_name": marker.get("target_name"),
+            "origin": marker.get("origin"),
+            "status": str(CascadeStatus.INTERRUPTED),
+            "node": marker.get("node"),
+            "name": marker.get("name"),
+            "step": marker.get("step"),
+            "total": marker.get("total"),
+            "error_code": "interrupted",
+            "error_message": "Home Assistant restarted during the cascade",
+        }
+        _LOGGER.warning(
+            "The cascade %s of %s was interrupted by a restart at step %s/%s",
+            data["action"],
+            data["target_name"],
+            data["step"],
+            data["total"],
+        )
+        self.hass.bus.async_fire(EVENT_CASCADE_FAILED, data)
+        await self._async_notify_failure(
+            str(marker.get("id")), "cascade_interrupted", data
+        )
+
+    @callback
+    def _save_marker(self, marker: dict[str, Any] | None) -> None:
+        self._marker = marker
+        self._store.async_delay_save(lambda: {"running": self._marker}, 0)
+
+    # -- background refreshes -----------------------------------------------------
+
+    @callback
+    def _refresh_in_background(self, coordinator: WakeHubCoordinator) -> None:
+        entry = coordinator.config_entry
+        if entry.state is not ConfigEntryState.LOADED:
+            return
+        self.driver.mark_refreshed(coordinator)
+        entry.async_create_task(
+            self.hass, coordinator.async_refresh(), f"{DOMAIN} cascade refresh"
+        )
+
+    # -- the cascade sensor -------------------------------------------------------
+
+    @callback
+    def _async_home_sensor(
+        self, entry: WakeHubConfigEntry, previous: str | None = None
+    ) -> bool:
+        """Add the cascade sensor through ``entry``'s sensor platform."""
+        platform = next(
+            (
+                p
+                for p in async_get_platforms(self.hass, DOMAIN)
+                if p.domain == Platform.SENSOR
+                and p.config_entry is not None
+                and p.config_entry.entry_id == entry.entry_id
+            ),
+            None,
+        )
+        if platform is None:
+            return False
+        self._home = entry.entry_id
+        registry = dr.async_get(self.hass)
+        device = registry.async_get_or_create(
+            config_entry_id=entry.entry_id,
+            identifiers={(DOMAIN, SERVICE_DEVICE_ID)},
+            name="WakeHub",
+            manufacturer="WakeHub",
+            model="Orchestrator",
+            entry_type=DeviceEntryType.SERVICE,
+        )
+        if previous is not None and previous in device.config_entries:
+            registry.async_update_device(device.id, remove_config_entry_id=previous)
+        if previous is not None:
+            ent_reg = er.async_get(self.hass)
+            if entity_id := ent_reg.async_get_entity_id(
+                Platform.SENSOR, DOMAIN, CASCADE_SENSOR_UNIQUE_ID
+            ):
+                ent_reg.async_update_entity(entity_id, config_entry_id=entry.entry_id)
+        self.hass.async_create_task(
+            platform.async_add_entities([CascadeSensor(self)]), eager_start=True
+        )
+        return True
+
+
+def _event_base(cascade: Cascade) -> dict[str, Any]:
+    return {
+        "cascade_id": cascade.id,
+        "action": str(cascade.action),
+        "target": cascade.target,
+        "target_name": cascade.target_name,
+        "origin": str(cascade.origin),
+        "status": str(cascade.status),
+    }
+
+
+def _marker(cascade: Cascade, index: int | None = None) -> dict[str, Any]:
+    """What the store keeps of the running cascade."""
+    cstep = cascade.steps[index] if index is not None else None
+    return {
+        "id": cascade.id,
+        "action": str(cascade.action),
+        "target": cascade.target,
+        "target_name": cascade.target_name,
+        "origin": str(cascade.origin),
+        "total": len(cascade.steps),
+        "step": index + 1 if index is not None else None,
+        "node": cstep.node if cstep is not None else None,
+        "name": cstep.name if cstep is not None else None,
+    }
+
+
+CASCADE_STATES: Final = ["idle", "running"]
+
+
+class CascadeSensor(SensorEntity):
+    """Idle or running, with the current (or last) cascade in its attributes.
+
+    The attributes give the target, the action, the status and every step
+    with its own status (pending, running, done, skipped, failed, cancelled),
+    for dashboards.
+    """
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    _attr_translation_key = "cascade"
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_options = CASCADE_STATES
+    _attr_unique_id = CASCADE_SENSOR_UNIQUE_ID
+    _unrecorded_attributes = frozenset({"steps", "queued"})
+
+    def __init__(self, hub: WakeHubHub) -> None:
+        """Follow ``hub``'s cascades."""
+        self._hub = hub
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, SERVICE_DEVICE_ID)},
+            name="WakeHub",
+            manufacturer="WakeHub",
+            model="Orchestrator",
+            entry_type=DeviceEntryType.SERVICE,
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Update on every cascade event."""
+        self.async_on_remove(self._hub.async_add_listener(self.async_write_ha_state))
+
+    @property
+    def native_value(self) -> str:
+        """``running`` while a cascade runs, else ``idle``."""
+        orchestrator = self._hub.orchestrator
+        return "running" if orchestrator.running or orchestrator.queued else "idle"
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The running (or last) cascade, its steps, and what is queued."""
+        orchestrator = self._hub.orchestrator
+        cascade = orchestrator.running or self._hub.last_cascade
+        attributes: dict[str, Any] = {
+            "target": None,
+            "target_name": None,
+            "action": None,
+            "status": None,
+            "steps": [],
+            "queued": [c.target_name for c in orchestrator.queued],
+        }
+        if cascade is not None:
+            data = cascade.as_dict()
+            attributes.update(
+                {
+                    "cascade_id": data["id"],
+                    "target": data["target"],
+                    "target_name": data["target_name"],
+                    "action": data["action"],
+                    "status": data["status"],
+                    "current_step": data["current_step"],
+                    "steps": [
+                        {
+                            "node": step["node"],
+                            "name": step["name"],
+                            "action": step["action"],
+                            "status": step["status"],
+                        }
+                        for step in data["steps"]
+                    ],
+                    "error": data["error"],
+                }
+            )
+        return attributes

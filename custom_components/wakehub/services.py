@@ -1,0 +1,263 @@
+"""WakeHub's actions, registered once in ``async_setup``.
+
+- ``wakehub.start`` / ``wakehub.stop``: target entities or devices of
+  WakeHub nodes; ``wait: true`` waits for the end and returns the cascades.
+- ``wakehub.plan``: response only, the steps a start or stop would run now.
+- ``wakehub.add_dependency`` / ``wakehub.remove_dependency``: ``dependent``
+  and ``dependency`` are the entity id of any WakeHub entity of a node, or its
+  device id. The edge is stored in the options of the entry that owns the
+  dependent; a cycle is refused (naming it) and nothing is stored.
+- ``wakehub.confirm_shutdown`` / ``wakehub.dismiss_shutdown``: answer a
+  shutdown proposal, by its id or by its node.
+
+Bad input raises ``ServiceValidationError``; anything else a translated
+``HomeAssistantError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.const import ATTR_DEVICE_ID, ATTR_ENTITY_ID
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
+import voluptuous as vol
+
+from .const import CONF_DEPENDENCIES, DOMAIN
+from .core.errors import CoreError
+from .core.planner import Action, ReasonKind
+from .hub import HUB_KEY
+
+if TYPE_CHECKING:
+    from .hub import WakeHubHub
+    from .orchestrator import Cascade
+
+SERVICE_START: Final = "start"
+SERVICE_STOP: Final = "stop"
+SERVICE_PLAN: Final = "plan"
+SERVICE_ADD_DEPENDENCY: Final = "add_dependency"
+SERVICE_REMOVE_DEPENDENCY: Final = "remove_dependency"
+SERVICE_CONFIRM_SHUTDOWN: Final = "confirm_shutdown"
+SERVICE_DISMISS_SHUTDOWN: Final = "dismiss_shutdown"
+
+ATTR_WAIT: Final = "wait"
+ATTR_ACTION: Final = "action"
+ATTR_DEPENDENT: Final = "dependent"
+ATTR_DEPENDENCY: Final = "dependency"
+ATTR_PROPOSAL_ID: Final = "proposal_id"
+
+_TARGET: Final[dict[vol.Marker, Any]] = {
+    vol.Optional(ATTR_ENTITY_ID): cv.entity_ids,
+    vol.Optional(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string]),
+}
+POWER_SCHEMA: Final = vol.Schema(
+    {**_TARGET, vol.Optional(ATTR_WAIT, default=False): cv.boolean}
+)
+PLAN_SCHEMA: Final = vol.Schema(
+    {**_TARGET, vol.Required(ATTR_ACTION): vol.In([a.value for a in Action])}
+)
+DEPENDENCY_SCHEMA: Final = vol.Schema(
+    {vol.Required(ATTR_DEPENDENT): cv.string, vol.Required(ATTR_DEPENDENCY): cv.string}
+)
+PROPOSAL_SCHEMA: Final = vol.Schema(
+    {**_TARGET, vol.Optional(ATTR_PROPOSAL_ID): cv.string}
+)
+
+
+def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders=placeholders or None,
+    )
+
+
+def _node_of_device(hub: WakeHubHub, device_id: str) -> str | None:
+    device = dr.async_get(hub.hass).async_get(device_id)
+    if device is None:
+        return None
+    for domain, identifier in device.identifiers:
+        if domain == DOMAIN and identifier in hub.topology:
+            return identifier
+    return None
+
+
+def resolve_node(hub: WakeHubHub, reference: str) -> str:
+    """The node id behind an entity id (any WakeHub entity) or a device id."""
+    node: str | None = None
+    if (entry := er.async_get(hub.hass).async_get(reference)) is not None:
+        if entry.platform == DOMAIN and entry.device_id is not None:
+            node = _node_of_device(hub, entry.device_id)
+    else:
+        node = _node_of_device(hub, reference)
+    if node is None:
+        raise _invalid("not_a_node", reference=reference)
+    return node
+
+
+def _targets(hub: WakeHubHub, call: ServiceCall) -> list[str]:
+    """The nodes a call targets, in order, without duplicates."""
+    references = [
+        *call.data.get(ATTR_ENTITY_ID, []),
+        *call.data.get(ATTR_DEVICE_ID, []),
+    ]
+    if not references:
+        raise _invalid("no_target")
+    return list(dict.fromkeys(resolve_node(hub, ref) for ref in references))
+
+
+def _response(cascades: list[Cascade]) -> dict[str, Any]:
+    return {"cascades": [cascade.as_dict() for cascade in cascades]}
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register WakeHub's actions."""
+
+    def hub() -> WakeHubHub:
+        return hass.data[HUB_KEY]
+
+    async def power(call: ServiceCall, action: Action) -> ServiceResponse:
+        the_hub = hub()
+        nodes = _targets(the_hub, call)
+        cascades = [await the_hub.async_request(action, node) for node in nodes]
+        if call.data[ATTR_WAIT]:
+            await asyncio.gather(*(cascade.wait() for cascade in cascades))
+        return _response(cascades) if call.return_response else None
+
+    async def start(call: ServiceCall) -> ServiceResponse:
+        return await power(call, Action.START)
+
+    async def stop(call: ServiceCall) -> ServiceResponse:
+        return await power(call, Action.STOP)
+
+    async def plan(call: ServiceCall) -> ServiceResponse:
+        the_hub = hub()
+        nodes = _targets(the_hub, call)
+        if len(nodes) != 1:
+            raise _invalid("one_target")
+        target = nodes[0]
+        action = Action(call.data[ATTR_ACTION])
+        try:
+            steps = await the_hub.orchestrator.async_plan(action, target)
+        except CoreError as err:
+            raise _invalid("invalid_request", message=str(err)) from err
+        response: dict[str, Any] = {
+            "target": target,
+            "name": the_hub.name_of(target),
+            "action": action.value,
+            "steps": [
+                {
+                    "node": step.node,
+                    "name": the_hub.name_of(step.node),
+                    "action": step.action.value,
+                    "channel": step.channel.value,
+                    "reason": step.reason.kind.value,
+                    "reason_of": step.reason.of,
+                }
+                for step in steps
+            ],
+        }
+        if action is Action.STOP:
+            response["dependents"] = [
+                {
+                    "node": step.node,
+                    "name": the_hub.name_of(step.node),
+                    "reason": step.reason.kind.value,
+                }
+                for step in steps
+                if step.reason.kind is not ReasonKind.TARGET
+            ]
+        return response
+
+    async def dependency(call: ServiceCall, add: bool) -> None:
+        the_hub = hub()
+        dependent = resolve_node(the_hub, call.data[ATTR_DEPENDENT])
+        dependency = resolve_node(the_hub, call.data[ATTR_DEPENDENCY])
+        topology = the_hub.topology.copy()
+        try:
+            if add:
+                topology.check_dependency(dependent, dependency)
+            else:
+                topology.remove_dependency(dependent, dependency)
+        except CoreError as err:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=err.code,
+                translation_placeholders=err.placeholders,
+            ) from err
+        coordinator = the_hub.coordinator_of(dependent)
+        assert coordinator is not None  # resolve_node found it in the topology
+        entry = coordinator.config_entry
+        edges = [list(edge) for edge in entry.options.get(CONF_DEPENDENCIES, [])]
+        edge = [dependent, dependency]
+        if add:
+            edges.append(edge)
+        else:
+            edges = [e for e in edges if e != edge]
+        hass.config_entries.async_update_entry(
+            entry, options={**entry.options, CONF_DEPENDENCIES: edges}
+        )
+        # The update listener rebuilds the topology without reloading; do it
+        # now as well, so the answer of this call already reflects the edge.
+        the_hub.async_rebuild()
+
+    async def add_dependency(call: ServiceCall) -> None:
+        await dependency(call, add=True)
+
+    async def remove_dependency(call: ServiceCall) -> None:
+        await dependency(call, add=False)
+
+    def proposal_refs(call: ServiceCall) -> list[str]:
+        if (proposal := call.data.get(ATTR_PROPOSAL_ID)) is not None:
+            return [proposal]
+        return _targets(hub(), call)
+
+    async def confirm_shutdown(call: ServiceCall) -> None:
+        for ref in proposal_refs(call):
+            await hub().async_confirm_shutdown(ref)
+
+    async def dismiss_shutdown(call: ServiceCall) -> None:
+        for ref in proposal_refs(call):
+            await hub().proposals.async_dismiss(ref)
+
+    register = hass.services.async_register
+    register(
+        DOMAIN,
+        SERVICE_START,
+        start,
+        schema=POWER_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    register(
+        DOMAIN,
+        SERVICE_STOP,
+        stop,
+        schema=POWER_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    register(
+        DOMAIN,
+        SERVICE_PLAN,
+        plan,
+        schema=PLAN_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    register(DOMAIN, SERVICE_ADD_DEPENDENCY, add_dependency, schema=DEPENDENCY_SCHEMA)
+    register(
+        DOMAIN, SERVICE_REMOVE_DEPENDENCY, remove_dependency, schema=DEPENDENCY_SCHEMA
+    )
+    register(DOMAIN, SERVICE_CONFIRM_SHUTDOWN, confirm_shutdown, schema=PROPOSAL_SCHEMA)
+    register(DOMAIN, SERVICE_DISMISS_SHUTDOWN, dismiss_shutdown, schema=PROPOSAL_SCHEMA)
