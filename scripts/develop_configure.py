@@ -11,10 +11,12 @@ through the same HTTP endpoints the frontend uses:
    (``/api/config/config_entries/flow``), taking the flow's "wake it now and
    continue" path since every machine is off: it really boots them in the
    simulator;
-3. options flows: VM-Docker's Docker API, then its containers (sandbox,
-   plex), then "pinned" for Jellyfin, sandbox, plex and the NAS;
+3. VM-Docker started with ``wakehub.start`` (or, without that action, the
+   simulator's control API), then options flows: its Docker API, its
+   containers (sandbox, plex);
 4. the dependency edges through the ``wakehub.add_dependency`` action, when
-   the integration has it;
+   the integration has it, and "pinned" (options, node settings) for
+   Jellyfin, sandbox, plex and the NAS;
 5. every node back to off (the simulator's control API: the demo starts from
    a cold homelab), and a refresh so that the states say so.
 
@@ -562,6 +564,26 @@ def wait_sim_state(sim: Http, name: str, states: set[str], timeout: float) -> No
     raise StepError(f"simulator: {name} is {state}, not {states}, after {timeout}s")
 
 
+def start_guest(ha: Http, sim: Http, name: str) -> None:
+    """Start a managed guest with ``wakehub.start`` (through its Proxmox API).
+
+    Without that action (an older integration) the simulator's control API
+    starts it instead, as the user would in Proxmox's own UI.
+    """
+    if has_service(ha, "wakehub", "start"):
+        entity = node_references(ha)[name]["entity id"]
+        ha.request(
+            "POST",
+            "/api/services/wakehub/start?return_response",
+            {"entity_id": entity, "wait": True},
+        )
+        log(f"{name}: started with wakehub.start")
+    else:
+        sim_power(sim, name, "running")
+        log(f"{name}: started through the simulator (no wakehub.start action yet)")
+    wait_sim_state(sim, name, {"running"}, timeout=60)
+
+
 def cold_homelab(ha: Http, sim: Http, lab: dict[str, Any]) -> None:
     """Every node off, the simulator's log cleared; wait until WakeHub agrees.
 
@@ -627,11 +649,10 @@ def main(argv: list[str] | None = None) -> int:
         by_title = {entry["title"]: entry["entry_id"] for entry in entries(ha)}
         for name in MACHINES:
             wait_entry_loaded(ha, by_title[name], name)
-        # The user starts VM-Docker (in Proxmox's UI, say) so that WakeHub
-        # can reach its Docker API and list its containers.
+        # VM-Docker must run for WakeHub to reach its Docker API and list
+        # its containers: the user starts it (with WakeHub's own action).
         for guest, host in DOCKER_GUESTS.items():
-            sim_power(sim, guest, "running")
-            wait_sim_state(sim, guest, {"running"}, timeout=30)
+            start_guest(ha, sim, guest)
             configure_guest_docker(ha, lab, by_title[host], guest)
             wait_entry_loaded(ha, by_title[host], host)
             add_services(ha, by_title[host], host, ("plex", "sandbox"), timeout=60)
