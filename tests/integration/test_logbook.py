@@ -1,0 +1,240 @@
+"""The logbook describes every WakeHub event in plain words."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.core import Event
+from homeassistant.helpers import entity_registry as er
+import pytest
+
+from custom_components.wakehub.const import DOMAIN
+from custom_components.wakehub.logbook import DESCRIBERS, async_describe_events
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from homeassistant.core import HomeAssistant
+
+NAS = "aa:aa:aa:aa:aa:01"
+JELLYFIN = "aa:aa:aa:aa:aa:03/202"
+CASCADE = {
+    "cascade_id": "c1",
+    "action": "start",
+    "target": JELLYFIN,
+    "target_name": "Jellyfin",
+    "origin": "request",
+    "status": "running",
+}
+
+
+@pytest.fixture
+def describe(hass: HomeAssistant) -> Callable[[str, dict[str, Any]], dict[str, str]]:
+    """Register the descriptions as the logbook does; describe one event."""
+    registered: dict[str, Callable[[Event], dict[str, str]]] = {}
+
+    def _register(domain: str, event_type: str, fn: Any) -> None:
+        assert domain == DOMAIN
+        registered[event_type] = fn
+
+    async_describe_events(hass, _register)
+    assert set(registered) == set(DESCRIBERS)
+
+    def _describe(event_type: str, data: dict[str, Any]) -> dict[str, str]:
+        return registered[event_type](Event(event_type, data))
+
+    return _describe
+
+
+@pytest.mark.parametrize(
+    ("event_type", "data", "name", "message"),
+    [
+        (
+            "wakehub_cascade_started",
+            {**CASCADE, "steps": [{}, {}, {}]},
+            "Jellyfin",
+            "began starting (3 steps)",
+        ),
+        (
+            "wakehub_cascade_started",
+            {**CASCADE, "action": "stop", "origin": "reevaluation", "steps": [{}]},
+            "Jellyfin",
+            "began shutting down because nothing needs it any more (1 step)",
+        ),
+        (
+            "wakehub_cascade_step",
+            {
+                **CASCADE,
+                "node": NAS,
+                "name": "NAS",
+                "step": 1,
+                "total": 3,
+                "status": "started",
+                "detail": "sending Wake-on-LAN",
+            },
+            "NAS",
+            "starting (step 1/3 of starting Jellyfin): sending Wake-on-LAN",
+        ),
+        (
+            "wakehub_cascade_step",
+            {
+                **CASCADE,
+                "node": NAS,
+                "name": "NAS",
+                "step": 1,
+                "total": 3,
+                "status": "done",
+            },
+            "NAS",
+            "started (step 1/3 of starting Jellyfin)",
+        ),
+        (
+            "wakehub_cascade_step",
+            {
+                **CASCADE,
+                "action": "stop",
+                "node": NAS,
+                "name": "NAS",
+                "step": 2,
+                "total": 3,
+                "status": "skipped",
+            },
+            "NAS",
+            "skipped, already off (step 2/3 of shutting down Jellyfin)",
+        ),
+        (
+            "wakehub_cascade_completed",
+            {**CASCADE, "status": "completed", "cancel_reason": None},
+            "Jellyfin",
+            "was started",
+        ),
+        (
+            "wakehub_cascade_completed",
+            {**CASCADE, "status": "cancelled", "cancel_reason": "stop requested"},
+            "Jellyfin",
+            "starting was cancelled: stop requested",
+        ),
+        (
+            "wakehub_cascade_failed",
+            {
+                **CASCADE,
+                "status": "failed",
+                "node": NAS,
+                "name": "NAS",
+                "step": 1,
+                "total": 3,
+                "error_code": "timeout",
+                "error_message": "NAS did not come up within 300 s",
+            },
+            "Jellyfin",
+            (
+                "starting failed at step 1/3 (NAS): timeout: NAS did not come up"
+                " within 300 s"
+            ),
+        ),
+        (
+            "wakehub_cascade_failed",
+            {
+                **CASCADE,
+                "status": "interrupted",
+                "node": JELLYFIN,
+                "name": "Jellyfin",
+                "step": 3,
+                "total": 3,
+                "error_code": "interrupted",
+                "error_message": "restart",
+            },
+            "Jellyfin",
+            "starting was interrupted by a restart at step 3/3",
+        ),
+        (
+            "wakehub_shutdown_proposed",
+            {
+                "proposal_id": "p1",
+                "node": NAS,
+                "name": "NAS",
+                "expires_at": "2025-01-01T00:00:00+00:00",
+            },
+            "NAS",
+            "has no more active dependents: shutting it down awaits confirmation",
+        ),
+        (
+            "wakehub_shutdown_proposal_closed",
+            {"proposal_id": "p1", "node": NAS, "name": "NAS", "outcome": "expired"},
+            "NAS",
+            "shutdown proposal expired without an answer: it stays on",
+        ),
+        (
+            "wakehub_node_kept",
+            {
+                "node": NAS,
+                "name": "NAS",
+                "reason": "dependents",
+                "dependent_names": ["Jellyfin", "plex"],
+                "child_names": [],
+            },
+            "NAS",
+            "stays on: still needed by Jellyfin and plex",
+        ),
+        (
+            "wakehub_node_kept",
+            {
+                "node": NAS,
+                "name": "Machine1",
+                "reason": "children",
+                "dependent_names": [],
+                "child_names": ["VM-Docker"],
+            },
+            "Machine1",
+            "stays on: still hosts VM-Docker",
+        ),
+        (
+            "wakehub_node_kept",
+            {"node": NAS, "name": "NAS", "reason": "manual"},
+            "NAS",
+            "stays on: it was started on its own",
+        ),
+    ],
+)
+def test_descriptions(
+    describe: Callable[[str, dict[str, Any]], dict[str, str]],
+    event_type: str,
+    data: dict[str, Any],
+    name: str,
+    message: str,
+) -> None:
+    """Each event reads as a sentence about the node."""
+    assert describe(event_type, data) == {"name": name, "message": message}
+
+
+def test_entry_attached_to_the_nodes_entity(
+    hass: HomeAssistant,
+    describe: Callable[[str, dict[str, Any]], dict[str, str]],
+) -> None:
+    """With a registered entity, the entry shows on the node's page."""
+    registry = er.async_get(hass)
+    sensor = registry.async_get_or_create("sensor", DOMAIN, f"{NAS}-status")
+    described = describe("wakehub_shutdown_proposed", {"node": NAS, "name": "NAS"})
+    assert described["entity_id"] == sensor.entity_id
+    switch = registry.async_get_or_create("switch", DOMAIN, f"{NAS}-power")
+    described = describe("wakehub_node_kept", {"node": NAS, "name": "NAS"})
+    assert described["entity_id"] == switch.entity_id
+    assert described["message"] == "stays on: it is still in use"
+
+
+def test_missing_data_still_reads(
+    describe: Callable[[str, dict[str, Any]], dict[str, str]],
+) -> None:
+    """An event with little data still gives a readable entry."""
+    assert describe("wakehub_cascade_failed", {}) == {
+        "name": "WakeHub",
+        "message": "starting failed",
+    }
+    assert describe("wakehub_cascade_step", {"target": JELLYFIN}) == {
+        "name": "WakeHub",
+        "message": f"starting (starting {JELLYFIN})",
+    }
+    assert (
+        describe("wakehub_shutdown_proposal_closed", {"outcome": "odd"})["message"]
+        == "shutdown proposal closed (odd)"
+    )
