@@ -76,6 +76,7 @@ from .const import (
     CONF_CA,
     CONF_CERT,
     CONF_CONFIRM_SHUTDOWN,
+    CONF_DEPENDENCIES,
     CONF_DOCKER,
     CONF_FINGERPRINT,
     CONF_HOST,
@@ -131,8 +132,11 @@ from .const import (
     MIN_SCAN_INTERVAL,
     PROXMOX_ROLE_PRIVILEGES,
 )
-from .core.errors import InvalidMacError
+from .coordinator import build_tree
+from .core.errors import CoreError, DependencyCycleError, InvalidMacError
 from .core.ids import container_id, guest_id, machine_id, normalize_mac
+from .core.model import ALLOWED_CAPABILITIES, Node
+from .core.topology import Topology
 from .models import docker_config, proxmox_config, ssh_config, wake_on_lan
 
 if TYPE_CHECKING:
@@ -1175,7 +1179,7 @@ class WakeHubOptionsFlow(OptionsFlow):
 
         The dependencies step of the orchestration issue plugs in here.
         """
-        return ["services", "node_settings", "polling"]
+        return ["services", "node_settings", "dependencies", "polling"]
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
@@ -1470,6 +1474,150 @@ class WakeHubOptionsFlow(OptionsFlow):
         node[CONF_DOCKER] = docker
         self._options[CONF_NODES][self._node_id] = node
         return self._async_save()
+
+    # ---------------------------------------------------------- dependencies
+
+    def _dependency_topology(self) -> tuple[Topology, dict[str, str]]:
+        """Every node of every loaded entry, and every stored edge but ours.
+
+        Returns the topology (without the edges of the node being edited) and
+        each node's label. The hosting tree counts: a machine cannot depend
+        on a container it hosts. Capabilities are the widest each kind allows,
+        since only the structure matters for a cycle. Stored edges that do
+        not fit (a vanished node: see the dangling-edge repair) are left out.
+        """
+        entries = {
+            entry.entry_id: entry
+            for entry in self.hass.config_entries.async_entries(DOMAIN)
+            if entry.state is ConfigEntryState.LOADED
+            or entry.entry_id == self.config_entry.entry_id
+        }
+        topology = Topology()
+        labels: dict[str, str] = {}
+        edges: list[tuple[str, str]] = []
+        for entry in entries.values():
+            for node in build_tree(entry).values():
+                try:
+                    topology.add_node(
+                        Node(
+                            id=node.id,
+                            kind=node.kind,
+                            name=node.name,
+                            parent=node.parent,
+                            capabilities=ALLOWED_CAPABILITIES[node.kind],
+                        )
+                    )
+                except CoreError:
+                    continue
+                labels[node.id] = (
+                    node.name if node.parent is None else f"{node.name} ({entry.title})"
+                )
+            edges.extend(
+                (str(edge[0]), str(edge[1]))
+                for edge in entry.options.get(CONF_DEPENDENCIES, [])
+            )
+        for dependent, dependency in edges:
+            if dependent == self._node_id:
+                continue
+            try:
+                topology.add_dependency(dependent, dependency)
+            except CoreError:
+                continue
+        return topology, labels
+
+    def _current_dependencies(self) -> list[str]:
+        """What the node being edited depends on, as stored."""
+        return [
+            str(edge[1])
+            for edge in self._options.get(CONF_DEPENDENCIES, [])
+            if str(edge[0]) == self._node_id
+        ]
+
+    async def async_step_dependencies(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick the machine or one managed node, whose dependencies to edit."""
+        if user_input is not None:
+            self._node_id = user_input[CONF_NODE]
+            return await self.async_step_dependencies_edit()
+        tree = build_tree(self.config_entry)
+        options = [
+            SelectOptionDict(
+                value=node.id,
+                label=node.name
+                if node.parent is None
+                else f"{node.name} ({node.kind})",
+            )
+            for node in tree.values()
+        ]
+        return self.async_show_form(
+            step_id="dependencies",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_NODE): SelectSelector(
+                        SelectSelectorConfig(options=options)
+                    )
+                }
+            ),
+        )
+
+    async def async_step_dependencies_edit(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Every node of every loaded entry but this one; a cycle is refused.
+
+        The edges are stored in this entry's options (it owns the dependent),
+        replacing the node's previous ones and keeping every other option.
+        """
+        topology, labels = self._dependency_topology()
+        current = self._current_dependencies()
+        errors: dict[str, str] = {}
+        placeholders = {"node": labels.get(self._node_id, self._node_id), "path": ""}
+        if user_input is not None:
+            chosen = list(dict.fromkeys(user_input.get(CONF_DEPENDENCIES, [])))
+            for dependency in chosen:
+                if dependency not in topology:
+                    continue  # a vanished node kept on purpose: the repair says so
+                try:
+                    topology.add_dependency(self._node_id, dependency)
+                except DependencyCycleError as err:
+                    errors["base"] = "dependency_cycle"
+                    placeholders["path"] = err.placeholders["path"]
+                    break
+            if not errors:
+                self._options[CONF_DEPENDENCIES] = [
+                    list(edge)
+                    for edge in self._options.get(CONF_DEPENDENCIES, [])
+                    if str(edge[0]) != self._node_id
+                ] + [[self._node_id, dependency] for dependency in chosen]
+                return self._async_save()
+            current = chosen
+        options = [
+            SelectOptionDict(value=node_id, label=label)
+            for node_id, label in sorted(labels.items(), key=lambda i: i[1].lower())
+            if node_id != self._node_id
+        ] + [
+            # A dependency on a vanished node stays listed, so it can be removed.
+            SelectOptionDict(value=node_id, label=node_id)
+            for node_id in current
+            if node_id not in labels
+        ]
+        return self.async_show_form(
+            step_id="dependencies_edit",
+            data_schema=vol.Schema(
+                {
+                    vol.Optional(CONF_DEPENDENCIES, default=current): SelectSelector(
+                        SelectSelectorConfig(
+                            options=options,
+                            multiple=True,
+                            mode=SelectSelectorMode.LIST,
+                        )
+                    )
+                }
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
 
     # -------------------------------------------------------------- polling
 

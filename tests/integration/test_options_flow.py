@@ -49,7 +49,12 @@ async def test_menu_counts_services_to_configure(
 ) -> None:
     """The menu shows how many discovered services are not managed."""
     result = await _menu(hass, init_integration)
-    assert result["menu_options"] == ["services", "node_settings", "polling"]
+    assert result["menu_options"] == [
+        "services",
+        "node_settings",
+        "dependencies",
+        "polling",
+    ]
     assert result["description_placeholders"] == {"count": "1"}
 
 
