@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from custom_components.wakehub.core import (
@@ -17,6 +19,7 @@ from custom_components.wakehub.core import (
     Topology,
     UnknownNodeError,
     Verdict,
+    dependency_marks,
     plan_start,
     plan_stop,
     reevaluate,
@@ -109,10 +112,11 @@ def test_machine_stop_channel_can_be_proxmox(topology: Topology) -> None:
     assert named(steps) == [("Machine1", "stop", "proxmox", "target", None)]
 
 
-def test_scenario_3_stop_machine1(topology: Topology) -> None:
-    """Containers, then VMs, then Machine1; the NAS stays for Jellyfin."""
-    running = ["NAS", "Machine1", "VM-Docker", "sandbox", "plex", "VM-Ubuntu"]
-    states = states_of([*running, "Machine2", "Jellyfin"])
+SCENARIO_3_RUNNING = ("NAS", "Machine1", "VM-Docker", "sandbox", "plex", "VM-Ubuntu")
+
+
+def _stop_machine1(topology: Topology, states: dict[str, PowerState]) -> list[str]:
+    """Plan scenario 3's stop of Machine1; return the stopped ids."""
     steps = plan_stop(topology, states, ID["Machine1"])
     assert named(steps) == [
         ("sandbox", "stop", "docker", "hosted", "VM-Docker"),
@@ -121,17 +125,61 @@ def test_scenario_3_stop_machine1(topology: Topology) -> None:
         ("VM-Ubuntu", "stop", "proxmox", "hosted", "Machine1"),
         ("Machine1", "stop", "ssh", "target", None),
     ]
-    stopped = [step.node for step in steps]
-    # The NAS stays on for Jellyfin, with the reason recorded. Jellyfin
-    # itself was a dependency of sandbox and has no other active dependent:
-    # an LXC does not ask by default (domain rules, section 4.3), so it is
-    # stopped automatically...
-    assert reevaluate(topology, states, stopped) == [
+    return [step.node for step in steps]
+
+
+def _marks_of_scenario_3(topology: Topology) -> set[str]:
+    """Marks left by how scenario 3's homelab came up.
+
+    Jellyfin was started on its own (bringing up the NAS and Machine2 for
+    it), then sandbox (bringing up Machine1 and VM-Docker; Jellyfin was
+    already on), then plex and VM-Ubuntu (nothing left to bring up).
+    """
+    states = states_of()
+    marks: set[str] = set()
+    for name in ("Jellyfin", "sandbox", "plex", "VM-Ubuntu"):
+        plan = plan_start(topology, states, ID[name])
+        marks |= dependency_marks(plan)
+        states |= dict.fromkeys((step.node for step in plan), PowerState.ON)
+    assert set(names(marks)) == {"NAS", "Machine2", "Machine1", "VM-Docker"}
+    return marks
+
+
+def test_scenario_3_stop_machine1(topology: Topology) -> None:
+    """Containers, VMs, Machine1; then the NAS stays for Jellyfin, which stays too.
+
+    Jellyfin was started on its own, not for sandbox: it is kept, and nothing
+    is stopped automatically (reference homelab, scenario 3).
+    """
+    states = states_of([*SCENARIO_3_RUNNING, "Machine2", "Jellyfin"])
+    stopped = _stop_machine1(topology, states)
+    decisions = reevaluate(
+        topology,
+        states,
+        stopped,
+        started_for_dependents=_marks_of_scenario_3(topology),
+    )
+    assert decisions == [
+        Decision(ID["NAS"], Verdict.KEEP, (ID["Jellyfin"],), ()),
+        Decision(ID["Jellyfin"], Verdict.KEEP, independent=True),
+    ]
+    assert not any(decision.verdict is Verdict.STOP for decision in decisions)
+
+
+def test_scenario_3_without_marks_applies_the_literal_rule(topology: Topology) -> None:
+    """``started_for_dependents=None``: domain rules section 4.3 to the letter.
+
+    Every node counts as started for its dependents, so Jellyfin (an LXC,
+    which does not ask by default) is stopped with its last dependent, and
+    its own re-evaluation then proposes the NAS. This is what callers that
+    keep no marks get; the reference scenario wants the marks (above).
+    """
+    states = states_of([*SCENARIO_3_RUNNING, "Machine2", "Jellyfin"])
+    stopped = _stop_machine1(topology, states)
+    assert reevaluate(topology, states, stopped, started_for_dependents=None) == [
         Decision(ID["NAS"], Verdict.KEEP, (ID["Jellyfin"],), ()),
         Decision(ID["Jellyfin"], Verdict.STOP),
     ]
-    # ...and that stop re-evaluates in turn: now the NAS is orphaned, and
-    # being a machine, it is only proposed for shutdown.
     after = states | dict.fromkeys(stopped, PowerState.OFF)
     jellyfin_stop = plan_stop(topology, after, ID["Jellyfin"])
     assert named(jellyfin_stop) == [("Jellyfin", "stop", "proxmox", "target", None)]
@@ -140,13 +188,95 @@ def test_scenario_3_stop_machine1(topology: Topology) -> None:
     ]
 
 
-def test_scenario_3_stop_machine1_with_jellyfin_off(topology: Topology) -> None:
-    """With Jellyfin off the NAS is orphaned: a machine, so ask first."""
-    states = states_of(["NAS", "Machine1", "VM-Docker", "sandbox", "plex", "VM-Ubuntu"])
-    stopped = [step.node for step in plan_stop(topology, states, ID["Machine1"])]
-    decisions = reevaluate(topology, states, stopped)
+@pytest.mark.parametrize(
+    "marks", [None, set(), {"NAS"}], ids=["literal", "no-marks", "NAS-marked"]
+)
+def test_scenario_3_stop_machine1_with_jellyfin_off(
+    topology: Topology, marks: set[str] | None
+) -> None:
+    """With Jellyfin off the NAS is orphaned: a machine, so ask first, marked or not."""
+    marks = None if marks is None else {ID[name] for name in marks}
+    states = states_of(SCENARIO_3_RUNNING)
+    stopped = _stop_machine1(topology, states)
+    decisions = reevaluate(topology, states, stopped, started_for_dependents=marks)
     assert decisions == [Decision(ID["NAS"], Verdict.CONFIRM)]
     assert not any(decision.verdict is Verdict.STOP for decision in decisions)
+
+
+def test_autoremove_chain(topology: Topology) -> None:
+    """What a start cascade brought up for sandbox goes with it, machines asking.
+
+    Starting sandbox from all off marks the NAS, Machine2, Jellyfin, Machine1
+    and VM-Docker. Stopping sandbox stops Jellyfin automatically; Jellyfin's
+    own re-evaluation then proposes the NAS (a machine: confirmation).
+    """
+    start = plan_start(topology, states_of(), ID["sandbox"])
+    marks = dependency_marks(start)
+    assert set(names(marks)) == {"NAS", "Machine2", "Jellyfin", "Machine1", "VM-Docker"}
+    states = states_of(names(step.node for step in start))
+    stop = plan_stop(topology, states, ID["sandbox"])
+    assert named(stop) == [("sandbox", "stop", "docker", "target", None)]
+    stopped = [ID["sandbox"]]
+    assert reevaluate(topology, states, stopped, started_for_dependents=marks) == [
+        Decision(ID["Jellyfin"], Verdict.STOP)
+    ]
+    states[ID["sandbox"]] = PowerState.OFF
+    jellyfin_stop = plan_stop(topology, states, ID["Jellyfin"])
+    assert named(jellyfin_stop) == [("Jellyfin", "stop", "proxmox", "target", None)]
+    stopped.append(ID["Jellyfin"])
+    assert reevaluate(topology, states, stopped, started_for_dependents=marks) == [
+        Decision(ID["NAS"], Verdict.CONFIRM)
+    ]
+
+
+def test_unmarked_node_that_confirms_is_still_proposed(topology: Topology) -> None:
+    """Asking is harmless: a confirm-on node is proposed even without a mark."""
+    jellyfin = topology.node(ID["Jellyfin"])
+    topology.replace_node(dataclasses.replace(jellyfin, confirm_shutdown=True))
+    states = states_of(
+        ["NAS", "Machine2", "Jellyfin", "Machine1", "VM-Docker", "sandbox"]
+    )
+    assert reevaluate(topology, states, [ID["sandbox"]], started_for_dependents=()) == [
+        Decision(ID["Jellyfin"], Verdict.CONFIRM)
+    ]
+
+
+def test_unmarked_node_without_confirmation_is_kept_as_independent(
+    topology: Topology,
+) -> None:
+    """An LXC the user started on its own stays, marked as independent."""
+    states = states_of(
+        ["NAS", "Machine2", "Jellyfin", "Machine1", "VM-Docker", "sandbox"]
+    )
+    (decision,) = reevaluate(
+        topology, states, [ID["sandbox"]], started_for_dependents={ID["NAS"]}
+    )
+    assert decision == Decision(ID["Jellyfin"], Verdict.KEEP, independent=True)
+    assert decision.active_dependents == decision.active_children == ()
+
+
+def test_dependency_marks_leave_out_the_target_and_what_is_up(
+    topology: Topology,
+) -> None:
+    """Only nodes the cascade itself starts for another node are marked."""
+    states = states_of(["NAS", "Machine2"])
+    assert dependency_marks(plan_start(topology, states, ID["Jellyfin"])) == set()
+    marks = dependency_marks(plan_start(topology, states, ID["plex"]))
+    assert set(names(marks)) == {"Machine1", "VM-Docker"}
+
+
+def test_steps_and_reasons_are_named_tuples() -> None:
+    """Fields by name, immutable, hashable, equal by value."""
+    reason = Reason(ReasonKind.HOST, "x")
+    step = Step("n", Action.START, Channel.WOL, reason)
+    assert (step.node, step.action, step.channel, step.reason) == tuple(step)
+    assert step.reason.kind is ReasonKind.HOST
+    assert step.reason.of == "x"
+    assert Reason(ReasonKind.TARGET).of is None
+    assert step == Step("n", Action.START, Channel.WOL, Reason(ReasonKind.HOST, "x"))
+    assert len({step, Step("n", Action.START, Channel.WOL, reason)}) == 1
+    with pytest.raises(AttributeError):
+        step.node = "m"  # type: ignore[misc]
 
 
 def test_scenario_4_stop_jellyfin_while_sandbox_runs(topology: Topology) -> None:

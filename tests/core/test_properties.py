@@ -142,7 +142,12 @@ def test_stop_plan_and_reevaluation_never_strand_an_active_dependent(
             if needer in position:
                 assert position[needer] < position[node]
     stopped = set(plan) | {target}
-    for decision in reevaluate(topology, states, stopped):
+    # Random "started for a dependent" marks, or None (the literal rule).
+    marks = data.draw(
+        st.none() | st.sets(st.sampled_from(list(topology.nodes))), label="marks"
+    )
+    decisions = reevaluate(topology, states, stopped, started_for_dependents=marks)
+    for decision in decisions:
         assert decision.node not in stopped
         assert is_active(states[decision.node])
         assert any(decision.node in topology.dependencies(node) for node in stopped)
@@ -151,16 +156,29 @@ def test_stop_plan_and_reevaluation_never_strand_an_active_dependent(
             for needer in _needed_by(topology, decision.node)
             if needer not in stopped and is_active(states[needer])
         ]
-        if decision.verdict is Verdict.KEEP:
-            assert blockers
+        settings = topology.node(decision.node)
+        if blockers:
+            # No STOP verdict for a node with an active dependent or child
+            # outside the cascade, whatever the marks.
+            assert decision.verdict is Verdict.KEEP
+            assert not decision.independent
             assert set(decision.active_dependents) | set(
                 decision.active_children
             ) == set(blockers)
+        elif settings.needs_confirmation:
+            assert decision.verdict is Verdict.CONFIRM
+            assert not decision.independent
+        elif marks is None or decision.node in marks:
+            assert decision.verdict is Verdict.STOP
+            assert not decision.independent
         else:
-            assert blockers == []
-            node = topology.node(decision.node)
-            expected = Verdict.CONFIRM if node.needs_confirmation else Verdict.STOP
-            assert decision.verdict is expected
+            # Started on its own: kept, and said so.
+            assert decision.verdict is Verdict.KEEP
+            assert decision.independent
+            assert decision.active_dependents == decision.active_children == ()
+    # Decisions come once each, in topology order.
+    order = [decision.node for decision in decisions]
+    assert order == [node_id for node_id in topology.nodes if node_id in set(order)]
 
 
 @SETTINGS
@@ -187,3 +205,59 @@ def test_an_edge_closing_a_cycle_is_always_refused(
     with pytest.raises(TopologyError):
         topology.add_dependency(dependent, dependency)
     assert topology.dependency_edges() == before
+
+
+def _first_refusal(
+    nodes: list[Node], edges: list[tuple[str, str]]
+) -> tuple[Topology | None, TopologyError | None]:
+    """Add one by one, as the reference; stop at the first refusal."""
+    topology = Topology()
+    try:
+        for node in nodes:
+            topology.add_node(node)
+        for dependent, dependency in edges:
+            topology.add_dependency(dependent, dependency)
+    except TopologyError as error:
+        return None, error
+    return topology, None
+
+
+@SETTINGS
+@given(data=st.data(), built=topologies())
+def test_from_parts_matches_adding_one_by_one(
+    data: st.DataObject, built: tuple[Topology, list[tuple[str, str]]]
+) -> None:
+    """Same topology, or the same first refusal with the same message."""
+    topology, _ = built
+    nodes = list(topology.nodes.values())
+    ids = [*topology.nodes, "ghost"]
+    edges = data.draw(
+        st.lists(st.tuples(st.sampled_from(ids), st.sampled_from(ids)), max_size=30),
+        label="edges",
+    )
+    # Mostly valid inputs: also try the accepted edges of the drawn topology.
+    if data.draw(st.booleans(), label="accepted edges first"):
+        edges = topology.dependency_edges() + edges
+    expected, refusal = _first_refusal(nodes, edges)
+    if refusal is not None:
+        with pytest.raises(type(refusal)) as caught:
+            Topology.from_parts(nodes, edges)
+        error = caught.value
+        assert type(error) is type(refusal)
+        assert str(error) == str(refusal)
+        assert error.placeholders == refusal.placeholders
+        if isinstance(error, DependencyCycleError):
+            assert isinstance(refusal, DependencyCycleError)
+            assert error.path == refusal.path
+        return
+    result = Topology.from_parts(nodes, edges)
+    assert refusal is None
+    assert expected is not None
+    assert list(result.nodes.items()) == list(expected.nodes.items())
+    assert result.dependency_edges() == expected.dependency_edges()
+    for node_id in expected:
+        assert result.children(node_id) == expected.children(node_id)
+        assert result.dependencies(node_id) == expected.dependencies(node_id)
+        assert result.dependents(node_id) == expected.dependents(node_id)
+        assert result.start_walk(node_id) == expected.start_walk(node_id)
+        assert result.stop_walk(node_id) == expected.stop_walk(node_id)

@@ -26,7 +26,14 @@ from custom_components.wakehub.core import (
     plan_stop,
 )
 
-from .reference import ID, NAME, REFERENCE_NODES, build_reference_topology, names
+from .reference import (
+    ID,
+    NAME,
+    REFERENCE_DEPENDENCIES,
+    REFERENCE_NODES,
+    build_reference_topology,
+    names,
+)
 
 
 @pytest.fixture
@@ -349,3 +356,170 @@ def test_transitive_queries_visit_shared_nodes_once(topology: Topology) -> None:
         "pihole",
         "sandbox",
     ]
+
+
+def _shape(topology: Topology) -> tuple[object, ...]:
+    """Everything observable about a topology, in order."""
+    return (
+        list(topology.nodes.items()),
+        topology.dependency_edges(),
+        {node_id: topology.children(node_id) for node_id in topology},
+        {node_id: topology.dependencies(node_id) for node_id in topology},
+        {node_id: topology.dependents(node_id) for node_id in topology},
+        {node_id: topology.start_walk(node_id) for node_id in topology},
+        {node_id: topology.stop_walk(node_id) for node_id in topology},
+    )
+
+
+def _reference_edges() -> list[tuple[str, str]]:
+    return [(ID[a], ID[b]) for a, b in REFERENCE_DEPENDENCIES]
+
+
+def test_from_parts_builds_the_reference_homelab(topology: Topology) -> None:
+    """Bulk loading gives exactly what adding one by one gives."""
+    built = Topology.from_parts(iter(REFERENCE_NODES), iter(_reference_edges()))
+    assert _shape(built) == _shape(topology)
+    assert _shape(Topology.from_parts([], [])) == _shape(Topology())
+    # The result is an ordinary, mutable topology.
+    built.add_dependency(ID["pihole"], ID["NAS"])
+    built.remove_node(ID["Machine1"])
+    assert names(built.dependents(ID["NAS"])) == ["Jellyfin", "pihole"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "error", "message"),
+    [
+        (("ghost", "NAS"), UnknownNodeError, "Unknown node 'ghost'"),
+        (("NAS", "ghost"), UnknownNodeError, "Unknown node 'ghost'"),
+        (("NAS", "NAS"), SelfDependencyError, "NAS cannot depend on itself"),
+        (("plex", "NAS"), DuplicateDependencyError, "plex already depends on NAS"),
+        (
+            ("NAS", "sandbox"),
+            DependencyCycleError,
+            (
+                "NAS cannot depend on sandbox: that would create the cycle"
+                " sandbox → Jellyfin → NAS → sandbox"
+            ),
+        ),
+        (
+            ("Machine1", "sandbox"),
+            DependencyCycleError,
+            (
+                "Machine1 cannot depend on sandbox: that would create the cycle"
+                " sandbox → VM-Docker → Machine1 → sandbox"
+            ),
+        ),
+    ],
+)
+def test_from_parts_refuses_what_add_dependency_refuses(
+    extra: tuple[str, str], error: type[TopologyError], message: str
+) -> None:
+    """Same error type, same message, same cycle path as add_dependency."""
+    edge = (ID.get(extra[0], extra[0]), ID.get(extra[1], extra[1]))
+    sequential = build_reference_topology()
+    with pytest.raises(error) as expected:
+        sequential.add_dependency(*edge)
+    # The offending edge after the reference ones, a harmless one after it.
+    edges = [*_reference_edges(), edge, (ID["pihole"], ID["Machine2"])]
+    with pytest.raises(error) as caught:
+        Topology.from_parts(REFERENCE_NODES, edges)
+    assert str(caught.value) == str(expected.value) == message
+    assert caught.value.placeholders == expected.value.placeholders
+    if isinstance(caught.value, DependencyCycleError):
+        assert isinstance(expected.value, DependencyCycleError)
+        assert caught.value.path == expected.value.path
+
+
+def test_from_parts_blames_the_first_edge_that_closes_a_cycle() -> None:
+    """With several cycles, the first one met in edge order is reported."""
+    nodes = [_machine(index) for index in range(6)]
+    edges = [("m0", "m1"), ("m1", "m2"), ("m3", "m4"), ("m4", "m3"), ("m2", "m0")]
+    with pytest.raises(DependencyCycleError) as caught:
+        Topology.from_parts(nodes, edges)
+    assert caught.value.path == ["m3", "m4", "m3"]
+    # A non-cycle refusal after the first cycle does not mask it, and one
+    # before it wins.
+    with pytest.raises(DependencyCycleError):
+        Topology.from_parts(nodes, [*edges, ("m5", "m5")])
+    with pytest.raises(SelfDependencyError):
+        Topology.from_parts(nodes, [("m5", "m5"), *edges])
+
+
+def test_from_parts_refuses_what_add_node_refuses() -> None:
+    """Duplicate ids and parents listed after their guests are refused."""
+    nas = REFERENCE_NODES[0]
+    with pytest.raises(DuplicateNodeError):
+        Topology.from_parts([nas, nas], [])
+    with pytest.raises(UnknownNodeError):
+        Topology.from_parts(reversed(REFERENCE_NODES), [])
+
+
+def test_from_parts_is_linear_on_a_deep_chain() -> None:
+    """A 20 000-deep chain loads without one search per edge or recursion."""
+    depth = 20_000
+    nodes = [_machine(index) for index in range(depth)]
+    edges = [(f"m{index}", f"m{index - 1}") for index in range(1, depth)]
+    topology = Topology.from_parts(nodes, edges)
+    assert len(topology.dependency_edges()) == depth - 1
+    with pytest.raises(DependencyCycleError) as caught:
+        Topology.from_parts(nodes, [*edges, ("m0", f"m{depth - 1}")])
+    assert len(caught.value.path) == depth + 1
+
+
+def test_sort_ids_follows_insertion_order(topology: Topology) -> None:
+    """Any collection of ids comes back in the topology's order."""
+    wanted = {ID["plex"], ID["NAS"], ID["pihole"]}
+    assert names(topology.sort_ids(wanted)) == ["NAS", "plex", "pihole"]
+    topology.remove_node(ID["NAS"])
+    topology.add_node(REFERENCE_NODES[0])
+    assert names(topology.sort_ids(wanted)) == ["plex", "pihole", "NAS"]
+    with pytest.raises(KeyError):
+        topology.sort_ids(["ghost"])
+
+
+def test_remove_node_with_edges_inside_the_subtree(topology: Topology) -> None:
+    """Edges between two removed nodes go once, in either direction."""
+    topology.add_dependency(ID["sandbox"], ID["plex"])
+    topology.add_dependency(ID["VM-Ubuntu"], ID["sandbox"])
+    topology.add_dependency(ID["pihole"], ID["plex"])
+    topology.remove_node(ID["Machine1"])
+    assert [(NAME[a], NAME[b]) for a, b in topology.dependency_edges()] == [
+        ("Jellyfin", "NAS")
+    ]
+    assert topology.dependencies(ID["pihole"]) == []
+    assert names(topology.dependents(ID["Jellyfin"])) == []
+
+
+def test_walk_reports_a_parent_that_is_also_a_dependency(topology: Topology) -> None:
+    """A guest depending on its own host reaches it as a dependency first."""
+    topology.add_dependency(ID["Jellyfin"], ID["Machine2"])
+    walk = topology.start_walk(ID["Jellyfin"])
+    assert [(NAME[node], hosting) for node, _, hosting, _ in walk] == [
+        ("NAS", False),
+        ("Machine2", False),
+        ("Jellyfin", False),
+    ]
+    stop = topology.stop_walk(ID["Machine2"])
+    assert [
+        (NAME[node], NAME[via] if via else None, hosting)
+        for node, via, hosting, _ in stop
+    ][-2:] == [("Cloudflared", "Machine2", True), ("Machine2", None, False)]
+    assert ("Jellyfin", "Machine2", True) in [
+        (NAME[node], NAME[via] if via else None, hosting)
+        for node, via, hosting, _ in stop
+    ]
+
+
+def test_cycle_search_meets_a_shared_dependent_once() -> None:
+    """The backward search skips a node it already reached (a diamond)."""
+    nodes = [_machine(index) for index in range(7)]
+    # m1 needs m2, m3, m4: a wide forward frontier, so the search grows the
+    # backward one from m0: m5 and m6 need m0, and m7 needs both, so m7 is
+    # reached twice going backward.
+    edges = [("m1", "m2"), ("m1", "m3"), ("m1", "m4"), ("m5", "m0")]
+    edges += [("m6", "m0")]
+    topology = Topology.from_parts(nodes, edges)
+    topology.add_node(_machine(7))
+    topology.add_dependency("m7", "m5")
+    topology.add_dependency("m7", "m6")
+    assert topology.find_cycle_path("m0", "m1") is None

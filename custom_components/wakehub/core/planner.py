@@ -12,19 +12,25 @@ runs one at a time. A node without a state in ``states`` counts as OFF.
   children and dependents, recursively) bottom-up: every node comes before
   anything it runs on or depends on. Nodes already OFF are skipped.
 * :func:`reevaluate` decides, for each dependency orphaned by a cascade,
-  whether to stop it, to ask first, or to keep it for an active dependent.
+  whether to stop it, to ask first, or to keep it (for an active dependent,
+  or because it was not started for a dependent: see its docstring).
+
+Both plans cost O(closure): one walk of the topology (see
+:meth:`~.topology.Topology.start_walk`) and one tuple per step. :class:`Step`
+and :class:`Reason` are named tuples, which are built without the
+``object.__setattr__`` calls of a frozen dataclass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .model import Channel, PowerState, is_active
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Collection, Iterable, Mapping
 
     from .topology import Topology
 
@@ -51,9 +57,11 @@ class ReasonKind(StrEnum):
     HOSTED = "hosted"
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """Why a step is there, and because of which node (``None`` for a target)."""
+class Reason(NamedTuple):
+    """Why a step is there, and because of which node (``None`` for a target).
+
+    An immutable named tuple: compare, hash and read it by field name.
+    """
 
     kind: ReasonKind
     of: str | None = None
@@ -62,9 +70,11 @@ class Reason:
 TARGET_REASON = Reason(ReasonKind.TARGET)
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One command of a cascade: power ``node`` through ``channel``."""
+class Step(NamedTuple):
+    """One command of a cascade: power ``node`` through ``channel``.
+
+    An immutable named tuple: compare, hash and read it by field name.
+    """
 
     node: str
     action: Action
@@ -82,12 +92,21 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The verdict on one dependency, with what keeps it on (for KEEP)."""
+    """The verdict on one dependency, with what keeps it on (for KEEP).
+
+    A KEEP has one of two reasons. Either something still needs the node:
+    ``active_dependents`` and/or ``active_children`` name it. Or nothing does,
+    but the node was not started by WakeHub for a dependent (it was started
+    on its own, see :func:`reevaluate`): then both are empty and
+    ``independent`` is true. ``independent`` is false for every other
+    verdict.
+    """
 
     node: str
     verdict: Verdict
     active_dependents: tuple[str, ...] = ()
     active_children: tuple[str, ...] = ()
+    independent: bool = False
 
 
 def plan_start(
@@ -100,18 +119,22 @@ def plan_start(
     order over both layers. Nodes whose state is ON are skipped, but the walk
     still goes through them.
     """
-    nodes = topology.nodes
     on = PowerState.ON
     start = Action.START
+    host = ReasonKind.HOST
+    dependency = ReasonKind.DEPENDENCY
+    state_of = states.get
     plan: list[Step] = []
-    for node_id, via, hosting in topology.start_walk(target):
-        if states.get(node_id) == on:
+    add = plan.append
+    for node_id, via, hosting, channel in topology.start_walk(target):
+        if state_of(node_id) == on:
             continue
-        if via is None:
-            reason = TARGET_REASON
-        else:
-            reason = Reason(ReasonKind.HOST if hosting else ReasonKind.DEPENDENCY, via)
-        plan.append(Step(node_id, start, nodes[node_id].start_channel, reason))
+        reason = (
+            TARGET_REASON
+            if via is None
+            else Reason(host if hosting else dependency, via)
+        )
+        add(Step(node_id, start, channel, reason))
     return plan
 
 
@@ -125,34 +148,72 @@ def plan_stop(
     insertion order) and then its dependents have been. Nodes already OFF
     (or without a state) are skipped, but the walk still goes through them.
     """
-    nodes = topology.nodes
     off = PowerState.OFF
     stop = Action.STOP
+    hosted = ReasonKind.HOSTED
+    dependent = ReasonKind.DEPENDENT
+    state_of = states.get
     plan: list[Step] = []
-    for node_id, via, hosting in topology.stop_walk(target):
-        state = states.get(node_id)
+    add = plan.append
+    for node_id, via, hosting, channel in topology.stop_walk(target):
+        state = state_of(node_id)
         if state is None or state == off:
             continue
-        if via is None:
-            reason = TARGET_REASON
-        else:
-            reason = Reason(ReasonKind.HOSTED if hosting else ReasonKind.DEPENDENT, via)
-        plan.append(Step(node_id, stop, nodes[node_id].stop_channel, reason))
+        reason = (
+            TARGET_REASON
+            if via is None
+            else Reason(hosted if hosting else dependent, via)
+        )
+        add(Step(node_id, stop, channel, reason))
     return plan
 
 
+def dependency_marks(plan: Iterable[Step]) -> set[str]:
+    """Return the nodes a start plan brings up for a dependent.
+
+    That is every step but the target's: the dependencies and hosts started
+    on the way. The caller keeps these marks (adding them when the cascade
+    starts each node, dropping a node's mark when the user starts it
+    explicitly or it goes off) and passes them to :func:`reevaluate` as
+    ``started_for_dependents``, the way ``apt`` marks packages "installed
+    automatically" for ``apt autoremove``.
+    """
+    return {step.node for step in plan if step.reason.kind is not ReasonKind.TARGET}
+
+
 def reevaluate(
-    topology: Topology, states: Mapping[str, PowerState], stopped: Collection[str]
+    topology: Topology,
+    states: Mapping[str, PowerState],
+    stopped: Collection[str],
+    *,
+    started_for_dependents: Collection[str] | None = None,
 ) -> list[Decision]:
     """Decide the fate of every dependency that ``stopped`` may have orphaned.
 
     The candidates are the direct dependencies of the stopped nodes that are
-    not stopped themselves and are still active. A candidate with an active
-    dependent or an active hosted child outside ``stopped`` is kept (ERROR and
-    UNKNOWN count as active); otherwise it is stopped, or proposed for
-    confirmation when :attr:`Node.needs_confirmation` says so. Decisions come
-    in topology order. A STOP decision is meant to run as a new stop cascade,
-    re-evaluated in turn.
+    not stopped themselves and are still active. For each, in topology
+    order:
+
+    * it has an active dependent or an active hosted child outside
+      ``stopped`` (ERROR and UNKNOWN count as active): KEEP, naming them;
+    * otherwise, when :attr:`Node.needs_confirmation` says so (machines by
+      default): CONFIRM, since asking is harmless;
+    * otherwise, when WakeHub itself started it for a dependent: STOP. A STOP
+      decision is meant to run as a new stop cascade, re-evaluated in turn;
+    * otherwise: KEEP with ``independent=True``: it was started on its own,
+      not for a dependent, so nothing asked for it to go (reference homelab,
+      scenario 3: Jellyfin stays on when sandbox stops with Machine1).
+
+    ``started_for_dependents`` holds the nodes that a start cascade brought
+    up as a dependency or a host of another node (and that the user has not
+    started explicitly since), like ``apt``'s "automatically installed"
+    marks; :func:`dependency_marks` computes them from a start plan. ``None``
+    (the default) applies domain rules section 4.3 literally: every node
+    counts as started for its dependents, so a candidate that needs no
+    confirmation is always stopped.
+
+    Cost: O(k log k + the degrees of the stopped nodes and candidates), with
+    k candidates; the size of the topology does not matter.
     """
     done = set(stopped)
     candidates: set[str] = set()
@@ -161,11 +222,7 @@ def reevaluate(
             if dependency not in done and is_active(states.get(dependency)):
                 candidates.add(dependency)
     decisions: list[Decision] = []
-    if not candidates:
-        return decisions
-    for node_id, node in topology.nodes.items():
-        if node_id not in candidates:
-            continue
+    for node_id in topology.sort_ids(candidates):
         active_dependents = tuple(
             dependent
             for dependent in topology.dependents(node_id)
@@ -176,11 +233,17 @@ def reevaluate(
             for child in topology.children(node_id)
             if child not in done and is_active(states.get(child))
         )
+        independent = False
         if active_dependents or active_children:
             verdict = Verdict.KEEP
-        elif node.needs_confirmation:
+        elif topology.node(node_id).needs_confirmation:
             verdict = Verdict.CONFIRM
-        else:
+        elif started_for_dependents is None or node_id in started_for_dependents:
             verdict = Verdict.STOP
-        decisions.append(Decision(node_id, verdict, active_dependents, active_children))
+        else:
+            verdict = Verdict.KEEP
+            independent = True
+        decisions.append(
+            Decision(node_id, verdict, active_dependents, active_children, independent)
+        )
     return decisions
