@@ -48,11 +48,19 @@ _CREATED: list[Orchestrator] = []
 
 
 def _make(
-    on: tuple[str, ...] = (), **kwargs: object
+    on: tuple[str, ...] = (),
+    *,
+    marks: tuple[str, ...] = (),
+    **kwargs: object,
 ) -> tuple[Orchestrator, InMemoryDriver, list[OrchestratorEvent]]:
     topology = build_reference_topology()
     driver = InMemoryDriver(topology, states_of(on), **kwargs)  # type: ignore[arg-type]
-    orchestrator = Orchestrator(topology, driver, poll_interval=0.005)
+    orchestrator = Orchestrator(
+        topology,
+        driver,
+        poll_interval=0.005,
+        started_for_dependents=[ID[name] for name in marks],
+    )
     events: list[OrchestratorEvent] = []
     orchestrator.add_listener(events.append)
     _CREATED.append(orchestrator)
@@ -445,9 +453,14 @@ async def test_shutdown_interrupts_and_leaves_nothing_in_progress() -> None:
 
 
 async def test_stop_reevaluates_and_follows_up() -> None:
-    """Stopping sandbox orphans Jellyfin (auto stop), whose stop asks for the NAS."""
+    """Stopping sandbox orphans Jellyfin (auto stop), whose stop asks for the NAS.
+
+    Jellyfin carries a mark restored from a previous run: it was started for
+    sandbox, so it goes with it.
+    """
     orchestrator, driver, events = _make(
-        on=("NAS", "Machine2", "Jellyfin", "Machine1", "VM-Docker", "sandbox")
+        on=("NAS", "Machine2", "Jellyfin", "Machine1", "VM-Docker", "sandbox"),
+        marks=("NAS", "Jellyfin"),
     )
     stop = await (await orchestrator.async_stop(ID["sandbox"])).wait()
     assert stop.status is CascadeStatus.COMPLETED

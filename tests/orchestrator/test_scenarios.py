@@ -167,13 +167,11 @@ async def test_scenario_2_start_sandbox_from_all_off(lab: Lab) -> None:
 
 
 async def test_scenario_3_stop_machine1_with_jellyfin_running(lab: Lab) -> None:
-    """Bottom-up stop of Machine1; the NAS stays on while Jellyfin runs.
+    """Bottom-up stop of Machine1; Jellyfin and the NAS stay on.
 
-    The first re-evaluation keeps the NAS (Jellyfin needs it) and, by the
-    rules of domain.md section 4, stops Jellyfin automatically: its only
-    dependent, sandbox, was stopped and an LXC does not ask first. That
-    follow-up cascade re-evaluates in turn: the NAS has no active dependent
-    left and, being a machine, is proposed for confirmation, never stopped.
+    Jellyfin was started on its own (not by WakeHub for sandbox), so losing
+    its only dependent does not stop it: it is kept as "independent". The
+    NAS is kept because Jellyfin still needs it. Nothing stops automatically.
     """
     lab.power("NAS", "sandbox", "plex", "VM-Ubuntu", "Jellyfin")
 
@@ -186,19 +184,63 @@ async def test_scenario_3_stop_machine1_with_jellyfin_running(lab: Lab) -> None:
         ("VM-Docker", "pve_shutdown"),
         ("VM-Ubuntu", "pve_shutdown"),
         ("Machine1", "ssh_shutdown"),
-        ("Jellyfin", "pve_shutdown"),
     ]
-    first, second = lab.reevaluations()
-    assert first.cascade is cascade
-    verdicts = {lab.topology.node(d.node).name: d for d in first.decisions}
+    (reevaluated,) = lab.reevaluations()
+    assert reevaluated.cascade is cascade
+    verdicts = {lab.topology.node(d.node).name: d for d in reevaluated.decisions}
     assert verdicts["NAS"].verdict is Verdict.KEEP
     assert verdicts["NAS"].active_dependents == (lab.id("Jellyfin"),)
-    assert verdicts["Jellyfin"].verdict is Verdict.STOP
+    assert not verdicts["NAS"].independent
+    assert verdicts["Jellyfin"].verdict is Verdict.KEEP
+    assert verdicts["Jellyfin"].independent
+    assert reevaluated.follow_ups == {}
+    assert lab.up() == {"NAS", "Machine2", "Jellyfin"}
+
+
+async def test_dependencies_started_for_a_dependent_are_stopped_with_it(
+    lab: Lab,
+) -> None:
+    """Start sandbox from all off, then stop it: like ``apt autoremove``.
+
+    Jellyfin was started only for sandbox, so it stops with it; its own
+    re-evaluation then proposes the NAS (a machine asks first). The hosts
+    (Machine1, VM-Docker, Machine2) are never re-evaluated: only functional
+    dependencies are.
+    """
+    await lab.run(Action.START, "sandbox")
+    assert lab.orchestrator.started_for_dependents == {
+        lab.id(name)
+        for name in ("NAS", "Machine2", "Jellyfin", "Machine1", "VM-Docker")
+    }
+
+    await lab.run(Action.STOP, "sandbox")
+
+    assert lab.log()[-2:] == [("sandbox", "docker_stop"), ("Jellyfin", "pve_shutdown")]
+    first, second = lab.reevaluations()
+    assert [(lab.topology.node(d.node).name, d.verdict) for d in first.decisions] == [
+        ("Jellyfin", Verdict.STOP)
+    ]
     assert second.cascade is first.follow_ups[lab.id("Jellyfin")]
     assert [(lab.topology.node(d.node).name, d.verdict) for d in second.decisions] == [
         ("NAS", Verdict.CONFIRM)
     ]
-    assert lab.up() == {"NAS", "Machine2"}
+    assert lab.id("Jellyfin") not in lab.orchestrator.started_for_dependents
+
+
+async def test_an_explicit_start_clears_the_mark(lab: Lab) -> None:
+    """Starting a node yourself makes it yours: it is no longer auto-stopped."""
+    await lab.run(Action.START, "sandbox")
+    await lab.run(Action.START, "Jellyfin")  # already on: the user claims it
+    assert lab.id("Jellyfin") not in lab.orchestrator.started_for_dependents
+
+    await lab.run(Action.STOP, "sandbox")
+
+    assert lab.log()[-1] == ("sandbox", "docker_stop")
+    (reevaluated,) = lab.reevaluations()
+    (decision,) = reevaluated.decisions
+    assert decision.node == lab.id("Jellyfin")
+    assert decision.verdict is Verdict.KEEP
+    assert decision.independent
 
 
 async def test_scenario_3_stop_machine1_with_jellyfin_off(lab: Lab) -> None:
@@ -229,6 +271,7 @@ async def test_scenario_3_stop_machine1_with_jellyfin_off(lab: Lab) -> None:
             "verdict": "confirm",
             "active_dependents": [],
             "active_children": [],
+            "independent": False,
             "follow_up": None,
         }
     ]

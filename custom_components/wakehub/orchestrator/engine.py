@@ -75,6 +75,7 @@ from custom_components.wakehub.core.model import (
 from custom_components.wakehub.core.planner import (
     Action,
     Decision,
+    ReasonKind,
     Step,
     Verdict,
     plan_start,
@@ -102,7 +103,7 @@ from .events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from custom_components.wakehub.core.topology import Topology
 
@@ -166,9 +167,15 @@ class Orchestrator:
         driver: NodeDriver,
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
+        started_for_dependents: Iterable[str] = (),
     ) -> None:
-        """Create an idle orchestrator over ``topology``."""
+        """Create an idle orchestrator over ``topology``.
+
+        ``started_for_dependents`` restores the marks of the nodes a previous
+        run started for a dependent (see :attr:`started_for_dependents`).
+        """
         self._topology = topology
+        self._marks: set[str] = set(started_for_dependents)
         self._driver = driver
         self._poll_interval = poll_interval
         self._queue: deque[Cascade] = deque()
@@ -193,6 +200,19 @@ class Orchestrator:
         plan use the new topology.
         """
         self._topology = topology
+
+    @property
+    def started_for_dependents(self) -> frozenset[str]:
+        """The nodes WakeHub started for a dependent, not for themselves.
+
+        A start cascade marks every node it brings up as a dependency or a
+        host; the user starting a node explicitly, or the node going down,
+        drops its mark. Re-evaluation stops automatically only marked nodes
+        (like ``apt autoremove``): a service the user started on its own is
+        never shut down just because a dependent went away. The HA glue
+        persists this set across restarts.
+        """
+        return frozenset(self._marks)
 
     @property
     def running(self) -> Cascade | None:
@@ -276,6 +296,9 @@ class Orchestrator:
         steps = self._plan(action, target, await self._driver.states())
         # No await from here on: the queue cannot change under our feet.
         self._check_open()
+        if action is Action.START:
+            # The user wants this node for itself, whatever started it.
+            self._marks.discard(target)
         existing = self._find(action, target)
         if existing is not None:
             return existing
@@ -506,6 +529,10 @@ class Orchestrator:
         except ChannelError as err:
             error = CascadeError(err.code, err.message, node=step.node, step=index)
         else:
+            if step.action is Action.STOP:
+                self._marks.discard(step.node)
+            elif not skipped and step.reason.kind is not ReasonKind.TARGET:
+                self._marks.add(step.node)
             cstep.status = StepStatus.SKIPPED if skipped else StepStatus.DONE
             cstep.detail = None
             cstep.finished_at = time.time()
@@ -588,7 +615,17 @@ class Orchestrator:
         for node_id, activity in self._activities.items():
             if activity.state is PowerState.ERROR:
                 states[node_id] = PowerState.ERROR
-        decisions = tuple(reevaluate(self._topology, states, stopped))
+        # A node that went down some other way no longer holds its mark.
+        self._marks = {
+            node
+            for node in self._marks
+            if states.get(node, PowerState.OFF) != PowerState.OFF
+        }
+        decisions = tuple(
+            reevaluate(
+                self._topology, states, stopped, started_for_dependents=self._marks
+            )
+        )
         follow_ups: dict[str, Cascade] = {}
         for decision in decisions:
             self._log_decision(cascade, decision)
@@ -614,6 +651,7 @@ class Orchestrator:
                 "verdict": str(decision.verdict),
                 "active_dependents": list(decision.active_dependents),
                 "active_children": list(decision.active_children),
+                "independent": decision.independent,
                 "follow_up": (
                     follow_ups[decision.node].id
                     if decision.node in follow_ups
@@ -631,7 +669,14 @@ class Orchestrator:
     def _log_decision(self, cascade: Cascade, decision: Decision) -> None:
         nodes = self._topology.nodes
         name = nodes[decision.node].name if decision.node in nodes else decision.node
-        if decision.verdict is Verdict.KEEP:
+        if decision.independent:
+            _LOGGER.info(
+                "After cascade %s, %s stays on: it was started on its own,"
+                " not for a dependent",
+                cascade.id,
+                name,
+            )
+        elif decision.verdict is Verdict.KEEP:
             keepers = [
                 nodes[node].name if node in nodes else node
                 for node in (*decision.active_dependents, *decision.active_children)
