@@ -124,17 +124,24 @@ def plan_start(
     host = ReasonKind.HOST
     dependency = ReasonKind.DEPENDENCY
     state_of = states.get
+    view, order, via = topology.walk_up(target)
+    ids = view.ids
+    parent = view.parent
+    parent_is_dependency = view.parent_is_dependency
+    channel = view.start_channel
     plan: list[Step] = []
     add = plan.append
-    for node_id, via, hosting, channel in topology.start_walk(target):
+    for position, by in zip(order, via, strict=True):
+        node_id = ids[position]
         if state_of(node_id) == on:
             continue
-        reason = (
-            TARGET_REASON
-            if via is None
-            else Reason(host if hosting else dependency, via)
-        )
-        add(Step(node_id, start, channel, reason))
+        if by < 0:
+            reason = TARGET_REASON
+        elif parent[by] == position and not parent_is_dependency[by]:
+            reason = Reason(host, ids[by])
+        else:
+            reason = Reason(dependency, ids[by])
+        add(Step(node_id, start, channel[position], reason))
     return plan
 
 
@@ -153,18 +160,24 @@ def plan_stop(
     hosted = ReasonKind.HOSTED
     dependent = ReasonKind.DEPENDENT
     state_of = states.get
+    view, order, via = topology.walk_down(target)
+    ids = view.ids
+    parent = view.parent
+    channel = view.stop_channel
     plan: list[Step] = []
     add = plan.append
-    for node_id, via, hosting, channel in topology.stop_walk(target):
+    for position, by in zip(order, via, strict=True):
+        node_id = ids[position]
         state = state_of(node_id)
         if state is None or state == off:
             continue
-        reason = (
-            TARGET_REASON
-            if via is None
-            else Reason(hosted if hosting else dependent, via)
-        )
-        add(Step(node_id, stop, channel, reason))
+        if by < 0:
+            reason = TARGET_REASON
+        elif parent[position] == by:
+            reason = Reason(hosted, ids[by])
+        else:
+            reason = Reason(dependent, ids[by])
+        add(Step(node_id, stop, channel[position], reason))
     return plan
 
 
