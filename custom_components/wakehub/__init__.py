@@ -19,6 +19,7 @@ from .coordinator import (
     async_remove_persisted_tree,
     build_tree,
 )
+from .frontend import async_register_card
 from .hub import HUB_KEY, WakeHubHub
 from .services import async_setup_services
 
@@ -40,6 +41,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     await hub.async_setup()
     hass.data[HUB_KEY] = hub
     async_setup_services(hass)
+    await async_register_card(hass)
     return True
 
 

@@ -12,14 +12,18 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
+from homeassistant.core import callback
 
+from .const import CONF_MACHINE, CONF_PINNED, CONF_URL
 from .core.model import NodeKind, PowerState
 from .entity import WakeHubEntity
+from .hub import HUB_KEY
+from .proposals import EVENT_PROPOSAL_CLOSED, EVENT_SHUTDOWN_PROPOSED
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from homeassistant.core import HomeAssistant
+    from homeassistant.core import Event, HomeAssistant
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
     from homeassistant.helpers.typing import StateType
 
@@ -65,13 +69,32 @@ def _status(coordinator: WakeHubCoordinator, node: TreeNode) -> str | None:
 def _status_attributes(
     coordinator: WakeHubCoordinator, node: TreeNode
 ) -> dict[str, Any] | None:
-    """The cascade step and error of a node, while a cascade says so."""
-    if (activity := coordinator.activity(node.id)) is None:
-        return None
-    attributes: dict[str, Any] = {"step": activity.step}
-    if activity.error_code is not None:
-        attributes["error_code"] = activity.error_code
-        attributes["error_message"] = activity.error_message
+    """What the dashboard card shows of a node.
+
+    Always the node's id, kind, pin and service URL; the cascade step and
+    error while a cascade says so; the pending shutdown proposal, if any.
+    """
+    settings = (
+        coordinator.config_entry.options.get(CONF_MACHINE) or {}
+        if node.kind is NodeKind.MACHINE
+        else node.settings
+    )
+    attributes: dict[str, Any] = {
+        "node_id": node.id,
+        "kind": node.kind.value,
+        "pinned": bool(settings.get(CONF_PINNED)),
+        "url": settings.get(CONF_URL) or None,
+    }
+    if (activity := coordinator.activity(node.id)) is not None:
+        attributes["step"] = activity.step
+        if activity.error_code is not None:
+            attributes["error_code"] = activity.error_code
+            attributes["error_message"] = activity.error_message
+    if (hub := coordinator.hass.data.get(HUB_KEY)) is not None and (
+        proposal := hub.proposals.get(node.id)
+    ) is not None:
+        attributes["proposal_id"] = proposal.id
+        attributes["proposal_expires_at"] = proposal.expires_at.isoformat()
     return attributes
 
 
@@ -230,7 +253,25 @@ class WakeHubSensorEntity(WakeHubEntity, SensorEntity):
     """A sensor of one node."""
 
     entity_description: WakeHubSensorEntityDescription
-    _unrecorded_attributes = frozenset({"services", "step"})
+    _unrecorded_attributes = frozenset(
+        {"services", "step", "proposal_id", "proposal_expires_at"}
+    )
+
+    async def async_added_to_hass(self) -> None:
+        """A status sensor also follows the node's shutdown proposals."""
+        await super().async_added_to_hass()
+        if self.entity_description.key != "status":
+            return
+
+        @callback
+        def _proposal_changed(event: Event) -> None:
+            if event.data.get("node") == self.node.id:
+                self.async_write_ha_state()
+
+        for event_type in (EVENT_SHUTDOWN_PROPOSED, EVENT_PROPOSAL_CLOSED):
+            self.async_on_remove(
+                self.hass.bus.async_listen(event_type, _proposal_changed)
+            )
 
     @property
     def available(self) -> bool:
