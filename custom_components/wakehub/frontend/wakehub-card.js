@@ -170,9 +170,14 @@ class WakeHubCard extends HTMLElement {
   _node(state, cascade) {
     const a = state.attributes;
     const hass = this._hass;
-    const status = STATES[state.state] ? state.state : "unavailable";
     const c = cascade && cascade.attributes;
     const cascadeHere = c && c.target === a.node_id ? c : null;
+    let status = STATES[state.state] ? state.state : "unavailable";
+    // A cascade about this node that has not reached it yet: show where it goes.
+    if (cascadeHere && (cascadeHere.status === "running" || cascadeHere.status === "queued")) {
+      if (cascadeHere.action === "start" && status === "off") status = "starting";
+      if (cascadeHere.action === "stop" && status === "on") status = "stopping";
+    }
     return {
       id: a.node_id,
       entity: state.entity_id,
@@ -312,8 +317,8 @@ class WakeHubCard extends HTMLElement {
             <ha-icon icon="${st.icon}" aria-hidden="true"></ha-icon>
             <span class="state-label">${st.label}</span>
           </span>
+          <div class="actions">${open}${powerButton}</div>
         </div>
-        <div class="actions">${open}${powerButton}</div>
         <div class="live" aria-live="polite">
           ${busy ? `<p class="busy">${escapeHtml(busy)}</p>` : ""}
           ${this._renderProgress(n)}
@@ -416,7 +421,9 @@ const STYLE = `
     border-radius: 12px; border: 1px solid var(--state-color); color: var(--state-color);
     font-weight: 500; font-size: 0.9em; --mdc-icon-size: 18px;
   }
-  .actions { display: flex; justify-content: flex-end; align-items: center; gap: 8px; margin-top: 8px; }
+  .actions { display: flex; justify-content: flex-end; align-items: center; gap: 8px; }
+  .confirm .actions, .proposal .actions { margin-top: 8px; }
+  .row .actions button, .row .actions a.open { min-width: 64px; text-align: center; }
   button, a.open {
     font: inherit; font-weight: 500; font-size: 0.9em; cursor: pointer; border-radius: 4px;
     padding: 6px 14px; border: 1px solid var(--primary-color, #03a9f4);

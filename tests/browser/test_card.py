@@ -1,0 +1,470 @@
+"""The dashboard card in a real browser, against the running demo.
+
+Starts ``scripts/develop --headless`` (its own session, a free port, a
+temporary config directory), then drives Debian's headless Chromium through
+Selenium and its ``/usr/bin/chromedriver``:
+
+1. log in through Home Assistant's login page; the default dashboard opens
+   on ``custom:wakehub-card`` with the pinned nodes, all off;
+2. click Start on Jellyfin: the card shows the cascade step by step, then
+   "On"; the simulator's ``/log`` shows NAS -> Machine2 -> Jellyfin;
+3. click Start on sandbox, wait until it is on;
+4. click Stop on Jellyfin: the card asks "Shut down Jellyfin and its 1
+   dependent?" and lists sandbox; confirm; both end "Off";
+5. the NAS, left without an active dependent, gets a shutdown proposal on
+   its row (a machine asks first); Dismiss closes it and the NAS stays on.
+
+Screenshots of every stage go to ``artifacts/screenshots/`` (gitignored, CI
+artifacts); the card alone at the confirmation stage goes to
+``artifacts/screenshots/card.png`` (copied by hand to ``docs/images/``).
+
+Skipped, with the reason, when Chromium or chromedriver is not installed
+(``apt-get install -y chromium chromium-driver``), or when Home Assistant
+cannot start here. Set ``WAKEHUB_BROWSER_READY`` to a demo's ``READY`` line
+to reuse a running (cold) demo instead of starting one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+import json
+import os
+from pathlib import Path
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from typing import TYPE_CHECKING, Any, TypeVar
+import urllib.request
+
+import pytest
+import pytest_socket
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+DEVELOP = ROOT / "scripts" / "develop"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROME_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--window-size=1280,1000",
+    "--force-device-scale-factor=1",
+)
+READY_TIMEOUT = 300.0
+STOP_TIMEOUT = 90.0
+UI_TIMEOUT = 60.0  # the page, the login, the card
+CASCADE_TIMEOUT = 180.0  # a whole cascade at the demo's time scale (~10-30 s)
+HA_CANNOT_START = (
+    "Home Assistant exited during start-up",
+    "Home Assistant's API did not answer",
+    "scripts/setup failed",
+    "no usable Python found",
+    "is missing: run scripts/setup",
+)
+
+START_ACTIONS = frozenset({"wol", "pve_start", "docker_start"})
+
+T = TypeVar("T")
+
+# Finds the card anywhere in the frontend's nested shadow roots, then a row
+# (a <section aria-label=NAME>) inside the card's own shadow root.
+_JS_DEEP = """
+const deep = (root, selector) => {
+  const hit = root.querySelector(selector);
+  if (hit) return hit;
+  for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) {
+      const found = deep(el.shadowRoot, selector);
+      if (found) return found;
+    }
+  }
+  return null;
+};
+const card = deep(document, 'wakehub-card');
+"""
+_JS_CARD = _JS_DEEP + "return card && card.shadowRoot.querySelector('ha-card');"
+_JS_ROWS = (
+    _JS_DEEP
+    + """
+if (!card || !card.shadowRoot) return null;
+return [...card.shadowRoot.querySelectorAll('section.node')].map((s) => ({
+  name: s.getAttribute('aria-label'),
+  state: s.dataset.state,
+  label: s.querySelector('.state-label')?.textContent.trim(),
+  buttons: [...s.querySelectorAll('button, a')].map((b) => ({
+    text: b.textContent.trim(), label: b.getAttribute('aria-label'),
+    disabled: !!b.disabled})),
+  progress: s.querySelector('.progress')?.innerText ?? null,
+  steps: [...s.querySelectorAll('.steps li')].map((li) => li.innerText),
+  error: s.querySelector('.error')?.innerText ?? null,
+  confirm: s.querySelector('.confirm')?.innerText ?? null,
+  dependents: [...s.querySelectorAll('.confirm .dependents li')].map(
+    (li) => li.textContent.trim()),
+  proposal: s.querySelector('.proposal')?.innerText ?? null,
+}));
+"""
+)
+_JS_BUTTON = (
+    _JS_DEEP
+    + """
+const row = card && [...card.shadowRoot.querySelectorAll('section.node')].find(
+  (s) => s.getAttribute('aria-label') === arguments[0]);
+return row && row.querySelector(`[data-action="${arguments[1]}"]`);
+"""
+)
+
+
+# ---------------------------------------------------------------- the demo
+
+
+@dataclass
+class Demo:
+    """A running demo: its URL, login and the simulator's control API."""
+
+    url: str
+    username: str
+    password: str
+    sim_url: str
+    stderr: Path | None = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the script's stderr, for failure messages."""
+        if self.stderr is None or not self.stderr.exists():
+            return ""
+        return "\n".join(self.stderr.read_text().splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    """A free loopback port (module fixtures run before sockets are allowed)."""
+    guarded = socket.socket
+    pytest_socket.enable_socket()
+    try:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    finally:
+        socket.socket = guarded  # type: ignore[misc]
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _parse_ready(line: str, stderr: Path | None = None) -> Demo:
+    fields = line.split(" ")
+    assert len(fields) == 5, line
+    assert fields[0] == "READY", line
+    return Demo(fields[1], fields[2], fields[3], fields[4], stderr)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the script; whatever is left of its session is killed."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_TIMEOUT)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> None:
+    """Skip, saying why, when the browser or its driver is missing."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        pytest.skip(
+            f"{', '.join(missing)} not installed:"
+            " apt-get install -y chromium chromium-driver"
+        )
+    pytest.importorskip("selenium", reason="selenium is not installed (floor pins)")
+
+
+@pytest.fixture(scope="module")
+def demo(chromium: None) -> Iterator[Demo]:
+    """``scripts/develop --headless``, up to its READY line."""
+    if ready := os.environ.get("WAKEHUB_BROWSER_READY"):
+        yield _parse_ready(ready)
+        return
+    work = Path(tempfile.mkdtemp(prefix="wakehub-browser-"))
+    stdout, stderr = work / "stdout.txt", work / "stderr.txt"
+    port = _free_port()
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [
+                str(DEVELOP),
+                "--headless",
+                "--port",
+                str(port),
+                "--config",
+                str(work / "config"),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            lines = stdout.read_text().splitlines()
+            if ready := next((x for x in lines if x.startswith("READY ")), ""):
+                break
+            if process.poll() is not None:
+                log = stderr.read_text()
+                if any(reason in log for reason in HA_CANNOT_START):
+                    pytest.skip("Home Assistant cannot start here:\n" + log[-2000:])
+                pytest.fail(f"scripts/develop exited {process.returncode}:\n{log}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no READY line in {READY_TIMEOUT}s:\n{stderr.read_text()}")
+            time.sleep(0.5)
+        yield _parse_ready(ready, stderr)
+    finally:
+        _stop(process)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(demo: Demo) -> Iterator[Any]:
+    """Headless Chromium with a fresh profile, through Debian's chromedriver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="wakehub-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_script_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def _wait[T](
+    what: str, probe: Callable[[], T | None], timeout: float, context: Callable[[], str]
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail saying ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(Exception):
+            if result := probe():
+                return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out ({timeout:.0f}s) waiting for {what}\n{context()}")
+        time.sleep(0.2)
+
+
+class Card:
+    """The card in the browser, row by row (one row per node)."""
+
+    def __init__(self, driver: Any, demo: Demo) -> None:
+        self.driver = driver
+        self.demo = demo
+        self.shots: list[Path] = []
+
+    def rows(self) -> dict[str, dict[str, Any]]:
+        rows = self.driver.execute_script(_JS_ROWS) or []
+        return {row["name"]: row for row in rows}
+
+    def context(self) -> str:
+        try:
+            rows = json.dumps(self.rows(), indent=1)
+        except Exception as err:
+            rows = f"(no card: {err})"
+        return f"url: {self.driver.current_url}\ncard: {rows}\n{self.demo.log_tail()}"
+
+    def wait(
+        self,
+        what: str,
+        probe: Callable[[dict[str, dict[str, Any]]], T | None],
+        timeout: float = UI_TIMEOUT,
+    ) -> T:
+        return _wait(what, lambda: probe(self.rows()), timeout, self.context)
+
+    def wait_state(
+        self, name: str, state: str, timeout: float = CASCADE_TIMEOUT
+    ) -> None:
+        self.wait(
+            f"{name} to show {state!r}",
+            lambda rows: rows[name]["state"] == state,
+            timeout,
+        )
+
+    def click(self, name: str, action: str) -> None:
+        button = _wait(
+            f"an enabled {action!r} button on {name}",
+            lambda: (
+                (b := self.driver.execute_script(_JS_BUTTON, name, action))
+                and b.is_enabled()
+                and b
+            ),
+            UI_TIMEOUT,
+            self.context,
+        )
+        button.click()
+
+    def shot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{len(self.shots) + 1:02d}-{name}.png"
+        self.driver.save_screenshot(str(path))
+        self.shots.append(path)
+        return path
+
+    def shot_card(self, name: str) -> Path:
+        """The card alone (its <ha-card>), for the docs."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.driver.execute_script(_JS_CARD).screenshot(str(path))
+        return path
+
+
+def _login(driver: Any, demo: Demo) -> None:
+    """Through the login page, as a user: username, password, Log in."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(demo.url + "/")
+    context = lambda: f"url: {driver.current_url}"  # noqa: E731
+    user = _wait(
+        "the login form",
+        lambda: driver.find_element(By.CSS_SELECTOR, "input[name=username]"),
+        UI_TIMEOUT,
+        context,
+    )
+    user.send_keys(demo.username)
+    password = driver.find_element(By.CSS_SELECTOR, "input[name=password]")
+    password.send_keys(demo.password)
+    password.send_keys(Keys.ENTER)
+    _wait(
+        "the frontend after the login",
+        lambda: (
+            "/auth/authorize" not in driver.current_url
+            and driver.execute_script(
+                "return !!document.querySelector('home-assistant')"
+            )
+        ),
+        UI_TIMEOUT,
+        context,
+    )
+
+
+def _power_log(demo: Demo) -> list[tuple[str, str]]:
+    """The simulator's commands, repeats merged (WoL is sent a few times)."""
+    log: list[tuple[str, str]] = []
+    for entry in _get_json(f"{demo.sim_url}/log"):
+        command = (entry["node"], entry["action"])
+        if not log or log[-1] != command:
+            log.append(command)
+    return log
+
+
+# --------------------------------------------------------------------- test
+
+
+def test_card_start_stop_confirm(demo: Demo, browser: Any) -> None:
+    """Start Jellyfin, start sandbox, stop Jellyfin with its plan; the proposal."""
+    started = time.monotonic()
+    card = Card(browser, demo)
+    assert _power_log(demo) == [], "the demo should start cold"
+
+    # 1. Log in: the default dashboard is the card, the pinned nodes all off.
+    _login(browser, demo)
+    pinned = {"Jellyfin", "sandbox", "plex", "NAS"}
+    card.wait(
+        "the card with the pinned nodes, all off",
+        lambda rows: (
+            set(rows) == pinned and all(row["state"] == "off" for row in rows.values())
+        ),
+    )
+    rows = card.rows()
+    assert rows["Jellyfin"]["label"] == "Off"  # a text label, not colour alone
+    assert [b["label"] for b in rows["Jellyfin"]["buttons"]] == ["Start Jellyfin"]
+    card.shot("dashboard-cold")
+
+    # 2. Start Jellyfin: the cascade step by step, then on.
+    card.click("Jellyfin", "start")
+    progress = card.wait(
+        "Jellyfin's cascade progress",
+        lambda rows: len(rows["Jellyfin"]["steps"]) == 3 and rows["Jellyfin"],
+    )
+    assert "Starting Jellyfin" in progress["progress"], progress
+    assert all(
+        name in step
+        for name, step in zip(
+            ("NAS", "Machine2", "Jellyfin"), progress["steps"], strict=True
+        )
+    ), progress["steps"]
+    card.shot("jellyfin-starting")
+    card.wait_state("Jellyfin", "on")
+    rows = card.rows()
+    assert rows["Jellyfin"]["label"] == "On"
+    assert rows["NAS"]["state"] == "on"
+    starts = [node for node, action in _power_log(demo) if action in START_ACTIONS]
+    assert starts == ["NAS", "Machine2", "Jellyfin"], _power_log(demo)
+    card.shot("jellyfin-on")
+
+    # 3. Start sandbox through the card.
+    card.click("sandbox", "start")
+    card.wait_state("sandbox", "on")
+    card.shot("sandbox-on")
+
+    # 4. Stop Jellyfin: the plan lists sandbox; confirm; both off.
+    card.click("Jellyfin", "stop")
+    confirm = card.wait(
+        "the stop confirmation",
+        lambda rows: rows["Jellyfin"]["dependents"] and rows["Jellyfin"],
+    )
+    assert "Shut down Jellyfin and its 1 dependent?" in confirm["confirm"], confirm
+    assert confirm["dependents"] == ["sandbox"], confirm
+    card.shot("jellyfin-stop-confirmation")
+    card.shot_card("card")
+    card.click("Jellyfin", "confirm-stop")
+    card.wait_state("sandbox", "off")
+    card.wait_state("Jellyfin", "off")
+    log = _power_log(demo)
+    stops = [node for node, action in log if "stop" in action or "shutdown" in action]
+    assert stops[:2] == ["sandbox", "Jellyfin"], log
+    card.shot("jellyfin-and-sandbox-off")
+
+    # 5. The NAS has no active dependent left (plex is off): a machine asks.
+    proposal = card.wait(
+        "the NAS's shutdown proposal",
+        lambda rows: rows["NAS"]["proposal"] and rows["NAS"],
+        CASCADE_TIMEOUT,
+    )
+    assert "Shut it down?" in proposal["proposal"], proposal
+    card.shot("nas-proposal")
+    card.click("NAS", "dismiss-proposal")
+    card.wait("the proposal to close", lambda rows: rows["NAS"]["proposal"] is None)
+    assert card.rows()["NAS"]["state"] == "on"
+    card.shot("nas-kept")
+
+    print(
+        f"browser test: {time.monotonic() - started:.1f}s after READY;"
+        f" screenshots in {SCREENSHOTS}: {', '.join(p.name for p in card.shots)}"
+    )
