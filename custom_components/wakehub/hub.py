@@ -640,7 +640,9 @@ class CascadeSensor(SensorEntity):
     def native_value(self) -> str:
         """``running`` while a cascade runs, else ``idle``."""
         orchestrator = self._hub.orchestrator
-        return "running" if orchestrator.running or orchestrator.queued else "idle"
+        running = orchestrator.running
+        busy = (running is not None and not running.done) or orchestrator.queued
+        return "running" if busy else "idle"
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:

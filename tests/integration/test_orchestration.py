@@ -6,19 +6,24 @@ assertion on commands reads the simulator's own log, in order.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.components import persistent_notification
 from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
 from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_ON
+from homeassistant.core import callback
 import pytest
 
 from custom_components.wakehub import hub as hub_module
+from custom_components.wakehub.core.planner import Action
 
 from .conftest import state_of
 from .hub_helpers import (
     async_setup_homelab,
     async_wait_idle,
     commands,
+    hub_of,
     switch_id,
 )
 
@@ -71,7 +76,7 @@ async def test_scenario_2_start_sandbox(
     await async_setup_homelab(hass, homelab)
     events: list[dict[str, Any]] = []
     hass.bus.async_listen(
-        hub_module.EVENT_CASCADE_COMPLETED, lambda e: events.append(e.data)
+        hub_module.EVENT_CASCADE_COMPLETED, callback(lambda e: events.append(e.data))
     )
 
     await _turn(hass, SERVICE_TURN_ON, "sandbox")
@@ -111,3 +116,206 @@ async def test_scenario_4_stop_jellyfin_while_sandbox_runs(
     assert state_of(hass, "Jellyfin") == "off"
     # plex still needs the NAS: it stays on.
     assert state_of(hass, "NAS") == "on"
+
+
+async def test_failure_stops_at_step_1(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """A NAS ignoring WoL: step 1 times out, nothing else is sent."""
+    homelab.fault("NAS", "ignore_wol")
+    await async_setup_homelab(hass, homelab, settings={"NAS": {"start_timeout": 1}})
+    failed: list[dict[str, Any]] = []
+    hass.bus.async_listen(
+        hub_module.EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
+    )
+    notifications: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: notifications.update(updated))
+    )
+
+    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_wait_idle(hass)
+
+    assert {action for action, _ in commands(homelab)} == {"wol"}
+    assert {node for _, node in commands(homelab)} == {"NAS"}
+    status = hass.states.get("sensor.nas_status")
+    assert status.state == "error"
+    assert status.attributes["error_code"] == "timeout"
+    assert status.attributes["step"].startswith("1/3: ")
+    assert state_of(hass, "Jellyfin") == "off"
+    assert hass.states.get(switch_id("Jellyfin")).state == "off"
+    assert len(failed) == 1
+    assert failed[0]["node"] == hub_of(hass).topology.nodes[failed[0]["node"]].id
+    assert failed[0]["name"] == "NAS"
+    assert failed[0]["step"] == 1
+    assert failed[0]["total"] == 3
+    assert failed[0]["error_code"] == "timeout"
+    assert failed[0]["target_name"] == "Jellyfin"
+    (notification,) = [
+        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
+    ]
+    assert "Step 1/3 failed on NAS" in notification["message"]
+    assert "Jellyfin" in notification["title"]
+
+    # A retry is a new start; the error clears once the NAS answers.
+    homelab.fault("NAS", "ignore_wol", None)
+    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_wait_idle(hass)
+    assert state_of(hass, "NAS") == "on"
+    assert state_of(hass, "Jellyfin") == "on"
+
+
+async def test_failure_notification_in_french(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """The notification follows the user's language."""
+    hass.config.language = "fr"
+    homelab.fault("NAS", "ignore_wol")
+    await async_setup_homelab(hass, homelab, settings={"NAS": {"start_timeout": 1}})
+    notifications: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: notifications.update(updated))
+    )
+    await _turn(hass, SERVICE_TURN_ON, "NAS")
+    await async_wait_idle(hass)
+    (notification,) = [
+        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
+    ]
+    assert "L'étape 1/1 a échoué sur NAS" in notification["message"]
+
+
+async def test_double_start_joins(hass: HomeAssistant, homelab: HomelabThread) -> None:
+    """A second start of the same node joins the running cascade."""
+    await async_setup_homelab(hass, homelab)
+    hub = hub_of(hass)
+    node = next(n for n in hub.topology.nodes.values() if n.name == "Jellyfin")
+    first = await hub.async_request(Action.START, node.id)
+    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    second = await hub.async_request(Action.START, node.id)
+    assert second is first
+    await async_wait_idle(hass)
+    assert commands(homelab) == [
+        ("wol", "NAS"),
+        ("wol", "Machine2"),
+        ("pve_start", "Jellyfin"),
+    ]
+
+
+async def test_stop_during_start_cancels_at_step_boundary(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """Stopping Jellyfin while sandbox starts: the start ends after Jellyfin's step."""
+    await async_setup_homelab(hass, homelab)
+    jellyfin_started = asyncio.Event()
+    ended: list[dict[str, Any]] = []
+
+    @callback
+    def on_step(event: Any) -> None:
+        if event.data["name"] == "Jellyfin" and event.data["status"] == "started":
+            jellyfin_started.set()
+
+    hass.bus.async_listen(hub_module.EVENT_CASCADE_STEP, on_step)
+    hass.bus.async_listen(
+        hub_module.EVENT_CASCADE_COMPLETED, callback(lambda e: ended.append(e.data))
+    )
+    await _turn(hass, SERVICE_TURN_ON, "sandbox")
+    await asyncio.wait_for(jellyfin_started.wait(), 10)
+    await _turn(hass, SERVICE_TURN_OFF, "Jellyfin")
+    await async_wait_idle(hass)
+
+    assert commands(homelab) == [
+        ("wol", "NAS"),
+        ("wol", "Machine2"),
+        ("pve_start", "Jellyfin"),
+        ("pve_shutdown", "Jellyfin"),
+    ]
+    assert [(e["target_name"], e["status"]) for e in ended] == [
+        ("sandbox", "cancelled"),
+        ("Jellyfin", "completed"),
+    ]
+    assert state_of(hass, "Jellyfin") == "off"
+    assert state_of(hass, "Machine1") == "off"
+
+
+async def test_cascade_sensor(hass: HomeAssistant, homelab: HomelabThread) -> None:
+    """Idle, then the last cascade with each step's status."""
+    await async_setup_homelab(hass, homelab)
+    state = hass.states.get("sensor.wakehub_cascade")
+    assert state is not None
+    assert state.state == "idle"
+    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    assert hass.states.get("sensor.wakehub_cascade").state == "running"
+    await async_wait_idle(hass)
+    state = hass.states.get("sensor.wakehub_cascade")
+    assert state.state == "idle"
+    assert state.attributes["target_name"] == "Jellyfin"
+    assert state.attributes["status"] == "completed"
+    assert [(s["name"], s["status"]) for s in state.attributes["steps"]] == [
+        ("NAS", "done"),
+        ("Machine2", "done"),
+        ("Jellyfin", "done"),
+    ]
+
+
+async def test_restart_marker_written_at_stop(
+    hass: HomeAssistant, homelab: HomelabThread, hass_storage: dict[str, Any]
+) -> None:
+    """A cascade running when HA stops stays recorded as running."""
+    homelab.fault("NAS", "ignore_wol")
+    await async_setup_homelab(hass, homelab)
+    waiting = asyncio.Event()
+    hass.bus.async_listen(
+        hub_module.EVENT_CASCADE_STEP,
+        callback(lambda e: waiting.set() if e.data["status"] == "started" else None),
+    )
+    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await asyncio.wait_for(waiting.wait(), 10)
+    await hub_of(hass).async_shutdown()
+    marker = hass_storage["wakehub.cascade"]["data"]["running"]
+    assert marker["target_name"] == "Jellyfin"
+    assert marker["step"] == 1
+    assert marker["name"] == "NAS"
+    # Nothing stays "in progress".
+    assert state_of(hass, "NAS") == "off"
+
+
+async def test_interrupted_cascade_reported_at_start(
+    hass: HomeAssistant, homelab: HomelabThread, hass_storage: dict[str, Any]
+) -> None:
+    """The stored marker becomes an "interrupted" failure at the next start."""
+    hass_storage["wakehub.cascade"] = {
+        "version": 1,
+        "key": "wakehub.cascade",
+        "data": {
+            "running": {
+                "id": "abc123",
+                "action": "start",
+                "target": "x",
+                "target_name": "Jellyfin",
+                "origin": "request",
+                "total": 3,
+                "step": 2,
+                "node": "y",
+                "name": "Machine2",
+            }
+        },
+    }
+    failed: list[dict[str, Any]] = []
+    hass.bus.async_listen(
+        hub_module.EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
+    )
+    notifications: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: notifications.update(updated))
+    )
+    await async_setup_homelab(hass, homelab)
+    await hass.async_block_till_done()
+
+    assert [(e["target_name"], e["error_code"], e["step"]) for e in failed] == [
+        ("Jellyfin", "interrupted", 2)
+    ]
+    notification = notifications["wakehub_cascade_abc123"]
+    assert "step 2/3 (Machine2)" in notification["message"]
+    # Reported once: the marker is cleared.
+    await hass.async_block_till_done()
+    assert hass_storage["wakehub.cascade"]["data"]["running"] is None
