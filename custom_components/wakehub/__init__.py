@@ -19,6 +19,7 @@ from .coordinator import (
     async_remove_persisted_tree,
     build_tree,
 )
+from .entity import async_register_devices
 from .frontend import async_register_card
 from .hub import HUB_KEY, WakeHubHub
 from .services import async_setup_services
@@ -58,6 +59,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> b
     entry.async_on_unload(channels.async_close)
     coordinator = WakeHubCoordinator(hass, entry, channels)
     await coordinator.async_config_entry_first_refresh()
+    async_register_devices(hass, coordinator)
     entry.runtime_data = WakeHubRuntimeData(coordinator=coordinator, channels=channels)
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)

@@ -53,7 +53,6 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 
 from .channels.base import ChildInfo, ChildKind
 from .channels.docker import DockerHost
@@ -70,6 +69,7 @@ from .channels.proxmox import (
     fetch_certificate_fingerprint,
 )
 from .channels.ssh import ShutdownCommand, SshChannel, fetch_host_key
+from .compat import vol
 from .const import (
     CONF_BROADCAST_ADDRESS,
     CONF_BROADCAST_PORT,

@@ -35,6 +35,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 from .channels import Machine, SshChannel, fetch_host_key
 from .channels.base import ChildInfo, ChildKind, HostApi
 from .channels.errors import AuthenticationError, ChannelError
+from .compat import async_get_node_device
 from .const import (
     CONF_HOST,
     CONF_HOST_KEY,
@@ -513,9 +514,12 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         except ChannelError:
             return  # The guest listing that follows reports the failure.
         self.pve_version = str(version.get("version") or "") or None
-        registry = dr.async_get(self.hass)
-        if device := registry.async_get_device({(DOMAIN, self.machine_id)}):
-            registry.async_update_device(device.id, sw_version=self.pve_version)
+        if device := async_get_node_device(
+            self.hass, self.config_entry.entry_id, self.machine_id
+        ):
+            dr.async_get(self.hass).async_update_device(
+                device.id, sw_version=self.pve_version
+            )
 
     def _snapshot_machine_off(self) -> MachineSnapshot:
         """Every node of a machine that is off is off: no API is asked."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import CONNECTION_NETWORK_MAC, DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .compat import async_register_node_device
 from .const import (
     CONF_HOST,
     CONF_MACHINE,
@@ -20,6 +22,7 @@ from .coordinator import TreeNode, WakeHubCoordinator
 from .core.model import NodeKind, PowerState
 
 if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity import EntityDescription
 
 _GUEST_MODELS = {NodeKind.VM: "QEMU virtual machine", NodeKind.LXC: "LXC container"}
@@ -64,8 +67,27 @@ def proxmox_url(coordinator: WakeHubCoordinator, node: TreeNode | None = None) -
     return url
 
 
+@callback
+def async_register_devices(
+    hass: HomeAssistant, coordinator: WakeHubCoordinator
+) -> None:
+    """Register the device of every node, hosts first, each linked to its host.
+
+    The link to the host is made here, the way the running Home Assistant
+    wants it (see :mod:`.compat`); the entities' ``DeviceInfo`` carry none.
+    """
+    entry_id = coordinator.config_entry.entry_id
+    for node in coordinator.tree.values():  # parents before children
+        async_register_node_device(
+            hass, entry_id, device_info(coordinator, node), node.parent
+        )
+
+
 def device_info(coordinator: WakeHubCoordinator, node: TreeNode) -> DeviceInfo:
-    """Return the device of a node; ``via_device`` is its host in the tree."""
+    """Return the device of a node, without its link to its host.
+
+    :func:`async_register_devices` links it to its host's device.
+    """
     entry = coordinator.config_entry
     if node.kind is NodeKind.MACHINE:
         url = entry.options.get(CONF_MACHINE, {}).get(CONF_URL)
@@ -92,7 +114,6 @@ def device_info(coordinator: WakeHubCoordinator, node: TreeNode) -> DeviceInfo:
     info = DeviceInfo(
         identifiers={(DOMAIN, node.id)},
         name=node.name,
-        via_device=(DOMAIN, node.parent),
     )
     url = node.settings.get(CONF_URL)
     if node.kind is NodeKind.CONTAINER:

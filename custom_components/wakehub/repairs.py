@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.helpers import issue_registry as ir
-import voluptuous as vol
 
+from .compat import vol
 from .const import CONF_DEPENDENCIES, DOMAIN
 from .coordinator import build_tree
 
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
-    from homeassistant.data_entry_flow import FlowResult
+
+    from .compat import RepairsFlowResult
 
 ISSUE_PREFIX: Final = "dangling_dependency_"
 TRANSLATION_KEY: Final = "dangling_dependency"
@@ -166,13 +167,13 @@ class DanglingDependencyRepairFlow(RepairsFlow):
 
     async def async_step_init(
         self, user_input: dict[str, str] | None = None
-    ) -> FlowResult:
+    ) -> RepairsFlowResult:
         """Go straight to the confirmation."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
-    ) -> FlowResult:
+    ) -> RepairsFlowResult:
         """Show the edge; on submit, remove it."""
         if user_input is not None:
             async_remove_edge(

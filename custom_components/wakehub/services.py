@@ -33,8 +33,8 @@ from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
 )
-import voluptuous as vol
 
+from .compat import vol
 from .const import CONF_DEPENDENCIES, DOMAIN
 from .core.errors import CoreError
 from .core.planner import Action, ReasonKind

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from homeassistant.helpers import device_registry as dr
 import pytest
 
-from custom_components.wakehub.const import DOMAIN
+from custom_components.wakehub.compat import async_get_node_device
 
 from .conftest import async_next_poll, node_id_of
 
@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
 
 def _device(
-    registry: dr.DeviceRegistry, homelab: HomelabThread, name: str
+    hass: HomeAssistant, entry: MockConfigEntry, homelab: HomelabThread, name: str
 ) -> dr.DeviceEntry:
-    device = registry.async_get_device({(DOMAIN, node_id_of(homelab.ready, name))})
+    device = async_get_node_device(
+        hass, entry.entry_id, node_id_of(homelab.ready, name)
+    )
     assert device is not None, name
     return device
 
@@ -31,7 +33,6 @@ async def test_device_tree_is_the_hosting_tree(
     hass: HomeAssistant,
     homelab: HomelabThread,
     mock_config_entry: MockConfigEntry,
-    device_registry: dr.DeviceRegistry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """plex -> VM-Docker -> Machine1, with complete device information."""
@@ -52,11 +53,11 @@ async def test_device_tree_is_the_hosting_tree(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
 
-    machine = _device(device_registry, homelab, "Machine1")
-    vm_docker = _device(device_registry, homelab, "VM-Docker")
-    vm_ubuntu = _device(device_registry, homelab, "VM-Ubuntu")
-    plex_device = _device(device_registry, homelab, "plex")
-    sandbox = _device(device_registry, homelab, "sandbox")
+    machine = _device(hass, mock_config_entry, homelab, "Machine1")
+    vm_docker = _device(hass, mock_config_entry, homelab, "VM-Docker")
+    vm_ubuntu = _device(hass, mock_config_entry, homelab, "VM-Ubuntu")
+    plex_device = _device(hass, mock_config_entry, homelab, "plex")
+    sandbox = _device(hass, mock_config_entry, homelab, "sandbox")
 
     assert machine.via_device_id is None
     assert vm_docker.via_device_id == machine.id
@@ -84,7 +85,7 @@ async def test_device_tree_is_the_hosting_tree(
     # The PVE version is read once the machine is up, and shown as sw_version.
     homelab.set_power("Machine1", "on")
     await async_next_poll(hass, freezer)
-    machine = _device(device_registry, homelab, "Machine1")
+    machine = _device(hass, mock_config_entry, homelab, "Machine1")
     assert machine.sw_version
     assert machine.sw_version == (
         mock_config_entry.runtime_data.coordinator.pve_version
@@ -106,21 +107,20 @@ async def test_machine_models(
     hass: HomeAssistant,
     homelab: HomelabThread,
     init_integration: MockConfigEntry,
-    device_registry: dr.DeviceRegistry,
     machine_name: str,
     manufacturer: str | None,
     model: str,
     lxc: str | None,
 ) -> None:
     """Each topology's machine says what it is; an LXC is an LXC."""
-    machine = _device(device_registry, homelab, machine_name)
+    machine = _device(hass, init_integration, homelab, machine_name)
     assert machine.manufacturer == manufacturer
     assert machine.model == model
     assert machine.connections == {
         (dr.CONNECTION_NETWORK_MAC, homelab.ready["nodes"][machine_name]["mac"])
     }
     if lxc is not None:
-        assert _device(device_registry, homelab, lxc).model == "LXC container"
+        assert _device(hass, init_integration, homelab, lxc).model == "LXC container"
 
 
 @pytest.mark.parametrize("managed", [()])
@@ -128,7 +128,6 @@ async def test_machine_url_and_ipv6_proxmox(
     hass: HomeAssistant,
     homelab: HomelabThread,
     mock_config_entry: MockConfigEntry,
-    device_registry: dr.DeviceRegistry,
 ) -> None:
     """The machine's own service URL wins; an IPv6 Proxmox host is bracketed."""
     mock_config_entry.add_to_hass(hass)
@@ -142,7 +141,7 @@ async def test_machine_url_and_ipv6_proxmox(
     from custom_components.wakehub.entity import proxmox_url
 
     assert proxmox_url(coordinator) == "https://[::1]:8006/"
-    assert _device(device_registry, homelab, "Machine1").configuration_url == (
+    assert _device(hass, mock_config_entry, homelab, "Machine1").configuration_url == (
         "https://[::1]:8006/"
     )
 
@@ -157,6 +156,6 @@ async def test_machine_url_and_ipv6_proxmox(
         },
     )
     await hass.async_block_till_done()
-    assert _device(device_registry, homelab, "Machine1").configuration_url == (
+    assert _device(hass, mock_config_entry, homelab, "Machine1").configuration_url == (
         "https://pve.example.invalid/"
     )

@@ -10,6 +10,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
 
 from custom_components.wakehub.channels import DockerHost, ProxmoxHost
+from custom_components.wakehub.compat import async_get_node_device
 from custom_components.wakehub.const import DOMAIN
 
 from .conftest import node_id_of
@@ -70,7 +71,6 @@ async def test_missing_node_repair_and_device_removal(
     hass: HomeAssistant,
     homelab: HomelabThread,
     mock_config_entry: MockConfigEntry,
-    device_registry: dr.DeviceRegistry,
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """A managed node its answering host no longer lists raises a repair issue.
@@ -102,7 +102,7 @@ async def test_missing_node_repair_and_device_removal(
     assert hass.states.get("sensor.plex_status").state == "on"
 
     devices = {
-        key: device_registry.async_get_device({(DOMAIN, node)})
+        key: async_get_node_device(hass, mock_config_entry.entry_id, node)
         for key, node in (
             ("machine", node_id_of(ready, "Machine1")),
             ("plex", node_id_of(ready, "plex")),
