@@ -33,6 +33,7 @@ normalised MAC)::
 
     entry.options = {
         "scan_interval": 30,
+        "proposal_expiry": 60,                    # minutes; optional
         "nodes": {                                # managed children, by node id
             "<node id>": {
                 "kind": "vm" | "lxc" | "container",
@@ -122,6 +123,8 @@ CONF_PINNED: Final = "pinned"
 CONF_URL: Final = "url"
 CONF_START_TIMEOUT: Final = "start_timeout"
 CONF_STOP_TIMEOUT: Final = "stop_timeout"
+CONF_PROPOSAL_EXPIRY: Final = "proposal_expiry"
+"""Minutes a shutdown proposal about one of the entry's nodes waits for an answer."""
 
 DOCKER_MODE_TCP: Final = "tcp"
 DOCKER_MODE_TLS: Final = "tls"
@@ -145,8 +148,13 @@ DEFAULT_REALM: Final = "pam"
 
 DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=30)
 MIN_SCAN_INTERVAL: Final = timedelta(seconds=10)
+DEFAULT_PROPOSAL_EXPIRY: Final = timedelta(hours=1)
+MAX_PROPOSAL_EXPIRY_MINUTES: Final = 7 * 24 * 60
 
-# Per-kind step timeouts, in seconds: a physical boot takes minutes.
+# Per-kind step timeouts, in seconds: a physical boot takes minutes. The ONE
+# table: the options flow shows it, the HA driver applies it, and the
+# orchestrator's ``DEFAULT_START_TIMEOUTS``/``DEFAULT_STOP_TIMEOUTS`` (keyed by
+# NodeKind) are built from it.
 DEFAULT_START_TIMEOUTS: Final = {"machine": 300, "vm": 180, "lxc": 90, "container": 60}
 DEFAULT_STOP_TIMEOUTS: Final = {"machine": 300, "vm": 180, "lxc": 90, "container": 60}
 

@@ -28,6 +28,7 @@ moved along.
 
 from __future__ import annotations
 
+from datetime import timedelta
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,6 +49,7 @@ from .const import (
     CONF_CONFIRM_SHUTDOWN,
     CONF_DEPENDENCIES,
     CONF_MACHINE,
+    CONF_PROPOSAL_EXPIRY,
     DOMAIN,
 )
 from .coordinator import NodeActivity as Overlay
@@ -69,9 +71,10 @@ from .orchestrator import (
     StepEventKind,
 )
 from .proposals import ProposalManager
+from .repairs import async_check_dangling_edges
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from homeassistant.core import CALLBACK_TYPE
 
@@ -110,11 +113,8 @@ class WakeHubHub:
         self.entries: dict[str, WakeHubConfigEntry] = {}
         self._by_node: dict[str, WakeHubCoordinator] = {}
         self.driver = HaNodeDriver(lambda: self._by_node, self._refresh_in_background)
-        self.orchestrator = Orchestrator(
-            Topology(), self.driver, poll_interval=POLL_INTERVAL
-        )
-        self.orchestrator.add_listener(self._on_event)
-        self.proposals = ProposalManager(hass)
+        self.orchestrator = self._new_orchestrator(())
+        self.proposals = ProposalManager(hass, expiry_for=self._proposal_expiry)
         self._entry_listeners: dict[str, CALLBACK_TYPE] = {}
         self._listeners: list[CALLBACK_TYPE] = []
         self._step_text: dict[str, str] = {}
@@ -127,10 +127,29 @@ class WakeHubHub:
 
     # -- life cycle ---------------------------------------------------------------
 
+    def _new_orchestrator(self, marks: Iterable[str]) -> Orchestrator:
+        orchestrator = Orchestrator(
+            Topology(),
+            self.driver,
+            poll_interval=POLL_INTERVAL,
+            started_for_dependents=marks,
+        )
+        orchestrator.add_listener(self._on_event)
+        return orchestrator
+
     async def async_setup(self) -> None:
-        """Report a cascade a restart interrupted; shut down with Home Assistant."""
+        """Report a cascade a restart interrupted; shut down with Home Assistant.
+
+        The orchestrator is created again with the stored autoremove marks
+        (the nodes WakeHub started for a dependent), so the rule "stop
+        automatically only what WakeHub started for a dependent" survives a
+        restart.
+        """
         await self.proposals.async_load()
         stored = await self._store.async_load()
+        marks = [str(node) for node in (stored or {}).get("marks") or []]
+        if marks:
+            self.orchestrator = self._new_orchestrator(marks)
         if stored and (marker := stored.get("running")):
             await self._async_report_interrupted(marker)
             self._save_marker(None)
@@ -144,7 +163,7 @@ class WakeHubHub:
         self._stopping = True
         await self.orchestrator.async_shutdown()
         await self.proposals.async_unload()
-        await self._store.async_save({"running": self._marker})
+        await self._store.async_save(self._data_to_save())
 
     # -- entries and topology -----------------------------------------------------
 
@@ -176,8 +195,16 @@ class WakeHubHub:
 
     @callback
     def async_rebuild(self) -> None:
-        """Build the global topology again from every loaded entry."""
-        topology = Topology()
+        """Build the global topology again from every loaded entry.
+
+        One linear :meth:`Topology.from_parts` pass over the nodes that are
+        valid and the edges between loaded nodes; a refused edge (a cycle
+        stored by hand) is left out with a warning, the rest is kept. Edges
+        to a node no loaded entry has are left out here and raised as
+        repair issues (:func:`~.repairs.async_check_dangling_edges`).
+        """
+        checker = Topology()
+        nodes: list[Node] = []
         by_node: dict[str, WakeHubCoordinator] = {}
         for entry in self.entries.values():
             coordinator = entry.runtime_data.coordinator
@@ -192,31 +219,46 @@ class WakeHubHub:
                     settings = tree_node.settings
                 if tree_node.id in coordinator.docker_hosts:
                     capabilities.add(Capability.DOCKER)
+                node = Node(
+                    id=tree_node.id,
+                    kind=tree_node.kind,
+                    name=tree_node.name,
+                    parent=tree_node.parent,
+                    capabilities=frozenset(capabilities),
+                    confirm_shutdown=settings.get(CONF_CONFIRM_SHUTDOWN),
+                )
                 try:
-                    topology.add_node(
-                        Node(
-                            id=tree_node.id,
-                            kind=tree_node.kind,
-                            name=tree_node.name,
-                            parent=tree_node.parent,
-                            capabilities=frozenset(capabilities),
-                            confirm_shutdown=settings.get(CONF_CONFIRM_SHUTDOWN),
-                        )
-                    )
+                    # Validates the node alone (kind, parent, capabilities);
+                    # nodes only, so this stays linear.
+                    checker.add_node(node)
                 except CoreError as err:
                     _LOGGER.warning("Node %s left out: %s", tree_node.name, err)
                     continue
+                nodes.append(node)
                 by_node[tree_node.id] = coordinator
-        for entry in self.entries.values():
-            for dependent, dependency in entry.options.get(CONF_DEPENDENCIES, []):
-                if dependent not in topology or dependency not in topology:
-                    continue  # a node of an entry not loaded (or gone)
-                try:
-                    topology.add_dependency(dependent, dependency)
-                except CoreError as err:
-                    _LOGGER.warning("Dependency left out: %s", err)
+        edges = [
+            (str(dependent), str(dependency))
+            for entry in self.entries.values()
+            for dependent, dependency in entry.options.get(CONF_DEPENDENCIES, [])
+            # An edge to a node of an entry not loaded (or gone) waits.
+            if dependent in checker and dependency in checker
+        ]
+        while True:
+            try:
+                topology = Topology.from_parts(nodes, edges)
+            except CoreError as err:
+                # Only an edge can be refused here (the nodes passed above):
+                # drop the first offending one, as adding one by one did.
+                bad = _first_bad_edge(checker, edges)
+                if bad is None:  # pragma: no cover - defensive
+                    raise
+                _LOGGER.warning("Dependency left out: %s", err)
+                edges.remove(bad)
+                continue
+            break
         self._by_node = by_node
         self.orchestrator.update_topology(topology)
+        async_check_dangling_edges(self.hass, topology.nodes)
 
     @callback
     def _check_withdrawals(self) -> None:
@@ -417,6 +459,8 @@ class WakeHubHub:
             return  # Reported at the next start, from the stored marker.
         if self._marker is not None and self._marker.get("id") == cascade.id:
             self._save_marker(None)
+        else:
+            self._save_marker(self._marker)  # the autoremove marks changed
         if cascade.status in (CascadeStatus.COMPLETED, CascadeStatus.CANCELLED):
             self.hass.bus.async_fire(
                 EVENT_CASCADE_COMPLETED,
@@ -443,7 +487,9 @@ class WakeHubHub:
 
     @callback
     def _on_reevaluated(self, event: Reevaluated) -> None:
-        names = {d.node: self.name_of(d.node) for d in event.decisions}
+        # Every node: a KEEP decision names the dependents and children
+        # that keep the node on.
+        names = {node_id: node.name for node_id, node in self.topology.nodes.items()}
         self.hass.async_create_task(
             self.proposals.async_handle_reevaluation(event.decisions, names),
             eager_start=True,
@@ -517,8 +563,23 @@ class WakeHubHub:
 
     @callback
     def _save_marker(self, marker: dict[str, Any] | None) -> None:
+        """Store the running cascade's marker, and the autoremove marks."""
         self._marker = marker
-        self._store.async_delay_save(lambda: {"running": self._marker}, 0)
+        self._store.async_delay_save(self._data_to_save, 0)
+
+    def _data_to_save(self) -> dict[str, Any]:
+        return {
+            "running": self._marker,
+            "marks": sorted(self.orchestrator.started_for_dependents),
+        }
+
+    def _proposal_expiry(self, node_id: str) -> timedelta | None:
+        """The ``proposal_expiry`` option (minutes) of the node's entry."""
+        coordinator = self._by_node.get(node_id)
+        if coordinator is None:
+            return None
+        minutes = coordinator.config_entry.options.get(CONF_PROPOSAL_EXPIRY)
+        return timedelta(minutes=float(minutes)) if minutes else None
 
     # -- background refreshes -----------------------------------------------------
 
@@ -573,6 +634,19 @@ class WakeHubHub:
             platform.async_add_entities([CascadeSensor(self)]), eager_start=True
         )
         return True
+
+
+def _first_bad_edge(
+    nodes: Topology, edges: list[tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The first edge that adding one by one would refuse (slow path only)."""
+    topology = nodes.copy()
+    for edge in edges:
+        try:
+            topology.add_dependency(*edge)
+        except CoreError:
+            return edge
+    return None
 
 
 def _event_base(cascade: Cascade) -> dict[str, Any]:

@@ -18,13 +18,16 @@ The answers:
   stop cascade;
 * :meth:`ProposalManager.async_dismiss` (the ``wakehub.dismiss_shutdown``
   action), or dismissing the notification, declines it;
-* without an answer the proposal expires (default one hour);
+* without an answer the proposal expires (default one hour; the
+  ``proposal_expiry`` option of the entry owning the node, in minutes);
 * it is withdrawn as soon as the node gets an active dependent or child again,
   or is stopped some other way (:meth:`ProposalManager.async_check_withdrawals`).
 
 Every end fires ``wakehub_shutdown_proposal_closed`` (``proposal_id``,
 ``node``, ``name``, ``outcome``), so an automation can clear what it showed.
-KEEP decisions fire ``wakehub_node_kept`` with why the node stays on. Pending
+KEEP decisions fire ``wakehub_node_kept`` with why the node stays on
+(``reason``: ``dependents``, ``children``, or ``manual`` for a node started
+on its own). Proposal ids start with ``p_``. Pending
 proposals are persisted with a :class:`~homeassistant.helpers.storage.Store`
 and come back, with their notifications, after a restart.
 """
@@ -51,7 +54,7 @@ from .core.model import PowerState, is_active
 from .core.planner import Decision, Verdict
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from .core.topology import Topology
 
@@ -73,6 +76,11 @@ SAVE_DELAY: Final = 1.0
 
 KEEP_REASON_DEPENDENTS: Final = "dependents"
 KEEP_REASON_CHILDREN: Final = "children"
+KEEP_REASON_MANUAL: Final = "manual"
+"""The node was started on its own (not for a dependent): never auto-stopped."""
+
+PROPOSAL_ID_PREFIX: Final = "p_"
+"""Proposal ids start with a letter, so templates never turn one into a number."""
 
 # English fallbacks of the translated notification texts (strings.json
 # ``exceptions.proposal_title`` / ``exceptions.proposal_message``).
@@ -167,11 +175,18 @@ class ProposalManager:
         hass: HomeAssistant,
         *,
         expiry: timedelta = DEFAULT_EXPIRY,
+        expiry_for: Callable[[str], timedelta | None] | None = None,
         store_key: str = STORAGE_KEY,
     ) -> None:
-        """Prepare an empty manager; nothing is read before :meth:`async_load`."""
+        """Prepare an empty manager; nothing is read before :meth:`async_load`.
+
+        ``expiry_for(node_id)`` gives the expiry configured for a node (the
+        ``proposal_expiry`` option of the entry owning it), or ``None`` for
+        ``expiry``.
+        """
         self.hass = hass
         self.expiry = expiry
+        self._expiry_for = expiry_for
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, store_key)
         self._proposals: dict[str, Proposal] = {}  # by node id
         self._timers: dict[str, CALLBACK_TYPE] = {}  # by node id
@@ -276,14 +291,16 @@ class ProposalManager:
         name = names.get(decision.node, decision.node)
         dependents = [names.get(node, node) for node in decision.active_dependents]
         children = [names.get(node, node) for node in decision.active_children]
-        reason = KEEP_REASON_DEPENDENTS if dependents else KEEP_REASON_CHILDREN
-        _LOGGER.info(
-            "%s stays on: %s",
-            name,
-            f"still needed by {', '.join(dependents)}"
-            if dependents
-            else f"still hosts {', '.join(children)}",
-        )
+        if decision.independent:
+            reason = KEEP_REASON_MANUAL
+            why = "it was started on its own, not for a dependent"
+        elif dependents:
+            reason = KEEP_REASON_DEPENDENTS
+            why = f"still needed by {', '.join(dependents)}"
+        else:
+            reason = KEEP_REASON_CHILDREN
+            why = f"still hosts {', '.join(children)}"
+        _LOGGER.info("%s stays on: %s", name, why)
         self.hass.bus.async_fire(
             EVENT_NODE_KEPT,
             {
@@ -301,19 +318,20 @@ class ProposalManager:
         """Make (or renew) the proposal to shut ``node_id`` down."""
         now = dt_util.utcnow()
         name = names.get(node_id, node_id)
+        expiry = self.expiry_of(node_id)
         proposal = self._proposals.get(node_id)
         if proposal is None:
             proposal = Proposal(
-                id=uuid.uuid4().hex,
+                id=f"{PROPOSAL_ID_PREFIX}{uuid.uuid4().hex}",
                 node=node_id,
                 name=name,
                 created_at=now,
-                expires_at=now + self.expiry,
+                expires_at=now + expiry,
             )
             self._proposals[node_id] = proposal
         else:
             proposal.name = name
-            proposal.expires_at = now + self.expiry
+            proposal.expires_at = now + expiry
         _LOGGER.info(
             "%s has no more active dependents: asking before shutting it down"
             " (proposal %s)",
@@ -333,6 +351,12 @@ class ProposalManager:
         )
         self._schedule_save()
         return proposal
+
+    def expiry_of(self, node_id: str) -> timedelta:
+        """How long a proposal about ``node_id`` waits for an answer."""
+        if self._expiry_for is not None and (configured := self._expiry_for(node_id)):
+            return configured
+        return self.expiry
 
     # ---------------------------------------------------------------- answers
 

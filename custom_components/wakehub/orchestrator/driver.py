@@ -15,6 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Protocol
 
+from custom_components.wakehub.const import (
+    DEFAULT_START_TIMEOUTS as _START_TIMEOUTS,
+    DEFAULT_STOP_TIMEOUTS as _STOP_TIMEOUTS,
+)
 from custom_components.wakehub.core.model import Capability, NodeKind, PowerState
 from custom_components.wakehub.core.planner import Action, Step
 
@@ -22,18 +26,16 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 DEFAULT_START_TIMEOUTS: Final[Mapping[NodeKind, float]] = {
-    NodeKind.MACHINE: 300.0,
-    NodeKind.VM: 180.0,
-    NodeKind.LXC: 120.0,
-    NodeKind.CONTAINER: 120.0,
+    NodeKind(kind): float(seconds) for kind, seconds in _START_TIMEOUTS.items()
 }
-"""Default seconds for a start step (command plus readiness), per kind."""
+"""Default seconds for a start step (command plus readiness), per kind.
+
+The one table lives in ``const.DEFAULT_START_TIMEOUTS`` (the options flow
+shows it); this is the same table keyed by :class:`NodeKind`.
+"""
 
 DEFAULT_STOP_TIMEOUTS: Final[Mapping[NodeKind, float]] = {
-    NodeKind.MACHINE: 300.0,
-    NodeKind.VM: 180.0,
-    NodeKind.LXC: 120.0,
-    NodeKind.CONTAINER: 60.0,
+    NodeKind(kind): float(seconds) for kind, seconds in _STOP_TIMEOUTS.items()
 }
 """Default seconds for a stop step (command plus readiness), per kind."""
 
