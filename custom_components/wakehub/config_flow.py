@@ -96,6 +96,7 @@ from .const import (
     CONF_PORT,
     CONF_PRIVATE_KEY,
     CONF_PROBE_PORT,
+    CONF_PROPOSAL_EXPIRY,
     CONF_PROXMOX,
     CONF_REALM,
     CONF_SCAN_INTERVAL,
@@ -117,6 +118,7 @@ from .const import (
     DEFAULT_DOCKER_PORT,
     DEFAULT_DOCKER_SOCKET,
     DEFAULT_DOCKER_TLS_PORT,
+    DEFAULT_PROPOSAL_EXPIRY,
     DEFAULT_PROXMOX_PORT,
     DEFAULT_REALM,
     DEFAULT_SCAN_INTERVAL,
@@ -129,6 +131,7 @@ from .const import (
     DOCKER_MODE_UNIX,
     DOCKER_MODES,
     DOMAIN,
+    MAX_PROPOSAL_EXPIRY_MINUTES,
     MIN_SCAN_INTERVAL,
     PROXMOX_ROLE_PRIVILEGES,
 )
@@ -1624,10 +1627,14 @@ class WakeHubOptionsFlow(OptionsFlow):
     async def async_step_polling(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """The polling interval, in seconds."""
+        """The polling interval (seconds) and the proposals' expiry (minutes)."""
         if user_input is not None:
             self._options[CONF_SCAN_INTERVAL] = int(user_input[CONF_SCAN_INTERVAL])
+            self._options[CONF_PROPOSAL_EXPIRY] = int(user_input[CONF_PROPOSAL_EXPIRY])
             return self._async_save()
+        expiry = self._options.get(CONF_PROPOSAL_EXPIRY) or int(
+            DEFAULT_PROPOSAL_EXPIRY.total_seconds() // 60
+        )
         return self.async_show_form(
             step_id="polling",
             data_schema=vol.Schema(
@@ -1643,7 +1650,16 @@ class WakeHubOptionsFlow(OptionsFlow):
                             mode=NumberSelectorMode.BOX,
                             unit_of_measurement="s",
                         )
-                    )
+                    ),
+                    vol.Required(CONF_PROPOSAL_EXPIRY, default=expiry): NumberSelector(
+                        NumberSelectorConfig(
+                            min=1,
+                            max=MAX_PROPOSAL_EXPIRY_MINUTES,
+                            step=1,
+                            mode=NumberSelectorMode.BOX,
+                            unit_of_measurement="min",
+                        )
+                    ),
                 }
             ),
         )
