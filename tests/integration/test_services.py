@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import device_registry as dr
 import pytest
 
 from custom_components.wakehub import hub as hub_module
+from custom_components.wakehub.compat import async_get_node_device
 from custom_components.wakehub.const import CONF_DEPENDENCIES, DOMAIN
 
 from .conftest import node_id_of, state_of
@@ -53,8 +53,8 @@ async def test_add_and_remove_dependency_by_device(
     """An edge lands in the dependent's entry, without a reload; then goes."""
     entries = await async_setup_homelab(hass, homelab)
     ready = homelab.ready
-    device = dr.async_get(hass).async_get_device(
-        {(DOMAIN, node_id_of(ready, "Cloudflared"))}
+    device = async_get_node_device(
+        hass, entries["Machine2"].entry_id, node_id_of(ready, "Cloudflared")
     )
     assert device is not None
     edge = [node_id_of(ready, "Cloudflared"), node_id_of(ready, "pihole")]
