@@ -37,7 +37,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 import urllib.request
 
 import pytest
@@ -77,8 +77,6 @@ HA_CANNOT_START = (
 )
 
 START_ACTIONS = frozenset({"wol", "pve_start", "docker_start"})
-
-T = TypeVar("T")
 
 # Finds the card anywhere in the frontend's nested shadow roots, then a row
 # (a <section aria-label=NAME>) inside the card's own shadow root.
@@ -301,9 +299,9 @@ class Card:
     def wait(
         self,
         what: str,
-        probe: Callable[[dict[str, dict[str, Any]]], T | None],
+        probe: Callable[[dict[str, dict[str, Any]]], Any],
         timeout: float = UI_TIMEOUT,
-    ) -> T:
+    ) -> Any:
         return _wait(what, lambda: probe(self.rows()), timeout, self.context)
 
     def wait_state(
