@@ -26,6 +26,12 @@ offers), never by comparing version strings:
     (``via_device``), which 2026 deprecates. Entities' ``DeviceInfo`` carry
     no link at all: the devices are registered here first, parents first.
 
+:func:`async_move_node_device`
+    Hands a node's device over to another config entry. A device belongs to
+    one entry since Home Assistant 2026, and moves with
+    ``new_config_entry_id``; before, a device listed several entries, and
+    moved by adding the new one and removing the old one (deprecated there).
+
 ``RepairsFlowResult`` (for annotations only)
     What the steps of a repair flow return: ``RepairsFlowResult`` since Home
     Assistant 2026, ``FlowResult`` before.
@@ -64,6 +70,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "async_get_node_device",
+    "async_move_node_device",
     "async_register_node_device",
     "vol",
 ]
@@ -139,3 +146,34 @@ def register_node_device(
         else:
             kwargs["via_device"] = (DOMAIN, parent_node_id)
     return registry.async_get_or_create(config_entry_id=entry_id, **kwargs)
+
+
+@callback
+def async_move_node_device(
+    hass: HomeAssistant, node_id: str, from_entry_id: str, to_entry_id: str
+) -> dr.DeviceEntry | None:
+    """Hand the device of ``node_id`` over from one config entry to another.
+
+    The device keeps its id, area, labels and user-given name. Returns the
+    moved device, or ``None`` when ``from_entry_id`` has no such device.
+    """
+    return move_node_device(dr.async_get(hass), node_id, from_entry_id, to_entry_id)
+
+
+def move_node_device(
+    registry: dr.DeviceRegistry, node_id: str, from_entry_id: str, to_entry_id: str
+) -> dr.DeviceEntry | None:
+    """Move a node's device in ``registry`` (see :func:`async_move_node_device`)."""
+    device = get_node_device(registry, from_entry_id, node_id)
+    if device is None or from_entry_id == to_entry_id:
+        return device
+    if (
+        "new_config_entry_id"
+        in inspect.signature(registry.async_update_device).parameters
+    ):
+        move: dict[str, Any] = {"new_config_entry_id": to_entry_id}
+        return registry.async_update_device(device.id, **move)
+    # Two steps: HA 2025.4 mixes up the entries' subentries when one update
+    # both adds and removes an entry.
+    registry.async_update_device(device.id, add_config_entry_id=to_entry_id)
+    return registry.async_update_device(device.id, remove_config_entry_id=from_entry_id)

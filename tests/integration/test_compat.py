@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.wakehub import compat
 from custom_components.wakehub.compat import (
     async_get_node_device,
+    async_move_node_device,
     async_register_node_device,
     vol,
 )
@@ -91,10 +92,36 @@ async def test_devices_linked_in_this_release(hass: HomeAssistant) -> None:
     assert async_get_node_device(hass, other.entry_id, "m/101") is None
 
 
+async def test_device_moves_to_another_entry(hass: HomeAssistant) -> None:
+    """The same device (same id) changes hands; nothing is left behind."""
+    first = MockConfigEntry(domain=DOMAIN, title="First")
+    first.add_to_hass(hass)
+    second = MockConfigEntry(domain=DOMAIN, title="Second")
+    second.add_to_hass(hass)
+    device = async_register_node_device(hass, first.entry_id, _info("hub"), None)
+
+    assert async_move_node_device(hass, "nope", first.entry_id, second.entry_id) is None
+    assert async_move_node_device(hass, "hub", first.entry_id, first.entry_id) == (
+        device
+    )
+    moved = async_move_node_device(hass, "hub", first.entry_id, second.entry_id)
+    assert moved is not None
+    assert moved.id == device.id
+    assert async_get_node_device(hass, first.entry_id, "hub") is None
+    assert async_get_node_device(hass, second.entry_id, "hub") == moved
+    again = async_register_node_device(hass, second.entry_id, _info("hub"), None)
+    assert again.id == device.id
+
+
 class _Device:
     def __init__(self, device_id: str, entry_id: str) -> None:
         self.id = device_id
         self.config_entries = {entry_id}
+
+
+def _update(registry: Any, device_id: str, **changes: Any) -> _Device:
+    registry.updates.append((device_id, changes))
+    return _Device(device_id, "")
 
 
 class _RegistryByIdentifier:
@@ -103,6 +130,12 @@ class _RegistryByIdentifier:
     def __init__(self) -> None:
         self.devices: dict[tuple[tuple[str, str], str], _Device] = {}
         self.created: list[dict[str, Any]] = []
+        self.updates: list[tuple[str, dict[str, Any]]] = []
+
+    def async_update_device(
+        self, device_id: str, *, new_config_entry_id: str | None = None
+    ) -> _Device:
+        return _update(self, device_id, new_config_entry_id=new_config_entry_id)
 
     def async_get_device_by_identifier(
         self, identifier: tuple[str, str], config_entry_id: str
@@ -125,6 +158,21 @@ class _RegistryByTuple:
     def __init__(self) -> None:
         self.devices: dict[tuple[str, str], _Device] = {}
         self.created: list[dict[str, Any]] = []
+        self.updates: list[tuple[str, dict[str, Any]]] = []
+
+    def async_update_device(
+        self,
+        device_id: str,
+        *,
+        add_config_entry_id: str | None = None,
+        remove_config_entry_id: str | None = None,
+    ) -> _Device:
+        return _update(
+            self,
+            device_id,
+            add_config_entry_id=add_config_entry_id,
+            remove_config_entry_id=remove_config_entry_id,
+        )
 
     def async_get_device(self, identifiers: set[tuple[str, str]]) -> _Device | None:
         (identifier,) = identifiers
@@ -157,6 +205,9 @@ def test_links_by_registry_id() -> None:
     # A parent must be registered first: a link is never silently dropped.
     with pytest.raises(ValueError, match="register the parents first"):
         compat.register_node_device(registry, "e2", _info("m/102"), "m")
+    # A device moves to another entry with new_config_entry_id.
+    assert compat.move_node_device(registry, "m", "e1", "e2").id == "id-m"
+    assert registry.updates == [("id-m", {"new_config_entry_id": "e2"})]
 
 
 def test_links_by_identifier() -> None:
@@ -169,3 +220,9 @@ def test_links_by_identifier() -> None:
     assert compat.get_node_device(registry, "e1", "m/101").id == "id-m/101"
     assert compat.get_node_device(registry, "e2", "m/101") is None
     assert compat.get_node_device(registry, "e1", "nope") is None
+    # A device moves by adding the new entry and removing the old one.
+    assert compat.move_node_device(registry, "m", "e1", "e2").id == "id-m"
+    assert registry.updates == [
+        ("id-m", {"add_config_entry_id": "e2", "remove_config_entry_id": None}),
+        ("id-m", {"add_config_entry_id": None, "remove_config_entry_id": "e1"}),
+    ]
