@@ -44,7 +44,12 @@ STATES_MAX_AGE: Final = 1.0
 """Seconds after which ``states()`` refreshes a coordinator before answering."""
 
 REFRESH_THROTTLE: Final = 0.8
-"""Seconds between two refreshes of one coordinator requested by a cascade."""
+"""Seconds between two refreshes of one coordinator requested by a cascade.
+
+A request inside this window is not dropped: one refresh is scheduled at the
+window's end (trailing edge), so a node that reached its goal right after a
+refresh still shows in Home Assistant within the window plus one refresh.
+"""
 
 _NOT_UP_YET = (UnreachableError, ChannelTimeoutError)
 """Errors that mean "not up (yet)" while polling readiness."""
@@ -67,6 +72,8 @@ class HaNodeDriver:
         self._coordinators = coordinators
         self._background = background
         self._refreshed: dict[int, float] = {}
+        self._pending: dict[int, asyncio.TimerHandle] = {}
+        self._goal_reached: set[int] = set()
 
     # -- lookups ------------------------------------------------------------------
 
@@ -142,8 +149,27 @@ class HaNodeDriver:
     async def is_ready(
         self, node_id: str, *, action: Action, needs: frozenset[Capability]
     ) -> bool:
-        """Whether the node reached the step's goal (domain rules, section 3)."""
+        """Whether the node reached the step's goal (domain rules, section 3).
+
+        When it did, the next :meth:`request_refresh` of its coordinator runs
+        at once, throttle or not: the entity must follow now, not up to a
+        throttle window later (and the stale polled state must not show once
+        the step's ``starting``/``stopping`` overlay goes).
+        """
         coordinator, node = self._tree_node(node_id)
+        ready = await self._reached(coordinator, node, action, needs)
+        if ready:
+            self._goal_reached.add(id(coordinator))
+        return ready
+
+    async def _reached(
+        self,
+        coordinator: WakeHubCoordinator,
+        node: TreeNode,
+        action: Action,
+        needs: frozenset[Capability],
+    ) -> bool:
+        node_id = node.id
         try:
             up = await self._is_up(coordinator, node)
             if action is Action.STOP:
@@ -191,8 +217,36 @@ class HaNodeDriver:
         return float(defaults[str(node.kind)])
 
     def request_refresh(self, node_id: str) -> None:
-        """Refresh the node's coordinator soon, at most about once a second."""
+        """Refresh the node's coordinator now, or at the throttle window's end."""
         coordinator = self._coordinators().get(node_id)
-        if coordinator is None or self._age(coordinator) < REFRESH_THROTTLE:
+        if coordinator is None:
             return
-        self._background(coordinator)
+        key = id(coordinator)
+        age = self._age(coordinator)
+        if age >= REFRESH_THROTTLE or key in self._goal_reached:
+            self._goal_reached.discard(key)
+            if (handle := self._pending.pop(key, None)) is not None:
+                handle.cancel()
+            self._background(coordinator)
+            return
+        if key not in self._pending:
+            self._pending[key] = asyncio.get_running_loop().call_later(
+                REFRESH_THROTTLE - age, self._deferred_refresh, coordinator
+            )
+
+    def _deferred_refresh(self, coordinator: WakeHubCoordinator) -> None:
+        """The trailing refresh of a throttled request (unless one ran since)."""
+        self._pending.pop(id(coordinator), None)
+        age = self._age(coordinator)
+        if age >= REFRESH_THROTTLE:
+            self._background(coordinator)
+        else:
+            self._pending[id(coordinator)] = asyncio.get_running_loop().call_later(
+                REFRESH_THROTTLE - age, self._deferred_refresh, coordinator
+            )
+
+    def cancel_pending(self) -> None:
+        """Drop every scheduled trailing refresh (on shutdown)."""
+        for handle in self._pending.values():
+            handle.cancel()
+        self._pending.clear()

@@ -162,6 +162,7 @@ class WakeHubHub:
         """Stop the orchestrator; the running cascade's marker stays stored."""
         self._stopping = True
         await self.orchestrator.async_shutdown()
+        self.driver.cancel_pending()
         await self.proposals.async_unload()
         await self._store.async_save(self._data_to_save())
 
