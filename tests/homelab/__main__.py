@@ -38,6 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--extra-guests", type=int, default=0)
     parser.add_argument("--extra-containers", type=int, default=0)
+    parser.add_argument(
+        "--delay",
+        action="append",
+        default=[],
+        metavar="KIND=SECONDS",
+        help="one unscaled up/down delay for every node of a kind (repeatable)",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -51,6 +58,10 @@ async def run(args: argparse.Namespace) -> None:
         wol_port=args.wol_port,
         extra_guests=args.extra_guests,
         extra_containers=args.extra_containers,
+        delays={
+            kind: float(seconds)
+            for kind, _, seconds in (item.partition("=") for item in args.delay)
+        },
     )
     await lab.start()
     stop = asyncio.Event()

@@ -6,6 +6,8 @@ Routes (stable, other tools rely on them):
 - ``GET /nodes``: ``[{"name", "kind", "parent", "state", ...}]``.
 - ``GET /nodes/{name}``: one node.
 - ``GET /log``: the power commands received, in order.
+- ``GET /states``: every state change (``{"t", "node", "state"}``, or
+  ``"health": "healthy"``), in order, with its monotonic time.
 - ``GET /commands``: every SSH command received, in order.
 - ``GET /requests`` and ``POST /requests/reset``: request counters.
 - ``POST /power`` ``{"node", "state"}``: set a state instantly.
@@ -69,6 +71,10 @@ def build_control_app(lab: Homelab) -> web.Application:
     @routes.get("/log")
     async def log(request: web.Request) -> web.Response:
         return web.json_response(lab.power_log)
+
+    @routes.get("/states")
+    async def states(request: web.Request) -> web.Response:
+        return web.json_response(lab.state_log)
 
     @routes.get("/commands")
     async def commands(request: web.Request) -> web.Response:

@@ -33,6 +33,7 @@ from .model import (
     SCENARIOS,
     SHUTTING_DOWN,
     STOPPED,
+    Delays,
     Node,
     monotonic,
     new_container_id,
@@ -42,7 +43,7 @@ from .service import HOST, Listener, WebListener
 from .wol import MagicPacket, WolProtocol, normalize_mac, open_wol_listener
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import asyncssh
 
@@ -98,8 +99,14 @@ class Homelab:
         wol_port: int = 0,
         extra_guests: int = 0,
         extra_containers: int = 0,
+        delays: Mapping[str, float] | None = None,
     ) -> None:
-        """Build the scenario's nodes (all off) and their key material."""
+        """Build the scenario's nodes (all off) and their key material.
+
+        ``delays`` maps a kind (machine, vm, lxc, container) to one unscaled
+        delay in seconds that replaces that kind's boot, shutdown (and, for a
+        container with a health check, health) delays; benchmarks use it.
+        """
         if scenario not in SCENARIOS:
             raise ValueError(
                 f"unknown scenario {scenario!r}; known: {sorted(SCENARIOS)}"
@@ -114,6 +121,13 @@ class Homelab:
             extra_guests=extra_guests, extra_containers=extra_containers
         )
         self.nodes: dict[str, Node] = {node.name: node for node in self._build()}
+        for node in self.nodes.values():
+            if delays and (seconds := delays.get(node.kind)) is not None:
+                node.delays = Delays(
+                    up=seconds,
+                    down=seconds,
+                    health=seconds if node.delays.health else 0.0,
+                )
         self.children: dict[str, list[str]] = {name: [] for name in self.nodes}
         for node in self.nodes.values():
             if node.parent is not None:
@@ -146,6 +160,8 @@ class Homelab:
 
         # Observation.
         self.power_log: list[dict[str, Any]] = []
+        # Every state change (and a container turning healthy), with its time.
+        self.state_log: list[dict[str, Any]] = []
         self.ssh_commands: list[dict[str, Any]] = []
         self.request_counts: Counter[tuple[str, str]] = Counter()
 
@@ -247,6 +263,7 @@ class Homelab:
         for node in self.nodes.values():
             await self._sync_services(node)
         self.power_log.clear()
+        self.state_log.clear()
         self.ssh_commands.clear()
         self.request_counts.clear()
         if self._wol_protocol is not None:
@@ -459,6 +476,7 @@ class Homelab:
         was_up = node.is_up
         node.state = state
         node.since = monotonic()
+        self.state_log.append({"t": node.since, "node": node.name, "state": state})
         if node.is_up and not was_up:
             node.started_wall = wall_time()
             node.pid = random.randint(1000, 4_000_000)
@@ -659,6 +677,9 @@ class Homelab:
                 await asyncio.sleep(self.scaled(node.delays.health))
                 if node.is_up and node.health == "starting":
                     node.health = "healthy"
+                    self.state_log.append(
+                        {"t": monotonic(), "node": node.name, "health": "healthy"}
+                    )
                     self._changed.set()
                     self._changed = asyncio.Event()
                     for hook in self._hooks:
