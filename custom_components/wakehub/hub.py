@@ -45,6 +45,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util.hass_dict import HassKey
 
+from .compat import async_move_node_device
 from .const import (
     CONF_CONFIRM_SHUTDOWN,
     CONF_DEPENDENCIES,
@@ -614,8 +615,12 @@ class WakeHubHub:
         if platform is None:
             return False
         self._home = entry.entry_id
-        registry = dr.async_get(self.hass)
-        device = registry.async_get_or_create(
+        if previous is not None:
+            # The same device changes hands (see compat): no copy is left behind.
+            async_move_node_device(
+                self.hass, SERVICE_DEVICE_ID, previous, entry.entry_id
+            )
+        dr.async_get(self.hass).async_get_or_create(
             config_entry_id=entry.entry_id,
             identifiers={(DOMAIN, SERVICE_DEVICE_ID)},
             name="WakeHub",
@@ -623,8 +628,6 @@ class WakeHubHub:
             model="Orchestrator",
             entry_type=DeviceEntryType.SERVICE,
         )
-        if previous is not None and previous in device.config_entries:
-            registry.async_update_device(device.id, remove_config_entry_id=previous)
         if previous is not None:
             ent_reg = er.async_get(self.hass)
             if entity_id := ent_reg.async_get_entity_id(
