@@ -66,14 +66,20 @@ class HaNodeDriver:
     def __init__(
         self,
         coordinators: Callable[[], Mapping[str, WakeHubCoordinator]],
-        background: Callable[[WakeHubCoordinator], None],
+        background: Callable[[WakeHubCoordinator], asyncio.Task[None] | None],
     ) -> None:
-        """Use ``coordinators`` for lookups, ``background`` to schedule refreshes."""
+        """Use ``coordinators`` for lookups, ``background`` to schedule refreshes.
+
+        ``background`` returns the refresh's task (``None`` when the entry is
+        not loaded): :meth:`states` waits for a refresh in flight rather than
+        answering from the poll it is replacing.
+        """
         self._coordinators = coordinators
         self._background = background
         self._refreshed: dict[int, float] = {}
         self._pending: dict[int, asyncio.TimerHandle] = {}
         self._goal_reached: set[int] = set()
+        self._inflight: dict[int, asyncio.Task[None]] = {}
 
     # -- lookups ------------------------------------------------------------------
 
@@ -114,6 +120,14 @@ class HaNodeDriver:
     async def states(self) -> Mapping[str, PowerState]:
         """The polled state of every node, from recent enough polls."""
         coordinators = {id(c): c for c in self._coordinators().values()}
+        if inflight := [
+            task
+            for key, task in self._inflight.items()
+            if key in coordinators and not task.done()
+        ]:
+            # A refresh requested by the cascade is under way: its answer,
+            # not the poll it replaces, is what a plan or a skip must see.
+            await asyncio.wait(inflight)
         stale = [c for c in coordinators.values() if self._age(c) > STATES_MAX_AGE]
         if stale:
             await asyncio.gather(*(c.async_refresh() for c in stale))
@@ -227,7 +241,7 @@ class HaNodeDriver:
             self._goal_reached.discard(key)
             if (handle := self._pending.pop(key, None)) is not None:
                 handle.cancel()
-            self._background(coordinator)
+            self._start_refresh(coordinator)
             return
         if key not in self._pending:
             self._pending[key] = asyncio.get_running_loop().call_later(
@@ -239,11 +253,23 @@ class HaNodeDriver:
         self._pending.pop(id(coordinator), None)
         age = self._age(coordinator)
         if age >= REFRESH_THROTTLE:
-            self._background(coordinator)
+            self._start_refresh(coordinator)
         else:
             self._pending[id(coordinator)] = asyncio.get_running_loop().call_later(
                 REFRESH_THROTTLE - age, self._deferred_refresh, coordinator
             )
+
+    def _start_refresh(self, coordinator: WakeHubCoordinator) -> None:
+        task = self._background(coordinator)
+        key = id(coordinator)
+        if task is None:
+            return
+        self._inflight[key] = task
+        task.add_done_callback(
+            lambda done: self._inflight.pop(key, None)
+            if self._inflight.get(key) is done
+            else None
+        )
 
     def cancel_pending(self) -> None:
         """Drop every scheduled trailing refresh (on shutdown)."""

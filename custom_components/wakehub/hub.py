@@ -75,6 +75,7 @@ from .proposals import ProposalManager
 from .repairs import async_check_dangling_edges
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Iterable, Mapping
 
     from homeassistant.core import CALLBACK_TYPE
@@ -586,12 +587,14 @@ class WakeHubHub:
     # -- background refreshes -----------------------------------------------------
 
     @callback
-    def _refresh_in_background(self, coordinator: WakeHubCoordinator) -> None:
+    def _refresh_in_background(
+        self, coordinator: WakeHubCoordinator
+    ) -> asyncio.Task[None] | None:
         entry = coordinator.config_entry
         if entry.state is not ConfigEntryState.LOADED:
-            return
+            return None
         self.driver.mark_refreshed(coordinator)
-        entry.async_create_task(
+        return entry.async_create_task(
             self.hass, coordinator.async_refresh(), f"{DOMAIN} cascade refresh"
         )
 
