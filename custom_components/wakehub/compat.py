@@ -32,6 +32,14 @@ offers), never by comparing version strings:
     ``new_config_entry_id``; before, a device listed several entries, and
     moved by adding the new one and removing the old one (deprecated there).
 
+``DhcpServiceInfo``
+    What Home Assistant's ``dhcp`` integration hands a config flow's
+    ``async_step_dhcp``. It lives in ``homeassistant.helpers.service_info.dhcp``
+    since Home Assistant 2025.2 (both 2025.4 and 2026 have it there);
+    ``homeassistant.components.dhcp`` re-exported it, deprecated, until 2026,
+    which removed it. The helper module is tried first, the old place only
+    when it is missing.
+
 ``RepairsFlowResult`` (for annotations only)
     What the steps of a repair flow return: ``RepairsFlowResult`` since Home
     Assistant 2026, ``FlowResult`` before.
@@ -52,6 +60,13 @@ try:
 except ImportError:  # pragma: no cover - Home Assistant before probatio
     import voluptuous as vol  # type: ignore[no-redef, unused-ignore]
 
+try:
+    from homeassistant.helpers.service_info.dhcp import DhcpServiceInfo
+except ImportError:  # pragma: no cover - Home Assistant before 2025.2
+    from homeassistant.components.dhcp import (  # type: ignore[attr-defined, no-redef, unused-ignore]
+        DhcpServiceInfo,
+    )
+
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.device_registry import DeviceInfo
@@ -69,6 +84,7 @@ if TYPE_CHECKING:
     RepairsFlowResult = _RepairsFlowResult
 
 __all__ = [
+    "DhcpServiceInfo",
     "async_get_node_device",
     "async_move_node_device",
     "async_register_node_device",
