@@ -60,6 +60,7 @@ from .channels.errors import (
     AuthenticationError,
     ChannelError,
     HostKeyMismatchError,
+    InvalidConfigError,
     PermissionDeniedError,
     TlsVerificationError,
 )
@@ -68,8 +69,8 @@ from .channels.proxmox import (
     ProxmoxHost,
     fetch_certificate_fingerprint,
 )
-from .channels.ssh import ShutdownCommand, SshChannel, fetch_host_key
-from .compat import vol
+from .channels.ssh import ShutdownCommand, SshChannel, fetch_host_key, parse_host_key
+from .compat import DhcpServiceInfo, vol
 from .const import (
     CONF_BROADCAST_ADDRESS,
     CONF_BROADCAST_PORT,
@@ -162,6 +163,9 @@ DOCKER_NONE: Final = "none"
 # ``password`` is the SSH password there.
 CONF_PROXMOX_PASSWORD: Final = "proxmox_password"  # noqa: S105  # a field name
 
+# The box to tick on the form of a changed SSH host key.
+CONF_ACCEPT_HOST_KEY: Final = "accept_host_key"
+
 _HOSTNAME_RE: Final = re.compile(
     r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
 )
@@ -174,6 +178,15 @@ _PORT = NumberSelector(
     NumberSelectorConfig(min=1, max=65535, step=1, mode=NumberSelectorMode.BOX)
 )
 _BOOL = BooleanSelector()
+
+
+def _is_ip_address(host: str) -> bool:
+    """Return True for an IPv4 or IPv6 address (not a host name)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _valid_host(host: str) -> bool:
@@ -201,6 +214,50 @@ def _error_key(err: Exception) -> str:
             return key
     _LOGGER.error("Unexpected error while testing a connection", exc_info=err)
     return "unknown"
+
+
+def _pinned_fingerprint(host_key: str) -> str:
+    """The SHA256 fingerprint of a pinned OpenSSH key line (``?`` if unreadable)."""
+    try:
+        return parse_host_key(host_key).fingerprint
+    except InvalidConfigError:
+        return "?"
+
+
+def _move_host(data: Mapping[str, Any], new_host: str) -> dict[str, Any]:
+    """The entry data with the machine at ``new_host``.
+
+    The Proxmox VE and Docker APIs that were reached at the machine's old
+    host move with it; an API configured at another address stays there.
+    """
+    old_host = data[CONF_HOST]
+    moved: dict[str, Any] = {**data, CONF_HOST: new_host}
+    for key in (CONF_PROXMOX, CONF_DOCKER):
+        api = data.get(key)
+        if api is not None and api.get(CONF_HOST) == old_host:
+            moved[key] = {**api, CONF_HOST: new_host}
+    return moved
+
+
+def _sync_docker_ssh(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry data with a Docker tunnel that follows the machine's SSH.
+
+    The machine's Docker API "through SSH" uses the machine's own SSH access
+    (host, port, account, secrets and pinned host key): whatever changed in
+    ``ssh`` (a new secret, a re-pinned key, a new host) applies to it too.
+    """
+    docker = data.get(CONF_DOCKER)
+    if docker is None or docker[CONF_MODE] != DOCKER_MODE_SSH:
+        return dict(data)
+    kept = {
+        key: value
+        for key, value in docker.items()
+        if key not in (CONF_PASSWORD, CONF_PRIVATE_KEY, CONF_PASSPHRASE)
+    }
+    return {
+        **data,
+        CONF_DOCKER: {**kept, **_ssh_target(data[CONF_HOST], data[CONF_SSH])},
+    }
 
 
 def _ssh_auth(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -485,6 +542,8 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self._discovered: dict[str, tuple[ChildInfo, str]] = {}
         self._untested = False
         self._wake_task: asyncio.Task[bool] | None = None
+        # A changed SSH host key under review (reauth, reconfigure).
+        self._previous_fingerprint: str = ""
 
     @staticmethod
     @callback
@@ -914,16 +973,26 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 try:
                     containers = await _async_check_docker(docker)
                 except Exception as err:  # noqa: BLE001
-                    errors["base"] = _error_key(err)
+                    if mode == DOCKER_MODE_TLS and isinstance(err, InvalidConfigError):
+                        # PEM text that is no certificate or key.
+                        errors["base"] = "invalid_tls_material"
+                    elif mode == DOCKER_MODE_UNIX:
+                        # Nothing else than the path can be wrong.
+                        errors[CONF_SOCKET_PATH] = _error_key(err)
+                    else:
+                        errors["base"] = _error_key(err)
                 else:
                     self._data[CONF_DOCKER] = docker
                     host = machine_id(self._data[CONF_MAC])
                     for child in containers.values():
                         self._discovered[_child_id(child, host)] = (child, host)
                     return await self.async_step_capabilities()
+        # A failed try shows the form again with what was typed, to fix it.
         return self.async_show_form(
             step_id=f"docker_{mode}",
-            data_schema=_docker_schema(mode, defaults),
+            data_schema=self.add_suggested_values_to_schema(
+                _docker_schema(mode, defaults), user_input
+            ),
             errors=errors,
         )
 
@@ -959,7 +1028,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         """No more capabilities: pick services, or create the entry."""
         if self.source == SOURCE_RECONFIGURE:
             return self.async_update_reload_and_abort(
-                self._get_reconfigure_entry(), data=self._data
+                self._get_reconfigure_entry(), data=_sync_docker_ssh(self._data)
             )
         if self._discovered:
             return await self.async_step_services()
@@ -1020,15 +1089,105 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth(
         self, entry_data: Mapping[str, Any]
     ) -> ConfigFlowResult:
-        """The SSH login or the Proxmox API refused the stored credentials."""
+        """The credentials were refused, or the SSH host key changed.
+
+        When the machine is up and presents another SSH host key than the
+        pinned one, the user reviews that key first (``host_key_changed``).
+        """
+        self._data = dict(self._get_reauth_entry().data)
+        if await self._async_host_key_changed():
+            return await self.async_step_host_key_changed()
         return await self.async_step_reauth_confirm()
+
+    async def _async_host_key_changed(self) -> bool:
+        """Whether the machine, when up, presents another SSH host key.
+
+        Reads the key the machine presents now into ``_pending_host_key``.
+        A machine that is off, an entry without a pinned key (saved
+        untested: the key is pinned at its first boot) or a key that cannot
+        be read count as unchanged: the login test that follows reports it.
+        """
+        ssh = self._data[CONF_SSH]
+        pinned: str | None = ssh.get(CONF_HOST_KEY)
+        host = self._data[CONF_HOST]
+        if not pinned or not await _async_probe(host, self._data[CONF_PROBE_PORT]):
+            return False
+        try:
+            fingerprint, key_line = await _async_fetch_host_key(
+                host, int(ssh[CONF_PORT])
+            )
+        except ChannelError:
+            return False
+        previous = _pinned_fingerprint(pinned)
+        if fingerprint == previous:
+            return False
+        self._previous_fingerprint = previous
+        self._pending_fingerprint = fingerprint
+        self._pending_host_key = key_line
+        return True
+
+    async def async_step_host_key_changed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the pinned and the presented key; pin the new one if accepted.
+
+        Nothing is pinned unless the user ticks the box. The login is then
+        tested with the new key: when it is refused, the credentials are asked
+        (reauth) or the SSH step is shown again (reconfigure), with the new
+        key kept.
+        """
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if not user_input[CONF_ACCEPT_HOST_KEY]:
+                errors[CONF_ACCEPT_HOST_KEY] = "host_key_not_accepted"
+            else:
+                ssh = {**self._data[CONF_SSH], CONF_HOST_KEY: self._pending_host_key}
+                self._data[CONF_SSH] = ssh
+                _LOGGER.warning(
+                    "The user accepted the new SSH host key of %s (%s), "
+                    "replacing the pinned one (%s)",
+                    self._data[CONF_NAME],
+                    self._pending_fingerprint,
+                    self._previous_fingerprint,
+                )
+                try:
+                    await _async_check_ssh(self._data[CONF_HOST], ssh)
+                except AuthenticationError:
+                    if self.source == SOURCE_RECONFIGURE:
+                        self._pending_ssh = ssh
+                        return self.async_show_form(
+                            step_id="ssh",
+                            data_schema=_ssh_schema(ssh),
+                            errors={"base": "invalid_auth"},
+                            description_placeholders={"host": self._data[CONF_HOST]},
+                        )
+                    return await self.async_step_reauth_confirm()
+                except Exception as err:  # noqa: BLE001
+                    errors["base"] = _error_key(err)
+                else:
+                    if self.source == SOURCE_RECONFIGURE:
+                        return await self.async_step_capabilities()
+                    return self.async_update_reload_and_abort(
+                        self._get_reauth_entry(), data=_sync_docker_ssh(self._data)
+                    )
+        return self.async_show_form(
+            step_id="host_key_changed",
+            data_schema=vol.Schema({vol.Required(CONF_ACCEPT_HOST_KEY): _BOOL}),
+            errors=errors,
+            description_placeholders={
+                "name": self._data[CONF_NAME],
+                "host": self._data[CONF_HOST],
+                "pinned": self._previous_fingerprint,
+                "presented": self._pending_fingerprint,
+            },
+        )
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Ask for new SSH and Proxmox secrets and test them."""
         entry = self._get_reauth_entry()
-        data = entry.data
+        data = self._data  # the entry's, with a host key the user re-pinned
         proxmox: dict[str, Any] | None = data.get(CONF_PROXMOX)
         errors: dict[str, str] = {}
         placeholders: dict[str, str] = {
@@ -1067,7 +1226,9 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                     errors["base"] = _error_key(err)
                 updates[CONF_PROXMOX] = new_proxmox
             if not errors:
-                return self.async_update_reload_and_abort(entry, data_updates=updates)
+                return self.async_update_reload_and_abort(
+                    entry, data=_sync_docker_ssh({**data, **updates})
+                )
         fields: dict[Any, Any] = {
             vol.Optional(CONF_PASSWORD): _PASSWORD,
             vol.Optional(CONF_PRIVATE_KEY): _MULTILINE,
@@ -1100,8 +1261,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors[CONF_BROADCAST_ADDRESS] = "invalid_host"
             else:
                 self._data = {
-                    **entry.data,
-                    CONF_HOST: user_input[CONF_HOST],
+                    **_move_host(entry.data, user_input[CONF_HOST]),
                     CONF_BROADCAST_ADDRESS: user_input[CONF_BROADCAST_ADDRESS],
                     CONF_BROADCAST_PORT: int(user_input[CONF_BROADCAST_PORT]),
                     CONF_PROBE_PORT: int(user_input[CONF_PROBE_PORT]),
@@ -1110,6 +1270,9 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                         CONF_PORT: int(user_input[CONF_PORT]),
                     },
                 }
+                # A new host (or a reinstalled one) may present another key.
+                if await self._async_host_key_changed():
+                    return await self.async_step_host_key_changed()
                 return await self.async_step_capabilities()
         schema = _machine_schema(entry.data, with_identity=False).extend(
             {
@@ -1121,6 +1284,43 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=schema,
             errors=errors,
             description_placeholders={"name": entry.title},
+        )
+
+    # ------------------------------------------------------------------ dhcp
+
+    async def async_step_dhcp(
+        self, discovery_info: DhcpServiceInfo
+    ) -> ConfigFlowResult:
+        """A DHCP packet of a machine WakeHub knows: follow its new address.
+
+        The manifest's matcher (``registered_devices``) makes Home Assistant
+        report only the MAC addresses of WakeHub's own machine devices. For a
+        machine configured at an IP address, the entry moves to the address
+        the machine now has (with the Proxmox VE and Docker APIs that were at
+        the old one) and reloads; a machine configured by host name is left
+        alone, since DNS follows it. A MAC of no entry is not offered for
+        set-up: a machine cannot be added from a DHCP packet, which carries
+        no SSH credentials, so the user adds it by hand.
+        """
+        mac = normalize_mac(discovery_info.macaddress)
+        await self.async_set_unique_id(mac)
+        entry = self.hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, mac)
+        if entry is None:
+            return self.async_abort(reason="not_supported")
+        host: str = entry.data[CONF_HOST]
+        if host == discovery_info.ip or not _is_ip_address(host):
+            return self.async_abort(reason="already_configured")
+        _LOGGER.info(
+            "%s (%s) moved from %s to %s (DHCP)",
+            entry.title,
+            mac,
+            host,
+            discovery_info.ip,
+        )
+        return self.async_update_reload_and_abort(
+            entry,
+            data=_sync_docker_ssh(_move_host(entry.data, discovery_info.ip)),
+            reason="already_configured",
         )
 
 

@@ -7,22 +7,34 @@ real SSH, Proxmox VE and Docker servers on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
 from typing import TYPE_CHECKING, Any
 from unittest.mock import AsyncMock, patch
 
 from homeassistant.config_entries import (
+    SOURCE_DHCP,
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     SOURCE_USER,
 )
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.loader import async_get_dhcp
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+import pytest_socket
+import trustme
 
 from custom_components.wakehub import config_flow
+from custom_components.wakehub.compat import DhcpServiceInfo
 from custom_components.wakehub.const import DOMAIN
 from custom_components.wakehub.core.ids import guest_id
+from tests.channels.test_docker_tls import TlsDocker
 
+from .conftest import entry_data_for
 from .flow_helpers import (
     LOOPBACK,
     choose,
@@ -561,43 +573,115 @@ async def test_raspberrypi_docker_through_ssh(
     assert docker["socket_path"] == doc["docker"]["socket_path"]
 
 
-@pytest.mark.parametrize(
-    ("mode", "user_input"),
-    [
-        ("docker_unix", {"socket_path": "/nonexistent/docker.sock"}),
-        (
-            "docker_tls",
-            {"host": LOOPBACK, "port": 1, "ca": "x", "cert": "y", "key": "z"},
-        ),
-    ],
-)
-async def test_docker_unreachable_modes_recover(
-    hass: HomeAssistant, homelab: Any, mode: str, user_input: dict[str, Any]
-) -> None:
-    """A unix socket or TLS endpoint that fails shows an error; tcp then works."""
-    homelab.set_power("RaspberryPi", "on")
-    doc = node_doc(homelab, "RaspberryPi")
-    result = await through_ssh(hass, homelab, "RaspberryPi")
-    result = await choose(hass, result, "docker")
-    result = await choose(hass, result, mode)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], user_input
-    )
-    assert result["errors"]["base"] in ("cannot_connect", "tls_error", "unknown")
-    # Back to the capabilities menu is not possible from a form: the flow is
-    # restarted the way a user would, and TCP works.
-    hass.config_entries.flow.async_abort(result["flow_id"])
-    result = await through_ssh(hass, homelab, "RaspberryPi")
-    result = await choose(hass, result, "docker")
-    result = await choose(hass, result, "docker_tcp")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"host": doc["host"], "port": doc["docker"]["port"]}
-    )
+@pytest.fixture
+def _unix_sockets(_loopback_sockets: None) -> None:
+    """Also allow unix sockets, still restricting TCP to 127.0.0.1."""
+    pytest_socket.socket_allow_hosts(["127.0.0.1"], allow_unix_socket=True)
+
+
+async def _forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+async def _finish_docker(hass: HomeAssistant, result: Any) -> Any:
+    """From the capabilities menu after a Docker step, to the created entry."""
+    assert result["type"] is FlowResultType.MENU
     result = await choose(hass, result, "finish")
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"nodes": []}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    return result
+
+
+@pytest.mark.usefixtures("_unix_sockets")
+async def test_docker_unix_error_recovers(hass: HomeAssistant, homelab: Any) -> None:
+    """A unix socket that fails shows the form again; the right path works.
+
+    The socket is a byte-for-byte forwarder to the simulator's Docker API, as
+    a local dockerd's socket would be.
+    """
+    homelab.set_power("RaspberryPi", "on")
+    port = node_doc(homelab, "RaspberryPi")["docker"]["port"]
+
+    async def _handle(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        up_reader, up_writer = await asyncio.open_connection(LOOPBACK, port)
+        await asyncio.gather(_forward(reader, up_writer), _forward(up_reader, writer))
+
+    directory = tempfile.mkdtemp(prefix="wakehub-", dir="/tmp")
+    path = os.path.join(directory, "docker.sock")
+    server = await asyncio.start_unix_server(_handle, path)
+    try:
+        result = await through_ssh(hass, homelab, "RaspberryPi")
+        result = await choose(hass, result, "docker")
+        result = await choose(hass, result, "docker_unix")
+        flow_id = result["flow_id"]
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"socket_path": os.path.join(directory, "missing.sock")}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "docker_unix"
+        assert result["errors"] == {"socket_path": "cannot_connect"}
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {"socket_path": path}
+        )
+        result = await _finish_docker(hass, result)
+    finally:
+        server.close()
+        await server.wait_closed()
+        shutil.rmtree(directory, ignore_errors=True)
+    assert result["data"]["docker"] == {"mode": "unix", "socket_path": path}
+
+
+async def test_docker_tls_errors_recover(hass: HomeAssistant, homelab: Any) -> None:
+    """Docker over TLS: bad PEM text, then an unreachable port, then it works.
+
+    The form keeps what was typed after each error. The endpoint is a mutual
+    TLS front (a throwaway CA) for the simulator's Docker API.
+    """
+    homelab.set_power("RaspberryPi", "on")
+    front = TlsDocker(trustme.CA(), node_doc(homelab, "RaspberryPi")["docker"]["port"])
+    await front.start()
+    try:
+        config = front.config()
+        good = {
+            "host": LOOPBACK,
+            "port": front.port,
+            "ca": config.tls_ca,
+            "cert": config.tls_cert,
+            "key": config.tls_key,
+        }
+        result = await through_ssh(hass, homelab, "RaspberryPi")
+        result = await choose(hass, result, "docker")
+        result = await choose(hass, result, "docker_tls")
+        flow_id = result["flow_id"]
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {**good, "ca": "not a certificate"}
+        )
+        assert result["step_id"] == "docker_tls"
+        assert result["errors"] == {"base": "invalid_tls_material"}
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {**good, "port": 1}
+        )
+        assert result["step_id"] == "docker_tls"
+        assert result["errors"] == {"base": "cannot_connect"}
+        suggested = {
+            str(key): key.description["suggested_value"]
+            for key in result["data_schema"].schema
+            if key.description and "suggested_value" in key.description
+        }
+        assert suggested["cert"] == good["cert"]
+        result = await hass.config_entries.flow.async_configure(flow_id, good)
+        result = await _finish_docker(hass, result)
+    finally:
+        await front.stop()
+    assert result["data"]["docker"] == {"mode": "tls", **good}
 
 
 async def _start(hass: HomeAssistant, entry: Any, source: str) -> Any:
@@ -762,3 +846,287 @@ async def test_reconfigure_removes_docker(hass: HomeAssistant, homelab: Any) -> 
     result = await choose(hass, result, "finish")
     assert result["reason"] == "reconfigure_successful"
     assert "docker" not in entry.data
+
+
+# ---------------------------------------------------------------------------
+# A changed SSH host key: reviewed and re-pinned through reauth / reconfigure
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_host_keys(homelab: Any) -> Iterator[Any]:
+    """The homelab, with its SSH host keys put back after the test.
+
+    A ``hostkey_change`` fault replaces a key for the rest of the session
+    (``reset()`` keeps it); restoring it keeps later tests consistent.
+    """
+    saved = homelab.call(lambda lab: dict(lab.host_keys))
+    yield homelab
+    homelab.call(lambda lab: lab.host_keys.update(saved))
+    homelab.reset()
+
+
+def _change_host_key(homelab: Any, name: str) -> dict[str, Any]:
+    """Give machine ``name`` a new SSH host key; return its new ``ssh`` doc."""
+    homelab.fault(name, "hostkey_change", True)
+    ssh: dict[str, Any] = homelab.call(lambda lab: lab.ready_document())["nodes"][name][
+        "ssh"
+    ]
+    return ssh
+
+
+@pytest.mark.usefixtures("restore_host_keys")
+async def test_reauth_host_key_changed_repinned(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """Both fingerprints shown; nothing pinned until accepted; then pinned."""
+    entry = await _created_entry(hass, homelab, "NAS")
+    old = node_doc(homelab, "NAS")["ssh"]
+    new = _change_host_key(homelab, "NAS")
+    assert new["host_key"] != old["host_key"]
+    result = await _start(hass, entry, SOURCE_REAUTH)
+    assert result["step_id"] == "host_key_changed"
+    placeholders = result["description_placeholders"]
+    assert placeholders["pinned"] == old["host_key_fingerprint"]
+    assert placeholders["presented"] == new["host_key_fingerprint"]
+    flow_id = result["flow_id"]
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"accept_host_key": False}
+    )
+    assert result["errors"] == {"accept_host_key": "host_key_not_accepted"}
+    assert entry.data["ssh"]["host_key"] == old["host_key"]
+    # The SSH server goes away meanwhile: an error, and the same form.
+    homelab.fault("NAS", "ssh_refuse", True)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"accept_host_key": True}
+    )
+    assert result["step_id"] == "host_key_changed"
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert entry.data["ssh"]["host_key"] == old["host_key"]
+    homelab.fault("NAS", "ssh_refuse", None)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"accept_host_key": True}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["ssh"]["host_key"] == new["host_key"]
+    assert entry.data["ssh"]["password"] == old["password"]
+
+
+@pytest.mark.usefixtures("restore_host_keys")
+async def test_reauth_host_key_changed_then_credentials(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """A reinstalled host: new key accepted, login refused, new secret asked.
+
+    The stored key is unreadable here: its fingerprint shows as ``?``.
+    """
+    entry = await _created_entry(hass, homelab, "NAS")
+    hass.config_entries.async_update_entry(
+        entry,
+        data={
+            **entry.data,
+            "ssh": {**entry.data["ssh"], "password": "old", "host_key": "garbage"},
+        },
+    )
+    new = _change_host_key(homelab, "NAS")
+    result = await _start(hass, entry, SOURCE_REAUTH)
+    assert result["step_id"] == "host_key_changed"
+    assert result["description_placeholders"]["pinned"] == "?"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"accept_host_key": True}
+    )
+    assert result["step_id"] == "reauth_confirm"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"password": new["password"]}
+    )
+    assert result["reason"] == "reauth_successful"
+    assert entry.data["ssh"]["host_key"] == new["host_key"]
+    assert entry.data["ssh"]["password"] == new["password"]
+
+
+async def test_reauth_key_unreadable_or_not_pinned_asks_credentials(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """No key to compare (saved untested) or none readable: the credentials."""
+    entry = await _created_entry(hass, homelab, "Machine1")
+    doc = node_doc(homelab, "Machine1")
+    # The probe answers (on the Proxmox port) but SSH refuses: no key read.
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, "probe_port": doc["proxmox"]["port"]}
+    )
+    homelab.fault("Machine1", "ssh_refuse", True)
+    result = await _start(hass, entry, SOURCE_REAUTH)
+    assert result["step_id"] == "reauth_confirm"
+    hass.config_entries.flow.async_abort(result["flow_id"])
+    homelab.fault("Machine1", "ssh_refuse", None)
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, "ssh": {**entry.data["ssh"], "host_key": None}}
+    )
+    result = await _start(hass, entry, SOURCE_REAUTH)
+    assert result["step_id"] == "reauth_confirm"
+
+
+async def _created_docker_ssh_entry(hass: HomeAssistant, homelab: Any) -> Any:
+    """Add RaspberryPi with its Docker API through its SSH."""
+    homelab.set_power("RaspberryPi", "on")
+    doc = node_doc(homelab, "RaspberryPi")
+    result = await through_ssh(hass, homelab, "RaspberryPi")
+    result = await choose(hass, result, "docker")
+    result = await choose(hass, result, "docker_ssh")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"socket_path": doc["docker"]["socket_path"]}
+    )
+    return (await _finish_docker(hass, result))["result"]
+
+
+def _reconfigure_input(homelab: Any, name: str) -> dict[str, Any]:
+    doc = node_doc(homelab, name)
+    return {
+        "host": doc["host"],
+        "broadcast_address": LOOPBACK,
+        "broadcast_port": homelab.ready["wol"]["port"],
+        "probe_port": doc["ssh"]["port"],
+        "port": doc["ssh"]["port"],
+    }
+
+
+@pytest.mark.usefixtures("restore_host_keys")
+async def test_reconfigure_host_key_changed(hass: HomeAssistant, homelab: Any) -> None:
+    """Reconfigure finds the new key; accepted, it is pinned for SSH and Docker."""
+    entry = await _created_docker_ssh_entry(hass, homelab)
+    new = _change_host_key(homelab, "RaspberryPi")
+    result = await _start(hass, entry, SOURCE_RECONFIGURE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _reconfigure_input(homelab, "RaspberryPi")
+    )
+    assert result["step_id"] == "host_key_changed"
+    assert (
+        result["description_placeholders"]["presented"] == (new["host_key_fingerprint"])
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"accept_host_key": True}
+    )
+    assert result["step_id"] == "capabilities"
+    result = await choose(hass, result, "finish")
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["ssh"]["host_key"] == new["host_key"]
+    assert entry.data["docker"]["host_key"] == new["host_key"]
+
+
+@pytest.mark.usefixtures("restore_host_keys")
+async def test_reconfigure_host_key_changed_login_refused(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """New key accepted but the login refused: the SSH step, then on as usual."""
+    entry = await _created_docker_ssh_entry(hass, homelab)
+    hass.config_entries.async_update_entry(
+        entry,
+        data={
+            **entry.data,
+            "ssh": {**entry.data["ssh"], "password": "old"},
+        },
+    )
+    new = _change_host_key(homelab, "RaspberryPi")
+    result = await _start(hass, entry, SOURCE_RECONFIGURE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], _reconfigure_input(homelab, "RaspberryPi")
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"accept_host_key": True}
+    )
+    assert result["step_id"] == "ssh"
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], ssh_input(homelab, "RaspberryPi")
+    )
+    assert result["step_id"] == "ssh_host_key"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await choose(hass, result, "finish")
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["ssh"]["host_key"] == new["host_key"]
+    assert entry.data["ssh"]["password"] == new["password"]
+    assert entry.data["docker"]["host_key"] == new["host_key"]
+    assert entry.data["docker"]["password"] == new["password"]
+
+
+# ---------------------------------------------------------------------------
+# DHCP: a known machine's new address
+# ---------------------------------------------------------------------------
+
+
+def _dhcp(ip: str, mac: str) -> DhcpServiceInfo:
+    """What HA's dhcp integration reports (its MAC has no separators)."""
+    return DhcpServiceInfo(
+        ip=ip, hostname="machine", macaddress=mac.replace(":", "").lower()
+    )
+
+
+async def test_dhcp_matcher_in_manifest(hass: HomeAssistant) -> None:
+    """HA's dhcp integration reports the packets of our registered devices."""
+    matchers = await async_get_dhcp(hass)
+    assert {"domain": DOMAIN, "registered_devices": True} in matchers
+
+
+async def test_dhcp_unknown_machine_not_supported(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """A MAC WakeHub does not know cannot be set up from a DHCP packet."""
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_DHCP},
+        data=_dhcp("192.0.2.10", "52:54:00:ff:ff:ff"),
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "not_supported"
+
+
+@pytest.mark.parametrize("host", [LOOPBACK, "nas.home.arpa"])
+async def test_dhcp_same_address_or_host_name_unchanged(
+    hass: HomeAssistant, homelab: Any, host: str
+) -> None:
+    """Same IP, or a machine configured by name: nothing changes."""
+    data, options = entry_data_for(homelab, "NAS")
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=data["mac"],
+        data={**data, "host": host},
+        options=options,
+    )
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_DHCP}, data=_dhcp(LOOPBACK, data["mac"])
+    )
+    assert result["reason"] == "already_configured"
+    assert entry.data["host"] == host
+
+
+async def test_dhcp_new_address_updates_and_reloads(
+    hass: HomeAssistant, homelab: Any, mock_setup_entry: AsyncMock
+) -> None:
+    """A new IP: the host and the APIs that were at the old one move; reload."""
+    data, options = entry_data_for(homelab, "Machine1")
+    old = "192.0.2.10"
+    data = {
+        **data,
+        "host": old,
+        "proxmox": {**data["proxmox"], "host": old},
+        "docker": {"mode": "tcp", "host": "192.0.2.99", "port": 2375},
+    }
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id=data["mac"], data=data, options=options
+    )
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_DHCP},
+        data=_dhcp(LOOPBACK, data["mac"].upper()),
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data["host"] == LOOPBACK
+    assert entry.data["proxmox"]["host"] == LOOPBACK
+    assert entry.data["docker"]["host"] == "192.0.2.99"  # elsewhere: kept
+    assert entry.data["ssh"] == data["ssh"]
+    assert mock_setup_entry.call_count == 1  # reloaded with the new address
