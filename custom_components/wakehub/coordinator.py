@@ -34,7 +34,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .channels import Machine, SshChannel, fetch_host_key
 from .channels.base import ChildInfo, ChildKind, HostApi
-from .channels.errors import AuthenticationError, ChannelError
+from .channels.errors import AuthenticationError, ChannelError, HostKeyMismatchError
 from .compat import async_get_node_device
 from .const import (
     CONF_HOST,
@@ -426,7 +426,9 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         A refused login raises ``ConfigEntryAuthFailed`` (Home Assistant then
         starts a reauthentication flow). Any other failure makes the host's
         children unavailable, and is logged once when it starts and once when
-        it ends.
+        it ends. When the machine's Docker API through SSH meets another host
+        key than the pinned one, a reauthentication flow also starts: there
+        the user reviews the new key and may pin it.
         """
         name = self.tree[host_id].name
         try:
@@ -438,6 +440,8 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
                 translation_placeholders={"node": name, "message": err.message},
             ) from err
         except ChannelError as err:
+            if isinstance(err, HostKeyMismatchError) and host_id == self.machine_id:
+                self.config_entry.async_start_reauth(self.hass)
             if host_id not in self._failing:
                 _LOGGER.warning(
                     "The API of %s is unavailable (%s): %s", name, err.code, err.message

@@ -418,3 +418,58 @@ async def test_untested_entry_with_bad_credentials_raises_an_issue(
     assert not issue_registry.async_get_issue(
         DOMAIN, f"ssh_failed_at_boot_{mock_config_entry.entry_id}"
     )
+
+
+@pytest.mark.parametrize("machine_name", ["RaspberryPi"])
+async def test_host_key_change_on_the_docker_tunnel_starts_reauth(
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    mock_config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Docker through SSH meets a new host key: unavailable, and a reauth.
+
+    The flow asks the user to review the new key; once it is pinned (in the
+    SSH access and the Docker tunnel) the containers are read again.
+    """
+    ssh = homelab.ready["nodes"]["RaspberryPi"]["ssh"]
+    data = dict(mock_config_entry.data)
+    data["docker"] = {
+        "mode": "ssh",
+        "host": data["host"],
+        "port": ssh["port"],
+        "username": ssh["username"],
+        "password": ssh["password"],
+        "host_key": ssh["host_key"],
+        "socket_path": "/var/run/docker.sock",
+    }
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(mock_config_entry, data=data)
+    homelab.set_power("RaspberryPi", "on")
+    saved = homelab.call(lambda lab: dict(lab.host_keys))
+    try:
+        await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+        assert state_of(hass, "pihole") == "off"
+        homelab.fault("RaspberryPi", "hostkey_change")
+        # The tunnel open before the change drops; the next one meets the key.
+        await async_next_poll(hass, freezer)
+        await async_next_poll(hass, freezer)
+        assert state_of(hass, "pihole") == "unavailable"
+        (flow,) = hass.config_entries.flow.async_progress()
+        assert flow["context"]["source"] == "reauth"
+        assert flow["step_id"] == "host_key_changed"
+        new = homelab.call(lambda lab: lab.ready_document())["nodes"]["RaspberryPi"]
+        result = await hass.config_entries.flow.async_configure(
+            flow["flow_id"], {"accept_host_key": True}
+        )
+        await hass.async_block_till_done()
+        assert result["reason"] == "reauth_successful"
+        data = mock_config_entry.data
+        assert data["ssh"]["host_key"] == new["ssh"]["host_key"]
+        assert data["docker"]["host_key"] == new["ssh"]["host_key"]
+        await async_next_poll(hass, freezer)
+        assert state_of(hass, "pihole") == "off"
+    finally:
+        homelab.call(lambda lab: lab.host_keys.update(saved))
+        homelab.reset()
