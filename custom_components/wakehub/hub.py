@@ -45,6 +45,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util.hass_dict import HassKey
 
+from .channels.errors import HostKeyMismatchError
 from .compat import async_move_node_device
 from .const import (
     CONF_CONFIRM_SHUTDOWN,
@@ -483,10 +484,35 @@ class WakeHubHub:
             "error_message": error.message if error is not None else None,
         }
         self.hass.bus.async_fire(EVENT_CASCADE_FAILED, data)
+        key = "cascade_failed"
+        if data["error_code"] == HostKeyMismatchError.code and (
+            machine := self._async_review_host_key(node)
+        ):
+            key = "cascade_failed_host_key"
+            data = {**data, "machine": machine}
         self.hass.async_create_task(
-            self._async_notify_failure(cascade.id, "cascade_failed", data),
+            self._async_notify_failure(cascade.id, key, data),
             eager_start=True,
         )
+
+    @callback
+    def _async_review_host_key(self, node: str) -> str | None:
+        """Start the reauth that reviews a machine's changed SSH host key.
+
+        ``node`` failed on a host key: the machine itself (its shutdown) or a
+        container of the machine's own Docker API through SSH. Returns the
+        machine's entry title, or ``None`` when the key is not the machine's
+        (a guest's Docker tunnel: its key is re-pinned in the node settings).
+        """
+        coordinator = self._by_node.get(node)
+        if coordinator is None:
+            return None
+        machine = coordinator.machine_id
+        if node != machine and coordinator.tree[node].parent != machine:
+            return None
+        entry = coordinator.config_entry
+        entry.async_start_reauth(self.hass)
+        return entry.title
 
     @callback
     def _on_reevaluated(self, event: Reevaluated) -> None:
@@ -511,6 +537,7 @@ class WakeHubHub:
             "total": str(data.get("total") or "?"),
             "code": str(data.get("error_code") or ""),
             "message": str(data.get("error_message") or ""),
+            "machine": str(data.get("machine") or ""),
         }
         title = await self._async_text(f"{key}_title", placeholders)
         message = await self._async_text(key, placeholders)
