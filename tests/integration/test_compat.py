@@ -226,3 +226,14 @@ def test_links_by_identifier() -> None:
         ("id-m", {"add_config_entry_id": "e2", "remove_config_entry_id": None}),
         ("id-m", {"add_config_entry_id": None, "remove_config_entry_id": "e1"}),
     ]
+
+
+def test_dhcp_service_info_is_the_one_home_assistant_hands_over() -> None:
+    """The class the dhcp integration builds, from its current home."""
+    from homeassistant.helpers.service_info import dhcp
+
+    assert compat.DhcpServiceInfo is dhcp.DhcpServiceInfo
+    info = compat.DhcpServiceInfo(
+        ip="192.0.2.1", hostname="nas", macaddress="525400000001"
+    )
+    assert info.macaddress == "525400000001"
