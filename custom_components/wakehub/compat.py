@@ -57,7 +57,7 @@ from .const import DOMAIN
 
 try:
     import probatio as vol  # type: ignore[import-not-found, unused-ignore]
-except ImportError:  # pragma: no cover - Home Assistant before probatio
+except ImportError:  # Home Assistant before probatio (tested by reloading)
     import voluptuous as vol  # type: ignore[no-redef, unused-ignore]
 
 try:
