@@ -531,6 +531,32 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
     VERSION = 1
     MINOR_VERSION = 1
 
+    @callback
+    def _async_update_reload_and_abort(
+        self,
+        entry: ConfigEntry,
+        *,
+        data: Mapping[str, Any],
+        reason: str | None = None,
+    ) -> ConfigFlowResult:
+        """Update ``entry``'s data, schedule its reload and finish the flow.
+
+        Not ``async_update_reload_and_abort``: Home Assistant 2026 reports it
+        when the entry has an update listener (to break in 2026.12). WakeHub's
+        listener reloads only on option changes, never on data changes (the
+        host key the coordinator pins at first boot must not reload), so the
+        flow still schedules the reload itself, exactly once.
+        """
+        self.hass.config_entries.async_update_entry(entry, data=data)
+        self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        if reason is None:
+            reason = (
+                "reconfigure_successful"
+                if self.source == SOURCE_RECONFIGURE
+                else "reauth_successful"
+            )
+        return self.async_abort(reason=reason)
+
     def __init__(self) -> None:
         """Start with an empty machine."""
         self._data: dict[str, Any] = {}
@@ -1027,7 +1053,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """No more capabilities: pick services, or create the entry."""
         if self.source == SOURCE_RECONFIGURE:
-            return self.async_update_reload_and_abort(
+            return self._async_update_reload_and_abort(
                 self._get_reconfigure_entry(), data=_sync_docker_ssh(self._data)
             )
         if self._discovered:
@@ -1167,7 +1193,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 else:
                     if self.source == SOURCE_RECONFIGURE:
                         return await self.async_step_capabilities()
-                    return self.async_update_reload_and_abort(
+                    return self._async_update_reload_and_abort(
                         self._get_reauth_entry(), data=_sync_docker_ssh(self._data)
                     )
         return self.async_show_form(
@@ -1226,7 +1252,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                     errors["base"] = _error_key(err)
                 updates[CONF_PROXMOX] = new_proxmox
             if not errors:
-                return self.async_update_reload_and_abort(
+                return self._async_update_reload_and_abort(
                     entry, data=_sync_docker_ssh({**data, **updates})
                 )
         fields: dict[Any, Any] = {
@@ -1317,7 +1343,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
             host,
             discovery_info.ip,
         )
-        return self.async_update_reload_and_abort(
+        return self._async_update_reload_and_abort(
             entry,
             data=_sync_docker_ssh(_move_host(entry.data, discovery_info.ip)),
             reason="already_configured",
