@@ -10,9 +10,9 @@ reference edges (sandbox -> Jellyfin -> NAS, plex -> NAS). Two cases:
 
 * scenario 2: everything off, ``switch.turn_on`` on sandbox (NAS, Machine2,
   Jellyfin, Machine1, VM-Docker, sandbox);
-* scenario 3: sandbox, plex, VM-Docker and Jellyfin running (their hosts and
-  the NAS on), ``switch.turn_off`` on Machine1 (sandbox, plex, VM-Docker,
-  Machine1; Jellyfin and the NAS stay on).
+* scenario 3: sandbox, plex, VM-Docker, VM-Ubuntu and Jellyfin running (their
+  hosts on), ``switch.turn_off`` on Machine1 (plex, sandbox, VM-Docker,
+  VM-Ubuntu, Machine1; Jellyfin stays on).
 
 For each it reports the total time (the service call to the cascade's end);
 the sum of the simulated delays along the plan; the overhead per step (step
@@ -224,7 +224,7 @@ async def _run(delays: dict[str, float], verbose: bool) -> list[Result]:
                 )
             )
     with Simulator() as simulator:
-        for name in ("sandbox", "plex", "Jellyfin"):
+        for name in ("sandbox", "plex", "VM-Ubuntu", "Jellyfin"):
             simulator._call("POST", "/power", {"node": name, "state": "running"})
         async with poll._home_assistant() as hass:
             await async_setup_homelab(hass, simulator)

@@ -223,9 +223,7 @@ async def test_scenario_7_host_key_change(
     assert "host key" in notification["message"].lower()
 
 
-async def test_two_targets_at_once(
-    hass: HomeAssistant, homelab: HomelabThread
-) -> None:
+async def test_two_targets_at_once(hass: HomeAssistant, homelab: HomelabThread) -> None:
     """Two starts queued together run one after the other, one command at a time."""
     await async_setup_homelab(hass, homelab)
     ended: list[str] = []
