@@ -300,9 +300,14 @@ class WakeHubHub:
         return None
 
     async def async_request(self, action: Action, node_id: str) -> Cascade:
-        """Validate, plan and queue a cascade; translated errors at once."""
+        """Validate, plan and queue a cascade; translated errors at once.
+
+        The listeners (switches, cascade sensor) update at once: a cascade
+        queued behind another, or a start this request cancelled, shows
+        before the orchestrator's next event.
+        """
         try:
-            return await self.orchestrator.async_request(action, node_id)
+            cascade = await self.orchestrator.async_request(action, node_id)
         except UnknownNodeError as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
@@ -319,6 +324,8 @@ class WakeHubHub:
             raise HomeAssistantError(
                 translation_domain=DOMAIN, translation_key="orchestrator_closed"
             ) from err
+        self._notify()
+        return cascade
 
     async def async_confirm_shutdown(self, proposal: str) -> Cascade:
         """Accept a shutdown proposal and queue its stop cascade."""
