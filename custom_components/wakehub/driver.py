@@ -266,9 +266,11 @@ class HaNodeDriver:
             return
         self._inflight[key] = task
         task.add_done_callback(
-            lambda done: self._inflight.pop(key, None)
-            if self._inflight.get(key) is done
-            else None
+            lambda done: (
+                self._inflight.pop(key, None)
+                if self._inflight.get(key) is done
+                else None
+            )
         )
 
     def cancel_pending(self) -> None:
