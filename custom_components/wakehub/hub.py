@@ -23,7 +23,9 @@ The cascade sensor belongs to one config entry (the first loaded one, its
 "home") and sits on a small "WakeHub" service device. When the home entry
 unloads, the sensor is added again through another loaded entry's sensor
 platform (same unique id: the entity registry moves it), and the device is
-moved along.
+moved along. The device also moves from a former home that is no longer
+loaded (after the last entry unloaded, or a restart where another entry loads
+first): Home Assistant 2026 would otherwise keep a second "WakeHub" device.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util.hass_dict import HassKey
 
 from .channels.errors import HostKeyMismatchError
-from .compat import async_move_node_device
+from .compat import async_get_node_device, async_move_node_device
 from .const import (
     CONF_CONFIRM_SHUTDOWN,
     CONF_DEPENDENCIES,
@@ -652,6 +654,10 @@ class WakeHubHub:
         if platform is None:
             return False
         self._home = entry.entry_id
+        if previous is None:
+            # A former home (before the last entry unloaded, or before a
+            # restart) may still hold the device: it moves from there too.
+            previous = self._service_device_holder(entry.entry_id)
         if previous is not None:
             # The same device changes hands (see compat): no copy is left behind.
             async_move_node_device(
@@ -675,6 +681,16 @@ class WakeHubHub:
             platform.async_add_entities([CascadeSensor(self)]), eager_start=True
         )
         return True
+
+    def _service_device_holder(self, entry_id: str) -> str | None:
+        """Another WakeHub entry that holds the "WakeHub" service device."""
+        for other in self.hass.config_entries.async_entries(DOMAIN):
+            if other.entry_id != entry_id and (
+                async_get_node_device(self.hass, other.entry_id, SERVICE_DEVICE_ID)
+                is not None
+            ):
+                return other.entry_id
+        return None
 
 
 def _first_bad_edge(
