@@ -51,7 +51,15 @@ async def async_register_card(hass: HomeAssistant) -> str | None:
         return str(url)
 
     from homeassistant.components.frontend import add_extra_js_url
-    from homeassistant.components.http import StaticPathConfig
+
+    try:  # Home Assistant 2026 defines it here and only re-exports it below
+        from homeassistant.components.http.server import (  # type: ignore[import-not-found, unused-ignore]
+            StaticPathConfig,
+        )
+    except ImportError:  # Home Assistant 2025
+        from homeassistant.components.http import (  # type: ignore[attr-defined, no-redef, unused-ignore]
+            StaticPathConfig,
+        )
 
     version = await hass.async_add_executor_job(_file_version, CARD_FILE)
     await hass.http.async_register_static_paths(
