@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 import pytest
 
 from custom_components.wakehub.core.ids import container_id, guest_id
@@ -332,3 +332,45 @@ async def test_entry_not_loaded_has_nothing_discovered(
     mock_config_entry.add_to_hass(hass)
     result = await _menu(hass, mock_config_entry)
     assert result["description_placeholders"] == {"count": "0"}
+
+
+async def test_proposal_expiry(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """The proposals' expiry: 60 min by default, kept, bounded; nothing else moves.
+
+    Saving it keeps every other option (the polling interval included) and
+    the next form shows the stored value.
+    """
+    options = dict(init_integration.options)
+    assert "proposal_expiry" not in options
+
+    result = await _pick(hass, await _menu(hass, init_integration), "polling")
+    assert result["step_id"] == "polling"
+    schema = result["data_schema"].schema
+    defaults = {str(key): key.default() for key in schema}
+    assert defaults == {"scan_interval": 30, "proposal_expiry": 60}
+    # Out of range (one minute to one week): refused, nothing stored.
+    for minutes in (0, 7 * 24 * 60 + 1):
+        with pytest.raises(InvalidData) as err:
+            await hass.config_entries.options.async_configure(
+                result["flow_id"], {"scan_interval": 30, "proposal_expiry": minutes}
+            )
+        assert "proposal_expiry" in err.value.schema_errors
+    assert dict(init_integration.options) == options
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 30, "proposal_expiry": 15}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options == {**options, "proposal_expiry": 15}
+    await hass.async_block_till_done()
+
+    result = await _pick(hass, await _menu(hass, init_integration), "polling")
+    defaults = {str(key): key.default() for key in result["data_schema"].schema}
+    assert defaults == {"scan_interval": 30, "proposal_expiry": 15}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"scan_interval": 30, "proposal_expiry": 7 * 24 * 60}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options == {**options, "proposal_expiry": 7 * 24 * 60}
