@@ -64,9 +64,14 @@ class IndexView(NamedTuple):
     position: dict[str, int]
     parent: list[int]
     parent_is_dependency: list[bool]
-    dependencies: list[list[int]]
-    dependents: list[list[int]]
-    children: list[list[int]]
+    needs: list[list[int]]
+    """What each node needs (its parent, then its dependencies reversed), in
+    the order a depth-first walk pushes them: it then visits the dependencies
+    in insertion order, then the parent."""
+    needed_by: list[list[int]]
+    """What needs each node (its dependents reversed, then its children
+    reversed), in push order: the walk visits the children in insertion
+    order, then the dependents."""
     start_channel: list[Channel]
     stop_channel: list[Channel]
 
@@ -490,15 +495,21 @@ class Topology:
                     and (node_id, parents[node_id]) in edges
                     for node_id in ids
                 ],
-                dependencies=[
-                    [index[other] for other in dependencies[node_id]] for node_id in ids
+                needs=[
+                    [
+                        *(() if parent[position] < 0 else (parent[position],)),
+                        *(index[other] for other in reversed(dependencies[node_id])),
+                    ]
+                    for position, node_id in enumerate(ids)
                 ],
-                dependents=[
-                    [index[other] for other in self._dependents[node_id]]
-                    for node_id in ids
-                ],
-                children=[
-                    [index[other] for other in self._children[node_id]]
+                needed_by=[
+                    [
+                        *(
+                            index[other]
+                            for other in reversed(self._dependents[node_id])
+                        ),
+                        *(index[other] for other in reversed(self._children[node_id])),
+                    ]
                     for node_id in ids
                 ],
                 start_channel=[self._start_channel[node_id] for node_id in ids],
@@ -513,44 +524,9 @@ class Topology:
         dependencies (insertion order), then its parent: a topological order
         over both layers. ``via`` gives the node whose needs first reached
         each one (the node below it on the depth-first path).
-
-        Iterative and O(closure) with O(1) work per node and per edge: the
-        stack holds node indices, a ``-1`` marks the end of a node's
-        neighbours, and the open nodes (the recursion path) give ``via``.
         """
-        self.node(target)
         view = self.index_view()
-        parent_of = view.parent
-        dependencies = view.dependencies
-        seen = bytearray(len(view.ids))
-        path: list[int] = []
-        enter = path.append
-        leave = path.pop
-        order: list[int] = []
-        via: list[int] = []
-        emit = order.append
-        emit_via = via.append
-        stack = [view.position[target]]
-        push = stack.append
-        extend = stack.extend
-        pop = stack.pop
-        while stack:
-            position = pop()
-            if position < 0:
-                emit(leave())
-                emit_via(path[-1] if path else -1)
-                continue
-            if seen[position]:
-                continue
-            seen[position] = 1
-            enter(position)
-            push(-1)
-            # Pushed in reverse: popped first is visited first.
-            parent = parent_of[position]
-            if parent >= 0:
-                push(parent)
-            extend(reversed(dependencies[position]))
-        return Walk(view, order, via)
+        return self._walk(view, view.needs, target)
 
     def walk_down(self, target: str) -> Walk:
         """Return what needs ``target`` (recursively, with it), bottom-up.
@@ -558,10 +534,18 @@ class Topology:
         A depth-first post-order that, for each node, first visits its hosted
         children (insertion order), then its dependents; as :meth:`walk_up`.
         """
-        self.node(target)
         view = self.index_view()
-        dependents = view.dependents
-        children = view.children
+        return self._walk(view, view.needed_by, target)
+
+    def _walk(self, view: IndexView, pushes: list[list[int]], target: str) -> Walk:
+        """The iterative depth-first post-order both walks share.
+
+        O(closure) with O(1) work per node and per edge: the stack holds node
+        indices, a ``-1`` marks the end of a node's neighbours (pushed in
+        reverse visiting order by the view), and the open nodes (the
+        recursion path) give ``via``.
+        """
+        self.node(target)
         seen = bytearray(len(view.ids))
         path: list[int] = []
         enter = path.append
@@ -585,8 +569,7 @@ class Topology:
             seen[position] = 1
             enter(position)
             push(-1)
-            extend(reversed(dependents[position]))
-            extend(reversed(children[position]))
+            extend(pushes[position])
         return Walk(view, order, via)
 
     def start_walk(self, target: str) -> list[WalkEntry]:
