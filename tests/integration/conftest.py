@@ -7,6 +7,8 @@
   the simulator has) parametrize ``mock_config_entry``.
 - ``init_integration`` adds that entry and sets it up through HA's own config
   entries.
+- ``fast_polls`` (not autouse) polls readiness every 50 ms, for tests that
+  run cascades against the simulator.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 
+from custom_components.wakehub import hub as hub_module
 from custom_components.wakehub.const import (
     CONF_BROADCAST_ADDRESS,
     CONF_BROADCAST_PORT,
@@ -79,6 +82,15 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load WakeHub from this repository."""
+
+
+@pytest.fixture
+def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Poll readiness every 50 ms: the simulator runs 50 times faster.
+
+    Use it with ``pytestmark = pytest.mark.usefixtures("fast_polls")``.
+    """
+    monkeypatch.setattr(hub_module, "POLL_INTERVAL", 0.05)
 
 
 def node_id_of(ready: dict[str, Any], name: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from homeassistant.const import ATTR_ENTITY_ID, Platform
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -115,3 +116,10 @@ def commands(homelab: HomelabThread) -> list[tuple[str, str]]:
 def switch_id(name: str) -> str:
     """The entity id of a node's power switch (the device's main entity)."""
     return f"switch.{name.lower().replace('-', '_')}"
+
+
+async def async_turn(hass: HomeAssistant, service: str, name: str) -> None:
+    """Call a switch ``service`` (turn_on/turn_off) on a node's power switch."""
+    await hass.services.async_call(
+        Platform.SWITCH, service, {ATTR_ENTITY_ID: switch_id(name)}, blocking=True
+    )

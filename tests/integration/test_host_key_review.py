@@ -10,20 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import persistent_notification
-from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
 from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF
+from homeassistant.const import SERVICE_TURN_OFF
 import pytest
-
-from custom_components.wakehub import hub as hub_module
 
 from .conftest import node_id_of
 from .hub_helpers import (
     async_setup_homelab,
+    async_turn,
     async_wait_idle,
     commands,
     hub_of,
-    switch_id,
 )
 
 if TYPE_CHECKING:
@@ -34,10 +31,7 @@ if TYPE_CHECKING:
     from tests.homelab.thread import HomelabThread
 
 
-@pytest.fixture(autouse=True)
-def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Poll readiness every 50 ms: the simulator runs 50 times faster."""
-    monkeypatch.setattr(hub_module, "POLL_INTERVAL", 0.05)
+pytestmark = pytest.mark.usefixtures("fast_polls")
 
 
 @pytest.fixture
@@ -50,12 +44,7 @@ def restore_host_keys(homelab: HomelabThread) -> Iterator[HomelabThread]:
 
 
 async def _stop(hass: HomeAssistant, name: str) -> None:
-    await hass.services.async_call(
-        SWITCH_DOMAIN,
-        SERVICE_TURN_OFF,
-        {ATTR_ENTITY_ID: switch_id(name)},
-        blocking=True,
-    )
+    await async_turn(hass, SERVICE_TURN_OFF, name)
     await async_wait_idle(hass)
 
 

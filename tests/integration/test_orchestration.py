@@ -10,8 +10,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import persistent_notification
-from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
-from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_ON
+from homeassistant.const import SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.core import callback
 import pytest
 
@@ -21,6 +20,7 @@ from custom_components.wakehub.core.planner import Action
 from .conftest import state_of
 from .hub_helpers import (
     async_setup_homelab,
+    async_turn,
     async_wait_idle,
     commands,
     hub_of,
@@ -33,16 +33,7 @@ if TYPE_CHECKING:
     from tests.homelab.thread import HomelabThread
 
 
-@pytest.fixture(autouse=True)
-def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Poll readiness every 50 ms: the simulator runs 50 times faster."""
-    monkeypatch.setattr(hub_module, "POLL_INTERVAL", 0.05)
-
-
-async def _turn(hass: HomeAssistant, service: str, name: str) -> None:
-    await hass.services.async_call(
-        SWITCH_DOMAIN, service, {ATTR_ENTITY_ID: switch_id(name)}, blocking=True
-    )
+pytestmark = pytest.mark.usefixtures("fast_polls")
 
 
 async def test_scenario_1_start_jellyfin(
@@ -52,7 +43,7 @@ async def test_scenario_1_start_jellyfin(
     await async_setup_homelab(hass, homelab)
     assert hass.states.get(switch_id("Jellyfin")).state == "off"
 
-    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     # Queued, not finished: the switch shows the target state at once.
     assert hass.states.get(switch_id("Jellyfin")).state == "on"
     await async_wait_idle(hass)
@@ -79,7 +70,7 @@ async def test_scenario_2_start_sandbox(
         hub_module.EVENT_CASCADE_COMPLETED, callback(lambda e: events.append(e.data))
     )
 
-    await _turn(hass, SERVICE_TURN_ON, "sandbox")
+    await async_turn(hass, SERVICE_TURN_ON, "sandbox")
     await async_wait_idle(hass)
 
     assert commands(homelab) == [
@@ -105,7 +96,7 @@ async def test_scenario_4_stop_jellyfin_while_sandbox_runs(
     await async_setup_homelab(hass, homelab)
     assert state_of(hass, "sandbox") == "on"
 
-    await _turn(hass, SERVICE_TURN_OFF, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_OFF, "Jellyfin")
     await async_wait_idle(hass)
 
     assert commands(homelab) == [
@@ -133,7 +124,7 @@ async def test_failure_stops_at_step_1(
         hass, callback(lambda _type, updated: notifications.update(updated))
     )
 
-    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     await async_wait_idle(hass)
 
     assert {action for action, _ in commands(homelab)} == {"wol"}
@@ -159,7 +150,7 @@ async def test_failure_stops_at_step_1(
 
     # A retry is a new start; the error clears once the NAS answers.
     homelab.fault("NAS", "ignore_wol", None)
-    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     await async_wait_idle(hass)
     assert state_of(hass, "NAS") == "on"
     assert state_of(hass, "Jellyfin") == "on"
@@ -176,7 +167,7 @@ async def test_failure_notification_in_french(
     persistent_notification.async_register_callback(
         hass, callback(lambda _type, updated: notifications.update(updated))
     )
-    await _turn(hass, SERVICE_TURN_ON, "NAS")
+    await async_turn(hass, SERVICE_TURN_ON, "NAS")
     await async_wait_idle(hass)
     (notification,) = [
         n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
@@ -190,7 +181,7 @@ async def test_double_start_joins(hass: HomeAssistant, homelab: HomelabThread) -
     hub = hub_of(hass)
     node = next(n for n in hub.topology.nodes.values() if n.name == "Jellyfin")
     first = await hub.async_request(Action.START, node.id)
-    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     second = await hub.async_request(Action.START, node.id)
     assert second is first
     await async_wait_idle(hass)
@@ -218,9 +209,9 @@ async def test_stop_during_start_cancels_at_step_boundary(
     hass.bus.async_listen(
         hub_module.EVENT_CASCADE_COMPLETED, callback(lambda e: ended.append(e.data))
     )
-    await _turn(hass, SERVICE_TURN_ON, "sandbox")
+    await async_turn(hass, SERVICE_TURN_ON, "sandbox")
     await asyncio.wait_for(jellyfin_started.wait(), 10)
-    await _turn(hass, SERVICE_TURN_OFF, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_OFF, "Jellyfin")
     await async_wait_idle(hass)
 
     assert commands(homelab) == [
@@ -243,7 +234,7 @@ async def test_cascade_sensor(hass: HomeAssistant, homelab: HomelabThread) -> No
     state = hass.states.get("sensor.wakehub_cascade")
     assert state is not None
     assert state.state == "idle"
-    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     assert hass.states.get("sensor.wakehub_cascade").state == "running"
     await async_wait_idle(hass)
     state = hass.states.get("sensor.wakehub_cascade")
@@ -268,7 +259,7 @@ async def test_restart_marker_written_at_stop(
         hub_module.EVENT_CASCADE_STEP,
         callback(lambda e: waiting.set() if e.data["status"] == "started" else None),
     )
-    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     await asyncio.wait_for(waiting.wait(), 10)
     await hub_of(hass).async_shutdown()
     marker = hass_storage["wakehub.cascade"]["data"]["running"]

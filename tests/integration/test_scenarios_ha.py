@@ -29,6 +29,7 @@ from custom_components.wakehub.proposals import (
 from .conftest import node_id_of, state_of
 from .hub_helpers import (
     async_setup_homelab,
+    async_turn,
     async_wait_idle,
     commands,
     hub_of,
@@ -41,16 +42,7 @@ if TYPE_CHECKING:
     from tests.homelab.thread import HomelabThread
 
 
-@pytest.fixture(autouse=True)
-def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Poll readiness every 50 ms: the simulator runs 50 times faster."""
-    monkeypatch.setattr(hub_module, "POLL_INTERVAL", 0.05)
-
-
-async def _turn(hass: HomeAssistant, service: str, name: str) -> None:
-    await hass.services.async_call(
-        SWITCH_DOMAIN, service, {ATTR_ENTITY_ID: switch_id(name)}, blocking=True
-    )
+pytestmark = pytest.mark.usefixtures("fast_polls")
 
 
 def _notifications(hass: HomeAssistant) -> dict[str, Any]:
@@ -83,7 +75,7 @@ async def test_scenario_3_jellyfin_started_on_its_own(
     kept = async_capture_events(hass, EVENT_NODE_KEPT)
     proposed = async_capture_events(hass, EVENT_SHUTDOWN_PROPOSED)
 
-    await _turn(hass, SERVICE_TURN_OFF, "Machine1")
+    await async_turn(hass, SERVICE_TURN_OFF, "Machine1")
     await async_wait_idle(hass)
 
     assert commands(homelab) == MACHINE1_STOP
@@ -109,7 +101,7 @@ async def test_scenario_3_jellyfin_off_proposes_the_nas(
     await async_setup_homelab(hass, homelab)
     proposed = async_capture_events(hass, EVENT_SHUTDOWN_PROPOSED)
 
-    await _turn(hass, SERVICE_TURN_OFF, "Machine1")
+    await async_turn(hass, SERVICE_TURN_OFF, "Machine1")
     await async_wait_idle(hass)
 
     assert commands(homelab) == MACHINE1_STOP
@@ -137,12 +129,12 @@ async def test_scenario_3_jellyfin_off_proposes_the_nas(
 async def test_autoremove_chain(hass: HomeAssistant, homelab: HomelabThread) -> None:
     """Start sandbox, stop it: Jellyfin (started for it) stops, the NAS is asked."""
     await async_setup_homelab(hass, homelab)
-    await _turn(hass, SERVICE_TURN_ON, "sandbox")
+    await async_turn(hass, SERVICE_TURN_ON, "sandbox")
     await async_wait_idle(hass)
     homelab_start = commands(homelab)
     proposed = async_capture_events(hass, EVENT_SHUTDOWN_PROPOSED)
 
-    await _turn(hass, SERVICE_TURN_OFF, "sandbox")
+    await async_turn(hass, SERVICE_TURN_OFF, "sandbox")
     await async_wait_idle(hass)
 
     assert commands(homelab)[len(homelab_start) :] == [
@@ -166,7 +158,7 @@ async def test_scenario_5_shared_nas(
     kept = async_capture_events(hass, EVENT_NODE_KEPT)
     proposed = async_capture_events(hass, EVENT_SHUTDOWN_PROPOSED)
 
-    await _turn(hass, SERVICE_TURN_OFF, "plex")
+    await async_turn(hass, SERVICE_TURN_OFF, "plex")
     await async_wait_idle(hass)
 
     assert commands(homelab) == [("docker_stop", "plex")]
@@ -183,7 +175,7 @@ async def test_scenario_7_proxmox_401(
     homelab.fault("Machine2", "api_status", 401)
     failed = async_capture_events(hass, hub_module.EVENT_CASCADE_FAILED)
 
-    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     await async_wait_idle(hass)
     await hass.async_block_till_done()
 
@@ -206,7 +198,7 @@ async def test_scenario_7_host_key_change(
     homelab.fault("NAS", "hostkey_change")
     failed = async_capture_events(hass, hub_module.EVENT_CASCADE_FAILED)
 
-    await _turn(hass, SERVICE_TURN_OFF, "NAS")
+    await async_turn(hass, SERVICE_TURN_OFF, "NAS")
     await async_wait_idle(hass)
 
     assert homelab.commands() == []
@@ -254,7 +246,7 @@ async def test_marks_survive_a_restart(
 ) -> None:
     """The nodes started for a dependent are stored, and restored at setup."""
     await async_setup_homelab(hass, homelab)
-    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     await async_wait_idle(hass)
     hub = hub_of(hass)
     ready = homelab.ready

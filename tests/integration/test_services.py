@@ -20,10 +20,7 @@ if TYPE_CHECKING:
     from tests.homelab.thread import HomelabThread
 
 
-@pytest.fixture(autouse=True)
-def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Poll readiness every 50 ms: the simulator runs 50 times faster."""
-    monkeypatch.setattr(hub_module, "POLL_INTERVAL", 0.05)
+pytestmark = pytest.mark.usefixtures("fast_polls")
 
 
 async def test_scenario_6_cycle_refused(

@@ -11,12 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.const import (
-    ATTR_ENTITY_ID,
-    SERVICE_TURN_OFF,
-    SERVICE_TURN_ON,
-    Platform,
-)
+from homeassistant.const import SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -30,6 +25,7 @@ from custom_components.wakehub.const import DOMAIN
 from .conftest import node_id_of, state_of
 from .hub_helpers import (
     async_setup_homelab,
+    async_turn,
     async_wait_idle,
     commands,
     hub_of,
@@ -44,16 +40,7 @@ if TYPE_CHECKING:
     from tests.homelab.thread import HomelabThread
 
 
-@pytest.fixture(autouse=True)
-def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Poll readiness every 50 ms: the simulator runs 50 times faster."""
-    monkeypatch.setattr(hub_module, "POLL_INTERVAL", 0.05)
-
-
-async def _turn(hass: HomeAssistant, service: str, name: str) -> None:
-    await hass.services.async_call(
-        Platform.SWITCH, service, {ATTR_ENTITY_ID: switch_id(name)}, blocking=True
-    )
+pytestmark = pytest.mark.usefixtures("fast_polls")
 
 
 def _state(hass: HomeAssistant, entity_id: str) -> State:
@@ -153,7 +140,7 @@ async def test_turn_on_returns_while_the_cascade_runs(
     await async_setup_homelab(hass, homelab)
     nas_started = _step_started(hass, "NAS")
 
-    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     await asyncio.wait_for(nas_started.wait(), 10)
     await hass.async_block_till_done()
 
@@ -196,7 +183,7 @@ async def test_turn_off_shows_off_while_the_stop_runs(
     homelab.fault("Machine2", "latency", 0.3)
     jellyfin_started = _step_started(hass, "Jellyfin")
 
-    await _turn(hass, SERVICE_TURN_OFF, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_OFF, "Jellyfin")
     assert _switch(hass, "Jellyfin") == "off"
     await asyncio.wait_for(jellyfin_started.wait(), 10)
     cascade = hub_of(hass).orchestrator.running
@@ -220,7 +207,7 @@ async def test_error_shows_the_polled_state(
     await async_setup_homelab(hass, homelab)
     homelab.fault("NAS", "hostkey_change")
 
-    await _turn(hass, SERVICE_TURN_OFF, "NAS")
+    await async_turn(hass, SERVICE_TURN_OFF, "NAS")
     assert _switch(hass, "NAS") == "off"  # queued: the target state at once
     await async_wait_idle(hass)
 
@@ -240,7 +227,7 @@ async def test_cancelled_start_no_longer_shows_its_target(
     homelab.fault("NAS", "ignore_wol")
     await async_setup_homelab(hass, homelab)
     nas_started = _step_started(hass, "NAS")
-    await _turn(hass, SERVICE_TURN_ON, "sandbox")
+    await async_turn(hass, SERVICE_TURN_ON, "sandbox")
     await asyncio.wait_for(nas_started.wait(), 10)
     start = hub_of(hass).orchestrator.running
     assert start is not None
@@ -248,7 +235,7 @@ async def test_cancelled_start_no_longer_shows_its_target(
 
     # Jellyfin is on sandbox's way: stopping it cancels the start at the
     # next step boundary, which has not come yet.
-    await _turn(hass, SERVICE_TURN_OFF, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_OFF, "Jellyfin")
     await hass.async_block_till_done()
     assert not start.done
     assert start.cancel_reason is not None
@@ -291,7 +278,7 @@ async def test_turn_on_after_shutdown_is_refused(
     await async_setup_homelab(hass, homelab)
     await hub_of(hass).async_shutdown()
     with pytest.raises(HomeAssistantError) as err:
-        await _turn(hass, SERVICE_TURN_ON, "NAS")
+        await async_turn(hass, SERVICE_TURN_ON, "NAS")
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == "orchestrator_closed"
     assert commands(homelab) == []
@@ -304,10 +291,10 @@ async def test_queued_start_shows_its_target(
     homelab.fault("NAS", "ignore_wol")
     await async_setup_homelab(hass, homelab)
     nas_started = _step_started(hass, "NAS")
-    await _turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     await asyncio.wait_for(nas_started.wait(), 10)
 
-    await _turn(hass, SERVICE_TURN_ON, "pihole")
+    await async_turn(hass, SERVICE_TURN_ON, "pihole")
     orchestrator = hub_of(hass).orchestrator
     assert [c.target_name for c in orchestrator.queued] == ["pihole"]
     assert _switch(hass, "pihole") == "on"

@@ -24,7 +24,6 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wakehub import hub as hub_module
 from custom_components.wakehub.const import CONF_DEPENDENCIES, CONF_MAC, DOMAIN
 from custom_components.wakehub.core.ids import machine_id
 
@@ -40,10 +39,7 @@ JELLYFIN = switch_id("Jellyfin")
 START_CASCADE = [("wol", "NAS"), ("wol", "Machine2"), ("pve_start", "Jellyfin")]
 
 
-@pytest.fixture(autouse=True)
-def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Poll readiness every 50 ms: the simulator runs 50 times faster."""
-    monkeypatch.setattr(hub_module, "POLL_INTERVAL", 0.05)
+pytestmark = pytest.mark.usefixtures("fast_polls")
 
 
 async def _async_setup(hass: HomeAssistant, homelab: HomelabThread) -> None:
