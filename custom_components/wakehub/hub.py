@@ -30,6 +30,7 @@ first): Home Assistant 2026 would otherwise keep a second "WakeHub" device.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -79,7 +80,7 @@ from .repairs import async_check_dangling_edges
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from homeassistant.core import CALLBACK_TYPE
 
@@ -107,6 +108,33 @@ STORAGE_KEY: Final = f"{DOMAIN}.cascade"
 STORAGE_VERSION: Final = 1
 
 NOTIFICATION_PREFIX: Final = f"{DOMAIN}_cascade_"
+
+
+@contextmanager
+def _translated_request_errors(node_id: str) -> Iterator[None]:
+    """Turn the orchestrator's refusals into translated Home Assistant errors.
+
+    Bad input (an unknown node, an invalid request) is the user's to fix:
+    ``ServiceValidationError``; an orchestrator shutting down is not.
+    """
+    try:
+        yield
+    except UnknownNodeError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="unknown_node",
+            translation_placeholders={"node": node_id},
+        ) from err
+    except CoreError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_request",
+            translation_placeholders={"message": str(err)},
+        ) from err
+    except OrchestratorClosedError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN, translation_key="orchestrator_closed"
+        ) from err
 
 
 class WakeHubHub:
@@ -308,42 +336,16 @@ class WakeHubHub:
         queued behind another, or a start this request cancelled, shows
         before the orchestrator's next event.
         """
-        try:
+        with _translated_request_errors(node_id):
             cascade = await self.orchestrator.async_request(action, node_id)
-        except UnknownNodeError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="unknown_node",
-                translation_placeholders={"node": node_id},
-            ) from err
-        except CoreError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_request",
-                translation_placeholders={"message": str(err)},
-            ) from err
-        except OrchestratorClosedError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="orchestrator_closed"
-            ) from err
         self._notify()
         return cascade
 
     async def async_confirm_shutdown(self, proposal: str) -> Cascade:
         """Accept a shutdown proposal and queue its stop cascade."""
         node_id = await self.proposals.async_confirm(proposal)
-        try:
+        with _translated_request_errors(node_id):
             return await self.orchestrator.async_confirm_shutdown(node_id)
-        except CoreError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_request",
-                translation_placeholders={"message": str(err)},
-            ) from err
-        except OrchestratorClosedError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN, translation_key="orchestrator_closed"
-            ) from err
 
     # -- listeners (cascade sensor, switches) ------------------------------------
 
