@@ -797,29 +797,27 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Proxmox VE API with an API token (recommended)."""
-        errors: dict[str, str] = {}
-        placeholders = {"privileges": PROXMOX_ROLE_PRIVILEGES}
-        if user_input is not None:
-            proxmox = {
-                CONF_HOST: user_input[CONF_HOST],
-                CONF_PORT: int(user_input[CONF_PORT]),
-                CONF_NODE: user_input.get(CONF_NODE) or None,
-                CONF_TOKEN_USER: user_input[CONF_TOKEN_USER],
-                CONF_TOKEN_NAME: user_input[CONF_TOKEN_NAME],
-                CONF_TOKEN_VALUE: user_input[CONF_TOKEN_VALUE],
-                CONF_VERIFY_TLS: user_input[CONF_VERIFY_TLS],
-                CONF_FINGERPRINT: None,
-            }
-            result = await self._async_proxmox_submitted(proxmox, errors, placeholders)
-            if result is not None:
-                return result
-        self._proxmox_step = "proxmox_token"
-        return self._async_show_proxmox_form(errors, placeholders)
+        return await self._async_proxmox_credentials(
+            "proxmox_token",
+            user_input,
+            (CONF_TOKEN_USER, CONF_TOKEN_NAME, CONF_TOKEN_VALUE),
+        )
 
     async def async_step_proxmox_password(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Proxmox VE API with a user, a password and a realm."""
+        return await self._async_proxmox_credentials(
+            "proxmox_password", user_input, (CONF_USERNAME, CONF_PASSWORD, CONF_REALM)
+        )
+
+    async def _async_proxmox_credentials(
+        self,
+        step_id: str,
+        user_input: dict[str, Any] | None,
+        credentials: tuple[str, ...],
+    ) -> ConfigFlowResult:
+        """Test the Proxmox VE API with one kind of ``credentials``."""
         errors: dict[str, str] = {}
         placeholders = {"privileges": PROXMOX_ROLE_PRIVILEGES}
         if user_input is not None:
@@ -827,16 +825,14 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 CONF_HOST: user_input[CONF_HOST],
                 CONF_PORT: int(user_input[CONF_PORT]),
                 CONF_NODE: user_input.get(CONF_NODE) or None,
-                CONF_USERNAME: user_input[CONF_USERNAME],
-                CONF_PASSWORD: user_input[CONF_PASSWORD],
-                CONF_REALM: user_input[CONF_REALM],
+                **{key: user_input[key] for key in credentials},
                 CONF_VERIFY_TLS: user_input[CONF_VERIFY_TLS],
                 CONF_FINGERPRINT: None,
             }
             result = await self._async_proxmox_submitted(proxmox, errors, placeholders)
             if result is not None:
                 return result
-        self._proxmox_step = "proxmox_password"
+        self._proxmox_step = step_id
         return self._async_show_proxmox_form(errors, placeholders)
 
     @callback
