@@ -35,6 +35,16 @@ if TYPE_CHECKING:
 
 POLL = 0.02
 
+# The simulator's log (node, action) of two cascades several tests run.
+START_JELLYFIN = [("NAS", "wol"), ("Machine2", "wol"), ("Jellyfin", "pve_start")]
+STOP_MACHINE1 = [
+    ("sandbox", "docker_stop"),
+    ("plex", "docker_stop"),
+    ("VM-Docker", "pve_shutdown"),
+    ("VM-Ubuntu", "pve_shutdown"),
+    ("Machine1", "ssh_shutdown"),
+]
+
 
 @dataclass
 class Lab:
@@ -115,11 +125,7 @@ async def test_scenario_1_start_jellyfin_from_all_off(lab: Lab) -> None:
     cascade = await lab.run(Action.START, "Jellyfin")
 
     assert cascade.status is CascadeStatus.COMPLETED
-    assert lab.log() == [
-        ("NAS", "wol"),
-        ("Machine2", "wol"),
-        ("Jellyfin", "pve_start"),
-    ]
+    assert lab.log() == START_JELLYFIN
     assert lab.up() == {"NAS", "Machine2", "Jellyfin"}
     assert lab.orchestrator.activities == {}
 
@@ -130,9 +136,7 @@ async def test_scenario_2_start_sandbox_from_all_off(lab: Lab) -> None:
 
     assert cascade.status is CascadeStatus.COMPLETED
     assert lab.log() == [
-        ("NAS", "wol"),
-        ("Machine2", "wol"),
-        ("Jellyfin", "pve_start"),
+        *START_JELLYFIN,
         ("Machine1", "wol"),
         ("VM-Docker", "pve_start"),
         ("sandbox", "docker_start"),
@@ -178,13 +182,7 @@ async def test_scenario_3_stop_machine1_with_jellyfin_running(lab: Lab) -> None:
     cascade = await lab.run(Action.STOP, "Machine1")
 
     assert cascade.status is CascadeStatus.COMPLETED
-    assert lab.log() == [
-        ("sandbox", "docker_stop"),
-        ("plex", "docker_stop"),
-        ("VM-Docker", "pve_shutdown"),
-        ("VM-Ubuntu", "pve_shutdown"),
-        ("Machine1", "ssh_shutdown"),
-    ]
+    assert lab.log() == STOP_MACHINE1
     (reevaluated,) = lab.reevaluations()
     assert reevaluated.cascade is cascade
     verdicts = {lab.topology.node(d.node).name: d for d in reevaluated.decisions}
@@ -249,13 +247,7 @@ async def test_scenario_3_stop_machine1_with_jellyfin_off(lab: Lab) -> None:
 
     await lab.run(Action.STOP, "Machine1")
 
-    assert lab.log() == [
-        ("sandbox", "docker_stop"),
-        ("plex", "docker_stop"),
-        ("VM-Docker", "pve_shutdown"),
-        ("VM-Ubuntu", "pve_shutdown"),
-        ("Machine1", "ssh_shutdown"),
-    ]
+    assert lab.log() == STOP_MACHINE1
     (reevaluated,) = lab.reevaluations()
     assert [
         (lab.topology.node(d.node).name, d.verdict) for d in reevaluated.decisions
@@ -412,11 +404,7 @@ async def test_double_start_joins_the_running_cascade(lab: Lab) -> None:
 
     assert third is not first
     assert third.steps == []  # everything is up: nothing to do
-    assert lab.log() == [
-        ("NAS", "wol"),
-        ("Machine2", "wol"),
-        ("Jellyfin", "pve_start"),
-    ]
+    assert lab.log() == START_JELLYFIN
 
 
 async def test_stop_during_start_cancels_at_the_step_boundary(lab: Lab) -> None:
@@ -459,9 +447,7 @@ async def test_two_targets_at_once_run_one_after_the_other(lab: Lab) -> None:
     assert pihole.started_at is not None
     assert jellyfin.finished_at <= pihole.started_at
     assert lab.log() == [
-        ("NAS", "wol"),
-        ("Machine2", "wol"),
-        ("Jellyfin", "pve_start"),
+        *START_JELLYFIN,
         ("RaspberryPi", "wol"),
         ("pihole", "docker_start"),
     ]

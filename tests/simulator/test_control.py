@@ -12,10 +12,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from proxmoxer import ProxmoxAPI, ResourceException
+from proxmoxer import ResourceException
 import pytest
 
 from tests.homelab import Homelab
+
+from .helpers import pve_client
 
 if TYPE_CHECKING:
     from tests.homelab import HomelabThread
@@ -103,16 +105,7 @@ def test_api_status_and_latency_faults(homelab: HomelabThread) -> None:
     """api_status answers that status on Proxmox and Docker; latency delays answers."""
     homelab.set_power("Machine1", "on")
     homelab.set_power("RaspberryPi", "on")
-    info = homelab.ready["nodes"]["Machine1"]["proxmox"]
-    pve = ProxmoxAPI(
-        "127.0.0.1",
-        port=info["port"],
-        user=info["token_user"],
-        token_name=info["token_name"],
-        token_value=info["token_value"],
-        verify_ssl=False,
-        timeout=10,
-    )
+    pve = pve_client(homelab, "Machine1", timeout=10)
     for code in (401, 403, 500):
         homelab.fault("Machine1", "api_status", code)
         with pytest.raises(ResourceException) as err:
@@ -138,15 +131,7 @@ def test_guest_ignores_acpi_shutdown(homelab: HomelabThread) -> None:
     """ignore_shutdown: the shutdown task times out, or stops hard with forceStop=1."""
     homelab.set_power("VM-Ubuntu", "running")
     homelab.fault("VM-Ubuntu", "ignore_shutdown")
-    info = homelab.ready["nodes"]["Machine1"]["proxmox"]
-    pve = ProxmoxAPI(
-        "127.0.0.1",
-        port=info["port"],
-        user=info["token_user"],
-        token_name=info["token_name"],
-        token_value=info["token_value"],
-        verify_ssl=False,
-    )
+    pve = pve_client(homelab, "Machine1")
 
     def _wait(upid: str) -> dict[str, Any]:
         for _ in range(500):

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import aiodocker
 import asyncssh
-from proxmoxer import ProxmoxAPI
 import pytest
 from wakeonlan import wake
 
 from tests.homelab.wol import parse_magic_packet
+
+from .helpers import pve_client
 
 if TYPE_CHECKING:
     from tests.homelab import HomelabThread
@@ -59,15 +60,7 @@ def test_magic_packet_boots_machine2_and_proxmox_comes_up(
     _wol(homelab, node["mac"])
     homelab.wait_state("Machine2", "booting", timeout=5)
     homelab.wait_state("Machine2", "on", timeout=10)
-    info = node["proxmox"]
-    pve = ProxmoxAPI(
-        "127.0.0.1",
-        port=info["port"],
-        user=info["token_user"],
-        token_name=info["token_name"],
-        token_value=info["token_value"],
-        verify_ssl=False,
-    )
+    pve = pve_client(homelab, "Machine2")
     assert pve.nodes.get()[0]["node"] == "pve2"
     assert [(e["node"], e["action"], e["channel"]) for e in homelab.log()] == [
         ("Machine2", "wol", "wol")
