@@ -44,6 +44,32 @@ async def _pick(hass: HomeAssistant, result: Any, step: str) -> Any:
     )
 
 
+async def _vm_docker_settings(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    mac: str,
+    docker: str,
+    *,
+    confirm_shutdown: bool = False,
+) -> Any:
+    """Submit VM-Docker's settings (node settings) with ``docker`` as its API."""
+    result = await _pick(hass, await _menu(hass, entry), "node_settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": guest_id(mac, 101)}
+    )
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "name": "VM-Docker",
+            "confirm_shutdown": confirm_shutdown,
+            "pinned": False,
+            "start_timeout": 180,
+            "stop_timeout": 180,
+            "docker": docker,
+        },
+    )
+
+
 async def test_menu_counts_services_to_configure(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
@@ -147,21 +173,7 @@ async def test_guest_docker_api_tcp(
     homelab.set_power("VM-Docker", "running")
     mac = node_doc(homelab, "Machine1")["mac"]
     vm = node_doc(homelab, "VM-Docker")
-    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"node": guest_id(mac, 101)}
-    )
-    settings = {
-        "name": "VM-Docker",
-        "confirm_shutdown": False,
-        "pinned": False,
-        "start_timeout": 180,
-        "stop_timeout": 180,
-        "docker": "tcp",
-    }
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], settings
-    )
+    result = await _vm_docker_settings(hass, init_integration, mac, "tcp")
     assert result["step_id"] == "node_docker"
     flow_id = result["flow_id"]
     result = await hass.config_entries.options.async_configure(
@@ -224,21 +236,7 @@ async def test_guest_docker_api_through_ssh(
     machine = node_doc(homelab, "Machine1")
     # The simulated guest is reached through its machine's SSH server.
     ssh = vm["ssh"] or machine["ssh"]
-    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"node": guest_id(mac, 101)}
-    )
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
-        {
-            "name": "VM-Docker",
-            "confirm_shutdown": False,
-            "pinned": False,
-            "start_timeout": 180,
-            "stop_timeout": 180,
-            "docker": "ssh",
-        },
-    )
+    result = await _vm_docker_settings(hass, init_integration, mac, "ssh")
     flow_id = result["flow_id"]
     form = {
         "host": vm["host"],
@@ -277,20 +275,8 @@ async def test_guest_docker_removed(
 ) -> None:
     """Choosing "none" clears a guest's Docker API."""
     mac = node_doc(homelab, "Machine1")["mac"]
-    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"node": guest_id(mac, 101)}
-    )
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"],
-        {
-            "name": "VM-Docker",
-            "confirm_shutdown": True,
-            "pinned": False,
-            "start_timeout": 180,
-            "stop_timeout": 180,
-            "docker": "none",
-        },
+    result = await _vm_docker_settings(
+        hass, init_integration, mac, "none", confirm_shutdown=True
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     node = init_integration.options["nodes"][guest_id(mac, 101)]
