@@ -32,24 +32,20 @@ import json
 import os
 from pathlib import Path
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 import urllib.request
 
 import pytest
-import pytest_socket
+
+from tests.demo_runner import ROOT, ready_fields, running_demo
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-DEVELOP = ROOT / "scripts" / "develop"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -64,17 +60,8 @@ CHROME_FLAGS = (
     "--window-size=1280,1000",
     "--force-device-scale-factor=1",
 )
-READY_TIMEOUT = 300.0
-STOP_TIMEOUT = 90.0
 UI_TIMEOUT = 60.0  # the page, the login, the card
 CASCADE_TIMEOUT = 180.0  # a whole cascade at the demo's time scale (~10-30 s)
-HA_CANNOT_START = (
-    "Home Assistant exited during start-up",
-    "Home Assistant's API did not answer",
-    "scripts/setup failed",
-    "no usable Python found",
-    "is missing: run scripts/setup",
-)
 
 START_ACTIONS = frozenset({"wol", "pve_start", "docker_start"})
 
@@ -146,40 +133,13 @@ class Demo:
         return "\n".join(self.stderr.read_text().splitlines()[-lines:])
 
 
-def _free_port() -> int:
-    """A free loopback port (module fixtures run before sockets are allowed)."""
-    guarded = socket.socket
-    pytest_socket.enable_socket()
-    try:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
-    finally:
-        socket.socket = guarded  # type: ignore[misc]
-
-
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as response:
         return json.loads(response.read())
 
 
 def _parse_ready(line: str, stderr: Path | None = None) -> Demo:
-    fields = line.split(" ")
-    assert len(fields) == 5, line
-    assert fields[0] == "READY", line
-    return Demo(fields[1], fields[2], fields[3], fields[4], stderr)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the script; whatever is left of its session is killed."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_TIMEOUT)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    if process.poll() is None:
-        process.wait(timeout=10)
+    return Demo(*ready_fields(line), stderr)
 
 
 @pytest.fixture(scope="module")
@@ -201,41 +161,10 @@ def demo(chromium: None) -> Iterator[Demo]:
         yield _parse_ready(ready)
         return
     work = Path(tempfile.mkdtemp(prefix="wakehub-browser-"))
-    stdout, stderr = work / "stdout.txt", work / "stderr.txt"
-    port = _free_port()
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [
-                str(DEVELOP),
-                "--headless",
-                "--port",
-                str(port),
-                "--config",
-                str(work / "config"),
-            ],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while True:
-            lines = stdout.read_text().splitlines()
-            if ready := next((x for x in lines if x.startswith("READY ")), ""):
-                break
-            if process.poll() is not None:
-                log = stderr.read_text()
-                if any(reason in log for reason in HA_CANNOT_START):
-                    pytest.skip("Home Assistant cannot start here:\n" + log[-2000:])
-                pytest.fail(f"scripts/develop exited {process.returncode}:\n{log}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"no READY line in {READY_TIMEOUT}s:\n{stderr.read_text()}")
-            time.sleep(0.5)
-        yield _parse_ready(ready, stderr)
+        with running_demo(work) as started:
+            yield _parse_ready(started.ready_line, started.stderr)
     finally:
-        _stop(process)
         shutil.rmtree(work, ignore_errors=True)
 
 

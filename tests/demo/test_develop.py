@@ -13,14 +13,10 @@ Skipped (with the reason) only when Home Assistant cannot start at all here.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 import json
 import os
-from pathlib import Path
 import signal
-import socket
-import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 import urllib.error
@@ -28,17 +24,20 @@ import urllib.parse
 import urllib.request
 
 import pytest
-import pytest_socket
+
+from tests.demo_runner import (
+    HA_CANNOT_START,
+    STOP_TIMEOUT,
+    Started,
+    ready_fields,
+    running_demo,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 pytestmark = pytest.mark.demo
-
-ROOT = Path(__file__).resolve().parents[2]
-DEVELOP = ROOT / "scripts" / "develop"
-READY_TIMEOUT = 300.0  # a cold venv set-up is not included: it is already there
-STOP_TIMEOUT = 90.0
 
 # Every node of the reference homelab and its status entity.
 REFERENCE_NODES = (
@@ -58,34 +57,10 @@ REFERENCE_NODES = (
 )
 PINNED = {"Jellyfin", "sandbox", "plex", "NAS"}
 
-# What scripts/develop says when Home Assistant itself cannot start.
-HA_CANNOT_START = (
-    "Home Assistant exited during start-up",
-    "Home Assistant's API did not answer",
-    "scripts/setup failed",
-    "no usable Python found",
-    "is missing: run scripts/setup",
-    # HA 2026.10.4 needs home-assistant-frontend==20260930.5, which the package
-    # registry here does not have: without it that release starts in recovery
-    # mode. The demo runs on the floor release, which has its frontend.
-    "started in recovery mode",
-)
-
-
-def _free_port() -> int:
-    """A free loopback port for Home Assistant.
-
-    Module fixtures run before the per-test fixture that allows sockets, so
-    this one allows them for itself and puts the guard back.
-    """
-    guarded = socket.socket
-    pytest_socket.enable_socket()
-    try:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
-    finally:
-        socket.socket = guarded  # type: ignore[misc]
+# HA 2026.10.4 needs home-assistant-frontend==20260930.5, which the package
+# registry here does not have: without it that release starts in recovery
+# mode. The demo runs on the floor release, which has its frontend.
+CANNOT_START = (*HA_CANNOT_START, "started in recovery mode")
 
 
 def _http(
@@ -113,38 +88,17 @@ def _http(
 
 
 @dataclass
-class Demo:
-    """A running ``scripts/develop --headless``."""
+class Demo(Started):
+    """A running ``scripts/develop --headless``, with its READY line read."""
 
-    process: subprocess.Popen[bytes]
-    config: Path
-    stdout: Path
-    stderr: Path
-    ready_line: str
     url: str
     username: str
     password: str
     sim_url: str
-    seconds_to_ready: float
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the script's stderr, for failure messages."""
         return "\n".join(self.stderr.read_text().splitlines()[-lines:])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> int | None:
-    """SIGTERM the script; the whole session is killed if it lingers."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_TIMEOUT)
-    rc = process.poll()
-    # Anything left in the session (HA, the simulator) goes too.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    if rc is None:
-        process.wait(timeout=10)
-    return rc
 
 
 def _session_alive(pgid: int) -> bool:
@@ -158,63 +112,15 @@ def _session_alive(pgid: int) -> bool:
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
     """Start the demo and wait for its READY line."""
-    work = tmp_path
-    config = work / "config"
-    stdout, stderr = work / "stdout.txt", work / "stderr.txt"
-    started = time.monotonic()
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [
-                str(DEVELOP),
-                "--headless",
-                "--port",
-                str(_free_port()),
-                "--config",
-                str(config),
-            ],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-    try:
-        deadline = started + READY_TIMEOUT
-        ready = ""
-        while not ready:
-            lines = stdout.read_text().splitlines()
-            ready = next((line for line in lines if line.startswith("READY ")), "")
-            if ready:
-                break
-            if process.poll() is not None:
-                log = stderr.read_text()
-                if any(reason in log for reason in HA_CANNOT_START):
-                    pytest.skip(
-                        "Home Assistant cannot start here: "
-                        + "\n".join(log.splitlines()[-15:])
-                    )
-                pytest.fail(f"scripts/develop exited {process.returncode}:\n{log}")
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"no READY line in {READY_TIMEOUT}s:\n{stderr.read_text()[-4000:]}"
-                )
-            time.sleep(0.5)
-        fields = ready.split(" ")
-        assert len(fields) == 5, ready
+    with running_demo(tmp_path, CANNOT_START) as started:
+        url, username, password, sim_url = ready_fields(started.ready_line)
         yield Demo(
-            process=process,
-            config=config,
-            stdout=stdout,
-            stderr=stderr,
-            ready_line=ready,
-            url=fields[1],
-            username=fields[2],
-            password=fields[3],
-            sim_url=fields[4],
-            seconds_to_ready=time.monotonic() - started,
+            **vars(started),
+            url=url,
+            username=username,
+            password=password,
+            sim_url=sim_url,
         )
-    finally:
-        _stop(process)
 
 
 def _login(demo: Demo) -> str:
