@@ -3,6 +3,7 @@
 - :func:`entry_data_for` builds a complete config entry (``data``, ``options``)
   for one machine of the simulator's ready document, with Wake-on-LAN pointed
   at the simulator's loopback listener; useful to every HA-side test.
+  :func:`machine_entry` makes the ``MockConfigEntry`` of such an entry.
 - ``machine_name`` (default ``Machine1``) and ``managed`` (default: every child
   the simulator has) parametrize ``mock_config_entry``.
 - ``init_integration`` adds that entry and sets it up through HA's own config
@@ -197,6 +198,24 @@ def entry_data_for(
     return data, options
 
 
+def machine_entry(
+    name: str, data: dict[str, Any], options: dict[str, Any]
+) -> MockConfigEntry:
+    """The WakeHub entry of machine ``name`` (not added to HA yet).
+
+    Its unique id is the machine's id (from the MAC), its entry id
+    ``entry_<name in lower case>``.
+    """
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=name,
+        unique_id=machine_id(data[CONF_MAC]),
+        data=data,
+        options=options,
+        entry_id=f"entry_{name.lower()}",
+    )
+
+
 @pytest.fixture
 def machine_name() -> str:
     """The simulated machine the entry is for (override or parametrize)."""
@@ -218,14 +237,7 @@ def mock_config_entry(
 ) -> MockConfigEntry:
     """A WakeHub entry for ``machine_name`` in the simulator."""
     data, options = entry_data_for(homelab, machine_name, managed)
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=machine_name,
-        unique_id=machine_id(data[CONF_MAC]),
-        data=data,
-        options=options,
-        entry_id=f"entry_{machine_name.lower()}",
-    )
+    return machine_entry(machine_name, data, options)
 
 
 @pytest.fixture

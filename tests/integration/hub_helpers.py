@@ -12,18 +12,17 @@ from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.const import ATTR_ENTITY_ID, Platform
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wakehub.const import CONF_DEPENDENCIES, CONF_MAC, DOMAIN
-from custom_components.wakehub.core.ids import machine_id
+from custom_components.wakehub.const import CONF_DEPENDENCIES, DOMAIN
 from custom_components.wakehub.hub import HUB_KEY, WakeHubHub
 
-from .conftest import entry_data_for, node_id_of
+from .conftest import entry_data_for, machine_entry, node_id_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
 
     from tests.homelab.thread import HomelabThread
 
@@ -67,14 +66,7 @@ async def async_setup_homelab(
             else:
                 node_id = node_id_of(ready, node_name)
                 options["nodes"][node_id] = {**options["nodes"][node_id], **extra}
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            title=name,
-            unique_id=machine_id(data[CONF_MAC]),
-            data=data,
-            options=options,
-            entry_id=f"entry_{name.lower()}",
-        )
+        entry = machine_entry(name, data, options)
         entry.add_to_hass(hass)
         entries[name] = entry
     assert await async_setup_component(hass, DOMAIN, {})

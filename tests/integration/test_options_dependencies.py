@@ -10,15 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wakehub.const import CONF_DEPENDENCIES, CONF_MAC, DOMAIN
-from custom_components.wakehub.core.ids import machine_id
+from custom_components.wakehub.const import CONF_DEPENDENCIES
 
-from .conftest import entry_data_for, node_id_of
+from .conftest import entry_data_for, machine_entry, node_id_of
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
 
     from tests.homelab.thread import HomelabThread
 
@@ -39,28 +38,14 @@ async def entries(
         data, options = entry_data_for(homelab, name)
         if name == "Machine1":
             options[CONF_DEPENDENCIES] = [[ids["sandbox"], ids["Jellyfin"]]]
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            title=name,
-            unique_id=machine_id(data[CONF_MAC]),
-            data=data,
-            options=options,
-            entry_id=f"entry_{name.lower()}",
-        )
+        entry = machine_entry(name, data, options)
         entry.add_to_hass(hass)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
         loaded[name] = entry
     # RaspberryPi exists but is not loaded: its nodes are not offered.
     data, options = entry_data_for(homelab, "RaspberryPi")
-    MockConfigEntry(
-        domain=DOMAIN,
-        title="RaspberryPi",
-        unique_id=machine_id(data[CONF_MAC]),
-        data=data,
-        options=options,
-        entry_id="entry_raspberrypi",
-    ).add_to_hass(hass)
+    machine_entry("RaspberryPi", data, options).add_to_hass(hass)
     return loaded
 
 

@@ -14,11 +14,9 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wakehub.const import CONF_DEPENDENCIES, CONF_MAC, DOMAIN
+from custom_components.wakehub.const import CONF_DEPENDENCIES, DOMAIN
 from custom_components.wakehub.coordinator import build_tree
-from custom_components.wakehub.core.ids import machine_id
 from custom_components.wakehub.repairs import (
     async_check_dangling_edges,
     async_create_fix_flow,
@@ -26,10 +24,11 @@ from custom_components.wakehub.repairs import (
     dangling_issue_id,
 )
 
-from .conftest import entry_data_for, node_id_of
+from .conftest import entry_data_for, machine_entry, node_id_of
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
+    from pytest_homeassistant_custom_component.common import MockConfigEntry
 
     from tests.homelab.thread import HomelabThread
 
@@ -43,14 +42,7 @@ def _entry(
     """An entry (not set up: the check reads only entries and options)."""
     data, options = entry_data_for(homelab, name)
     options[CONF_DEPENDENCIES] = edges or []
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=name,
-        unique_id=machine_id(data[CONF_MAC]),
-        data=data,
-        options=options,
-        entry_id=f"entry_{name.lower()}",
-    )
+    entry = machine_entry(name, data, options)
     entry.add_to_hass(hass)
     return entry
 

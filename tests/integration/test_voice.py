@@ -22,12 +22,10 @@ from homeassistant.core import Context
 from homeassistant.helpers import intent
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wakehub.const import CONF_DEPENDENCIES, CONF_MAC, DOMAIN
-from custom_components.wakehub.core.ids import machine_id
+from custom_components.wakehub.const import CONF_DEPENDENCIES, DOMAIN
 
-from .conftest import entry_data_for, node_id_of
+from .conftest import entry_data_for, machine_entry, node_id_of
 from .hub_helpers import async_wait_idle, commands, switch_id
 
 if TYPE_CHECKING:
@@ -51,14 +49,7 @@ async def _async_setup(hass: HomeAssistant, homelab: HomelabThread) -> None:
             options[CONF_DEPENDENCIES] = [
                 [node_id_of(ready, "Jellyfin"), node_id_of(ready, "NAS")]
             ]
-        MockConfigEntry(
-            domain=DOMAIN,
-            title=name,
-            unique_id=machine_id(data[CONF_MAC]),
-            data=data,
-            options=options,
-            entry_id=f"entry_{name.lower()}",
-        ).add_to_hass(hass)
+        machine_entry(name, data, options).add_to_hass(hass)
     assert await async_setup_component(hass, DOMAIN, {})
     assert await async_setup_component(hass, "homeassistant", {})
     assert await async_setup_component(hass, "conversation", {})
