@@ -312,10 +312,6 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         if self._activities.pop(node_id, None) is not None:
             self.async_update_listeners()
 
-    async def async_request_fast_refresh(self) -> None:
-        """Refresh now, without the debouncer's cooldown."""
-        await self.async_refresh()
-
     @callback
     def async_begin_fast_polling(self) -> CALLBACK_TYPE:
         """Poll every second until the returned callback is called.

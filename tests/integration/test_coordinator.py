@@ -235,7 +235,7 @@ async def test_orchestrator_hooks(
     assert coordinator.update_interval == DEFAULT_SCAN_INTERVAL
 
     homelab.set_power("Machine1", "off")
-    await coordinator.async_request_fast_refresh()
+    await coordinator.async_refresh()
     await hass.async_block_till_done()
     assert state_of(hass, "Machine1") == "off"
 
