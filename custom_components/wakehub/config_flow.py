@@ -138,10 +138,16 @@ from .const import (
 )
 from .coordinator import build_tree
 from .core.errors import CoreError, DependencyCycleError, InvalidMacError
-from .core.ids import container_id, guest_id, machine_id, normalize_mac
+from .core.ids import machine_id, normalize_mac
 from .core.model import ALLOWED_CAPABILITIES, Node
 from .core.topology import Topology
-from .models import docker_config, proxmox_config, ssh_config, wake_on_lan
+from .models import (
+    child_node_id,
+    docker_config,
+    proxmox_config,
+    ssh_config,
+    wake_on_lan,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -291,13 +297,6 @@ def _node_record(child: ChildInfo, parent: str) -> dict[str, Any]:
         CONF_STOP_TIMEOUT: None,
         CONF_DOCKER: None,
     }
-
-
-def _child_id(child: ChildInfo, parent: str) -> str:
-    """The stable node id of a child of ``parent``."""
-    if child.kind is ChildKind.CONTAINER:
-        return container_id(parent, child.key)
-    return guest_id(parent, int(child.key))
 
 
 # --------------------------------------------------------------------------
@@ -917,7 +916,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self._pending_proxmox = {}
         mac = self._data[CONF_MAC]
         for child in guests.values():
-            self._discovered[_child_id(child, machine_id(mac))] = (
+            self._discovered[child_node_id(machine_id(mac), child)] = (
                 child,
                 machine_id(mac),
             )
@@ -1007,7 +1006,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                     self._data[CONF_DOCKER] = docker
                     host = machine_id(self._data[CONF_MAC])
                     for child in containers.values():
-                        self._discovered[_child_id(child, host)] = (child, host)
+                        self._discovered[child_node_id(host, child)] = (child, host)
                     return await self.async_step_capabilities()
         # A failed try shows the form again with what was typed, to fix it.
         return self.async_show_form(

@@ -53,9 +53,9 @@ from .const import (
     DEFAULT_SSH_PORT,
     DOMAIN,
 )
-from .core.ids import container_id, guest_id, machine_id
+from .core.ids import machine_id
 from .core.model import NodeKind, PowerState
-from .models import ssh_config
+from .models import child_node_id, ssh_config
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -539,21 +539,14 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         discovered: dict[str, tuple[DiscoveredChild, ...]] = {}
         for host in self.hosts:
             found = []
-            for key, info in self._known.get(host, {}).items():
-                node_id = self._child_id(host, key, info.kind)
+            for info in self._known.get(host, {}).values():
+                node_id = child_node_id(host, info)
                 if node_id not in self.tree:
                     found.append(
                         DiscoveredChild(node_id=node_id, host_id=host, info=info)
                     )
             discovered[host] = tuple(sorted(found, key=lambda c: c.info.name.lower()))
         return discovered
-
-    @staticmethod
-    def _child_id(host: str, key: str, kind: ChildKind) -> str:
-        """Return the node id a child of ``host`` would get once managed."""
-        if kind is ChildKind.CONTAINER:
-            return container_id(host, key)
-        return guest_id(host, int(key))
 
     async def _async_remember(
         self, read: Mapping[str, dict[str, ChildInfo] | None]

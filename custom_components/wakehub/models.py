@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .channels import (
+    ChildInfo,
+    ChildKind,
     DockerConfig,
     DockerEndpoint,
     DockerHost,
@@ -62,7 +64,7 @@ from .const import (
     DEFAULT_REALM,
     DEFAULT_SSH_PORT,
 )
-from .core.ids import machine_id
+from .core.ids import container_id, guest_id, machine_id
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -71,6 +73,13 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from .coordinator import WakeHubChannels
+
+
+def child_node_id(host_id: str, child: ChildInfo) -> str:
+    """The stable node id a child of ``host_id`` has (or gets once managed)."""
+    if child.kind is ChildKind.CONTAINER:
+        return container_id(host_id, child.key)
+    return guest_id(host_id, int(child.key))
 
 
 def ssh_config(host: str, ssh: Mapping[str, Any]) -> SshConfig | None:
