@@ -605,6 +605,7 @@ def cold_homelab(ha: Http, sim: Http, lab: dict[str, Any]) -> None:
     ha.request(
         "POST", "/api/services/homeassistant/update_entity", {"entity_id": status}
     )
+    pinned = {refs[name]["entity id"]: name for name in PINNED}
     deadline = time.monotonic() + 30
     while True:
         _, states = ha.request("GET", "/api/states")
@@ -613,10 +614,21 @@ def cold_homelab(ha: Http, sim: Http, lab: dict[str, Any]) -> None:
             for state in states
             if state["entity_id"] in status and state["state"] != "off"
         )
-        if not up:
+        # The card lists the nodes whose status says "pinned": check it too.
+        shown = {
+            state["entity_id"]
+            for state in states
+            if state["entity_id"] in pinned and state["attributes"].get("pinned")
+        }
+        unpinned = sorted(
+            name for entity, name in pinned.items() if entity not in shown
+        )
+        if not up and not unpinned:
             break
         if time.monotonic() > deadline:
-            raise StepError(f"WakeHub does not show everything off: {up}")
+            if up:
+                raise StepError(f"WakeHub does not show everything off: {up}")
+            raise StepError(f"the status of {unpinned} does not say 'pinned'")
         time.sleep(0.5)
     log(f"all {len(status)} nodes off: the demo starts from a cold homelab")
 
