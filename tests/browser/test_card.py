@@ -381,9 +381,11 @@ def test_card_start_stop_confirm(demo: Demo, browser: Any) -> None:
             row["state"] == "off" for row in rows.values()
         )
 
-    # A fresh Chromium profile's first visit of the frontend has been seen
-    # (once, in CI) to never show the dashboard's cards; say what the page
-    # held, then reload once, as a user would.
+    # The frontend imports the card's module (an extra JS module) alongside
+    # its own code. When the dashboard renders first, it shows an error card
+    # and rebuilds it once the element is defined; that rebuild can be lost,
+    # and the error card then stays until a reload (seen once in CI). Say
+    # what the page held, then reload once, as a user would.
     if _poll(lambda: cold(card.rows()), UI_TIMEOUT) is None:
         print(
             f"browser test: no card after {UI_TIMEOUT:.0f}s, reloading\n{card.context()}"
