@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import deque
 from itertools import islice
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import (
     DependencyCycleError,
@@ -53,7 +53,8 @@ class IndexView(NamedTuple):
     """An integer-indexed snapshot of a topology, for the plan walks.
 
     Node ``i`` is ``ids[i]`` (insertion order); a parent of ``-1`` means none.
-    Walking lists of small integers and marking a ``bytearray`` keeps a
+    Walking tuples of small integers (one object per node, with no separate
+    item array to chase, unlike a list) and marking a ``bytearray`` keeps a
     100 000-node walk within the processor caches far better than hashing ids
     into dicts and sets, which is what keeps the plans linear in practice and
     not only on paper. The view is built on the first walk after a change
@@ -64,16 +65,20 @@ class IndexView(NamedTuple):
     position: dict[str, int]
     parent: list[int]
     parent_is_dependency: list[bool]
-    needs: list[list[int]]
+    needs: list[tuple[int, ...]]
     """What each node needs (its parent, then its dependencies reversed), in
     the order a depth-first walk pushes them: it then visits the dependencies
     in insertion order, then the parent."""
-    needed_by: list[list[int]]
+    needed_by: list[tuple[int, ...]]
     """What needs each node (its dependents reversed, then its children
     reversed), in push order: the walk visits the children in insertion
     order, then the dependents."""
     start_channel: list[Channel]
     stop_channel: list[Channel]
+    memo: dict[str, list[Any]]
+    """Caches the planner fills lazily, by name: immutable values that every
+    plan on this view shares (see ``planner._reasons``). A new view, after
+    any change, starts empty."""
 
 
 class Walk(NamedTuple):
@@ -496,24 +501,25 @@ class Topology:
                     for node_id in ids
                 ],
                 needs=[
-                    [
+                    (
                         *(() if parent[position] < 0 else (parent[position],)),
                         *(index[other] for other in reversed(dependencies[node_id])),
-                    ]
+                    )
                     for position, node_id in enumerate(ids)
                 ],
                 needed_by=[
-                    [
+                    (
                         *(
                             index[other]
                             for other in reversed(self._dependents[node_id])
                         ),
                         *(index[other] for other in reversed(self._children[node_id])),
-                    ]
+                    )
                     for node_id in ids
                 ],
                 start_channel=[self._start_channel[node_id] for node_id in ids],
                 stop_channel=[self._stop_channel[node_id] for node_id in ids],
+                memo={},
             )
         return view
 
@@ -537,7 +543,9 @@ class Topology:
         view = self.index_view()
         return self._walk(view, view.needed_by, target)
 
-    def _walk(self, view: IndexView, pushes: list[list[int]], target: str) -> Walk:
+    def _walk(
+        self, view: IndexView, pushes: list[tuple[int, ...]], target: str
+    ) -> Walk:
         """The iterative depth-first post-order both walks share.
 
         O(closure) with O(1) work per node and per edge: the stack holds node
