@@ -3,11 +3,12 @@
 It powers nodes through the channels of the loaded config entries and reads
 their states from the entries' coordinators:
 
-- ``execute``: Wake-on-LAN or SSH shutdown through the entry's ``Machine``;
-  a guest through its machine's Proxmox API, a container through its host's
-  Docker API, with the node's key (vmid or container name);
-- ``is_ready``: polls the node itself (a probe, one API read) and, when later
-  steps go through this node's APIs, checks that they answer;
+- ``execute`` and ``is_ready``: find the node's channels in its entry (the
+  entry's ``Machine``, its Proxmox API, its hosts' Docker APIs) and apply the
+  shared rules of :mod:`.orchestrator.power`: Wake-on-LAN or SSH shutdown for
+  a machine, its host's API and its key (vmid or container name) for a guest
+  or a container; readiness from one probe or one API read, plus the APIs
+  of this node that later steps go through;
 - ``states``: the coordinators' *polled* states, refreshed first when the
   last refresh is older than :data:`STATES_MAX_AGE` (a plan or a skip decision
   must not rest on a 30-second-old poll);
@@ -23,7 +24,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Final
 
-from .channels.errors import ChannelTimeoutError, InvalidConfigError, UnreachableError
+from .channels.errors import InvalidConfigError
 from .const import (
     CONF_MACHINE,
     CONF_START_TIMEOUT,
@@ -31,8 +32,9 @@ from .const import (
     DEFAULT_START_TIMEOUTS,
     DEFAULT_STOP_TIMEOUTS,
 )
-from .core.model import Capability, Channel, NodeKind, PowerState
+from .core.model import Capability, NodeKind, PowerState
 from .core.planner import Action, Step
+from .orchestrator.power import NodeChannels, reached, send_step
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -50,9 +52,6 @@ A request inside this window is not dropped: one refresh is scheduled at the
 window's end (trailing edge), so a node that reached its goal right after a
 refresh still shows in Home Assistant within the window plus one refresh.
 """
-
-_NOT_UP_YET = (UnreachableError, ChannelTimeoutError)
-"""Errors that mean "not up (yet)" while polling readiness."""
 
 
 class HaNodeDriver:
@@ -94,18 +93,28 @@ class HaNodeDriver:
         return coordinator, coordinator.tree[node_id]
 
     @staticmethod
-    def _host_api(coordinator: WakeHubCoordinator, node: TreeNode) -> HostApi:
-        """The API that powers a guest (Proxmox) or a container (Docker)."""
-        assert node.parent is not None
+    def _channels(coordinator: WakeHubCoordinator, node: TreeNode) -> NodeChannels:
+        """Where ``node``'s channels are in its entry (see :mod:`.orchestrator.power`).
+
+        A machine is its entry's; a guest goes through the entry's Proxmox
+        API, a container through its host's Docker API.
+        """
+        channels = coordinator.channels
+        host: HostApi | None = None
         if node.kind is NodeKind.CONTAINER:
-            api = coordinator.channels.docker.get(node.parent)
-            what = "Docker API"
-        else:
-            api = coordinator.channels.proxmox
-            what = "Proxmox API"
-        if api is None:
-            raise InvalidConfigError(f"The host of {node.name} has no {what}")
-        return api
+            assert node.parent is not None
+            host = channels.docker.get(node.parent)
+        elif node.kind is not NodeKind.MACHINE:
+            host = channels.proxmox
+        return NodeChannels(
+            name=node.name,
+            kind=node.kind,
+            machine=channels.machine if node.kind is NodeKind.MACHINE else None,
+            host=host,
+            key=node.key,
+            proxmox=channels.proxmox if node.kind is NodeKind.MACHINE else None,
+            docker=channels.docker.get(node.id),
+        )
 
     def mark_refreshed(self, coordinator: WakeHubCoordinator) -> None:
         """Record that ``coordinator`` just refreshed."""
@@ -144,21 +153,7 @@ class HaNodeDriver:
     async def execute(self, step: Step) -> None:
         """Send the step's command through the node's channel."""
         coordinator, node = self._tree_node(step.node)
-        channels = coordinator.channels
-        if node.kind is NodeKind.MACHINE:
-            if step.action is Action.START:
-                await channels.machine.wake()
-            elif step.channel is Channel.PROXMOX and channels.proxmox is not None:
-                await channels.proxmox.node_shutdown()
-            else:
-                await channels.machine.shutdown()
-            return
-        assert node.key is not None
-        api = self._host_api(coordinator, node)
-        if step.action is Action.START:
-            await api.start(node.key)
-        else:
-            await api.stop(node.key)
+        await send_step(step, self._channels(coordinator, node))
 
     async def is_ready(
         self, node_id: str, *, action: Action, needs: frozenset[Capability]
@@ -171,49 +166,10 @@ class HaNodeDriver:
         the step's ``starting``/``stopping`` overlay goes).
         """
         coordinator, node = self._tree_node(node_id)
-        ready = await self._reached(coordinator, node, action, needs)
+        ready = await reached(self._channels(coordinator, node), action, needs)
         if ready:
             self._goal_reached.add(id(coordinator))
         return ready
-
-    async def _reached(
-        self,
-        coordinator: WakeHubCoordinator,
-        node: TreeNode,
-        action: Action,
-        needs: frozenset[Capability],
-    ) -> bool:
-        node_id = node.id
-        try:
-            up = await self._is_up(coordinator, node)
-            if action is Action.STOP:
-                return not up
-            if not up:
-                return False
-            if Capability.PROXMOX in needs:
-                if coordinator.channels.proxmox is None:
-                    raise InvalidConfigError(f"{node.name} has no Proxmox API")
-                await coordinator.channels.proxmox.check()
-            if Capability.DOCKER in needs:
-                docker = coordinator.channels.docker.get(node_id)
-                if docker is None:
-                    raise InvalidConfigError(f"{node.name} has no Docker API")
-                await docker.check()
-        except _NOT_UP_YET:
-            return action is Action.STOP
-        return True
-
-    async def _is_up(self, coordinator: WakeHubCoordinator, node: TreeNode) -> bool:
-        if node.kind is NodeKind.MACHINE:
-            return await coordinator.channels.machine.probe()
-        assert node.key is not None
-        children = await self._host_api(coordinator, node).read_states()
-        info = children.get(node.key)
-        if info is None or not info.running:
-            return False
-        if node.kind is NodeKind.CONTAINER:
-            return info.details.get("health") in (None, "healthy")
-        return True
 
     def step_timeout(self, node_id: str, action: Action) -> float:
         """The node's own timeout setting, else the per-kind default."""

@@ -8,9 +8,12 @@ and the Docker API over TCP. ``build_topology(ready)`` builds the matching
 :class:`Topology` (ids from MACs, vmids and container names, as the
 integration makes them) with the reference homelab's dependency edges.
 
-It is what the Home Assistant glue will do with its coordinators, minus the
+It is what the Home Assistant glue does with its coordinators, minus the
 caching: every ``states()`` call polls (1 probe per machine, 1 request per
-Proxmox host that is up, 1 per Docker host that is up).
+Proxmox host that is up, 1 per Docker host that is up). Steps and readiness
+go through the integration's own rules (:mod:`~custom_components.wakehub.
+orchestrator.power`), so the scenarios here exercise the code that runs in
+Home Assistant; only where the channels are found differs.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from custom_components.wakehub.channels import Machine
 from custom_components.wakehub.channels.docker import (
     DockerConfig,
     DockerEndpoint,
@@ -25,17 +29,13 @@ from custom_components.wakehub.channels.docker import (
 )
 from custom_components.wakehub.channels.errors import (
     ChannelError,
-    ChannelTimeoutError,
-    UnreachableError,
 )
-from custom_components.wakehub.channels.probe import probe
 from custom_components.wakehub.channels.proxmox import ProxmoxConfig, ProxmoxHost
 from custom_components.wakehub.channels.ssh import SshChannel, SshConfig
 from custom_components.wakehub.channels.wol import WakeOnLan
 from custom_components.wakehub.core import (
     Action,
     Capability,
-    Channel,
     Node,
     NodeKind,
     PowerState,
@@ -46,13 +46,15 @@ from custom_components.wakehub.core import (
     machine_id,
 )
 from custom_components.wakehub.orchestrator import default_step_timeout
+from custom_components.wakehub.orchestrator.power import (
+    NodeChannels,
+    reached,
+    send_step,
+)
 from tests.core.reference import REFERENCE_DEPENDENCIES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-_NOT_UP_YET = (UnreachableError, ChannelTimeoutError)
-"""Errors that mean "not up yet" while waiting for readiness; others fail."""
 
 
 def node_ids(ready: Mapping[str, Any]) -> dict[str, str]:
@@ -113,19 +115,11 @@ def build_topology(
 
 
 @dataclass
-class _Machine:
-    host: str
-    probe_port: int
-    wol: WakeOnLan
-    ssh: SshChannel | None
-
-
-@dataclass
 class SimulatorDriver:
     """Powers the simulated homelab through WakeHub's real channels."""
 
     topology: Topology
-    machines: dict[str, _Machine]
+    machines: dict[str, Machine]
     proxmox: dict[str, ProxmoxHost]
     docker: dict[str, DockerHost]
     keys: dict[str, str]
@@ -139,7 +133,7 @@ class SimulatorDriver:
         """Build every channel from the ready document."""
         ids = node_ids(ready)
         wol = ready["wol"]
-        machines: dict[str, _Machine] = {}
+        machines: dict[str, Machine] = {}
         proxmox: dict[str, ProxmoxHost] = {}
         docker: dict[str, DockerHost] = {}
         keys: dict[str, str] = {}
@@ -147,7 +141,7 @@ class SimulatorDriver:
             node_id = ids[name]
             ssh_info = info.get("ssh")
             if info["kind"] == "machine":
-                machines[node_id] = _Machine(
+                machines[node_id] = Machine(
                     host=info["host"],
                     probe_port=ssh_info["port"],
                     wol=WakeOnLan(
@@ -157,6 +151,7 @@ class SimulatorDriver:
                         packets=1,
                     ),
                     ssh=_ssh(info["host"], ssh_info) if ssh_info else None,
+                    probe_timeout=1.0,
                 )
             elif info["kind"] in ("vm", "lxc"):
                 keys[node_id] = str(info["vmid"])
@@ -202,7 +197,7 @@ class SimulatorDriver:
         states: dict[str, PowerState] = {}
         up: set[str] = set()
         for node_id, machine in self.machines.items():
-            on = await probe(machine.host, machine.probe_port, timeout=1.0)
+            on = await machine.probe()
             states[node_id] = PowerState.ON if on else PowerState.OFF
             if on:
                 up.add(node_id)
@@ -242,62 +237,35 @@ class SimulatorDriver:
             if running:
                 up.add(child)
 
-    async def execute(self, step: Step) -> None:
-        """Send the step's command through its channel."""
-        node = self.topology.node(step.node)
-        if node.kind is NodeKind.MACHINE:
-            machine = self.machines[node.id]
-            if step.action is Action.START:
-                await machine.wol.send()
-            elif step.channel is Channel.PROXMOX:
-                await self.proxmox[node.id].node_shutdown()
-            else:
-                assert machine.ssh is not None
-                await machine.ssh.shutdown()
-            return
-        assert node.parent is not None
-        api: ProxmoxHost | DockerHost = (
-            self.docker[node.parent]
-            if node.kind is NodeKind.CONTAINER
-            else self.proxmox[node.parent]
+    def channels(self, node_id: str) -> NodeChannels:
+        """Where the node's channels are, for the shared step rules."""
+        node = self.topology.node(node_id)
+        host: ProxmoxHost | DockerHost | None = None
+        if node.parent is not None:
+            host = (
+                self.docker.get(node.parent)
+                if node.kind is NodeKind.CONTAINER
+                else self.proxmox.get(node.parent)
+            )
+        return NodeChannels(
+            name=node.name,
+            kind=node.kind,
+            machine=self.machines.get(node_id),
+            host=host,
+            key=self.keys.get(node_id),
+            proxmox=self.proxmox.get(node_id),
+            docker=self.docker.get(node_id),
         )
-        if step.action is Action.START:
-            await api.start(self.keys[node.id])
-        else:
-            await api.stop(self.keys[node.id])
+
+    async def execute(self, step: Step) -> None:
+        """Send the step's command through its channel (the integration's rules)."""
+        await send_step(step, self.channels(step.node))
 
     async def is_ready(
         self, node_id: str, *, action: Action, needs: frozenset[Capability]
     ) -> bool:
-        """Readiness as domain.md section 3 defines it."""
-        node = self.topology.node(node_id)
-        try:
-            if action is Action.STOP:
-                return not await self._is_up(node)
-            if not await self._is_up(node):
-                return False
-            if Capability.PROXMOX in needs:
-                await self.proxmox[node_id].check()
-            if Capability.DOCKER in needs:
-                await self.docker[node_id].check()
-        except _NOT_UP_YET:
-            return action is Action.STOP
-        return True
-
-    async def _is_up(self, node: Node) -> bool:
-        if node.kind is NodeKind.MACHINE:
-            machine = self.machines[node.id]
-            return await probe(machine.host, machine.probe_port, timeout=1.0)
-        assert node.parent is not None
-        if node.kind is NodeKind.CONTAINER:
-            children = await self.docker[node.parent].read_states()
-            info = children.get(self.keys[node.id])
-            if info is None or not info.running:
-                return False
-            return info.details.get("health") in (None, "healthy")
-        guests = await self.proxmox[node.parent].read_states()
-        guest = guests.get(self.keys[node.id])
-        return guest is not None and guest.running
+        """Readiness as domain.md section 3 defines it (the integration's rules)."""
+        return await reached(self.channels(node_id), action, needs)
 
     def step_timeout(self, node_id: str, action: Action) -> float:
         """A per-node override, else the per-kind default."""

@@ -3,7 +3,9 @@
 Free of Home Assistant: the integration implements :class:`NodeDriver` on
 top of its channels and coordinators, creates one :class:`Orchestrator` for
 the whole domain and maps its events to Home Assistant events, entities and
-notifications. See :mod:`.engine` for the execution and concurrency rules.
+notifications. See :mod:`.engine` for the execution and concurrency rules,
+and :mod:`.power` for how a step goes through the channels and when a node
+counts as up (the rules every driver shares).
 """
 
 from __future__ import annotations

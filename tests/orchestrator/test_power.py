@@ -1,0 +1,241 @@
+"""The step rules every driver shares (``orchestrator.power``).
+
+The scenarios run these rules against the simulator through real channels
+(``test_scenarios.py``) and the integration runs them in Home Assistant; here,
+small in-memory implementations of the channel interfaces reach the branches
+the simulator never takes: a node configured without the channel a step
+needs, an unhealthy container, an error that must fail the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from custom_components.wakehub.channels.base import ChildInfo, ChildKind
+from custom_components.wakehub.channels.errors import (
+    AuthenticationError,
+    ChannelError,
+    ChannelTimeoutError,
+    InvalidConfigError,
+    UnreachableError,
+)
+from custom_components.wakehub.core import (
+    Action,
+    Capability,
+    Channel,
+    NodeKind,
+    Reason,
+    ReasonKind,
+    Step,
+)
+from custom_components.wakehub.orchestrator.power import (
+    NodeChannels,
+    is_up,
+    reached,
+    send_step,
+)
+
+TARGET = Reason(ReasonKind.TARGET)
+
+
+@dataclass
+class Host:
+    """A Proxmox node or a Docker engine that records what it is asked."""
+
+    children: dict[str, ChildInfo] = field(default_factory=dict)
+    calls: list[tuple[str, str | None]] = field(default_factory=list)
+    error: ChannelError | None = None
+
+    async def check(self) -> None:
+        self.calls.append(("check", None))
+        if self.error is not None:
+            raise self.error
+
+    async def read_states(self) -> dict[str, ChildInfo]:
+        if self.error is not None:
+            raise self.error
+        return self.children
+
+    async def start(self, key: str) -> None:
+        self.calls.append(("start", key))
+
+    async def stop(self, key: str) -> None:
+        self.calls.append(("stop", key))
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+    async def node_shutdown(self) -> None:
+        self.calls.append(("node_shutdown", None))
+
+
+@dataclass
+class Box:
+    """A machine that records what it is asked."""
+
+    up: bool = False
+    calls: list[str] = field(default_factory=list)
+    error: ChannelError | None = None
+
+    async def probe(self) -> bool:
+        if self.error is not None:
+            raise self.error
+        return self.up
+
+    async def wake(self) -> None:
+        self.calls.append("wake")
+
+    async def shutdown(self) -> None:
+        self.calls.append("shutdown")
+
+
+def _child(key: str, *, running: bool = True, **details: Any) -> ChildInfo:
+    return ChildInfo(
+        key=key,
+        kind=ChildKind.CONTAINER,
+        name=key,
+        running=running,
+        status="running" if running else "exited",
+        details=details,
+    )
+
+
+def _step(action: Action, channel: Channel) -> Step:
+    return Step("node", action, channel, TARGET)
+
+
+async def test_a_machine_wakes_and_shuts_down_through_its_channels() -> None:
+    """WoL to start; SSH, or its own Proxmox API when the plan says so, to stop."""
+    box, pve = Box(), Host()
+    node = NodeChannels(name="NAS", kind=NodeKind.MACHINE, machine=box, proxmox=pve)
+    await send_step(_step(Action.START, Channel.WOL), node)
+    await send_step(_step(Action.STOP, Channel.SSH), node)
+    await send_step(_step(Action.STOP, Channel.PROXMOX), node)
+    assert box.calls == ["wake", "shutdown"]
+    assert pve.calls == [("node_shutdown", None)]
+
+
+async def test_a_proxmox_stop_without_the_api_falls_back_to_the_machine() -> None:
+    """A plan made before the API was removed still shuts the machine down."""
+    box = Box()
+    node = NodeChannels(name="NAS", kind=NodeKind.MACHINE, machine=box)
+    await send_step(_step(Action.STOP, Channel.PROXMOX), node)
+    assert box.calls == ["shutdown"]
+
+
+async def test_guests_and_containers_go_through_their_host_by_key() -> None:
+    """Start and stop by vmid or container name on the parent's API."""
+    host = Host()
+    node = NodeChannels(name="plex", kind=NodeKind.CONTAINER, host=host, key="plex")
+    await send_step(_step(Action.START, Channel.DOCKER), node)
+    await send_step(_step(Action.STOP, Channel.DOCKER), node)
+    assert host.calls == [("start", "plex"), ("stop", "plex")]
+
+
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        (NodeChannels(name="NAS", kind=NodeKind.MACHINE), "NAS has no machine"),
+        (
+            NodeChannels(name="plex", kind=NodeKind.CONTAINER, key="plex"),
+            "The host of plex has no Docker API",
+        ),
+        (
+            NodeChannels(name="Jellyfin", kind=NodeKind.LXC, host=Host()),
+            "The host of Jellyfin has no Proxmox API",
+        ),
+    ],
+)
+async def test_a_missing_channel_is_a_configuration_error(
+    node: NodeChannels, message: str
+) -> None:
+    """Sending or checking through a channel the node lacks says which."""
+    with pytest.raises(InvalidConfigError, match=message):
+        await send_step(_step(Action.START, Channel.WOL), node)
+    with pytest.raises(InvalidConfigError, match=message):
+        await is_up(node)
+
+
+@pytest.mark.parametrize(
+    ("child", "up"),
+    [
+        (None, False),
+        (_child("app", running=False), False),
+        (_child("app"), True),
+        (_child("app", health="healthy"), True),
+        (_child("app", health="starting"), False),
+        (_child("app", health="unhealthy"), False),
+    ],
+)
+async def test_a_container_is_up_when_running_and_healthy(
+    child: ChildInfo | None, up: bool
+) -> None:
+    """No health check: running is enough; with one, it must say healthy."""
+    host = Host(children={} if child is None else {"app": child})
+    node = NodeChannels(name="app", kind=NodeKind.CONTAINER, host=host, key="app")
+    assert await is_up(node) is up
+    assert await reached(node, Action.START, frozenset()) is up
+    assert await reached(node, Action.STOP, frozenset()) is not up
+
+
+async def test_a_guest_is_up_when_its_host_says_running() -> None:
+    """A VM's health details do not matter: running is up."""
+    host = Host(children={"101": _child("101", health="unhealthy")})
+    node = NodeChannels(name="VM", kind=NodeKind.VM, host=host, key="101")
+    assert await is_up(node)
+
+
+@pytest.mark.parametrize(
+    "error", [UnreachableError("down"), ChannelTimeoutError("slow")]
+)
+async def test_not_answering_means_not_up_yet(error: ChannelError) -> None:
+    """Not ready for a start, done for a stop: the step keeps polling or ends."""
+    node = NodeChannels(name="NAS", kind=NodeKind.MACHINE, machine=Box(error=error))
+    assert await reached(node, Action.START, frozenset()) is False
+    assert await reached(node, Action.STOP, frozenset()) is True
+
+
+async def test_any_other_channel_error_fails_the_step() -> None:
+    """Wrong credentials are not "not up yet": the error reaches the engine."""
+    host = Host(error=AuthenticationError("401"))
+    node = NodeChannels(name="VM", kind=NodeKind.VM, host=host, key="101")
+    with pytest.raises(AuthenticationError):
+        await reached(node, Action.START, frozenset())
+
+
+async def test_a_started_node_is_ready_once_the_apis_later_steps_need_answer() -> None:
+    """Machine up, but its Proxmox API not yet: not ready; then ready."""
+    pve = Host(error=UnreachableError("pveproxy starting"))
+    docker = Host()
+    node = NodeChannels(
+        name="Machine1",
+        kind=NodeKind.MACHINE,
+        machine=Box(up=True),
+        proxmox=pve,
+        docker=docker,
+    )
+    both = frozenset({Capability.PROXMOX, Capability.DOCKER})
+    assert await reached(node, Action.START, both) is False
+    pve.error = None
+    assert await reached(node, Action.START, both) is True
+    assert pve.calls == [("check", None), ("check", None)]
+    assert docker.calls == [("check", None)]
+
+
+@pytest.mark.parametrize(
+    ("capability", "message"),
+    [
+        (Capability.PROXMOX, "Machine1 has no Proxmox API"),
+        (Capability.DOCKER, "Machine1 has no Docker API"),
+    ],
+)
+async def test_a_needed_api_the_node_lacks_is_a_configuration_error(
+    capability: Capability, message: str
+) -> None:
+    """A plan that goes through an API the node was configured without."""
+    node = NodeChannels(name="Machine1", kind=NodeKind.MACHINE, machine=Box(up=True))
+    with pytest.raises(InvalidConfigError, match=message):
+        await reached(node, Action.START, frozenset({capability}))
