@@ -12,7 +12,10 @@ Selenium and its ``/usr/bin/chromedriver``:
 4. click Stop on Jellyfin: the card asks "Shut down Jellyfin and its 1
    dependent?" and lists sandbox; confirm; both end "Off";
 5. the NAS, left without an active dependent, gets a shutdown proposal on
-   its row (a machine asks first); Dismiss closes it and the NAS stays on.
+   its row (a machine asks first); Dismiss closes it and the NAS stays on;
+6. Machine1 loses power; click Start on plex, then Cancel while Machine1
+   boots, and confirm: the start ends at its step boundary, VM-Docker and
+   plex are never started, plex ends "Off".
 
 Screenshots of every stage go to ``artifacts/screenshots/`` (gitignored, CI
 artifacts); the card alone at the confirmation stage goes to
@@ -39,6 +42,7 @@ import urllib.request
 
 import pytest
 
+from custom_components.wakehub.driver import STATES_MAX_AGE
 from tests.demo_runner import ROOT, ready_fields, running_demo
 
 if TYPE_CHECKING:
@@ -159,6 +163,17 @@ class Demo:
 
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _post_json(url: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
 
@@ -454,6 +469,46 @@ def test_card_start_stop_confirm(demo: Demo, browser: Any) -> None:
     card.wait("the proposal to close", lambda rows: rows["NAS"]["proposal"] is None)
     assert card.rows()["NAS"]["state"] == "on"
     card.shot("nas-kept")
+
+    # 6. Machine1 loses power (sandbox left it on): plex's start now wakes it
+    #    first. Cancel while it boots: the start cascade ends at its step
+    #    boundary, VM-Docker and plex are never started, plex ends off.
+    _post_json(f"{demo.sim_url}/power", {"node": "Machine1", "state": "off"})
+    # A plan trusts a poll younger than STATES_MAX_AGE: let the last one age.
+    time.sleep(STATES_MAX_AGE + 0.5)
+    before = len(_power_log(demo))
+    card.click("plex", "start")
+    starting = card.wait(
+        "plex starting, with an enabled Cancel button",
+        lambda rows: (
+            rows["plex"]["state"] == "starting"
+            and [(b["text"], b["disabled"]) for b in rows["plex"]["buttons"]]
+            == [("Cancel", False)]
+            and rows["plex"]
+        ),
+    )
+    assert starting["buttons"][0]["label"] == "Cancel the start of plex", starting
+    card.click("plex", "stop")
+    confirm = card.wait(
+        "the cancel confirmation",
+        lambda rows: "?" in (rows["plex"]["confirm"] or "") and rows["plex"],
+    )
+    assert "Cancel the start of plex and shut it down?" in confirm["confirm"], confirm
+    assert "Keep starting" in confirm["confirm"], confirm  # not a second "Cancel"
+    card.shot("plex-cancel-confirmation")
+    card.click("plex", "confirm-stop")
+    card.wait(
+        "plex off, no cascade running",
+        lambda rows: (
+            rows["plex"]["state"] == "off" and rows["plex"]["progress"] is None
+        ),
+        CASCADE_TIMEOUT,
+    )
+    log = _power_log(demo)[before:]
+    assert log[0] == ("Machine1", "wol"), log
+    assert ("VM-Docker", "pve_start") not in log, log
+    assert ("plex", "docker_start") not in log, log
+    card.shot("plex-cancelled")
 
     print(
         f"browser test: {time.monotonic() - started:.1f}s after READY;"

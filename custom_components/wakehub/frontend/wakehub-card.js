@@ -296,11 +296,17 @@ class WakeHubCard extends HTMLElement {
     const id = escapeHtml(n.id);
     const name = escapeHtml(n.name);
     const isOn = n.status === "on" || n.status === "starting" || (n.status === "error" && n.cascade?.action === "start");
-    const powerButton = isOn
-      ? `<button class="stop" data-action="stop" data-node="${id}" ${busy || confirm || running ? "disabled" : ""}
-           aria-label="Stop ${name}">Stop</button>`
-      : `<button class="start" data-action="start" data-node="${id}" ${busy || running ? "disabled" : ""}
-           aria-label="Start ${name}">Start</button>`;
+    // A start can be stopped while it runs (the cascade stops at its next
+    // step, then the node is shut down); a running stop cannot be undone.
+    const stopping = n.status === "stopping" || (running && n.cascade?.action === "stop");
+    const powerButton = !isOn
+      ? `<button class="start" data-action="start" data-node="${id}" ${busy || running ? "disabled" : ""}
+           aria-label="Start ${name}">Start</button>`
+      : n.status === "starting"
+        ? `<button class="stop" data-action="stop" data-node="${id}" ${busy || confirm ? "disabled" : ""}
+           aria-label="Cancel the start of ${name}">Cancel</button>`
+        : `<button class="stop" data-action="stop" data-node="${id}" ${busy || confirm || stopping ? "disabled" : ""}
+           aria-label="Stop ${name}">Stop</button>`;
     const open = n.url
       ? `<a class="open" href="${escapeHtml(n.url)}" target="_blank" rel="noopener noreferrer"
            aria-label="Open ${name}">Open</a>`
@@ -377,17 +383,21 @@ class WakeHubCard extends HTMLElement {
     if (confirm.busy) return `<div class="confirm"><p>Planning the shutdown of ${escapeHtml(n.name)}…</p></div>`;
     const plan = confirm.plan || {};
     const dependents = plan.dependents || [];
-    const question = dependents.length
-      ? `Shut down ${escapeHtml(n.name)} and its ${dependents.length} dependent${dependents.length === 1 ? "" : "s"}?`
-      : `Shut down ${escapeHtml(n.name)}?`;
+    const also = dependents.length
+      ? ` and its ${dependents.length} dependent${dependents.length === 1 ? "" : "s"}`
+      : "";
+    const starting = n.status === "starting";
+    const question = starting
+      ? `Cancel the start of ${escapeHtml(n.name)} and shut it down${also}?`
+      : `Shut down ${escapeHtml(n.name)}${also}?`;
     const order = (plan.steps || []).map((s) => escapeHtml(s.name)).join(" → ");
     return `<div class="confirm" role="alertdialog" aria-label="${question}">
         <p class="question">${question}</p>
         ${dependents.length ? `<ul class="dependents">${dependents.map((d) => `<li>${escapeHtml(d.name)}</li>`).join("")}</ul>` : ""}
         ${order ? `<p class="order">Order: ${order}</p>` : ""}
         <div class="actions">
-          <button data-action="cancel-stop" data-node="${id}">Cancel</button>
-          <button class="stop" data-action="confirm-stop" data-node="${id}">Shut down</button>
+          <button data-action="cancel-stop" data-node="${id}">${starting ? "Keep starting" : "Cancel"}</button>
+          <button class="stop" data-action="confirm-stop" data-node="${id}">${starting ? "Cancel the start" : "Shut down"}</button>
         </div>
       </div>`;
   }
