@@ -18,7 +18,8 @@ runs one at a time. A node without a state in ``states`` counts as OFF.
 Both plans cost O(closure): one walk of the topology (see
 :meth:`~.topology.Topology.start_walk`) and one tuple per step. :class:`Step`
 and :class:`Reason` are named tuples, which are built without the
-``object.__setattr__`` calls of a frozen dataclass.
+``object.__setattr__`` calls of a frozen dataclass, and the plans on one
+indexed view share their reasons (see ``_reasons``).
 """
 
 from __future__ import annotations
