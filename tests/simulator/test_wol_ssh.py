@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import aiodocker
 import asyncssh
 import pytest
-from wakeonlan import wake
+from wakeonlan import send_magic_packet
 
 from tests.homelab.wol import parse_magic_packet
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def _wol(homelab: HomelabThread, mac: str, payload: bytes | None = None) -> None:
     wol = homelab.ready["wol"]
     if payload is None:
-        wake(mac, host=wol["host"], port=wol["port"])
+        send_magic_packet(mac, ip_address=wol["host"], port=wol["port"])
         return
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(payload, (wol["host"], wol["port"]))

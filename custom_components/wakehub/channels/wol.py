@@ -6,7 +6,11 @@ The MAC address is validated and normalised by the pure core
 anything else raises :class:`~custom_components.wakehub.core.errors.InvalidMacError`.
 
 Packets are sent with the ``wakeonlan`` package, whose socket calls are
-blocking, so each send runs in the default executor. A few packets are sent,
+blocking, so each send runs in the default executor. Only
+``send_magic_packet(mac, ip_address=, port=, interface=)`` is used: it is the
+one call every release our manifest admits has (2.1.0 and 3.3.0, which Home
+Assistant's own integrations pin and so are what a real install runs, and
+4.x, where it still exists next to the newer ``wake``). A few packets are sent,
 spaced out, because a single UDP datagram is easily lost. The broadcast
 address, port and source interface are configurable; they default to
 255.255.255.255:9.
@@ -61,9 +65,9 @@ class WakeOnLan:
         """
         loop = asyncio.get_running_loop()
         send = partial(
-            wakeonlan.wake,
+            wakeonlan.send_magic_packet,
             self.mac,
-            host=self.broadcast,
+            ip_address=self.broadcast,
             port=self.port,
             interface=self.interface,
         )
