@@ -114,13 +114,18 @@ wh_choose() {
 }
 
 # Hash of everything that decides a venv's contents: the pin file, every file it
-# includes (common.txt), and the exact Python version.
+# includes (common.txt), the exact Python version, which library versions
+# (WAKEHUB_LIBS: Home Assistant's shipped ones or the newest), WakeHub's
+# manifest requirements and the script that reads core's pins.
 wh_stamp() {
 	local py_version="$1" req="$2"
 	{
 		printf 'python %s\n' "$py_version"
 		printf 'pins %s\n' "$(basename "$req")"
+		printf 'libs %s\n' "${WAKEHUB_LIBS:-shipped}"
 		cat "$req" "$(dirname "$req")"/common.txt
+		sed -n '/"requirements"/,/\]/p' "$WH_ROOT/custom_components/wakehub/manifest.json"
+		cat "$WH_ROOT/scripts/shipped_pins" "$WH_ROOT/scripts/_install_reqs"
 	} | sha256sum | cut -c1-16
 }
 
