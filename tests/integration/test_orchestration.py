@@ -175,6 +175,44 @@ async def test_failure_notification_in_french(
     assert "L'étape 1/1 a échoué sur NAS" in notification["message"]
 
 
+async def test_library_error_reaches_the_user(
+    hass: HomeAssistant, homelab: HomelabThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library that lacks a call (a wakeonlan older or newer than the one we
+    coded against): the step fails with the library's own type and message,
+    in the node's attributes, the event and the notification."""
+    import wakeonlan
+
+    await async_setup_homelab(hass, homelab)
+    monkeypatch.delattr(wakeonlan, "send_magic_packet")
+    failed: list[dict[str, Any]] = []
+    hass.bus.async_listen(
+        hub_module.EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
+    )
+    notifications: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: notifications.update(updated))
+    )
+    await async_turn(hass, SERVICE_TURN_ON, "NAS")
+    await async_wait_idle(hass)
+
+    expected = (
+        "NAS: AttributeError: module 'wakeonlan' has no attribute 'send_magic_packet'"
+    )
+    assert commands(homelab) == []
+    status = hass.states.get("sensor.nas_status")
+    assert status.attributes["error_code"] == "library_error"
+    assert status.attributes["error_message"] == expected
+    assert failed[0]["error_code"] == "library_error"
+    assert failed[0]["error_message"] == expected
+    (notification,) = [
+        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
+    ]
+    assert expected in notification["message"]
+    assert "(code library_error)" in notification["message"]
+    assert "unexpected" not in notification["message"]
+
+
 async def test_double_start_joins(hass: HomeAssistant, homelab: HomelabThread) -> None:
     """A second start of the same node joins the running cascade."""
     await async_setup_homelab(hass, homelab)

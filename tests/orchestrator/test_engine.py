@@ -321,7 +321,7 @@ async def test_unexpected_driver_bug_fails_the_cascade_cleanly(
     assert cascade.error is not None
     assert (cascade.error.code, cascade.error.message) == (
         "unexpected_error",
-        "driver bug",
+        "RuntimeError: driver bug",
     )
     assert orchestrator.activities == {}
     assert all(s.status is not StepStatus.RUNNING for s in cascade.steps)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncssh
 import pytest
 
 from custom_components.wakehub.channels.base import ChildInfo, ChildKind
@@ -20,6 +21,7 @@ from custom_components.wakehub.channels.errors import (
     ChannelError,
     ChannelTimeoutError,
     InvalidConfigError,
+    LibraryError,
     UnreachableError,
 )
 from custom_components.wakehub.core import (
@@ -78,7 +80,8 @@ class Box:
 
     up: bool = False
     calls: list[str] = field(default_factory=list)
-    error: ChannelError | None = None
+    error: Exception | None = None
+    wake_error: Exception | None = None
 
     async def probe(self) -> bool:
         if self.error is not None:
@@ -87,6 +90,8 @@ class Box:
 
     async def wake(self) -> None:
         self.calls.append("wake")
+        if self.wake_error is not None:
+            raise self.wake_error
 
     async def shutdown(self) -> None:
         self.calls.append("shutdown")
@@ -239,3 +244,58 @@ async def test_a_needed_api_the_node_lacks_is_a_configuration_error(
     node = NodeChannels(name="Machine1", kind=NodeKind.MACHINE, machine=Box(up=True))
     with pytest.raises(InvalidConfigError, match=message):
         await reached(node, Action.START, frozenset({capability}))
+
+
+def _library_exception() -> Exception:
+    """An exception raised inside a real third-party library (asyncssh)."""
+    try:
+        asyncssh.import_private_key("not a key")
+    except Exception as err:
+        return err
+    raise AssertionError("asyncssh accepted a broken key")
+
+
+async def test_a_library_error_carries_its_type_message_and_library() -> None:
+    """Not a bare "unexpected": the type, the library's words and where."""
+    box = Box(wake_error=_library_exception())
+    node = NodeChannels(name="NAS", kind=NodeKind.MACHINE, machine=box)
+    with pytest.raises(LibraryError) as caught:
+        await send_step(_step(Action.START, Channel.WOL), node)
+    err = caught.value
+    assert err.code == "library_error"
+    assert err.library == "asyncssh"
+    assert err.error_type == "asyncssh.public_key.KeyImportError"
+    assert err.message == (
+        "NAS: asyncssh.public_key.KeyImportError: Invalid private key"
+        " (raised in asyncssh)"
+    )
+
+
+async def test_a_builtin_error_in_a_channel_keeps_its_words() -> None:
+    """A call the installed library lacks, while probing for readiness."""
+    box = Box(error=AttributeError("module 'wakeonlan' has no attribute 'wake'"))
+    node = NodeChannels(name="NAS", kind=NodeKind.MACHINE, machine=box)
+    with pytest.raises(LibraryError) as caught:
+        await reached(node, Action.START, frozenset())
+    assert caught.value.error_type == "AttributeError"
+    # The innermost frame outside the standard library and WakeHub: here the
+    # stand-in machine of this test module.
+    assert caught.value.library == "tests"
+    assert caught.value.message == (
+        "NAS: AttributeError: module 'wakeonlan' has no attribute 'wake'"
+        " (raised in tests)"
+    )
+    box.error = KeyError()
+    with pytest.raises(LibraryError, match=r"^NAS: KeyError \(raised in tests\)$"):
+        await reached(node, Action.STOP, frozenset())
+
+
+async def test_timeouts_are_not_library_errors() -> None:
+    """A TimeoutError stays one: the engine reports it as the step's timeout."""
+    box = Box(wake_error=TimeoutError())
+    node = NodeChannels(name="NAS", kind=NodeKind.MACHINE, machine=box)
+    with pytest.raises(TimeoutError):
+        await send_step(_step(Action.START, Channel.WOL), node)
+    box.error = TimeoutError()
+    with pytest.raises(TimeoutError):
+        await reached(node, Action.START, frozenset())

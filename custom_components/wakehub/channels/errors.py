@@ -8,6 +8,8 @@ wrong in WakeHub's words and what the remote system said.
 
 from __future__ import annotations
 
+import sys
+
 
 class ChannelError(Exception):
     """Base class of every error a channel raises."""
@@ -91,3 +93,60 @@ class ApiError(ChannelError):
     """The API answered with an unexpected error (e.g. HTTP 500)."""
 
     code = "api_error"
+
+
+class LibraryError(ChannelError):
+    """A library a channel uses raised an exception WakeHub does not expect.
+
+    It keeps the library's own message and the exception's type, so the user
+    (the failure notification, the node's ``error_message``) and a bug report
+    see what actually went wrong, e.g. ``AttributeError: module 'wakeonlan'
+    has no attribute 'wake'`` when an installed release lacks a call.
+    """
+
+    code = "library_error"
+
+    def __init__(self, message: str, *, error_type: str, library: str | None) -> None:
+        """Store the message with the exception's type and library."""
+        super().__init__(message)
+        self.error_type = error_type
+        self.library = library
+
+
+def _library_of(err: BaseException) -> str | None:
+    """The innermost third-party package in ``err``'s traceback, if any."""
+    library: str | None = None
+    tb = err.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        top = module.partition(".")[0]
+        if top and top not in sys.stdlib_module_names and top != "custom_components":
+            library = top
+        tb = tb.tb_next
+    if library is None:
+        top = type(err).__module__.partition(".")[0]
+        if top not in sys.stdlib_module_names and top not in {
+            "builtins",
+            "custom_components",
+        }:
+            library = top
+    return library
+
+
+def library_error(err: Exception, where: str) -> LibraryError:
+    """Turn ``err``, raised while ``where`` was being powered or probed, into a
+    :class:`LibraryError` carrying its type, message and library."""
+    kind = type(err)
+    error_type = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    library = _library_of(err)
+    detail = f"{error_type}: {err}" if str(err) else error_type
+    origin = f" (raised in {library})" if library else ""
+    return LibraryError(
+        f"{where}: {detail}{origin}",
+        error_type=error_type,
+        library=library,
+    )

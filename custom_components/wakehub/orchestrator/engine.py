@@ -441,7 +441,10 @@ class Orchestrator:
             self._end(
                 cascade,
                 CascadeStatus.FAILED,
-                CascadeError(ERROR_UNEXPECTED, str(err) or type(err).__name__),
+                CascadeError(
+                    ERROR_UNEXPECTED,
+                    f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
+                ),
             )
 
     async def _execute(self, cascade: Cascade) -> None:

@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Final, Protocol
 from custom_components.wakehub.channels import power_off, power_on
 from custom_components.wakehub.channels.base import HostApi
 from custom_components.wakehub.channels.errors import (
+    ChannelError,
     ChannelTimeoutError,
     InvalidConfigError,
     UnreachableError,
+    library_error,
 )
 from custom_components.wakehub.core.model import Capability, Channel, NodeKind
 from custom_components.wakehub.core.planner import Action
@@ -82,7 +84,21 @@ def _host(node: NodeChannels) -> tuple[HostApi, str]:
 
 
 async def send_step(step: Step, node: NodeChannels) -> None:
-    """Send ``step``'s command; return once the platform accepted it."""
+    """Send ``step``'s command; return once the platform accepted it.
+
+    A channel raises a ``ChannelError``; anything else a library raises comes
+    out as a :class:`~custom_components.wakehub.channels.errors.LibraryError`
+    that carries its type and message.
+    """
+    try:
+        await _send_step(step, node)
+    except (ChannelError, TimeoutError):
+        raise
+    except Exception as err:
+        raise library_error(err, node.name) from err
+
+
+async def _send_step(step: Step, node: NodeChannels) -> None:
     if node.kind is NodeKind.MACHINE:
         machine = _machine(node)
         if step.action is Action.START:
@@ -121,6 +137,17 @@ async def reached(
     API times out: :data:`NOT_UP_YET`); any other channel error raises, and
     fails the step at once.
     """
+    try:
+        return await _reached(node, action, needs)
+    except (ChannelError, TimeoutError):
+        raise
+    except Exception as err:
+        raise library_error(err, node.name) from err
+
+
+async def _reached(
+    node: NodeChannels, action: Action, needs: frozenset[Capability]
+) -> bool:
     try:
         up = await is_up(node)
         if action is Action.STOP:
