@@ -13,8 +13,14 @@ default, stable for the simulator's lifetime), everything WakeHub talks to:
   ``bash: line 1: X: command not found`` on stderr. direct-streamlocal channels
   to ``/var/run/docker.sock`` are tunnelled to that host's Docker API.
 - **Proxmox VE API** on Machine1 (node ``pve1``) and Machine2 (``pve2``):
-  HTTPS with a self-signed certificate, ``/api2/json``, ticket and token auth,
-  see ``docs/proxmox-api.md``. proxmoxer works against it unmodified.
+  HTTPS with a node certificate signed by the host's own CA (as
+  ``pve-ssl.pem`` by ``pve-root-ca.pem``), ``/api2/json``, ticket and token
+  auth, see ``docs/proxmox-api.md``. proxmoxer works against it unmodified.
+  In the default ``reference`` scenario the two hosts are standalone; in the
+  ``cluster`` scenario they form one two-node cluster (``homelab``): both
+  APIs list both nodes and all their guests, a call for the other node is
+  proxied to it, they share one CA and their tickets, and guest starts need
+  quorum (one node alone has it only with ``qdevice=True``).
 - **Docker Engine API** (plain HTTP, API 1.43, ``/v1.NN`` prefixes accepted) on
   VM-Docker (while it runs) and RaspberryPi (while it is on).
 
@@ -36,7 +42,7 @@ Everything starts off.
 Python API
 ----------
 ``Homelab(scenario="reference", *, time_scale=1.0, control_port=0, wol_port=0,
-extra_guests=0, extra_containers=0)`` (``tests.homelab.core``):
+extra_guests=0, extra_containers=0, qdevice=False)`` (``tests.homelab.core``):
 ``await start()``, ``await stop()``, ``ready_document() -> dict``,
 ``await set_power(name, state)``, ``await set_fault(name, fault, value=True)``,
 ``await reset()``, ``await wait_state(name, state, timeout=10.0)``,
@@ -49,7 +55,8 @@ extra_guests=0, extra_containers=0)`` (``tests.homelab.core``):
 ``.ready`` (the ready document), ``.nodes()``, ``.node(name)``, ``.state(name)``,
 ``.log()``, ``.commands()`` (SSH commands), ``.requests()``,
 ``.reset_requests()``, ``.set_power(name, state)``, ``.fault(name, fault,
-value=True)``, ``.recreate(name) -> new id``, ``.reset()``,
+value=True)``, ``.recreate(name) -> new id``, ``.migrate(guest, target)``,
+``.grant_token(token, privileges)``, ``.set_qdevice(enabled)``, ``.reset()``,
 ``.wait_state(name, state, timeout=10.0)`` and, from inside another event loop
 (e.g. a Home Assistant test), ``await .async_wait_state(...)`` and
 ``await .async_run(lambda lab: coro)``. The synchronous methods block: call
@@ -58,7 +65,9 @@ loop, or through ``hass.async_add_executor_job``.
 
 Pytest fixtures (``tests.homelab.fixtures``, registered in tests/conftest.py):
 ``homelab_server`` (session, reference scenario, time scale 0.02) and
-``homelab`` (function; calls ``.reset()`` and returns the same handle).
+``homelab`` (function; calls ``.reset()`` and returns the same handle);
+``cluster_homelab`` (function, over a session ``cluster`` scenario without
+QDevice, reset first).
 
 Scaled variant for benchmarks: ``Homelab(extra_guests=60, extra_containers=200)``
 adds guests ``bench-guest-000``... (vmids from 1001, alternately VM and LXC) on
@@ -74,6 +83,8 @@ Printed (one JSON line) and written to ``--ready-file`` by the CLI, returned by
       "wol": {"host": "127.0.0.1", "port": P},
       "time_scale": 0.02,
       "scenario": "reference",
+      "cluster": null | {"name": "homelab", "members": ["Machine1", "Machine2"],
+                         "qdevice": bool},
       "nodes": {
         "<name>": {
           "name": str, "kind": "machine"|"vm"|"lxc"|"container",
@@ -87,10 +98,12 @@ Printed (one JSON line) and written to ``--ready-file`` by the CLI, returned by
                          "host_key_fingerprint" ("SHA256:...", asyncssh form)},
           "proxmox": null | {"port", "node" ("pve1"), "fingerprint"
                              ("AB:CD:..." SHA-256), "certificate" (PEM),
+                             "ca_fingerprint", "ca_certificate" (its CA),
                              "token_user": "wakehub@pve", "token_name": "wakehub",
                              "token_value", "user": "root@pam", "password",
-                             "tokens": {"wakehub"|"readonly"|"vmuser":
-                                        {"value", "privileges": [...]}}},
+                             "tokens": {"wakehub"|"readonly"|"vmuser"|"privsep":
+                                        {"value", "privileges": [...],
+                                         "privsep": bool}}},
           "docker": null | {"port", "url": "tcp://127.0.0.1:P",
                             "socket_path": "/var/run/docker.sock"}
         }
@@ -99,7 +112,10 @@ Printed (one JSON line) and written to ``--ready-file`` by the CLI, returned by
 
 The ``wakehub`` token has every privilege (including Sys.PowerMgmt for the node
 shutdown); ``readonly`` has VM.Audit + Sys.Audit; ``vmuser`` has VM.Audit +
-VM.PowerMgmt. The ``host_key`` changes after a ``hostkey_change`` fault: read
+VM.PowerMgmt; ``privsep`` is privilege-separated and has nothing until
+``grant_token`` gives it an ACL (it then sees an empty guest list, no 403).
+The certificates change after a ``cert_renew`` or ``ca_change`` fault: read
+them again from ``GET /ready``. The ``host_key`` changes after a ``hostkey_change`` fault: read
 it again from ``GET /ready``.
 
 Control API (JSON over HTTP at ``control_url``)
@@ -128,10 +144,13 @@ new host key), ``crash`` (one-shot: down now, no command), ``recreate``
 (one-shot: container gets a new ID), ``sudo_password_required``, ``secureon``
 (value: the password hex the NIC requires), ``ignore_shutdown`` (a guest
 ignores ACPI shutdown: the task fails ``VM quit/powerdown failed - got
-timeout`` after ``timeout``, or stops hard with ``forceStop=1``).
+timeout`` after ``timeout``, or stops hard with ``forceStop=1``), ``cert_renew`` (one-shot, a
+Proxmox host: a new node certificate from the same CA, as ``pveupdate``),
+``ca_change`` (one-shot: a new CA and new certificates for the whole cluster).
 
-CLI: ``python -m tests.homelab --scenario reference --time-scale 1.0
---control-port 0 --wol-port 0 --ready-file PATH`` runs until SIGINT/SIGTERM.
+CLI: ``python -m tests.homelab --scenario reference|cluster [--qdevice]
+--time-scale 1.0 --control-port 0 --wol-port 0 --ready-file PATH`` runs until
+SIGINT/SIGTERM.
 """
 
 from __future__ import annotations

@@ -36,6 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--ready-file", type=Path, help="where to write the ready document"
     )
+    parser.add_argument(
+        "--qdevice",
+        action="store_true",
+        help="cluster scenario: add a QDevice vote, so one node alone keeps quorum",
+    )
     parser.add_argument("--extra-guests", type=int, default=0)
     parser.add_argument("--extra-containers", type=int, default=0)
     parser.add_argument(
@@ -58,6 +63,7 @@ async def run(args: argparse.Namespace) -> None:
         wol_port=args.wol_port,
         extra_guests=args.extra_guests,
         extra_containers=args.extra_containers,
+        qdevice=args.qdevice,
         delays={
             kind: float(seconds)
             for kind, _, seconds in (item.partition("=") for item in args.delay)

@@ -13,7 +13,13 @@ Routes (stable, other tools rely on them):
 - ``POST /power`` ``{"node", "state"}``: set a state instantly.
 - ``POST /faults`` ``{"node", "fault", "value"}``: inject (or clear) a fault.
 - ``POST /recreate`` ``{"node"}``: give a container a new ID.
-- ``POST /reset``: all off, faults, log and counters cleared.
+- ``POST /migrate`` ``{"node", "target"}``: move a guest to another node of
+  its cluster (as ``qm migrate``).
+- ``POST /tokens`` ``{"token", "privileges"}``: give a privilege-separated
+  token an ACL on ``/``.
+- ``POST /cluster`` ``{"qdevice"}``: add or remove the cluster's QDevice.
+- ``POST /reset``: all off, faults, log and counters cleared (and
+  certificates, migrations, token ACLs and the QDevice restored).
 """
 
 from __future__ import annotations
@@ -117,6 +123,32 @@ def build_control_app(lab: Homelab) -> web.Application:
         except HomelabError as err:
             return _error(err)
         return web.json_response({"node": data["node"], "id": container_id})
+
+    @routes.post("/migrate")
+    async def migrate(request: web.Request) -> web.Response:
+        data = await _body(request)
+        try:
+            lab.migrate_guest(str(data.get("node")), str(data.get("target")))
+        except HomelabError as err:
+            return _error(err)
+        return web.json_response(lab.node_summary(lab.node(str(data["node"]))))
+
+    @routes.post("/tokens")
+    async def tokens(request: web.Request) -> web.Response:
+        data = await _body(request)
+        try:
+            lab.grant_token(str(data.get("token")), list(data.get("privileges") or []))
+        except HomelabError as err:
+            return _error(err)
+        return web.json_response({"ok": True})
+
+    @routes.post("/cluster")
+    async def cluster(request: web.Request) -> web.Response:
+        data = await _body(request)
+        if lab.cluster_name is None:
+            return _error(HomelabError("this scenario has no cluster"))
+        lab.qdevice = bool(data.get("qdevice"))
+        return web.json_response({"ok": True, "qdevice": lab.qdevice})
 
     @routes.post("/reset")
     async def reset(request: web.Request) -> web.Response:

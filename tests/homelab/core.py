@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 import contextlib
+from dataclasses import dataclass
 import logging
 import random
 import secrets
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Final
 import uuid
 
 from .crypto import (
+    CertificateAuthority,
     TlsIdentity,
+    make_ca,
     make_ssh_key,
     make_tls_identity,
     private_key_text,
@@ -25,6 +28,7 @@ from .crypto import (
 )
 from .model import (
     BOOTING,
+    CLUSTERS,
     GUEST_STATES,
     MACHINE_STATES,
     OFF,
@@ -43,9 +47,12 @@ from .service import HOST, Listener, WebListener
 from .wol import MagicPacket, WolProtocol, normalize_mac, open_wol_listener
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
+    import ssl
 
     import asyncssh
+
+    from .proxmox import ProxmoxApi
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,6 +70,24 @@ RESTRICTED_TOKENS: Final = {
     "readonly": frozenset({"VM.Audit", "Sys.Audit"}),
     "vmuser": frozenset({"VM.Audit", "VM.PowerMgmt"}),
 }
+# A token created with privilege separation (the default of ``pveum user token
+# add``) and no ACL of its own: it has no privilege at all until one is granted.
+PRIVSEP_TOKEN: Final = "privsep"
+
+
+@dataclass
+class PveToken:
+    """An API token of ``wakehub@pve``.
+
+    ``privsep``: privilege separation (pve-access-control
+    ``PVE/API2/User.pm``, ``privsep`` defaults to 1): the token then has only
+    the privileges of its own ACLs (``privileges``), never its user's.
+    """
+
+    value: str
+    privileges: frozenset[str]
+    privsep: bool = False
+
 
 BOOL_FAULTS: Final = frozenset(
     {
@@ -73,7 +98,9 @@ BOOL_FAULTS: Final = frozenset(
         "ignore_shutdown",
     }
 )
-ACTION_FAULTS: Final = frozenset({"hostkey_change", "crash", "recreate"})
+ACTION_FAULTS: Final = frozenset(
+    {"hostkey_change", "crash", "recreate", "cert_renew", "ca_change"}
+)
 VALUE_FAULTS: Final = frozenset({"api_status", "latency", "secureon"})
 FAULTS: Final = BOOL_FAULTS | ACTION_FAULTS | VALUE_FAULTS
 
@@ -100,8 +127,12 @@ class Homelab:
         extra_guests: int = 0,
         extra_containers: int = 0,
         delays: Mapping[str, float] | None = None,
+        qdevice: bool = False,
     ) -> None:
         """Build the scenario's nodes (all off) and their key material.
+
+        ``qdevice`` adds a QDevice vote to a cluster scenario, so that one
+        node alone keeps quorum (see :meth:`quorate`).
 
         ``delays`` maps a kind (machine, vm, lxc, container) to one unscaled
         delay in seconds that replaces that kind's boot, shutdown (and, for a
@@ -115,6 +146,12 @@ class Homelab:
             raise ValueError("time_scale must be >= 0")
         self.scenario = scenario
         self.time_scale = time_scale
+        self.cluster_name: str | None = None
+        self.cluster_members: tuple[str, ...] = ()
+        if scenario in CLUSTERS:
+            self.cluster_name, self.cluster_members = CLUSTERS[scenario]
+        self.qdevice = qdevice
+        self._initial_qdevice = qdevice
         self.control_port = control_port
         self.wol_port = wol_port
         self._build = lambda: SCENARIOS[scenario](
@@ -143,20 +180,41 @@ class Homelab:
             name: make_ssh_key() for name, node in self.nodes.items() if node.ssh
         }
         self._original_host_keys = dict(self.host_keys)
+        # Each standalone Proxmox host has its own CA; a cluster shares one.
+        self.pve_ca: dict[str, CertificateAuthority] = {}
+        cluster_ca = make_ca(self.cluster_name) if self.cluster_name else None
+        for name, node in self.nodes.items():
+            if node.pve_node:
+                in_cluster = name in self.cluster_members and cluster_ca is not None
+                self.pve_ca[name] = cluster_ca if in_cluster else make_ca(name)  # type: ignore[assignment]
         self.tls: dict[str, TlsIdentity] = {
-            name: make_tls_identity(node.pve_node)
+            name: make_tls_identity(node.pve_node, self.pve_ca[name])
             for name, node in self.nodes.items()
             if node.pve_node
         }
+        self._original_tls = (dict(self.pve_ca), dict(self.tls))
+        self._tls_contexts: dict[str, ssl.SSLContext] = {}
+        # The address each node has on the cluster network (``/cluster/status``).
+        self.cluster_ips: dict[str, str] = {
+            name: HOST for name, node in self.nodes.items() if node.pve_node
+        }
+        self._original_parents = {name: n.parent for name, n in self.nodes.items()}
         self.pve_password = secrets.token_urlsafe(12)
-        self.pve_tokens: dict[str, tuple[str, frozenset[str]]] = {
-            f"{PVE_TOKEN_USER}!{PVE_TOKEN_NAME}": (str(uuid.uuid4()), ALL_PRIVILEGES),
+        self.pve_tokens: dict[str, PveToken] = {
+            f"{PVE_TOKEN_USER}!{PVE_TOKEN_NAME}": PveToken(
+                str(uuid.uuid4()), ALL_PRIVILEGES
+            ),
         }
         for token_name, privileges in RESTRICTED_TOKENS.items():
-            self.pve_tokens[f"{PVE_TOKEN_USER}!{token_name}"] = (
-                str(uuid.uuid4()),
-                privileges,
+            self.pve_tokens[f"{PVE_TOKEN_USER}!{token_name}"] = PveToken(
+                str(uuid.uuid4()), privileges
             )
+        self.pve_tokens[f"{PVE_TOKEN_USER}!{PRIVSEP_TOKEN}"] = PveToken(
+            str(uuid.uuid4()), frozenset(), privsep=True
+        )
+        # Tickets (ticket -> CSRF token) are valid on every node of a cluster.
+        self.pve_tickets: dict[str, dict[str, str]] = {}
+        self.pve_apis: dict[str, ProxmoxApi] = {}
 
         # Observation.
         self.power_log: list[dict[str, Any]] = []
@@ -195,10 +253,11 @@ class Homelab:
                 self.ssh[name] = SshListener(self, name)
                 listeners.append(self.ssh[name])
             if node.pve_node:
+                self._tls_contexts[name] = self.tls[name].server_context()
                 pve = WebListener(
                     f"{name} proxmox",
                     build_proxmox_app(self, name),
-                    self.tls[name].server_context(),
+                    self._tls_contexts[name],
                 )
                 await pve.setup()
                 self.proxmox[name] = pve
@@ -255,6 +314,18 @@ class Homelab:
             if self.host_keys[name] is not key:
                 self.host_keys[name] = key
                 await self.ssh[name].close()
+        # So are renewed certificates, migrations, granted ACLs and the QDevice.
+        if (dict(self.pve_ca), dict(self.tls)) != self._original_tls:
+            self.pve_ca, tls = dict(self._original_tls[0]), self._original_tls[1]
+            for name, identity in tls.items():
+                await self._serve_certificate(name, identity)
+        for name, parent in self._original_parents.items():
+            if self.nodes[name].parent != parent:
+                self._reparent(name, parent)
+        for token in self.pve_tokens.values():
+            if token.privsep:
+                token.privileges = frozenset()
+        self.qdevice = self._initial_qdevice
         for node in self.nodes.values():
             node.faults.clear()
             self._set_state(node, node.down_state)
@@ -352,6 +423,111 @@ class Homelab:
             key=lambda n: n.vmid or 0,
         )
 
+    def members_of(self, machine: str) -> tuple[str, ...]:
+        """Return the Proxmox hosts of ``machine``'s cluster (itself when standalone)."""
+        if machine in self.cluster_members:
+            return self.cluster_members
+        return (machine,)
+
+    def quorate(self, machine: str) -> bool:
+        """Return True when ``machine``'s cluster has quorum (corosync votequorum).
+
+        Each member has one vote, a QDevice one more (corosync-qdevice,
+        ``ffsplit``); the cluster is quorate with more than half of the
+        expected votes. A two-node cluster without a QDevice therefore loses
+        quorum as soon as one node is off, and one node alone keeps it with
+        a QDevice. A standalone host is always quorate.
+        """
+        members = self.members_of(machine)
+        if len(members) == 1:
+            return True
+        votes = sum(1 for name in members if self.nodes[name].is_up)
+        expected = len(members)
+        if self.qdevice:
+            votes += 1 if votes else 0
+            expected += 1
+        return votes * 2 > expected
+
+    def migrate_guest(self, name: str, target: str) -> None:
+        """Move a guest to another node of its cluster, as ``qm migrate`` does.
+
+        The guest keeps its vmid, name, state (a running guest migrates
+        live) and its containers; only its node changes (qemu-server
+        ``PVE/QemuMigrate.pm``, pve-container ``PVE/LXC/Migrate.pm``: the
+        guest's configuration file moves to the target node's directory).
+        """
+        guest = self.node(name)
+        if not guest.is_guest or guest.parent is None:
+            raise HomelabError(f"{name} is not a Proxmox guest")
+        if target not in self.members_of(guest.parent) or target == guest.parent:
+            raise HomelabError(
+                f"{target} is not another node of {guest.parent}'s cluster"
+            )
+        if not self.nodes[target].is_up:
+            raise HomelabError(f"target node {target} is not online")
+        if guest.is_up and not self.nodes[guest.parent].is_up:
+            raise HomelabError(f"{guest.parent} is not online")
+        self.record(name, "pve_migrate", "proxmox", source=guest.parent, target=target)
+        self._reparent(name, target)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _reparent(self, name: str, parent: str | None) -> None:
+        node = self.nodes[name]
+        if node.parent is not None:
+            self.children[node.parent].remove(name)
+        node.parent = parent
+        if parent is not None:
+            self.children[parent].append(name)
+
+    def grant_token(self, token: str, privileges: Iterable[str]) -> None:
+        """Give a privilege-separated token an ACL (``pveum acl modify / --tokens``)."""
+        known = self.pve_tokens.get(f"{PVE_TOKEN_USER}!{token}")
+        if known is None or not known.privsep:
+            raise HomelabError(f"{token!r} is not a privilege-separated token")
+        known.privileges = frozenset(privileges) & ALL_PRIVILEGES
+
+    async def renew_certificate(self, machine: str) -> None:
+        """Renew a node's certificate with the same CA, as ``pveupdate`` does.
+
+        pve-manager ``bin/pveupdate`` and ``PVE/CertHelpers.pm``: the node
+        certificate (``pve-ssl.pem``) is renewed 14 days before it expires,
+        signed by the same cluster CA; pveproxy serves it from then on.
+        """
+        node = self.node(machine)
+        if node.pve_node is None:
+            raise HomelabError(f"{machine} has no Proxmox API")
+        await self._serve_certificate(
+            machine, make_tls_identity(node.pve_node, self.pve_ca[machine])
+        )
+
+    async def replace_ca(self, machine: str) -> None:
+        """Give ``machine``'s cluster a new CA and new node certificates.
+
+        As after ``pvecm updatecerts --force`` with a removed
+        ``pve-root-ca.pem``, or a reinstall (pve-cluster
+        ``PVE/Cluster/Setup.pm``): every member's certificate changes.
+        """
+        if self.node(machine).pve_node is None:
+            raise HomelabError(f"{machine} has no Proxmox API")
+        ca = make_ca(self.cluster_name or machine)
+        for member in self.members_of(machine):
+            self.pve_ca[member] = ca
+            pve_node = self.nodes[member].pve_node
+            assert pve_node is not None
+            await self._serve_certificate(member, make_tls_identity(pve_node, ca))
+
+    async def _serve_certificate(self, machine: str, identity: TlsIdentity) -> None:
+        """Serve a new certificate; pveproxy restarts, so connections drop."""
+        self.tls[machine] = identity
+        context = self._tls_contexts.get(machine)
+        if context is not None:
+            identity.load_into(context)
+        listener = self.proxmox.get(machine)
+        if listener is not None and listener.is_open:
+            await listener.close()
+            await self._sync_services(self.nodes[machine])
+
     def containers_of(self, host: str) -> list[Node]:
         """Return the containers of Docker host ``host``."""
         return [
@@ -377,7 +553,7 @@ class Homelab:
     def ready_document(self) -> dict[str, Any]:
         """Return the ready document (see the package docstring)."""
         nodes: dict[str, Any] = {}
-        token_value = self.pve_tokens[f"{PVE_TOKEN_USER}!{PVE_TOKEN_NAME}"][0]
+        token_value = self.pve_tokens[f"{PVE_TOKEN_USER}!{PVE_TOKEN_NAME}"].value
         for name, node in self.nodes.items():
             entry: dict[str, Any] = {
                 "name": name,
@@ -411,6 +587,8 @@ class Homelab:
                     "node": node.pve_node,
                     "fingerprint": self.tls[name].fingerprint,
                     "certificate": self.tls[name].cert_pem.decode(),
+                    "ca_fingerprint": self.pve_ca[name].fingerprint,
+                    "ca_certificate": self.pve_ca[name].cert_pem.decode(),
                     "token_user": PVE_TOKEN_USER,
                     "token_name": PVE_TOKEN_NAME,
                     "token_value": token_value,
@@ -418,10 +596,11 @@ class Homelab:
                     "password": self.pve_password,
                     "tokens": {
                         token_id.split("!", 1)[1]: {
-                            "value": value,
-                            "privileges": sorted(privileges),
+                            "value": token.value,
+                            "privileges": sorted(token.privileges),
+                            "privsep": token.privsep,
                         }
-                        for token_id, (value, privileges) in self.pve_tokens.items()
+                        for token_id, token in self.pve_tokens.items()
                     },
                 }
             entry["docker"] = None
@@ -438,6 +617,13 @@ class Homelab:
             "wol": {"host": HOST, "port": self.wol_port},
             "time_scale": self.time_scale,
             "scenario": self.scenario,
+            "cluster": {
+                "name": self.cluster_name,
+                "members": list(self.cluster_members),
+                "qdevice": self.qdevice,
+            }
+            if self.cluster_name
+            else None,
             "nodes": nodes,
         }
 
@@ -761,6 +947,13 @@ class Homelab:
         if fault == "recreate":
             if value not in (None, False):
                 self.recreate_container(name)
+            return
+        if fault in ("cert_renew", "ca_change"):
+            if value not in (None, False):
+                if fault == "cert_renew":
+                    await self.renew_certificate(name)
+                else:
+                    await self.replace_ca(name)
             return
         if fault == "api_status" and value not in (None, False):
             value = int(value)

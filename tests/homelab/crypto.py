@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 @dataclass(frozen=True)
 class TlsIdentity:
-    """A self-signed certificate and its key, as PEM, plus PVE's fingerprint."""
+    """A certificate and its key, as PEM, plus PVE's fingerprint."""
 
     cert_pem: bytes
     key_pem: bytes
@@ -31,6 +31,11 @@ class TlsIdentity:
     def server_context(self) -> ssl.SSLContext:
         """Return a server-side SSL context serving this certificate."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.load_into(context)
+        return context
+
+    def load_into(self, context: ssl.SSLContext) -> None:
+        """Serve this certificate from ``context`` (new handshakes only)."""
         # The ssl module only loads certificates from files.
         with tempfile.TemporaryDirectory(prefix="homelab-tls-") as tmp:
             cert = Path(tmp, "cert.pem")
@@ -38,7 +43,26 @@ class TlsIdentity:
             cert.write_bytes(self.cert_pem)
             key.write_bytes(self.key_pem)
             context.load_cert_chain(cert, key)
-        return context
+
+
+@dataclass(frozen=True)
+class CertificateAuthority:
+    """A cluster's own CA (``pve-root-ca.pem``): it signs every node's certificate."""
+
+    certificate: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @property
+    def cert_pem(self) -> bytes:
+        """The CA certificate as PEM."""
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def fingerprint(self) -> str:
+        """The CA certificate's SHA-256 fingerprint (``AB:CD:...``)."""
+        return fingerprint_sha256(
+            self.certificate.public_bytes(serialization.Encoding.DER)
+        )
 
 
 def fingerprint_sha256(cert_der: bytes) -> str:
@@ -48,10 +72,20 @@ def fingerprint_sha256(cert_der: bytes) -> str:
     return ":".join(f"{byte:02X}" for byte in digest.finalize())
 
 
-def make_tls_identity(common_name: str) -> TlsIdentity:
-    """Create a self-signed certificate for ``common_name`` valid for 127.0.0.1."""
+def make_ca(cluster: str) -> CertificateAuthority:
+    """Create a cluster CA valid 10 years, as ``pvecm updatecerts`` makes it.
+
+    pve-cluster ``PVE/Cluster/Setup.pm`` (``gen_pveca_cert``): a self-signed
+    CA, ``CN=Proxmox Virtual Environment``, ``OU=<random>``, 10 years.
+    """
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "Proxmox Virtual Environment"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, cluster),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PVE Cluster Manager CA"),
+        ]
+    )
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -61,6 +95,55 @@ def make_tls_identity(common_name: str) -> TlsIdentity:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+            critical=False,
+        )
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return CertificateAuthority(certificate=cert, key=key)
+
+
+def make_tls_identity(
+    common_name: str, ca: CertificateAuthority | None = None
+) -> TlsIdentity:
+    """Create a certificate for ``common_name`` valid for 127.0.0.1.
+
+    With ``ca`` it is a node certificate (``pve-ssl.pem``) signed by that CA
+    and valid 2 years, as pve-cluster ``PVE/Cluster/Setup.pm``
+    (``gen_pve_ssl_cert``) makes it; without, a self-signed one.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PVE Cluster Node"),
+        ]
+    )
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(ca.certificate.subject if ca is not None else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=730 if ca is not None else 3650))
         .add_extension(
             x509.SubjectAlternativeName(
                 [
@@ -71,8 +154,17 @@ def make_tls_identity(common_name: str) -> TlsIdentity:
             ),
             critical=False,
         )
-        .sign(key, hashes.SHA256())
     )
+    if ca is not None:
+        builder = builder.add_extension(
+            x509.BasicConstraints(ca=False, path_length=None), critical=True
+        ).add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca.certificate.public_key()  # type: ignore[arg-type]
+            ),
+            critical=False,
+        )
+    cert = builder.sign(ca.key if ca is not None else key, hashes.SHA256())
     return TlsIdentity(
         cert_pem=cert.public_bytes(serialization.Encoding.PEM),
         key_pem=key.private_bytes(

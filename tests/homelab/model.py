@@ -216,4 +216,9 @@ def reference_nodes(*, extra_guests: int = 0, extra_containers: int = 0) -> list
     return nodes
 
 
-SCENARIOS: Final = {"reference": reference_nodes}
+SCENARIOS: Final = {"reference": reference_nodes, "cluster": reference_nodes}
+
+# Scenarios whose Proxmox hosts form one cluster: (cluster name, members).
+# In ``cluster`` Machine1 (pve1) and Machine2 (pve2) are one two-node cluster;
+# the nodes, guests and everything else are the reference homelab's.
+CLUSTERS: Final = {"cluster": ("homelab", ("Machine1", "Machine2"))}

@@ -2,6 +2,12 @@
 
 Shapes, status codes, reason phrases and error bodies follow
 ``docs/proxmox-api.md``; proxmoxer talks to it unmodified.
+
+In a cluster scenario the API of each member answers for the whole cluster,
+as pve-manager's does: ``GET /nodes`` and ``GET /cluster/resources`` list
+every member and its guests, ``GET /cluster/status`` says which member
+answered (``local: 1``), and a call for another member's node is proxied to
+it (``proxyto => 'node'``, pve-http-server ``PVE/APIServer/AnyEvent.pm``).
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ import logging
 import random
 import re
 import secrets
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
 
+from .crypto import fingerprint_sha256
 from .model import Node, monotonic, wall_time
 
 if TYPE_CHECKING:
@@ -31,6 +40,7 @@ VERSION: Final = {"version": "9.2.11", "release": "9.2", "repoid": "c743d6c1"}
 TICKET_LIFETIME: Final = 7200
 AUTH_FAILURE_DELAY: Final = 3.0
 NODE_SHUTDOWN_DELAY: Final = 2.0
+NO_QUORUM: Final = "cluster not ready - no quorum?"
 FAULT_REASONS: Final = {
     401: "Authentication failed!",
     403: "Permission check failed",
@@ -101,8 +111,13 @@ def pve_response(
 
 
 def error_response(err: PveError) -> web.Response:
-    """Return an error: reason phrase = message, body ``{"data":null}`` (+ errors)."""
-    body: dict[str, Any] = {"data": None}
+    """Return an error: reason phrase = message, body ``{"data":null,"message":...}``.
+
+    pve-http-server ``PVE/APIServer/Formatter/Standard.pm``: the body carries
+    the full ``message`` (with its newline) and, for a parameter error,
+    ``errors`` per parameter.
+    """
+    body: dict[str, Any] = {"data": None, "message": f"{err.message}\n"}
     if err.errors:
         body["errors"] = err.errors
     return web.Response(
@@ -121,6 +136,12 @@ class Identity:
     user: str
     privileges: frozenset[str]
     ticket: str | None = None
+
+    @property
+    def user_and_token(self) -> tuple[str, str | None]:
+        """``("wakehub@pve", "wakehub")`` for a token, ``("root@pam", None)`` else."""
+        user, sep, token = self.user.partition("!")
+        return user, token if sep else None
 
     def require(self, path: str, privilege: str) -> None:
         """Raise a 403 unless this identity holds ``privilege``."""
@@ -144,7 +165,13 @@ class Task:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def status(self) -> dict[str, Any]:
-        """Return the task as ``GET .../tasks/{upid}/status`` shows it."""
+        """Return the task as ``GET .../tasks/{upid}/status`` shows it.
+
+        pve-manager ``PVE/API2/Tasks.pm``: a task started by an API token
+        shows ``user`` = ``user@realm`` and ``tokenid`` = the token's id
+        (the UPID itself keeps ``user@realm!tokenid``).
+        """
+        user, sep, tokenid = self.user.partition("!")
         data: dict[str, Any] = {
             "upid": self.upid,
             "node": self.node,
@@ -153,9 +180,11 @@ class Task:
             "starttime": self.starttime,
             "type": self.type,
             "id": self.id,
-            "user": self.user,
+            "user": user,
             "status": "stopped" if self.exitstatus is not None else "running",
         }
+        if sep:
+            data["tokenid"] = tokenid
         if self.exitstatus is not None:
             data["exitstatus"] = self.exitstatus
         return data
@@ -230,7 +259,10 @@ class ProxmoxApi:
         node = lab.node(machine)
         assert node.pve_node is not None
         self.pve_node = node.pve_node
-        self.tickets: dict[str, str] = {}  # ticket -> CSRF token
+        lab.pve_apis[machine] = self
+        # Tickets (ticket -> CSRF token) are shared by a cluster's members.
+        members = lab.members_of(machine)
+        self.tickets: dict[str, str] = lab.pve_tickets.setdefault(members[0], {})
         self.tasks: dict[str, Task] = {}
         self.daemon_pid = random.randint(1000, 60000)
         self._pending: dict[str, tuple[str, asyncio.Future[str]]] = {}
@@ -238,6 +270,13 @@ class ProxmoxApi:
         for method, pattern, handler in (
             ("GET", r"/version", ProxmoxApi.get_version),
             ("GET", r"/nodes", ProxmoxApi.get_nodes),
+            ("GET", r"/cluster/status", ProxmoxApi.get_cluster_status),
+            ("GET", r"/access/permissions", ProxmoxApi.get_permissions),
+            (
+                "GET",
+                r"/nodes/(?P<node>[^/]+)/certificates/info",
+                ProxmoxApi.get_certificates,
+            ),
             ("GET", r"/nodes/(?P<node>[^/]+)/status", ProxmoxApi.get_node_status),
             ("POST", r"/nodes/(?P<node>[^/]+)/status", ProxmoxApi.post_node_status),
             ("GET", r"/cluster/resources", ProxmoxApi.get_resources),
@@ -290,6 +329,7 @@ class ProxmoxApi:
                     endpoint = f"{method} {template}"
                     break
         self.lab.count(self.machine, f"proxmox {endpoint}")
+        started = monotonic()
         node = self.lab.node(self.machine)
         latency = node.faults.get("latency")
         if latency:
@@ -298,12 +338,12 @@ class ProxmoxApi:
             status = node.faults.get("api_status")
             if status:
                 if rel == "/access/ticket" and status == 401:
-                    return await self._auth_failure()
+                    return await self._auth_failure(started)
                 raise PveError(
                     int(status), FAULT_REASONS.get(int(status), "simulated fault")
                 )
             if rel == "/access/ticket" and request.method == "POST":
-                return await self.post_ticket(request)
+                return await self.post_ticket(request, started)
             identity = self._authenticate(request)
             if route is None:
                 shown = rel if rel is not None else path
@@ -311,14 +351,48 @@ class ProxmoxApi:
                     501, f"Method '{request.method} {shown}' not implemented"
                 )
             _template, match_info, handler = route
-            return await handler(self, request, identity, match_info)
+            target = self
+            if "node" in match_info:
+                target = self._target(match_info["node"])
+            return await handler(target, request, identity, match_info)
         except PveError as err:
-            if err.status == 401 and not err.errors:
-                return web.Response(status=401, reason=err.message)
+            if err.status == 401:
+                await self._unauthorized_delay(started)
+                if not err.errors:
+                    return web.Response(status=401, reason=err.message)
             return error_response(err)
 
-    async def _auth_failure(self) -> web.Response:
-        await asyncio.sleep(self.lab.scaled(AUTH_FAILURE_DELAY))
+    async def _unauthorized_delay(self, started: float) -> None:
+        """Every 401 leaves 3 s after the request came in.
+
+        pve-http-server ``PVE/APIServer/AnyEvent.pm``: "always delay
+        unauthorized calls by 3 seconds" (scaled here, like every delay).
+        """
+        delay = self.lab.scaled(AUTH_FAILURE_DELAY) - (monotonic() - started)
+        if delay > 0:
+            # On the real clock: a Home Assistant test may freeze asyncio's.
+            await asyncio.get_running_loop().run_in_executor(None, time.sleep, delay)
+
+    def _target(self, name: str) -> ProxmoxApi:
+        """The API of cluster member ``name``: this one, or one to proxy to.
+
+        pve-manager's node and guest calls carry ``proxyto => 'node'``: the
+        request is forwarded to that member (pve-http-server
+        ``PVE/APIServer/AnyEvent.pm``, ``proxy_request``), which answers 595
+        when it cannot be reached. A name that is no member fails the host
+        name lookup, as on a real node.
+        """
+        for member in self.lab.members_of(self.machine):
+            api = self.lab.pve_apis[member]
+            if api.pve_node == name:
+                if api is not self and not self.lab.nodes[member].is_up:
+                    raise PveError(595, "No route to host")
+                return api
+        self._check_node(name)
+        return self
+
+    async def _auth_failure(self, started: float) -> web.Response:
+        await self._unauthorized_delay(started)
         return web.Response(
             status=401,
             reason="authentication failure",
@@ -332,9 +406,13 @@ class ProxmoxApi:
         if header.startswith("PVEAPIToken="):
             token_id, sep, secret = header[len("PVEAPIToken=") :].partition("=")
             known = self.lab.pve_tokens.get(token_id)
-            if not sep or known is None or not secrets.compare_digest(known[0], secret):
+            if (
+                not sep
+                or known is None
+                or not secrets.compare_digest(known.value, secret)
+            ):
                 raise PveError(401, "Authentication failed!")
-            return Identity(user=token_id, privileges=known[1])
+            return Identity(user=token_id, privileges=known.privileges)
         ticket = request.cookies.get("PVEAuthCookie")
         if not ticket:
             raise PveError(401, "No ticket")
@@ -359,7 +437,7 @@ class ProxmoxApi:
             return False
         return wall_time() - issued < TICKET_LIFETIME
 
-    async def post_ticket(self, request: web.Request) -> web.Response:
+    async def post_ticket(self, request: web.Request, started: float) -> web.Response:
         """``POST /access/ticket``: exchange a password (or a ticket) for a ticket."""
         from .core import ALL_PRIVILEGES, PVE_USER
 
@@ -377,7 +455,7 @@ class ProxmoxApi:
         if username != PVE_USER or not (
             renewing or secrets.compare_digest(password, self.lab.pve_password)
         ):
-            return await self._auth_failure()
+            return await self._auth_failure(started)
         stamp = f"{int(wall_time()):08X}"
         ticket = f"PVE:{PVE_USER}:{stamp}::{secrets.token_urlsafe(96)}"
         csrf = f"{stamp}:{secrets.token_urlsafe(32)}"
@@ -385,14 +463,15 @@ class ProxmoxApi:
         caps = {
             priv.split(".")[0].lower(): {priv: 1} for priv in sorted(ALL_PRIVILEGES)
         }
-        return pve_response(
-            {
-                "username": PVE_USER,
-                "ticket": ticket,
-                "CSRFPreventionToken": csrf,
-                "cap": caps,
-            }
-        )
+        data: dict[str, Any] = {
+            "username": PVE_USER,
+            "ticket": ticket,
+            "CSRFPreventionToken": csrf,
+            "cap": caps,
+        }
+        if self.lab.cluster_name and self.machine in self.lab.cluster_members:
+            data["clustername"] = self.lab.cluster_name
+        return pve_response(data)
 
     def _check_node(self, name: str) -> None:
         if name != self.pve_node:
@@ -442,16 +521,21 @@ class ProxmoxApi:
             data["swap"] = 0
         return data
 
-    def _resource(self, guest: Node) -> dict[str, Any]:
+    def _resource(self, guest: Node, pve_node: str, online: bool) -> dict[str, Any]:
+        """One guest of ``GET /cluster/resources``.
+
+        A guest of an offline member is listed with status ``unknown``: its
+        node publishes no status (pve-manager ``PVE/API2Tools.pm``).
+        """
         fields = self._guest_fields(guest)
         kind = "qemu" if guest.kind == "vm" else "lxc"
         return {
             "id": f"{kind}/{guest.vmid}",
             "type": kind,
             "vmid": guest.vmid,
-            "node": self.pve_node,
+            "node": pve_node,
             "name": guest.name,
-            "status": fields["status"],
+            "status": fields["status"] if online else "unknown",
             "template": 0,
             "uptime": fields["uptime"],
             "maxcpu": guest.maxcpu,
@@ -466,17 +550,20 @@ class ProxmoxApi:
             "diskwrite": fields["diskwrite"],
         }
 
-    def _node_entry(self, with_stats: bool) -> dict[str, Any]:
-        machine = self.lab.node(self.machine)
+    def _node_entry(self, member: str, with_stats: bool) -> dict[str, Any]:
+        """One member as ``GET /nodes`` lists it (no stats while offline)."""
+        machine = self.lab.node(member)
+        pve_node = machine.pve_node
+        online = member == self.machine or machine.is_up
         entry: dict[str, Any] = {
-            "id": f"node/{self.pve_node}",
-            "node": self.pve_node,
+            "id": f"node/{pve_node}",
+            "node": pve_node,
             "type": "node",
-            "status": "online",
+            "status": "online" if online else "offline",
             "level": "",
-            "ssl_fingerprint": self.lab.tls[self.machine].fingerprint,
+            "ssl_fingerprint": self.lab.tls[member].fingerprint,
         }
-        if with_stats:
+        if with_stats and online:
             entry.update(
                 {
                     "cpu": 0.01,
@@ -501,8 +588,119 @@ class ProxmoxApi:
     async def get_nodes(
         self, request: web.Request, who: Identity, m: dict[str, str]
     ) -> web.Response:
-        """``GET /nodes``: this node only (no cluster); stats need Sys.Audit."""
-        return pve_response([self._node_entry("Sys.Audit" in who.privileges)])
+        """``GET /nodes``: every cluster member; stats need Sys.Audit.
+
+        pve-manager ``PVE/API2/Nodes.pm`` (index): the members of the
+        cluster, online or not, whichever node answers.
+        """
+        audit = "Sys.Audit" in who.privileges
+        return pve_response(
+            [
+                self._node_entry(member, audit)
+                for member in self.lab.members_of(self.machine)
+            ]
+        )
+
+    async def get_cluster_status(
+        self, request: web.Request, who: Identity, m: dict[str, str]
+    ) -> web.Response:
+        """``GET /cluster/status``: the cluster, and each member (``local: 1``).
+
+        pve-manager ``PVE/API2/Cluster.pm`` (``get_status``, Sys.Audit on
+        ``/``): a ``cluster`` entry with
+        ``quorate``, then one ``node`` entry per member with its cluster
+        address, ``online``, ``nodeid`` and ``local`` set on the node that
+        answered. A standalone node lists only itself, with nodeid 0.
+        """
+        who.require("/", "Sys.Audit")
+        members = self.lab.members_of(self.machine)
+        data: list[dict[str, Any]] = []
+        clustered = len(members) > 1 and self.lab.cluster_name is not None
+        if clustered:
+            data.append(
+                {
+                    "type": "cluster",
+                    "id": "cluster",
+                    "name": self.lab.cluster_name,
+                    "nodes": len(members),
+                    "quorate": int(self.lab.quorate(self.machine)),
+                    "version": len(members),
+                }
+            )
+        for nodeid, member in enumerate(members, start=1):
+            machine = self.lab.node(member)
+            data.append(
+                {
+                    "type": "node",
+                    "id": f"node/{machine.pve_node}",
+                    "name": machine.pve_node,
+                    "ip": self.lab.cluster_ips[member],
+                    "level": "",
+                    "local": int(member == self.machine),
+                    "nodeid": nodeid if clustered else 0,
+                    "online": int(member == self.machine or machine.is_up),
+                }
+            )
+        return pve_response(data)
+
+    async def get_permissions(
+        self, request: web.Request, who: Identity, m: dict[str, str]
+    ) -> web.Response:
+        """``GET /access/permissions``: what the caller may do, per path.
+
+        pve-access-control ``PVE/API2/AccessControl.pm`` (``permissions``):
+        ``{path: {privilege: 1}}``; a privilege-separated token without ACLs
+        of its own gets ``{}``.
+        """
+        _check_params(dict(request.query), {"path": "string", "userid": "string"})
+        if not who.privileges:
+            return pve_response({})
+        privileges = dict.fromkeys(sorted(who.privileges), 1)
+        data: dict[str, Any] = {"/": privileges}
+        vms = {p: 1 for p in privileges if p.startswith("VM.")}
+        nodes = {p: 1 for p in privileges if p.startswith("Sys.")}
+        if vms:
+            data["/vms"] = vms
+        if nodes:
+            data["/nodes"] = nodes
+        return pve_response(data)
+
+    async def get_certificates(
+        self, request: web.Request, who: Identity, m: dict[str, str]
+    ) -> web.Response:
+        """``GET /nodes/{node}/certificates/info``: the CA and the node certificate.
+
+        pve-manager ``PVE/API2/Certificates.pm`` (``info``, Sys.Audit on the
+        node) and pve-common ``PVE/Certificate.pm`` (``get_certificate_info``):
+        ``pve-root-ca.pem`` and ``pve-ssl.pem`` with their PEM and SHA-256
+        fingerprint.
+        """
+        self._check_node(m["node"])
+        who.require(f"/nodes/{self.pve_node}", "Sys.Audit")
+        from cryptography import x509
+
+        data = []
+        for filename, pem in (
+            ("pve-root-ca.pem", self.lab.pve_ca[self.machine].cert_pem),
+            ("pve-ssl.pem", self.lab.tls[self.machine].cert_pem),
+        ):
+            cert = x509.load_pem_x509_certificate(pem)
+            data.append(
+                {
+                    "filename": filename,
+                    "fingerprint": fingerprint_sha256(
+                        cert.public_bytes(serialization.Encoding.DER)
+                    ),
+                    "subject": cert.subject.rfc4514_string(),
+                    "issuer": cert.issuer.rfc4514_string(),
+                    "notbefore": int(cert.not_valid_before_utc.timestamp()),
+                    "notafter": int(cert.not_valid_after_utc.timestamp()),
+                    "pem": pem.decode(),
+                    "public-key-type": "id-ecPublicKey",
+                    "public-key-bits": 256,
+                }
+            )
+        return pve_response(data)
 
     async def get_node_status(
         self, request: web.Request, who: Identity, m: dict[str, str]
@@ -569,7 +767,12 @@ class ProxmoxApi:
     async def get_resources(
         self, request: web.Request, who: Identity, m: dict[str, str]
     ) -> web.Response:
-        """``GET /cluster/resources[?type=vm]``: guests the caller may audit."""
+        """``GET /cluster/resources[?type=vm]``: guests the caller may audit.
+
+        pve-manager ``PVE/API2/Cluster.pm`` (``resources``): the nodes and
+        guests of every member; guests without VM.Audit are left out (a
+        privilege-separated token without ACLs gets an empty list, no 403).
+        """
         params = _check_params(dict(request.query), {"type": "string"})
         kind = params.get("type")
         if kind is not None and kind not in ("vm", "storage", "node", "sdn"):
@@ -581,12 +784,19 @@ class ProxmoxApi:
                 },
             )
         data: list[dict[str, Any]] = []
+        members = self.lab.members_of(self.machine)
         if kind in (None, "node"):
-            data.append(self._node_entry("Sys.Audit" in who.privileges))
+            audit = "Sys.Audit" in who.privileges
+            data.extend(self._node_entry(member, audit) for member in members)
         if kind in (None, "vm") and "VM.Audit" in who.privileges:
-            data.extend(
-                self._resource(guest) for guest in self.lab.guests_of(self.machine)
-            )
+            for member in members:
+                machine = self.lab.node(member)
+                assert machine.pve_node is not None
+                online = member == self.machine or machine.is_up
+                data.extend(
+                    self._resource(guest, machine.pve_node, online)
+                    for guest in self.lab.guests_of(member)
+                )
         return pve_response(data)
 
     async def list_guests(
@@ -646,7 +856,10 @@ class ProxmoxApi:
             )
         task = self.tasks.get(upid)
         if task is None:
-            raise PveError(500, f"task '{upid}' not found")
+            # pve-manager PVE/API2/Tasks.pm (read_task_status): no task log.
+            raise PveError(
+                400, "Parameter verification failed.", {"upid": "no such task"}
+            )
         if task.user != who.user:
             who.require(f"/nodes/{self.pve_node}", "Sys.Audit")
         return pve_response(task.status())
@@ -665,6 +878,10 @@ class ProxmoxApi:
         vmid = _parse_vmid(m["vmid"])
         guest = self._guest(kind, vmid)
         self.lab.record(guest.name, f"pve_{action}", "proxmox", user=who.user, **params)
+        if action == "start" and not self.lab.quorate(self.machine):
+            # qemu-server PVE/API2/Qemu.pm and pve-container PVE/API2/LXC/Status.pm
+            # call PVE::Cluster::check_cfs_quorum() before forking the task.
+            raise PveError(500, NO_QUORUM)
         running = guest.is_up or guest.transition == "starting"
         if kind == "lxc":
             if action == "start" and running and guest.transition != "stopping":

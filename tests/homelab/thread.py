@@ -195,6 +195,22 @@ class HomelabThread:
         """Give container ``name`` a new ID and return it."""
         return self.call(lambda lab: lab.recreate_container(name))
 
+    def migrate(self, name: str, target: str) -> None:
+        """Move guest ``name`` to cluster member ``target`` (``qm migrate``)."""
+        self.call(lambda lab: lab.migrate_guest(name, target))
+
+    def grant_token(self, token: str, privileges: list[str]) -> None:
+        """Give privilege-separated token ``token`` an ACL on ``/``."""
+        self.call(lambda lab: lab.grant_token(token, privileges))
+
+    def set_qdevice(self, enabled: bool) -> None:
+        """Add or remove the cluster's QDevice vote."""
+
+        def _set(lab: Homelab) -> None:
+            lab.qdevice = enabled
+
+        self.call(_set)
+
     def reset(self) -> None:
         """All off, faults cleared, log and counters cleared."""
         self.run(lambda lab: lab.reset())
