@@ -24,5 +24,8 @@ def _loopback_sockets(socket_enabled: None) -> None:
 
     pytest-homeassistant-custom-component disables sockets and restricts
     ``connect()`` to 127.0.0.1; we re-enable them but keep that restriction,
-    so a test can never reach another address.
+    so a test can never reach another address. The switch is process-wide and
+    happens only when this fixture runs: every fixture set up before it, and
+    the session simulator's thread meanwhile, see sockets refused (the
+    simulator makes its own, see ``tests/homelab/service.py``).
     """

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import socket
 from typing import TYPE_CHECKING, Final
 
 import pytest
@@ -24,19 +23,10 @@ TIME_SCALE: Final = 0.02
 
 
 def _start(scenario: str) -> HomelabThread:
-    # pytest-socket (loaded by Home Assistant's plugin) may have disabled
-    # sockets for the test being set up; the simulator binds loopback only.
-    saved = socket.socket
-    try:
-        import pytest_socket
-
-        pytest_socket.enable_socket()
-    except ImportError:  # pragma: no cover - the plugin is always installed here
-        pass
-    try:
-        return HomelabThread(scenario, time_scale=TIME_SCALE).start()
-    finally:
-        socket.socket = saved  # type: ignore[misc]
+    # Set up during a test's set-up, while the test harness refuses new
+    # sockets (pytest-socket): the simulator makes its own
+    # (tests.homelab.service.loopback_socket), so it needs no exception.
+    return HomelabThread(scenario, time_scale=TIME_SCALE).start()
 
 
 @pytest.fixture(scope="session")

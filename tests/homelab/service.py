@@ -3,6 +3,15 @@
 A powered-off host refuses TCP connections, so the simulator closes a
 service's listening socket (and drops its open connections) when the node
 goes down, and binds the *same* port again when it comes back.
+
+The simulator's sockets are its own (:func:`loopback_socket`). The test
+harness (pytest-socket, loaded by pytest-homeassistant-custom-component)
+switches ``socket.socket`` to a class that refuses to be created at the start
+of every test, process-wide, until the test's ``socket_enabled`` fixture
+switches it back. The simulator serves from its own thread during that
+window, so it must neither create nor accept sockets through
+``socket.socket``: a boot that completed then failed to open the node's
+services, and a connection accepted then was leaked unanswered.
 """
 
 from __future__ import annotations
@@ -22,6 +31,55 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+
+
+def _cpython_socket_class() -> type[socket.socket]:
+    """Return the standard library's socket class, even while it is patched.
+
+    pytest-socket replaces ``socket.socket`` with a subclass of it; the
+    original is always in the replacement's MRO.
+    """
+    for cls in socket.socket.__mro__:
+        if cls.__module__ == "socket" and cls.__qualname__ == "socket":
+            return cls
+    msg = "socket.socket is not the standard library's"  # pragma: no cover
+    raise RuntimeError(msg)  # pragma: no cover
+
+
+class _SimulatorSocket(_cpython_socket_class()):  # type: ignore[misc]
+    """A socket whose accepted connections are simulator sockets too.
+
+    The standard ``accept()`` wraps the new descriptor with whatever
+    ``socket.socket`` names at that moment (CPython Lib/socket.py), which is
+    pytest-socket's refusing class during a test's set-up.
+    """
+
+    __slots__ = ()
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        """Accept a connection, as ``socket.socket.accept`` does."""
+        fd, address = self._accept()  # type: ignore[attr-defined]
+        conn = _SimulatorSocket(self.family, self.type, self.proto, fileno=fd)
+        if socket.getdefaulttimeout() is None and self.gettimeout():
+            conn.setblocking(True)
+        return conn, address
+
+
+def loopback_socket(port: int, kind: socket.SocketKind) -> socket.socket:
+    """Return a simulator socket of ``kind`` bound to 127.0.0.1:``port``.
+
+    Stream sockets get ``SO_REUSEADDR``, so a service reopens on its port
+    while connections from its last run linger in TIME_WAIT.
+    """
+    sock = _SimulatorSocket(socket.AF_INET, kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((HOST, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _finished(protocol: asyncio.BaseProtocol) -> bool:
@@ -50,21 +108,40 @@ class Listener:
         raise NotImplementedError
 
     async def open(self) -> None:
-        """Start listening (on a new ephemeral port the first time)."""
+        """Start listening (on a new ephemeral port the first time).
+
+        Opening is never interrupted halfway. asyncio's ``create_server``
+        starts serving, then yields once (CPython Lib/asyncio/base_events.py);
+        a cancellation there (a reset, or another power action cancelling a
+        boot) used to leave a server listening that nothing knew of: the
+        node refused nothing while off, and every later open of that port
+        failed with EADDRINUSE, so the node never came up again. A cancelled
+        caller now waits for the open to finish (still holding the lock, so
+        the canceller's own close comes after it), then is cancelled.
+        """
         async with self._lock:
             if self.is_open:
                 return
-            for attempt in range(50):
-                try:
-                    await self._open()
-                except OSError:
-                    # The port may linger briefly; retry instead of moving,
-                    # because clients remember it.
-                    if self.port == 0 or attempt == 49:
-                        raise
-                    await asyncio.sleep(0.02)
-                else:
-                    return
+            opening = asyncio.ensure_future(self._open_with_retries())
+            try:
+                await asyncio.shield(opening)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await opening
+                raise
+
+    async def _open_with_retries(self) -> None:
+        for attempt in range(50):
+            try:
+                await self._open()
+            except OSError:
+                # The port may linger briefly; retry instead of moving,
+                # because clients remember it.
+                if self.port == 0 or attempt == 49:
+                    raise
+                await asyncio.sleep(0.02)
+            else:
+                return
 
     async def close(self) -> None:
         """Stop listening and drop every open connection."""
@@ -109,14 +186,14 @@ class ProtocolListener(Listener):
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            self._make_protocol,
-            HOST,
-            self.port,
-            family=socket.AF_INET,
-            ssl=self._ssl,
-            reuse_address=True,
-        )
+        sock = loopback_socket(self.port, socket.SOCK_STREAM)
+        try:
+            self._server = await loop.create_server(
+                self._make_protocol, sock=sock, ssl=self._ssl
+            )
+        except BaseException:
+            sock.close()
+            raise
         self.port = _port_of(self._server.sockets)
 
     async def _close(self) -> None:

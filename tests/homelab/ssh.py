@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import logging
 import shlex
+import socket
 from typing import TYPE_CHECKING, Any, Final
 
 import asyncssh
 
 from .model import monotonic
-from .service import HOST, Listener
+from .service import HOST, Listener, loopback_socket
 
 if TYPE_CHECKING:
     from .core import Homelab
@@ -109,18 +110,21 @@ class SshListener(Listener):
         return self._acceptor is not None
 
     async def _open(self) -> None:
-        self._acceptor = await asyncssh.listen(
-            HOST,
-            self.port,
-            server_factory=lambda: _Server(self),
-            server_host_keys=[self.lab.host_keys[self.node_name]],
-            process_factory=self._handle_process,
-            reuse_address=True,
-            allow_scp=False,
-            agent_forwarding=False,
-            x11_forwarding=False,
-            login_timeout=30,
-        )
+        sock = loopback_socket(self.port, socket.SOCK_STREAM)
+        try:
+            self._acceptor = await asyncssh.listen(
+                sock=sock,
+                server_factory=lambda: _Server(self),
+                server_host_keys=[self.lab.host_keys[self.node_name]],
+                process_factory=self._handle_process,
+                allow_scp=False,
+                agent_forwarding=False,
+                x11_forwarding=False,
+                login_timeout=30,
+            )
+        except BaseException:
+            sock.close()
+            raise
         self.port = self._acceptor.get_port()
 
     async def _close(self) -> None:

@@ -12,6 +12,8 @@ import logging
 import socket
 from typing import TYPE_CHECKING
 
+from .service import loopback_socket
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -75,10 +77,13 @@ async def open_wol_listener(
 ) -> tuple[asyncio.DatagramTransport, WolProtocol, int]:
     """Listen for magic packets on 127.0.0.1:``port`` (0 picks a free port)."""
     loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_datagram_endpoint(
-        lambda: WolProtocol(on_packet),
-        local_addr=("127.0.0.1", port),
-        family=socket.AF_INET,
-    )
+    sock = loopback_socket(port, socket.SOCK_DGRAM)
+    try:
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: WolProtocol(on_packet), sock=sock
+        )
+    except BaseException:
+        sock.close()
+        raise
     bound = transport.get_extra_info("sockname")[1]
     return transport, protocol, int(bound)
