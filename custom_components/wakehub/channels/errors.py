@@ -150,3 +150,23 @@ def library_error(err: Exception, where: str) -> LibraryError:
         error_type=error_type,
         library=library,
     )
+
+
+class NoQuorumError(ChannelError):
+    """The Proxmox VE cluster has no quorum: guests cannot start.
+
+    ``offline`` names the cluster members that are off (their node names).
+    """
+
+    code = "no_quorum"
+
+    def __init__(self, message: str = "", *, offline: tuple[str, ...] = ()) -> None:
+        """Remember which members are offline."""
+        super().__init__(message)
+        self.offline = offline
+
+
+class NodeIdentityError(ChannelError):
+    """The Proxmox VE API cannot tell which node it runs on, or is another node."""
+
+    code = "node_identity"

@@ -3,11 +3,19 @@
 Every proxmoxer call is synchronous (requests), so each one runs in the
 executor; the event loop never waits on a socket.
 
-TLS: the certificate is verified against the system's trust store by default.
-A self-signed certificate (Proxmox's default, signed by the cluster's own CA)
-is trusted by pinning its SHA-256 fingerprint: every connection (API calls and
-ticket logins alike) then checks the peer certificate against the pin through
-urllib3's ``assert_fingerprint``. A connection is never simply left unverified.
+TLS: the certificate is verified against the system's trust store by default
+(a publicly trusted certificate, e.g. from ACME). Proxmox's own certificate is
+signed by the cluster's CA (``pve-root-ca.pem``, 10 years), which no trust
+store holds: that CA is pinned, and every connection (API calls and ticket
+logins alike) must present a certificate chaining to it and to no other CA.
+The node certificate itself (``pve-ssl.pem``) is renewed by ``pveupdate``
+every two years or sooner, which a CA pin survives. Pinning the node
+certificate's SHA-256 fingerprint instead (urllib3's ``assert_fingerprint``)
+remains possible. A connection is never simply left unverified.
+
+Node identity: in a cluster every member's API lists every node and every
+guest, so the node a machine runs is read from ``GET /cluster/status`` (the
+entry marked ``local``), never taken from ``GET /nodes``.
 
 The proxmoxer pieces are assembled here (``ProxmoxHttpSession``, its auth
 classes, ``ProxmoxResource``) rather than through ``ProxmoxAPI`` because
@@ -24,12 +32,16 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 import hashlib
+import ipaddress
 import re
 import ssl
 import threading
 import time
 from typing import TYPE_CHECKING, Any, cast
 
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from proxmoxer import AuthenticationError as ProxmoxerAuthenticationError
 from proxmoxer.backends.https import (
     JsonSerializer,
@@ -53,6 +65,8 @@ from .errors import (
     ChannelError,
     ChannelTimeoutError,
     InvalidConfigError,
+    NodeIdentityError,
+    NoQuorumError,
     NotFoundError,
     PermissionDeniedError,
     TaskFailedError,
@@ -73,6 +87,48 @@ _PRIVILEGE = re.compile(r"Permission check failed \(([^,]*),\s*([^)]+)\)")
 _HEX_FINGERPRINT = re.compile(r"[0-9A-F]{64}")
 _GUEST_TYPES = {"qemu": ChildKind.VM, "lxc": ChildKind.LXC}
 _DETAIL_FIELDS = ("cpu", "maxcpu", "mem", "maxmem", "uptime", "netin", "netout")
+# PVE's answer to a guest start without quorum (pve-cluster PVE/Cluster.pm).
+_NO_QUORUM = "no quorum"
+# What WakeHub needs on guests, at least on some path (see docs/proxmox.md).
+REQUIRED_GUEST_PRIVILEGES = ("VM.Audit", "VM.PowerMgmt")
+
+
+def _load_ca(pem: str) -> x509.Certificate:
+    """Parse a CA certificate (PEM); anything else raises ``InvalidConfigError``."""
+    try:
+        certificate = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError as err:
+        raise InvalidConfigError(f"invalid CA certificate: {err}") from err
+    try:
+        constraints = certificate.extensions.get_extension_for_class(
+            x509.BasicConstraints
+        ).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is None or not constraints.ca:
+        raise InvalidConfigError("the pinned certificate is not a CA certificate")
+    return certificate
+
+
+def certificate_fingerprint(pem: str) -> str:
+    """The SHA-256 fingerprint (``AB:CD:...``) of a PEM certificate."""
+    try:
+        der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(
+            serialization.Encoding.DER
+        )
+    except ValueError as err:
+        raise InvalidConfigError(f"invalid certificate: {err}") from err
+    return normalize_fingerprint(hashlib.sha256(der).hexdigest())
+
+
+def issued_by(certificate_der: bytes, ca_pem: str) -> bool:
+    """Whether a certificate (DER) was signed by the CA ``ca_pem``."""
+    ca = _load_ca(ca_pem)
+    try:
+        x509.load_der_x509_certificate(certificate_der).verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 def normalize_fingerprint(value: str) -> str:
@@ -93,8 +149,11 @@ class ProxmoxConfig:
 
     Give either an API token (``user`` + ``token_name`` + ``token_value``) or a
     password (``user`` + ``password``, ``realm`` appended when ``user`` has
-    no ``@``). ``fingerprint`` pins the node's certificate; ``verify_tls``
-    checks it against the trust store. At least one of them must apply.
+    no ``@``). ``ca_certificate`` (PEM) pins the cluster's CA: the server's
+    certificate must be signed by it (its host name is not checked: the CA
+    is the cluster's own). ``fingerprint`` pins the node's certificate
+    itself; ``verify_tls`` checks it against the trust store. At least one
+    of them must apply.
     """
 
     host: str
@@ -107,6 +166,7 @@ class ProxmoxConfig:
     password: str | None = field(default=None, repr=False)
     verify_tls: bool = True
     fingerprint: str | None = None
+    ca_certificate: str | None = field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
@@ -116,7 +176,11 @@ class ProxmoxConfig:
             raise InvalidConfigError("an API token needs a token name and a value")
         if uses_token == (self.password is not None):
             raise InvalidConfigError("give either an API token or a password")
-        if self.fingerprint is not None:
+        if self.ca_certificate is not None:
+            if self.fingerprint is not None:
+                raise InvalidConfigError("pin either a CA or a certificate, not both")
+            _load_ca(self.ca_certificate)
+        elif self.fingerprint is not None:
             object.__setattr__(
                 self, "fingerprint", normalize_fingerprint(self.fingerprint)
             )
@@ -124,6 +188,11 @@ class ProxmoxConfig:
             raise InvalidConfigError(
                 "an unverified certificate must be pinned by its fingerprint"
             )
+
+    @property
+    def verify(self) -> bool:
+        """Whether the TLS handshake verifies a chain (trust store or pinned CA)."""
+        return self.verify_tls or self.ca_certificate is not None
 
     @property
     def user_id(self) -> str:
@@ -151,10 +220,45 @@ class _PinnedAdapter(HTTPAdapter):  # type: ignore[misc, unused-ignore]
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
 
 
+class _CaPinnedAdapter(HTTPAdapter):  # type: ignore[misc, unused-ignore]
+    """An adapter whose connections verify the chain against one CA, and only it.
+
+    The SSL context trusts the pinned CA alone; requests would add its own CA
+    bundle to every connection (``cert_verify``), so that is undone. The host
+    name is not checked: a node certificate names the node's host name and
+    addresses, not necessarily the one WakeHub uses, and only the cluster's
+    own CA signs it.
+    """
+
+    def __init__(self, ca_pem: str) -> None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cadata=ca_pem)
+        self._context = context
+        super().__init__()
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs["ssl_context"] = self._context
+        pool_kwargs["assert_hostname"] = False
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """Require a verified chain, against the pinned CA only."""
+        super().cert_verify(conn, url, verify, cert)
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
 def _prepare(session: requests.Session, config: ProxmoxConfig) -> None:
     """Make a session ignore the environment and enforce the pin, if any."""
     session.trust_env = False
-    if config.fingerprint is not None:
+    if config.ca_certificate is not None:
+        session.mount("https://", _CaPinnedAdapter(config.ca_certificate))
+    elif config.fingerprint is not None:
         session.mount("https://", _PinnedAdapter(config.fingerprint))
 
 
@@ -231,6 +335,10 @@ def _map_error(err: BaseException, where: str) -> ChannelError:
         status = int(err.status_code)
         message = str(err.content or err.status_message or "").strip()
         message = message.splitlines()[0] if message else f"HTTP {status}"
+        if isinstance(err.errors, dict) and err.errors:
+            # A parameter error: PVE's reason is generic, the detail is here.
+            details = "; ".join(f"{key}: {value}" for key, value in err.errors.items())
+            message = f"{message.rstrip('.')}: {details}"
         if status == 401:
             return AuthenticationError(message)
         if status == 403:
@@ -240,6 +348,11 @@ def _map_error(err: BaseException, where: str) -> ChannelError:
             )
         if status == 404 or (status == 500 and "does not exist" in message):
             return NotFoundError(message)
+        if status == 500 and _NO_QUORUM in message:
+            return NoQuorumError(message)
+        if status == 595:
+            # pveproxy could not reach the cluster member it proxies to.
+            return UnreachableError(f"{where} cannot reach the node: {message}")
         return ApiError(f"HTTP {status}: {message}")
     if isinstance(err, requests.exceptions.SSLError):
         return TlsVerificationError(f"TLS verification of {where} failed: {err}")
@@ -261,6 +374,12 @@ async def fetch_certificate_fingerprint(
     (Datacenter > node > Certificates) and the integration pins it. The
     certificate is read, not trusted; no request is sent.
     """
+    der = await fetch_certificate(host, port)
+    return normalize_fingerprint(hashlib.sha256(der).hexdigest())
+
+
+async def fetch_certificate(host: str, port: int = DEFAULT_PROXMOX_PORT) -> bytes:
+    """Return the certificate (DER) a server presents; read, not trusted."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -284,7 +403,38 @@ async def fetch_certificate_fingerprint(
                 await writer.wait_closed()
     if not der:
         raise TlsVerificationError(f"{where} presented no certificate")
-    return normalize_fingerprint(hashlib.sha256(der).hexdigest())
+    return der
+
+
+def _ip_address(
+    value: str | None,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``value`` as an IP address, or ``None`` (a host name, nothing)."""
+    if not value:
+        return None
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterMember:
+    """One node of ``GET /cluster/status``."""
+
+    name: str
+    ip: str | None
+    online: bool
+    local: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterStatus:
+    """``GET /cluster/status``: the cluster's name (``None`` when standalone)."""
+
+    name: str | None
+    quorate: bool
+    members: tuple[ClusterMember, ...]
 
 
 def _task_succeeded(exitstatus: str) -> bool:
@@ -328,7 +478,7 @@ class ProxmoxHost:
     def _build(self) -> ProxmoxResource:
         """Assemble session, auth and resource (a ticket auth logs in now)."""
         config = self.config
-        verify = config.verify_tls
+        verify = config.verify
         auth: ProxmoxHTTPAuthBase
         if config.token_name is not None:
             auth = ProxmoxHTTPApiTokenAuth(
@@ -398,6 +548,135 @@ class ProxmoxHost:
                 f"(known: {', '.join(sorted(str(n) for n in names))})"
             )
 
+    async def cluster_status(self) -> ClusterStatus:
+        """``GET /cluster/status``: the cluster (if any), its quorum and members.
+
+        Needs Sys.Audit. A standalone node lists only itself and is quorate.
+        """
+        entries = await self._call(lambda api: api.cluster.status.get())
+        name: str | None = None
+        quorate = True
+        members: list[ClusterMember] = []
+        for item in entries or []:
+            if item.get("type") == "cluster":
+                name = str(item.get("name") or "") or None
+                quorate = bool(item.get("quorate", 1))
+            elif item.get("type") == "node" and item.get("name"):
+                members.append(
+                    ClusterMember(
+                        name=str(item["name"]),
+                        ip=str(item["ip"]) if item.get("ip") else None,
+                        online=bool(item.get("online")),
+                        local=bool(item.get("local")),
+                    )
+                )
+        return ClusterStatus(name=name, quorate=quorate, members=tuple(members))
+
+    async def identify_node(self, machine_host: str | None = None) -> str:
+        """The name of the node this API runs on (``local`` in ``/cluster/status``).
+
+        ``machine_host`` is the machine's own address: when it is an IP
+        address that another member has, and not the answering node, the API
+        belongs to another machine and ``NodeIdentityError`` is raised, as it
+        is when no single member is marked ``local``.
+        """
+        status = await self.cluster_status()
+        local = [member for member in status.members if member.local]
+        if len(local) != 1:
+            raise NodeIdentityError(
+                f"{self._where} does not say which node it is "
+                f"({len(local)} of {len(status.members)} members marked local)"
+            )
+        node = local[0]
+        address = _ip_address(machine_host)
+        if address is not None and _ip_address(node.ip) != address:
+            owners = [
+                member.name
+                for member in status.members
+                if _ip_address(member.ip) == address
+            ]
+            if owners:
+                raise NodeIdentityError(
+                    f"{self._where} is node {node.name}, but the machine's address "
+                    f"{machine_host} is node {owners[0]}'s"
+                )
+        return node.name
+
+    async def check_identity(self, machine_host: str | None = None) -> str:
+        """Check that the configured node is the one this API runs on; return it.
+
+        An empty configured node is discovered. A configured node that is
+        another cluster member raises ``NodeIdentityError``: its guests and
+        its power belong to another machine.
+        """
+        node = await self.identify_node(machine_host)
+        if self.config.node and self.config.node != node:
+            raise NodeIdentityError(
+                f"{self._where} is node {node}, not {self.config.node}"
+            )
+        return node
+
+    async def privileges(self) -> frozenset[str]:
+        """Every privilege the credentials hold, on any path (``/access/permissions``)."""
+        permissions = await self._call(lambda api: api.access.permissions.get())
+        held: set[str] = set()
+        for privileges in (permissions or {}).values():
+            if isinstance(privileges, dict):
+                held.update(str(name) for name, value in privileges.items() if value)
+        return frozenset(held)
+
+    async def certificate_authority(self) -> str | None:
+        """The cluster CA (PEM) that signed the certificate this node serves.
+
+        Read from ``GET /nodes/{node}/certificates/info`` (Sys.Audit), over
+        the connection the configuration already trusts (the pinned node
+        certificate). ``None`` when the node serves a certificate that CA did
+        not sign (an uploaded or ACME certificate), or the CA cannot be read.
+        """
+        node = self.config.node
+        try:
+            infos = await self._call(
+                lambda api: api.nodes(node).certificates.info.get()
+            )
+        except (PermissionDeniedError, NotFoundError, ApiError):
+            return None
+        by_name = {str(info.get("filename")): info for info in infos or []}
+        ca = by_name.get("pve-root-ca.pem", {}).get("pem")
+        served = by_name.get("pveproxy-ssl.pem") or by_name.get("pve-ssl.pem")
+        if not ca or not served or not served.get("pem"):
+            return None
+        if self.config.fingerprint is not None and (
+            certificate_fingerprint(str(served["pem"])) != self.config.fingerprint
+        ):
+            return None
+        try:
+            der = x509.load_pem_x509_certificate(
+                str(served["pem"]).encode()
+            ).public_bytes(serialization.Encoding.DER)
+            if not issued_by(der, str(ca)):
+                return None
+        except (ValueError, InvalidConfigError):
+            return None
+        return str(ca)
+
+    async def _no_quorum(self, err: NoQuorumError) -> NoQuorumError:
+        """The same error, naming the cluster members that are offline."""
+        try:
+            status = await self.cluster_status()
+        except ChannelError:
+            return err
+        offline = tuple(m.name for m in status.members if not m.online)
+        cluster = f"cluster {status.name}" if status.name else "the cluster"
+        if offline:
+            detail = (
+                f"{', '.join(offline)} {'is' if len(offline) == 1 else 'are'} offline"
+            )
+        else:
+            detail = "no member is offline"
+        return NoQuorumError(
+            f"{cluster} has no quorum ({detail}): {err.message}", offline=offline
+        )
+
     async def read_states(self) -> dict[str, ChildInfo]:
         """Every guest of the node, keyed by vmid, in ONE request."""
         resources = await self._call(lambda api: api.cluster.resources.get(type="vm"))
@@ -447,6 +726,8 @@ class ProxmoxHost:
 
         try:
             upid = await self._call(post)
+        except NoQuorumError as err:
+            raise await self._no_quorum(err) from err
         except ApiError as err:
             if idempotent in err.message:
                 return

@@ -1,0 +1,241 @@
+"""The Proxmox VE channel against a simulator that behaves like a real Proxmox VE.
+
+Clusters (the node identified by ``/cluster/status``), quorum, CA pinning
+across certificate renewals, privilege-separated tokens and PVE's own error
+messages. Each test fails on a driver that trusts ``GET /nodes``, pins only
+the leaf certificate or drops the server's message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from custom_components.wakehub.channels import (
+    ApiError,
+    InvalidConfigError,
+    NodeIdentityError,
+    NoQuorumError,
+    ProxmoxConfig,
+    ProxmoxHost,
+    TlsVerificationError,
+    UnreachableError,
+)
+from custom_components.wakehub.channels.proxmox import (
+    certificate_fingerprint,
+    fetch_certificate,
+    issued_by,
+)
+
+if TYPE_CHECKING:
+    from tests.homelab import Homelab, HomelabThread
+
+
+def _ready(lab: HomelabThread, machine: str) -> dict[str, Any]:
+    """The machine's Proxmox part of the ready document, as it is now."""
+    return dict(
+        lab.call(lambda homelab: homelab.ready_document())["nodes"][machine]["proxmox"]
+    )
+
+
+def _config(
+    lab: HomelabThread,
+    machine: str,
+    *,
+    node: str | None = None,
+    token: str = "wakehub",
+    pin: str = "ca",
+) -> ProxmoxConfig:
+    pve = _ready(lab, machine)
+    return ProxmoxConfig(
+        host="127.0.0.1",
+        port=pve["port"],
+        node=pve["node"] if node is None else node,
+        user=pve["token_user"],
+        token_name=token,
+        token_value=pve["tokens"][token]["value"],
+        verify_tls=False,
+        fingerprint=pve["fingerprint"] if pin == "leaf" else None,
+        ca_certificate=pve["ca_certificate"] if pin == "ca" else None,
+        timeout=5.0,
+    )
+
+
+async def test_node_is_the_local_one_not_the_first(
+    cluster_homelab: HomelabThread,
+) -> None:
+    """In a cluster, Machine2's API is pve2 although GET /nodes lists pve1 first."""
+    lab = cluster_homelab
+    lab.set_power("Machine1", "on")
+    lab.set_power("Machine2", "on")
+    lab.set_power("VM-Docker", "running")
+    host = ProxmoxHost(_config(lab, "Machine2", node=""))
+    try:
+        assert [n["node"] for n in await host.nodes()] == ["pve1", "pve2"]
+        assert await host.identify_node("127.0.0.1") == "pve2"
+        assert await host.check_identity() == "pve2"
+        status = await host.cluster_status()
+        assert status.name == "homelab"
+        assert status.quorate
+    finally:
+        await host.close()
+    host = ProxmoxHost(_config(lab, "Machine2"))
+    try:
+        # Only pve2's guests, although /cluster/resources lists pve1's too.
+        assert set(await host.read_states()) == {"201", "202", "203"}
+    finally:
+        await host.close()
+    # A node typed by hand that is another member is refused.
+    wrong = ProxmoxHost(_config(lab, "Machine2", node="pve1"))
+    try:
+        with pytest.raises(NodeIdentityError, match="is node pve2, not pve1"):
+            await wrong.check_identity()
+    finally:
+        await wrong.close()
+
+
+async def test_address_of_another_member_is_refused(
+    cluster_homelab: HomelabThread,
+) -> None:
+    """The API at one address answering as the node another address belongs to."""
+    lab = cluster_homelab
+    lab.set_power("Machine1", "on")
+    lab.set_power("Machine2", "on")
+
+    def _addresses(homelab: Homelab) -> None:
+        homelab.cluster_ips["Machine1"] = "192.0.2.11"
+        homelab.cluster_ips["Machine2"] = "192.0.2.12"
+
+    lab.call(_addresses)
+    host = ProxmoxHost(_config(lab, "Machine1", node=""))
+    try:
+        assert await host.identify_node("192.0.2.11") == "pve1"
+        assert await host.identify_node("nas.example") == "pve1"  # a name: no check
+        with pytest.raises(NodeIdentityError, match=r"192\.0\.2\.12 is node pve2's"):
+            await host.identify_node("192.0.2.12")
+    finally:
+        await host.close()
+
+        def _restore(homelab: Homelab) -> None:
+            homelab.cluster_ips.update(Machine1="127.0.0.1", Machine2="127.0.0.1")
+
+        lab.call(_restore)
+
+
+async def test_no_quorum_names_the_offline_members(
+    cluster_homelab: HomelabThread,
+) -> None:
+    """A start without quorum: NoQuorumError naming pve2, nothing started."""
+    lab = cluster_homelab
+    lab.set_power("Machine1", "on")
+    host = ProxmoxHost(_config(lab, "Machine1"), task_poll_interval=0.02)
+    try:
+        with pytest.raises(NoQuorumError) as err:
+            await host.start("102")
+        assert err.value.offline == ("pve2",)
+        assert "cluster homelab has no quorum (pve2 is offline)" in err.value.message
+        assert "cluster not ready - no quorum?" in err.value.message
+        assert lab.state("VM-Ubuntu") == "stopped"
+        lab.set_qdevice(True)
+        await host.start("102")
+        assert lab.state("VM-Ubuntu") == "running"
+        # A call for an offline member, proxied: unreachable, with PVE's reason.
+        with pytest.raises(UnreachableError, match="No route to host"):
+            await ProxmoxHost(_config(lab, "Machine1", node="pve2")).start("202")
+    finally:
+        await host.close()
+
+
+async def test_server_message_is_kept(homelab: HomelabThread) -> None:
+    """An unknown task: the error carries PVE's "no such task", not a bare 400."""
+    homelab.set_power("Machine1", "on")
+    host = ProxmoxHost(_config(homelab, "Machine1"))
+    unknown = "UPID:pve1:00001234:00005678:6700AB12:qmstart:101:wakehub@pve!wakehub:"
+    try:
+        with pytest.raises(ApiError) as err:
+            await host.wait_task(unknown, max_wait=5)
+        assert err.value.message == (
+            "HTTP 400: Parameter verification failed: upid: no such task"
+        )
+    finally:
+        await host.close()
+
+
+async def test_ca_pin_survives_renewal_not_a_new_ca(homelab: HomelabThread) -> None:
+    """A CA pin outlives pveupdate's renewal; a leaf pin does not; a new CA is refused."""
+    homelab.set_power("Machine1", "on")
+    ca_pinned = ProxmoxHost(_config(homelab, "Machine1"))
+    leaf_pinned = ProxmoxHost(_config(homelab, "Machine1", pin="leaf"))
+    other_ca = _ready(homelab, "Machine2")["ca_certificate"]
+    try:
+        await ca_pinned.check()
+        await leaf_pinned.check()
+        # The CA the node serves, read through the pinned leaf.
+        assert (
+            await leaf_pinned.certificate_authority()
+            == (_ready(homelab, "Machine1")["ca_certificate"])
+        )
+        homelab.fault("Machine1", "cert_renew")
+        await ca_pinned.check()
+        with pytest.raises(TlsVerificationError):
+            await leaf_pinned.check()
+        # Another CA (Machine2's, standalone) does not sign Machine1's certificate.
+        wrong = ProxmoxHost(
+            replace(_config(homelab, "Machine1"), ca_certificate=other_ca)
+        )
+        with pytest.raises(TlsVerificationError):
+            await wrong.check()
+        await wrong.close()
+        homelab.fault("Machine1", "ca_change")
+        with pytest.raises(TlsVerificationError):
+            await ca_pinned.check()
+        served = await fetch_certificate(
+            "127.0.0.1", _ready(homelab, "Machine1")["port"]
+        )
+        assert not issued_by(served, other_ca)
+        assert issued_by(served, _ready(homelab, "Machine1")["ca_certificate"])
+    finally:
+        await ca_pinned.close()
+        await leaf_pinned.close()
+        homelab.reset()
+
+
+async def test_privilege_separated_token(homelab: HomelabThread) -> None:
+    """A privsep token without ACLs: no guest, no 403; its privileges are empty."""
+    homelab.set_power("Machine2", "on")
+    host = ProxmoxHost(_config(homelab, "Machine2", token="privsep"))
+    try:
+        assert await host.read_states() == {}
+        assert await host.privileges() == frozenset()
+        homelab.grant_token("privsep", ["VM.Audit", "VM.PowerMgmt", "Sys.Audit"])
+        assert await host.privileges() == {"VM.Audit", "VM.PowerMgmt", "Sys.Audit"}
+        assert set(await host.read_states()) == {"201", "202", "203"}
+    finally:
+        await host.close()
+
+
+def test_ca_pin_validation(homelab: HomelabThread) -> None:
+    """Only a CA can be pinned as one, and not together with a leaf pin."""
+    pve = homelab.ready["nodes"]["Machine1"]["proxmox"]
+    base: dict[str, Any] = {
+        "host": "h",
+        "node": "n",
+        "user": "u@pve",
+        "token_name": "t",
+        "token_value": "v",
+        "verify_tls": False,
+    }
+    ProxmoxConfig(**base, ca_certificate=pve["ca_certificate"])
+    with pytest.raises(InvalidConfigError, match="not a CA"):
+        ProxmoxConfig(**base, ca_certificate=pve["certificate"])
+    with pytest.raises(InvalidConfigError, match="invalid CA"):
+        ProxmoxConfig(**base, ca_certificate="not PEM")
+    with pytest.raises(InvalidConfigError, match="either a CA or a certificate"):
+        ProxmoxConfig(
+            **base, ca_certificate=pve["ca_certificate"], fingerprint=pve["fingerprint"]
+        )
+    assert certificate_fingerprint(pve["ca_certificate"]) == pve["ca_fingerprint"]
+    with pytest.raises(InvalidConfigError):
+        certificate_fingerprint("nope")
