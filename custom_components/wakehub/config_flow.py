@@ -13,6 +13,8 @@ Config flow::
     ssh ──► ssh_host_key (confirm the fingerprint, pin it, test the login)
         ──► capabilities ─┬─ proxmox ─┬─ proxmox_token ──┐
                           │           └─ proxmox_password ┴► (proxmox_trust) ┐
+                          │   (trust: the node certificate is confirmed, then
+                          │    the cluster CA it chains to is pinned)        │
                           ├─ docker ─► docker_tcp | docker_tls | docker_unix |
                           │            docker_ssh ────────────────────────────┤
                           └─ finish ─► services (multi-select) ─► entry ◄─────┘
@@ -20,11 +22,19 @@ Config flow::
 Every connection test runs against the real services through the channels;
 each library error maps to a field or form error, with a last
 ``except Exception`` mapped to ``unknown``.
+
+The Proxmox VE node is the one the API itself says it is
+(``/cluster/status``, cross-checked with the machine's address), never the
+first of ``GET /nodes``, which lists every member of a cluster. Reauth
+reviews a changed SSH host key and a changed Proxmox certificate (or CA)
+before asking for secrets.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+import hashlib
 import ipaddress
 import logging
 import re
@@ -61,13 +71,19 @@ from .channels.errors import (
     ChannelError,
     HostKeyMismatchError,
     InvalidConfigError,
+    NodeIdentityError,
     PermissionDeniedError,
     TlsVerificationError,
 )
 from .channels.probe import probe
 from .channels.proxmox import (
+    REQUIRED_GUEST_PRIVILEGES,
     ProxmoxHost,
+    certificate_fingerprint,
+    fetch_certificate,
     fetch_certificate_fingerprint,
+    issued_by,
+    normalize_fingerprint,
 )
 from .channels.ssh import ShutdownCommand, SshChannel, fetch_host_key, parse_host_key
 from .compat import DhcpServiceInfo, vol
@@ -171,6 +187,12 @@ CONF_PROXMOX_PASSWORD: Final = "proxmox_password"  # noqa: S105  # a field name
 
 # The box to tick on the form of a changed SSH host key.
 CONF_ACCEPT_HOST_KEY: Final = "accept_host_key"
+
+# The trust step's choice: pin the node certificate itself, not its CA.
+CONF_PIN_CERTIFICATE_ONLY: Final = "pin_certificate_only"
+
+# The box to tick on the form of a changed Proxmox certificate.
+CONF_ACCEPT_CERTIFICATE: Final = "accept_certificate"
 
 _HOSTNAME_RE: Final = re.compile(
     r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
@@ -332,32 +354,72 @@ async def _async_fetch_certificate(host: str, port: int) -> str:
     return await fetch_certificate_fingerprint(host, port)
 
 
-async def _async_discover_proxmox_node(proxmox: Mapping[str, Any]) -> str:
-    """Read ``GET /nodes`` and return the first node's name."""
-    api = ProxmoxHost(proxmox_config(proxmox, ""))
-    try:
-        nodes = await api.nodes()
-    finally:
-        await api.close()
-    names = sorted(str(item["node"]) for item in nodes if item.get("node"))
-    # With no node listed, the empty name fails the check with NotFoundError.
-    return names[0] if names else ""
+async def _async_fetch_certificate_der(host: str, port: int) -> bytes:
+    """Fetch the certificate the Proxmox API presents (DER), without trusting it."""
+    return await fetch_certificate(host, port)
+
+
+@dataclass(frozen=True, slots=True)
+class _ProxmoxCheck:
+    """What a successful Proxmox test found."""
+
+    node: str
+    guests: dict[str, ChildInfo]
+    ca: str | None = None
+
+
+# What the flow's test reads and WakeHub then does: the guests' privileges,
+# and Sys.Audit for /cluster/status (which node the API is) and the CA.
+_FLOW_PRIVILEGES: Final = (*REQUIRED_GUEST_PRIVILEGES, "Sys.Audit")
+
+
+class _AclMissingError(Exception):
+    """The credentials work but hold none of some privileges WakeHub needs."""
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        super().__init__(" ".join(missing))
+        self.missing = missing
+
+
+def _acl_command(proxmox: Mapping[str, Any]) -> str:
+    """The ``pveum`` command that gives these credentials WakeHub's role."""
+    if proxmox.get(CONF_TOKEN_VALUE):
+        who = f"--tokens '{proxmox[CONF_TOKEN_USER]}!{proxmox[CONF_TOKEN_NAME]}'"
+    else:
+        user = str(proxmox[CONF_USERNAME])
+        if "@" not in user:
+            user = f"{user}@{proxmox.get(CONF_REALM) or DEFAULT_REALM}"
+        who = f"--users '{user}'"
+    return f"pveum acl modify / {who} --roles WakeHub"
 
 
 async def _async_check_proxmox(
-    proxmox: Mapping[str, Any],
-) -> tuple[str, dict[str, ChildInfo]]:
-    """Test the Proxmox API; return the node name and its guests.
+    proxmox: Mapping[str, Any], machine_host: str | None, *, read_ca: bool = False
+) -> _ProxmoxCheck:
+    """Test the Proxmox API: its node, its guests and the credentials' privileges.
 
-    A node left empty is discovered from ``GET /nodes``.
+    The node is the one the API says it runs on (``/cluster/status``),
+    checked against ``machine_host``; a node typed by hand must be that one.
+    Credentials lacking a privilege of WakeHub's role on every path (a token
+    with privilege separation and no ACL of its own sees an empty guest list,
+    not an error) raise ``_AclMissingError`` first. With ``read_ca``, the cluster CA that signed
+    the certificate is read too, to pin it.
     """
-    node: str | None = proxmox.get(CONF_NODE)
-    if not node:
-        node = await _async_discover_proxmox_node(proxmox)
-    api = ProxmoxHost(proxmox_config(proxmox, node))
+    api = ProxmoxHost(proxmox_config(proxmox, proxmox.get(CONF_NODE) or ""))
     try:
+        try:
+            held: frozenset[str] | None = await api.privileges()
+        except PermissionDeniedError:
+            held = None  # cannot tell: the calls below will say what is missing
+        if held is not None:
+            missing = tuple(p for p in _FLOW_PRIVILEGES if p not in held)
+            if missing:
+                raise _AclMissingError(missing)
+        node = await api.check_identity(machine_host)
         await api.check()
-        return node, await api.read_states()
+        guests = await api.read_states()
+        ca = await api.certificate_authority() if read_ca else None
+        return _ProxmoxCheck(node, guests, ca)
     finally:
         await api.close()
 
@@ -372,6 +434,32 @@ async def _async_check_docker(
         return await api.read_states()
     finally:
         await api.close()
+
+
+async def _async_test_proxmox_errors(
+    proxmox: Mapping[str, Any],
+    machine_host: str,
+    errors: dict[str, str],
+    placeholders: dict[str, str],
+    *,
+    read_ca: bool = False,
+) -> _ProxmoxCheck | None:
+    """Run :func:`_async_check_proxmox`; map a failure to a form error."""
+    try:
+        return await _async_check_proxmox(proxmox, machine_host, read_ca=read_ca)
+    except _AclMissingError as err:
+        errors["base"] = "acl_missing"
+        placeholders["privilege"] = " ".join(err.missing)
+        placeholders["acl"] = _acl_command(proxmox)
+    except NodeIdentityError as err:
+        errors["base"] = "node_identity"
+        placeholders["identity"] = err.message
+    except PermissionDeniedError as err:
+        errors["base"] = "permission_denied"
+        placeholders["privilege"] = err.privilege or PROXMOX_ROLE_PRIVILEGES
+    except Exception as err:  # noqa: BLE001
+        errors["base"] = _error_key(err)
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -901,19 +989,26 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         proxmox: dict[str, Any],
         errors: dict[str, str],
         placeholders: dict[str, str],
+        *,
+        pin_ca: bool = False,
     ) -> ConfigFlowResult | None:
-        """Test the Proxmox API; on success store it and its guests."""
-        try:
-            node, guests = await _async_check_proxmox(proxmox)
-        except PermissionDeniedError as err:
-            errors["base"] = "permission_denied"
-            placeholders["privilege"] = err.privilege or PROXMOX_ROLE_PRIVILEGES
+        """Test the Proxmox API; on success store it and its guests.
+
+        With ``pin_ca`` (the certificate was just confirmed by its
+        fingerprint), the cluster CA that signed it is pinned instead, when
+        the node serves one; otherwise the certificate stays pinned.
+        """
+        check = await _async_test_proxmox_errors(
+            proxmox, self._data[CONF_HOST], errors, placeholders, read_ca=pin_ca
+        )
+        if check is None:
             return None
-        except Exception as err:  # noqa: BLE001
-            errors["base"] = _error_key(err)
-            return None
-        self._data[CONF_PROXMOX] = {**proxmox, CONF_NODE: node}
+        stored = {**proxmox, CONF_NODE: check.node, CONF_CA: None}
+        if check.ca is not None:
+            stored.update({CONF_FINGERPRINT: None, CONF_CA: check.ca})
+        self._data[CONF_PROXMOX] = stored
         self._pending_proxmox = {}
+        guests = check.guests
         mac = self._data[CONF_MAC]
         for child in guests.values():
             self._discovered[child_node_id(machine_id(mac), child)] = (
@@ -937,13 +1032,20 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 **self._pending_proxmox,
                 CONF_FINGERPRINT: self._pending_fingerprint,
             }
-            result = await self._async_test_proxmox(proxmox, errors, placeholders)
+            result = await self._async_test_proxmox(
+                proxmox,
+                errors,
+                placeholders,
+                pin_ca=not user_input.get(CONF_PIN_CERTIFICATE_ONLY, False),
+            )
             if result is not None:
                 return result
             return self._async_show_proxmox_form(errors, placeholders)
         return self.async_show_form(
             step_id="proxmox_trust",
-            data_schema=vol.Schema({}),
+            data_schema=vol.Schema(
+                {vol.Optional(CONF_PIN_CERTIFICATE_ONLY, default=False): _BOOL}
+            ),
             description_placeholders={
                 "fingerprint": self._pending_fingerprint,
                 "host": self._pending_proxmox[CONF_HOST],
@@ -1118,7 +1220,106 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         self._data = dict(self._get_reauth_entry().data)
         if await self._async_host_key_changed():
             return await self.async_step_host_key_changed()
+        if await self._async_certificate_changed():
+            return await self.async_step_certificate_changed()
         return await self.async_step_reauth_confirm()
+
+    async def _async_certificate_changed(self) -> bool:
+        """Whether the Proxmox API, when up, presents a certificate the pin refuses.
+
+        With a pinned CA, the certificate must be signed by it (a renewed
+        node certificate is); with a pinned certificate, it must be that one.
+        A machine that is off, an API verified against the trust store, or a
+        certificate that cannot be read count as unchanged.
+        """
+        proxmox: dict[str, Any] | None = self._data.get(CONF_PROXMOX)
+        if not proxmox or not (proxmox.get(CONF_CA) or proxmox.get(CONF_FINGERPRINT)):
+            return False
+        if not await _async_probe(self._data[CONF_HOST], self._data[CONF_PROBE_PORT]):
+            return False
+        try:
+            der = await _async_fetch_certificate_der(
+                proxmox[CONF_HOST], int(proxmox[CONF_PORT])
+            )
+        except ChannelError:
+            return False
+        presented = normalize_fingerprint(hashlib.sha256(der).hexdigest())
+        ca: str | None = proxmox.get(CONF_CA)
+        if ca is not None:
+            if issued_by(der, ca):
+                return False
+            previous = certificate_fingerprint(ca)
+        else:
+            previous = normalize_fingerprint(proxmox[CONF_FINGERPRINT])
+            if presented == previous:
+                return False
+        self._previous_fingerprint = previous
+        self._pending_fingerprint = presented
+        return True
+
+    async def async_step_certificate_changed(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the pinned and the presented certificate; re-pin if accepted.
+
+        Nothing is pinned unless the user ticks the box. The API is then
+        tested with the presented certificate pinned; when the pin was a CA,
+        the CA that signed the new certificate is read and pinned in its
+        place. Refused credentials lead to the secrets form, the new pin kept.
+        """
+        errors: dict[str, str] = {}
+        placeholders: dict[str, str] = {}
+        proxmox: dict[str, Any] = self._data[CONF_PROXMOX]
+        pinned_ca = proxmox.get(CONF_CA) is not None
+        if user_input is not None:
+            if not user_input[CONF_ACCEPT_CERTIFICATE]:
+                errors[CONF_ACCEPT_CERTIFICATE] = "certificate_not_accepted"
+            else:
+                trial = {
+                    **proxmox,
+                    CONF_FINGERPRINT: self._pending_fingerprint,
+                    CONF_CA: None,
+                }
+                _LOGGER.warning(
+                    "The user accepted the new Proxmox VE certificate of %s (%s), "
+                    "replacing the pinned %s (%s)",
+                    self._data[CONF_NAME],
+                    self._pending_fingerprint,
+                    "CA" if pinned_ca else "certificate",
+                    self._previous_fingerprint,
+                )
+                check = await _async_test_proxmox_errors(
+                    trial,
+                    self._data[CONF_HOST],
+                    errors,
+                    placeholders,
+                    read_ca=pinned_ca,
+                )
+                if errors.get("base") == "invalid_auth":
+                    self._data[CONF_PROXMOX] = trial
+                    return await self.async_step_reauth_confirm()
+                if check is not None:
+                    if check.ca is not None:
+                        trial.update({CONF_FINGERPRINT: None, CONF_CA: check.ca})
+                    self._data[CONF_PROXMOX] = {**trial, CONF_NODE: check.node}
+                    return self._async_update_reload_and_abort(
+                        self._get_reauth_entry(), data=_sync_docker_ssh(self._data)
+                    )
+        return self.async_show_form(
+            step_id="certificate_changed",
+            data_schema=vol.Schema({vol.Required(CONF_ACCEPT_CERTIFICATE): _BOOL}),
+            errors=errors,
+            description_placeholders={
+                "name": self._data[CONF_NAME],
+                "host": proxmox[CONF_HOST],
+                "pinned": self._previous_fingerprint,
+                "presented": self._pending_fingerprint,
+                "privilege": PROXMOX_ROLE_PRIVILEGES,
+                "acl": "",
+                "identity": "",
+                **placeholders,
+            },
+        )
 
     async def _async_host_key_changed(self) -> bool:
         """Whether the machine, when up, presents another SSH host key.
@@ -1238,13 +1439,9 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 else:
                     secret = {CONF_PASSWORD: user_input[CONF_PROXMOX_PASSWORD]}
                 new_proxmox = {**proxmox, **secret}
-                try:
-                    await _async_check_proxmox(new_proxmox)
-                except PermissionDeniedError as err:
-                    errors["base"] = "permission_denied"
-                    placeholders["privilege"] = err.privilege or PROXMOX_ROLE_PRIVILEGES
-                except Exception as err:  # noqa: BLE001
-                    errors["base"] = _error_key(err)
+                await _async_test_proxmox_errors(
+                    new_proxmox, data[CONF_HOST], errors, placeholders
+                )
                 updates[CONF_PROXMOX] = new_proxmox
             if not errors:
                 return self._async_update_reload_and_abort(

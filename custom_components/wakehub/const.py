@@ -24,8 +24,9 @@ normalised MAC)::
             "token_user": "wakehub@pve", "token_name": "wakehub",
             "token_value": "...",                 # or
             "username": "root", "realm": "pam", "password": "...",
-            "verify_tls": True,
-            "fingerprint": "AB:CD:...",           # pinned; None = CA-verified
+            "verify_tls": True,                   # against the trust store (ACME)
+            "ca": "-----BEGIN CERTIFICATE-----...",   # or the pinned cluster CA
+            "fingerprint": "AB:CD:...",           # or the pinned node certificate
         },
         "docker": { ... DOCKER_* keys ... },      # optional, the machine's own
         "verify_at_boot": True,                   # only while the key is unpinned

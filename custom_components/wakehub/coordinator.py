@@ -34,9 +34,17 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .channels import Machine, SshChannel, fetch_host_key
 from .channels.base import ChildInfo, ChildKind, HostApi
-from .channels.errors import AuthenticationError, ChannelError, HostKeyMismatchError
+from .channels.errors import (
+    AuthenticationError,
+    ChannelError,
+    HostKeyMismatchError,
+    TlsVerificationError,
+)
+from .channels.proxmox import ProxmoxHost
 from .compat import async_get_node_device
 from .const import (
+    CONF_CA,
+    CONF_FINGERPRINT,
     CONF_HOST,
     CONF_HOST_KEY,
     CONF_KIND,
@@ -59,8 +67,6 @@ from .models import child_node_id, ssh_config
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from .channels.proxmox import ProxmoxHost
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -436,7 +442,12 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
                 translation_placeholders={"node": name, "message": err.message},
             ) from err
         except ChannelError as err:
-            if isinstance(err, HostKeyMismatchError) and host_id == self.machine_id:
+            if host_id == self.machine_id and (
+                isinstance(err, HostKeyMismatchError)
+                or (isinstance(err, TlsVerificationError) and self._pins_proxmox(api))
+            ):
+                # A changed SSH host key, or a Proxmox certificate its pin
+                # refuses: the reauthentication shows both and re-pins.
                 self.config_entry.async_start_reauth(self.hass)
             if host_id not in self._failing:
                 _LOGGER.warning(
@@ -447,6 +458,13 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         if self._failing.pop(host_id, None) is not None:
             _LOGGER.info("The API of %s is available again", name)
         return children
+
+    def _pins_proxmox(self, api: HostApi) -> bool:
+        """Whether ``api`` is the machine's Proxmox API with a pinned CA or certificate."""
+        proxmox = self.config_entry.data.get(CONF_PROXMOX) or {}
+        return isinstance(api, ProxmoxHost) and bool(
+            proxmox.get(CONF_CA) or proxmox.get(CONF_FINGERPRINT)
+        )
 
     @property
     def ssh_issue_id(self) -> str:

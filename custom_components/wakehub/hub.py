@@ -48,7 +48,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util.hass_dict import HassKey
 
-from .channels.errors import HostKeyMismatchError
+from .channels.errors import HostKeyMismatchError, NoQuorumError
 from .compat import async_get_node_device, async_move_node_device
 from .const import (
     CONF_CONFIRM_SHUTDOWN,
@@ -501,6 +501,8 @@ class WakeHubHub:
         ):
             key = "cascade_failed_host_key"
             data = {**data, "machine": machine}
+        elif data["error_code"] == NoQuorumError.code:
+            key = "cascade_failed_no_quorum"
         self.hass.async_create_task(
             self._async_notify_failure(cascade.id, key, data),
             eager_start=True,

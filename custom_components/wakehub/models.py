@@ -119,6 +119,7 @@ def proxmox_config(
         "node": node if node is not None else proxmox.get(CONF_NODE, ""),
         "verify_tls": bool(proxmox.get(CONF_VERIFY_TLS, True)),
         "fingerprint": proxmox.get(CONF_FINGERPRINT) or None,
+        "ca_certificate": proxmox.get(CONF_CA) or None,
     }
     if proxmox.get(CONF_TOKEN_VALUE):
         return ProxmoxConfig(

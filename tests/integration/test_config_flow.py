@@ -121,7 +121,7 @@ async def test_nas_wol_and_ssh_only(hass: HomeAssistant, homelab: Any) -> None:
 async def test_machine1_token_trusted_certificate(
     hass: HomeAssistant, homelab: Any
 ) -> None:
-    """Machine1: Proxmox with an API token, node discovered, certificate pinned."""
+    """Machine1: Proxmox with an API token, node discovered, its CA pinned."""
     homelab.set_power("Machine1", "on")
     doc = node_doc(homelab, "Machine1")
     result = await through_ssh(hass, homelab, "Machine1")
@@ -162,7 +162,9 @@ async def test_machine1_token_trusted_certificate(
         "token_name": "wakehub",
         "token_value": doc["proxmox"]["token_value"],
         "verify_tls": False,
-        "fingerprint": doc["proxmox"]["fingerprint"],
+        # The certificate was confirmed; the CA that signed it is pinned.
+        "fingerprint": None,
+        "ca": doc["proxmox"]["ca_certificate"],
     }
     assert result["options"]["nodes"] == {
         guest_id(mac, 101): {

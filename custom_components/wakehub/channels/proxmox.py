@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 import hashlib
 import ipaddress
@@ -605,12 +606,14 @@ class ProxmoxHost:
     async def check_identity(self, machine_host: str | None = None) -> str:
         """Check that the configured node is the one this API runs on; return it.
 
-        An empty configured node is discovered. A configured node that is
-        another cluster member raises ``NodeIdentityError``: its guests and
-        its power belong to another machine.
+        An empty configured node becomes the discovered one. A configured
+        node that is another cluster member raises ``NodeIdentityError``: its
+        guests and its power belong to another machine.
         """
         node = await self.identify_node(machine_host)
-        if self.config.node and self.config.node != node:
+        if not self.config.node:
+            self.config = dataclasses.replace(self.config, node=node)
+        elif self.config.node != node:
             raise NodeIdentityError(
                 f"{self._where} is node {node}, not {self.config.node}"
             )
