@@ -281,6 +281,7 @@ def add_machine(ha: Http, lab: dict[str, Any], name: str) -> dict[str, Any]:
             "private_key": ssh["private_key"],
             "shutdown_command": "systemctl poweroff",
             "use_sudo": False,
+            "forced_command": False,
         }
     )
     flow.expect("ssh_host_key")

@@ -8,6 +8,7 @@ testing config.
 from __future__ import annotations
 
 import pytest
+import pytest_socket
 
 import custom_components.wakehub  # noqa: F401
 
@@ -28,4 +29,8 @@ def _loopback_sockets(socket_enabled: None) -> None:
     happens only when this fixture runs: every fixture set up before it, and
     the session simulator's thread meanwhile, see sockets refused (the
     simulator makes its own, see ``tests/homelab/service.py``).
+    Unix sockets are allowed too (the plugin's restriction refuses them all
+    as a side effect): Docker over SSH connects through a private local unix
+    socket.
     """
+    pytest_socket.socket_allow_hosts(["127.0.0.1"], allow_unix_socket=True)

@@ -13,7 +13,10 @@
     ``wakehub-test``, and a ``ForceCommand`` that appends
     ``$SSH_ORIGINAL_COMMAND`` to a log file instead of running it (so a
     shutdown command is harmless). A second sshd, the *impostor*, serves the
-    same user with ANOTHER host key, for host-key mismatch tests.
+    same user with ANOTHER host key, for host-key mismatch tests. A third, the
+    *plain* one (``plain_port``), has no ForceCommand: commands really run, as
+    that unprivileged user without any sudo rule, for the checks that prove a
+    shutdown would be refused (only harmless commands are sent to it).
 
 Both fixtures are session-scoped, install their Debian packages when missing
 (as root), and ``pytest.skip`` with a visible reason when the server cannot run.
@@ -337,6 +340,8 @@ class RealSshd:
     host: str
     port: int
     impostor_port: int
+    plain_port: int
+    """Same host key, no ForceCommand: commands really run, as ``username``."""
     username: str
     password: str
     client_private_key: str
@@ -443,8 +448,16 @@ def real_sshd() -> Iterator[RealSshd]:
     logs: list[Path] = []
     ports: list[int] = []
     try:
-        for label, key in (("main", "host_ed25519"), ("impostor", "impostor_ed25519")):
+        for label, key in (
+            ("main", "host_ed25519"),
+            ("impostor", "impostor_ed25519"),
+            ("plain", "host_ed25519"),
+        ):
             port = free_port()
+            # The plain server runs commands for real, as the unprivileged
+            # test user (no sudo rule): only the SSH check's harmless
+            # commands (id, sudo -n -l) are ever sent to it.
+            force = "" if label == "plain" else f"ForceCommand {logger}\n"
             config = base / f"sshd_{label}.conf"
             config.write_text(
                 f"Port {port}\n"
@@ -462,7 +475,7 @@ def real_sshd() -> Iterator[RealSshd]:
                 "AllowTcpForwarding yes\n"
                 "AllowStreamLocalForwarding yes\n"
                 "X11Forwarding no\n"
-                f"ForceCommand {logger}\n"
+                f"{force}"
                 "MaxStartups 100\n"
                 "LogLevel VERBOSE\n"
             )
@@ -483,6 +496,7 @@ def real_sshd() -> Iterator[RealSshd]:
             host="127.0.0.1",
             port=ports[0],
             impostor_port=ports[1],
+            plain_port=ports[2],
             username=SSH_USER,
             password=SSH_PASSWORD,
             client_private_key=(base / "client_ed25519").read_text(),

@@ -69,10 +69,12 @@ from .channels.docker import DockerHost
 from .channels.errors import (
     AuthenticationError,
     ChannelError,
+    DockerSocketPermissionError,
     HostKeyMismatchError,
     InvalidConfigError,
     NodeIdentityError,
     PermissionDeniedError,
+    ShutdownNotAllowedError,
     TlsVerificationError,
 )
 from .channels.probe import probe
@@ -96,6 +98,7 @@ from .const import (
     CONF_DEPENDENCIES,
     CONF_DOCKER,
     CONF_FINGERPRINT,
+    CONF_FORCED_COMMAND,
     CONF_HOST,
     CONF_HOST_KEY,
     CONF_KEY,
@@ -228,6 +231,7 @@ def _valid_host(host: str) -> bool:
 
 _ERROR_KEYS: Final[tuple[tuple[type[ChannelError], str], ...]] = (
     (AuthenticationError, "invalid_auth"),
+    (DockerSocketPermissionError, "docker_socket_denied"),
     (PermissionDeniedError, "permission_denied"),
     (TlsVerificationError, "tls_error"),
     (HostKeyMismatchError, "host_key_mismatch"),
@@ -237,6 +241,8 @@ _ERROR_KEYS: Final[tuple[tuple[type[ChannelError], str], ...]] = (
 
 def _error_key(err: Exception) -> str:
     """Map a channel error to the flow's error key (``unknown`` otherwise)."""
+    if isinstance(err, ShutdownNotAllowedError):
+        return f"shutdown_{err.reason}"
     for error_class, key in _ERROR_KEYS:
         if isinstance(err, error_class):
             return key
@@ -519,6 +525,10 @@ def _ssh_schema(defaults: Mapping[str, Any]) -> vol.Schema:
             vol.Required(
                 CONF_USE_SUDO, default=defaults.get(CONF_USE_SUDO, False)
             ): _BOOL,
+            vol.Required(
+                CONF_FORCED_COMMAND,
+                default=defaults.get(CONF_FORCED_COMMAND, False),
+            ): _BOOL,
         }
     )
 
@@ -783,6 +793,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                 **_ssh_auth(user_input),
                 CONF_SHUTDOWN_COMMAND: user_input[CONF_SHUTDOWN_COMMAND],
                 CONF_USE_SUDO: user_input[CONF_USE_SUDO],
+                CONF_FORCED_COMMAND: user_input[CONF_FORCED_COMMAND],
             }
             if CONF_PASSWORD not in ssh and CONF_PRIVATE_KEY not in ssh:
                 errors["base"] = "auth_required"

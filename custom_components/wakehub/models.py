@@ -34,6 +34,7 @@ from .const import (
     CONF_CERT,
     CONF_DOCKER,
     CONF_FINGERPRINT,
+    CONF_FORCED_COMMAND,
     CONF_HOST,
     CONF_HOST_KEY,
     CONF_KEY,
@@ -102,6 +103,9 @@ def ssh_config(host: str, ssh: Mapping[str, Any]) -> SshConfig | None:
             ssh.get(CONF_SHUTDOWN_COMMAND, ShutdownCommand.SYSTEMCTL_POWEROFF)
         ),
         use_sudo=bool(ssh.get(CONF_USE_SUDO, False)),
+        # Entries made before the setting existed may use a key restricted by
+        # command= (the docs recommend it): never run a check command on them.
+        forced_command=bool(ssh.get(CONF_FORCED_COMMAND, True)),
     )
 
 

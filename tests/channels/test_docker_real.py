@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,6 +14,7 @@ from custom_components.wakehub.channels.docker import (
     DockerHost,
 )
 from custom_components.wakehub.channels.errors import (
+    DockerSocketPermissionError,
     HostKeyMismatchError,
     NotFoundError,
     UnreachableError,
@@ -22,6 +24,7 @@ from tests.real_servers import free_port
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
     from homeassistant.core import HomeAssistant
 
@@ -163,3 +166,37 @@ async def test_in_hass_does_not_block(
         await host.stop("wh-hass")
     finally:
         await host.close()
+
+
+async def test_over_ssh_without_access_to_the_socket(
+    real_sshd: RealSshd, tmp_path: Path
+) -> None:
+    """A real sshd cannot open a root-only socket for the unprivileged user
+    ("open failed"): the Docker channel says permission denied, and why."""
+    directory = tmp_path / "root-only"
+    directory.mkdir()
+    directory.chmod(0o755)
+    path = directory / "docker.sock"
+    server = await asyncio.start_unix_server(lambda _r, w: w.close(), path=str(path))
+    path.chmod(0o600)  # root's, as docker.sock is root:docker 0660
+    host = DockerHost(
+        DockerConfig(
+            endpoint=DockerEndpoint.SSH,
+            ssh=SshConfig(
+                host=real_sshd.host,
+                port=real_sshd.plain_port,
+                username=real_sshd.username,
+                password=real_sshd.password,
+                host_key=real_sshd.host_public_key,
+            ),
+            socket_path=str(path),
+        )
+    )
+    try:
+        with pytest.raises(DockerSocketPermissionError, match="docker group"):
+            await host.check()
+        assert host.tunnel_path is None
+    finally:
+        await host.close()
+        server.close()
+        await server.wait_closed()

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+import shutil
+import stat
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -26,6 +32,7 @@ from custom_components.wakehub.channels import (
     power_off,
     power_on,
 )
+from custom_components.wakehub.channels.errors import DockerSocketPermissionError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -188,6 +195,106 @@ async def test_over_ssh_tunnel(restore_host_keys: HomelabThread) -> None:
     homelab.fault("VM-Docker", "hostkey_change")
     with pytest.raises(HostKeyMismatchError):
         await check_connection(pinned)
+
+
+def _tcp_listeners() -> set[str]:
+    """The local addresses of every listening TCP socket (IPv4 and IPv6)."""
+    found: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":  # TCP_LISTEN
+                    found.add(fields[1])
+    return found
+
+
+_CONNECT = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except OSError as err:
+    print(type(err).__name__)
+else:
+    print("connected")
+"""
+
+
+def _system_python() -> str | None:
+    """A Python any user may run (a venv's may live under /root)."""
+    for name in ("python3", "python3.14", "python3.13", "python3.11"):
+        path = shutil.which(name, path="/usr/bin:/bin")
+        if path is not None:
+            return path
+    return None
+
+
+async def test_ssh_tunnel_is_a_private_unix_socket(
+    restore_host_keys: HomelabThread,
+) -> None:
+    """Docker over SSH opens no TCP listener: its local end is a unix socket
+    in a directory only Home Assistant's user may enter, another local user
+    cannot reach the remote socket through it, and close() removes it."""
+    homelab = restore_host_keys
+    homelab.set_power("VM-Docker", "running")
+    host = DockerHost(ssh_config(homelab))
+    before = _tcp_listeners()
+    try:
+        await host.check()
+        path = host.tunnel_path
+        assert path is not None
+        assert stat.S_ISSOCK(os.stat(path).st_mode)
+        directory = os.path.dirname(path)
+        assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+        assert os.stat(directory).st_uid == os.geteuid()
+        assert _tcp_listeners() <= before
+        python = _system_python()
+        if os.geteuid() == 0 and python is not None:
+            other = await asyncio.create_subprocess_exec(
+                python,
+                "-c",
+                _CONNECT,
+                path,
+                user="nobody",
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await other.communicate()
+            assert out.decode().strip() == "PermissionError"
+        assert "sandbox" in await host.read_states()
+    finally:
+        await host.close()
+    assert host.tunnel_path is None
+    assert not os.path.exists(directory)
+
+
+async def test_ssh_user_without_docker_group(homelab: HomelabThread) -> None:
+    """The user may log in but not use docker.sock: a clear permission error,
+    and no tunnel is left behind."""
+    homelab.set_power("VM-Docker", "running")
+    ssh = homelab.ready["nodes"]["VM-Docker"]["ssh"]
+    config = ssh_config(homelab)
+    assert config.ssh is not None
+    config = DockerConfig(
+        endpoint=DockerEndpoint.SSH,
+        socket_path=config.socket_path,
+        ssh=SshConfig(
+            host=config.ssh.host,
+            port=config.ssh.port,
+            username=ssh["unprivileged_username"],
+            private_key=ssh["private_key"],
+            host_key=ssh["host_key"],
+        ),
+    )
+    host = DockerHost(config)
+    with pytest.raises(
+        DockerSocketPermissionError,
+        match=r"permission denied on /var/run/docker\.sock: wakehub is neither "
+        r"root nor in the docker group; add the user to the docker group",
+    ):
+        await host.check()
+    assert host.tunnel_path is None
+    await host.close()
 
 
 def test_config_validation() -> None:

@@ -107,12 +107,13 @@ async def test_sudo_password_required(homelab: HomelabThread) -> None:
     """sudo asking for a password is a clear CommandFailedError."""
     homelab.set_power("NAS", "on")
     homelab.fault("NAS", "sudo_password_required")
+    user = homelab.ready["nodes"]["NAS"]["ssh"]["unprivileged_username"]
     with pytest.raises(CommandFailedError, match="sudo: a password is required"):
-        await SshChannel(nas_ssh(homelab, use_sudo=True)).shutdown()
+        await SshChannel(nas_ssh(homelab, use_sudo=True, username=user)).shutdown()
     assert homelab.state("NAS") == "on"
     # Recovery: once sudo is configured, the same channel works.
     homelab.fault("NAS", "sudo_password_required", None)
-    await SshChannel(nas_ssh(homelab, use_sudo=True)).shutdown()
+    await SshChannel(nas_ssh(homelab, use_sudo=True, username=user)).shutdown()
     homelab.wait_state("NAS", "off")
 
 
@@ -147,7 +148,20 @@ async def test_auth_refused_and_unreachable(homelab: HomelabThread) -> None:
         await SshChannel(nas_ssh(homelab)).check()
     homelab.fault("NAS", "ssh_refuse", None)
     await SshChannel(nas_ssh(homelab)).check()
-    assert _commands(homelab) == []  # check() runs no command
+    # check() runs only the harmless command that proves root may shut down.
+    assert _commands(homelab) == ["id -u"]
+
+
+async def test_check_with_a_forced_command_runs_nothing(
+    homelab: HomelabThread,
+) -> None:
+    """A key restricted by command= runs the shutdown whatever is asked: the
+    check then only logs in, even for a user the check would refuse."""
+    homelab.set_power("NAS", "on")
+    user = homelab.ready["nodes"]["NAS"]["ssh"]["unprivileged_username"]
+    await SshChannel(nas_ssh(homelab, username=user, forced_command=True)).check()
+    assert _commands(homelab) == []
+    assert homelab.state("NAS") == "on"
 
 
 async def test_in_hass(hass: HomeAssistant, homelab: HomelabThread) -> None:

@@ -12,6 +12,7 @@ from custom_components.wakehub.channels.errors import (
     CommandFailedError,
     HostKeyMismatchError,
     InvalidConfigError,
+    ShutdownNotAllowedError,
     UnreachableError,
 )
 from custom_components.wakehub.channels.ssh import (
@@ -79,7 +80,11 @@ async def test_key_auth_with_sudo(real_sshd: RealSshd) -> None:
     )
     await channel.check()
     await channel.shutdown()
-    assert real_sshd.commands() == ["sudo -n systemctl poweroff"]
+    # The check asks sudo whether it would run the command, without running it.
+    assert real_sshd.commands() == [
+        "sudo -n -l systemctl poweroff",
+        "sudo -n systemctl poweroff",
+    ]
 
 
 @pytest.mark.filterwarnings("ignore:Warning. bcrypt.kdf.. called with only")
@@ -166,3 +171,20 @@ def test_command_failed_is_a_channel_error() -> None:
     err = CommandFailedError("sudo: a password is required")
     assert err.message == "sudo: a password is required"
     assert err.code == "command_failed"
+
+
+async def test_check_refuses_a_non_root_user_without_sudo(real_sshd: RealSshd) -> None:
+    """A real sshd that runs commands for real, as an unprivileged user with
+    no sudo rule: the login works, but the check proves the shutdown would be
+    refused, with or without sudo. Only ``id -u`` and ``sudo -n -l`` run."""
+    with pytest.raises(ShutdownNotAllowedError, match="is not root") as caught:
+        await SshChannel(_config(real_sshd, port=real_sshd.plain_port)).check()
+    assert caught.value.reason == "not_root"
+    with pytest.raises(ShutdownNotAllowedError) as caught:
+        await SshChannel(
+            _config(real_sshd, port=real_sshd.plain_port, use_sudo=True)
+        ).check()
+    assert caught.value.reason == "sudo_refused"
+    # "sudo: a password is required", or the shell's "not found" without sudo.
+    assert "sudo -n -l systemctl poweroff" in caught.value.message
+    assert real_sshd.commands() == []  # the logging server saw nothing

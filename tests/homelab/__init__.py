@@ -91,7 +91,9 @@ Printed (one JSON line) and written to ``--ready-file`` by the CLI, returned by
           "parent": str|null, "host": "127.0.0.1",
           "vmid": int (guests only), "mac": "52:54:00:..." (machines only),
           "image": str, "healthcheck": bool (containers only),
-          "ssh": null | {"port", "username", "password",
+          "ssh": null | {"port", "username" ("root"),
+                         "unprivileged_username" ("wakehub": shuts down
+                         only through sudo, no docker.sock), "password",
                          "private_key" (OpenSSH text, ed25519),
                          "public_key" (its authorized_keys line),
                          "host_key" (OpenSSH public key line),

@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-SSH_USERNAME: Final = "wakehub"
+SSH_USERNAME: Final = "root"
+SSH_UNPRIVILEGED_USERNAME: Final = "wakehub"
 PVE_TOKEN_USER: Final = "wakehub@pve"
 PVE_TOKEN_NAME: Final = "wakehub"
 PVE_USER: Final = "root@pam"
@@ -574,6 +575,7 @@ class Homelab:
                 entry["ssh"] = {
                     "port": self.ssh[name].port,
                     "username": SSH_USERNAME,
+                    "unprivileged_username": SSH_UNPRIVILEGED_USERNAME,
                     "password": self.ssh_password,
                     "private_key": private_key_text(self.client_key),
                     "public_key": public_key_line(self.client_key, "wakehub-client"),

@@ -1,9 +1,33 @@
 """The SSH server of each machine (and of each Docker-capable guest).
 
-It accepts the homelab's user with a password or the client key, runs the
-shutdown commands a real host would honour, answers 127 to anything else,
-and forwards direct-streamlocal channels for ``/var/run/docker.sock`` to the
+It accepts two users, with the homelab's password or the client key:
+
+``root`` (uid 0)
+    may shut the host down and use the Docker socket, as on a Proxmox VE
+    host where one logs in as root;
+``wakehub`` (uid 1000, not in the ``docker`` group)
+    may run the shutdown commands only through ``sudo`` (a NOPASSWD rule for
+    them, unless the ``sudo_password_required`` fault is set), and may not
+    use the Docker socket.
+
+It runs what a real host would honour of: the shutdown commands, ``id``,
+``id -u`` and ``sudo -n -l <command>``; it answers 127 to anything else. It
+forwards direct-streamlocal channels for ``/var/run/docker.sock`` to the
 host's simulated Docker API, as ``ssh -L`` to a real host would.
+
+Upstream behaviour modelled, and where it comes from:
+
+* a non-root user's ``systemctl poweroff`` (``shutdown``, ``poweroff``: the
+  same binary) over SSH is refused by logind's polkit check, exit 1, "Failed
+  to power off system via logind: Interactive authentication required."
+  (systemd src/systemctl/systemctl-logind.c);
+* ``sudo -n`` that would need a password exits 1 with "sudo: a password is
+  required"; ``sudo -n -l <command>`` prints the command's full path and
+  exits 0 when the policy allows it without a password, else exits 1
+  (sudo plugins/sudoers/sudoers.c, display_cmnd; root needs no password);
+* OpenSSH answers a direct-streamlocal channel it cannot connect for the user
+  (missing socket, EACCES) with OPEN_CONNECT_FAILED, reason "open failed"
+  (openssh serverloop.c, server_input_channel_open).
 """
 
 from __future__ import annotations
@@ -39,6 +63,29 @@ SUDO_NO_TTY: Final = (
 # Grace period (real seconds) between a shutdown command's exit status and the
 # connection drop, so that the client reliably sees "exit 0" first.
 DROP_GRACE: Final = 0.05
+ROOT: Final = "root"
+UNPRIVILEGED: Final = "wakehub"
+USERS: Final = {ROOT: (0, ("root",)), UNPRIVILEGED: (1000, ("wakehub",))}
+"""Each user's uid and groups (gid = the first group's, as ``useradd`` does)."""
+COMMAND_PATHS: Final = {
+    "systemctl": "/usr/bin/systemctl",
+    "shutdown": "/usr/sbin/shutdown",
+    "poweroff": "/usr/sbin/poweroff",
+}
+LOGIND_REFUSAL: Final = (
+    "Failed to power off system via logind: Interactive authentication required.\n"
+)
+OPEN_FAILED: Final = "open failed"
+
+
+def id_line(username: str) -> str:
+    """What ``id`` prints for ``username``."""
+    uid, groups = USERS[username]
+    listed = ",".join(
+        f"{uid if index == 0 else 900 + index}({group})"
+        for index, group in enumerate(groups)
+    )
+    return f"uid={uid}({username}) gid={uid}({groups[0]}) groups={listed}\n"
 
 
 class _Server(asyncssh.SSHServer):
@@ -47,6 +94,7 @@ class _Server(asyncssh.SSHServer):
     def __init__(self, listener: SshListener) -> None:
         self._listener = listener
         self._conn: asyncssh.SSHServerConnection | None = None
+        self._username = ""
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
@@ -57,6 +105,7 @@ class _Server(asyncssh.SSHServer):
             self._listener.connections.discard(self._conn)
 
     def begin_auth(self, username: str) -> bool:
+        self._username = username
         return True
 
     def password_auth_supported(self) -> bool:
@@ -64,17 +113,14 @@ class _Server(asyncssh.SSHServer):
 
     def validate_password(self, username: str, password: str) -> bool:
         lab = self._listener.lab
-        return username == self._listener.username and password == lab.ssh_password
+        return username in USERS and password == lab.ssh_password
 
     def public_key_auth_supported(self) -> bool:
         return True
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         lab = self._listener.lab
-        return (
-            username == self._listener.username
-            and key.public_data == lab.client_key.public_data
-        )
+        return username in USERS and key.public_data == lab.client_key.public_data
 
     def unix_connection_requested(self, dest_path: str) -> Any:
         lab = self._listener.lab
@@ -85,6 +131,9 @@ class _Server(asyncssh.SSHServer):
             raise asyncssh.ChannelOpenError(
                 asyncssh.OPEN_CONNECT_FAILED, f"{dest_path}: No such file or directory"
             )
+        if self._username != ROOT:
+            # Not root and not in the docker group: EACCES on the socket.
+            raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, OPEN_FAILED)
         if not docker.is_open or self._conn is None:
             raise asyncssh.ChannelOpenError(
                 asyncssh.OPEN_CONNECT_FAILED, f"{dest_path}: Connection refused"
@@ -95,12 +144,11 @@ class _Server(asyncssh.SSHServer):
 class SshListener(Listener):
     """The sshd of one node, closed while the node is down."""
 
-    def __init__(self, lab: Homelab, node_name: str, username: str = "wakehub") -> None:
+    def __init__(self, lab: Homelab, node_name: str) -> None:
         """Serve ``node_name``'s SSH with the homelab's credentials."""
         super().__init__(f"{node_name} ssh")
         self.lab = lab
         self.node_name = node_name
-        self.username = username
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
 
@@ -150,16 +198,28 @@ class SshListener(Listener):
             process.stderr.write("This simulated host only runs commands.\n")
             process.exit(1)
             return
+        username = str(process.get_extra_info("username") or "")
         try:
             words = shlex.split(command)
         except ValueError:
             words = command.split()
+        if words == ["id"]:
+            process.stdout.write(id_line(username))
+            process.exit(0)
+            return
+        if words == ["id", "-u"]:
+            process.stdout.write(f"{USERS[username][0]}\n")
+            process.exit(0)
+            return
         sudo = False
         if words[:1] == ["sudo"]:
             sudo = True
             non_interactive = words[1:2] == ["-n"]
             words = words[2:] if non_interactive else words[1:]
-            if node.faults.get("sudo_password_required"):
+            listing = words[:1] == ["-l"]
+            if listing:
+                words = words[1:]
+            if username != ROOT and node.faults.get("sudo_password_required"):
                 _LOGGER.info(
                     "homelab: %s: sudo refused for %r", self.node_name, command
                 )
@@ -170,7 +230,22 @@ class SshListener(Listener):
                 )
                 process.exit(1)
                 return
+            if listing:
+                if tuple(words) in SHUTDOWN_COMMANDS:
+                    path = COMMAND_PATHS[words[0]]
+                    process.stdout.write(" ".join([path, *words[1:]]) + "\n")
+                    process.exit(0)
+                else:
+                    process.exit(1)
+                return
         if tuple(words) in SHUTDOWN_COMMANDS:
+            if username != ROOT and not sudo:
+                _LOGGER.info(
+                    "homelab: %s: %r refused for %s", self.node_name, command, username
+                )
+                process.stderr.write(LOGIND_REFUSAL)
+                process.exit(1)
+                return
             lab.record(
                 self.node_name, "ssh_shutdown", "ssh", command=command, sudo=sudo
             )

@@ -55,6 +55,7 @@ def ssh_input(
         **auth,
         "shutdown_command": "systemctl poweroff",
         "use_sudo": False,
+        "forced_command": False,
         **overrides,
     }
 

@@ -102,6 +102,7 @@ async def test_nas_wol_and_ssh_only(hass: HomeAssistant, homelab: Any) -> None:
             "host_key": nas["ssh"]["host_key"],
             "shutdown_command": "systemctl poweroff",
             "use_sudo": True,
+            "forced_command": False,
         },
     }
     assert result["options"] == {
@@ -377,6 +378,41 @@ async def test_ssh_errors_recover(hass: HomeAssistant, homelab: Any) -> None:
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
+async def test_ssh_step_proves_the_shutdown_will_be_allowed(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """A login is not enough: a non-root user without sudo, or a sudo that
+    asks for a password, is refused with its own error; sudo that allows the
+    command is accepted. Nothing is shut down by the test."""
+    homelab.set_power("NAS", "on")
+    user = node_doc(homelab, "NAS")["ssh"]["unprivileged_username"]
+    result = await start_machine_flow(hass, homelab, "NAS")
+    flow_id = result["flow_id"]
+
+    async def submit(**overrides: Any) -> Any:
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, ssh_input(homelab, "NAS", username=user, **overrides)
+        )
+        assert result["step_id"] == "ssh_host_key"
+        return await hass.config_entries.flow.async_configure(flow_id, {})
+
+    result = await submit()
+    assert result["step_id"] == "ssh"
+    assert result["errors"] == {"base": "shutdown_not_root"}
+    homelab.fault("NAS", "sudo_password_required")
+    result = await submit(use_sudo=True)
+    assert result["errors"] == {"base": "shutdown_sudo_refused"}
+    homelab.fault("NAS", "sudo_password_required", None)
+    result = await submit(use_sudo=True)
+    assert result["type"] is FlowResultType.MENU
+    assert [c["command"] for c in homelab.commands() if c["node"] == "NAS"] == [
+        "id -u",
+        "sudo -n -l systemctl poweroff",
+        "sudo -n -l systemctl poweroff",
+    ]
+    assert homelab.state("NAS") == "on"
+
+
 async def test_ssh_unexpected_error_recovers(
     hass: HomeAssistant, homelab: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -573,6 +609,31 @@ async def test_raspberrypi_docker_through_ssh(
     assert docker["host_key"] == doc["ssh"]["host_key"]
     assert docker["port"] == doc["ssh"]["port"]
     assert docker["socket_path"] == doc["docker"]["socket_path"]
+
+
+async def test_docker_through_ssh_without_the_docker_group(
+    hass: HomeAssistant, homelab: Any
+) -> None:
+    """An SSH user who may not use docker.sock gets a clear error, not
+    "cannot connect"."""
+    homelab.set_power("RaspberryPi", "on")
+    doc = node_doc(homelab, "RaspberryPi")
+    # The machine's login is the unprivileged user, who may shut down
+    # through sudo but is not in the docker group.
+    result = await through_ssh(
+        hass,
+        homelab,
+        "RaspberryPi",
+        username=doc["ssh"]["unprivileged_username"],
+        use_sudo=True,
+    )
+    result = await choose(hass, result, "docker")
+    result = await choose(hass, result, "docker_ssh")
+    flow_id = result["flow_id"]
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {"socket_path": doc["docker"]["socket_path"]}
+    )
+    assert result["errors"] == {"base": "docker_socket_denied"}
 
 
 @pytest.fixture

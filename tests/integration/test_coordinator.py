@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import issue_registry as ir
 import pytest
 
+from custom_components.wakehub.channels.docker import DockerHost
 from custom_components.wakehub.config_flow import CONF_VERIFY_AT_BOOT
 from custom_components.wakehub.const import DOMAIN
 from custom_components.wakehub.coordinator import (
@@ -418,6 +421,48 @@ async def test_untested_entry_with_bad_credentials_raises_an_issue(
     assert not issue_registry.async_get_issue(
         DOMAIN, f"ssh_failed_at_boot_{mock_config_entry.entry_id}"
     )
+
+
+@pytest.mark.parametrize("machine_name", ["RaspberryPi"])
+async def test_docker_tunnel_closes_on_unload(
+    hass: HomeAssistant, homelab: HomelabThread, mock_config_entry: MockConfigEntry
+) -> None:
+    """Docker through SSH: the private unix socket and the SSH connection
+    live while the entry is loaded and are gone once it is unloaded."""
+    ssh = homelab.ready["nodes"]["RaspberryPi"]["ssh"]
+    data = dict(mock_config_entry.data)
+    data["docker"] = {
+        "mode": "ssh",
+        "host": data["host"],
+        "port": ssh["port"],
+        "username": ssh["username"],
+        "password": ssh["password"],
+        "host_key": ssh["host_key"],
+        "socket_path": "/var/run/docker.sock",
+    }
+    mock_config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(mock_config_entry, data=data)
+    homelab.set_power("RaspberryPi", "on")
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert state_of(hass, "pihole") == "off"
+    (docker,) = mock_config_entry.runtime_data.channels.docker.values()
+    assert isinstance(docker, DockerHost)
+    path = docker.tunnel_path
+    assert path is not None
+    assert os.path.exists(path)
+
+    def sshd_connections() -> int:
+        return homelab.call(lambda lab: len(lab.ssh["RaspberryPi"].connections))
+
+    assert sshd_connections() == 1
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert not os.path.exists(os.path.dirname(path))
+    assert docker.tunnel_path is None
+    async with asyncio.timeout(5):
+        while sshd_connections():
+            await asyncio.sleep(0.05)
 
 
 @pytest.mark.parametrize("machine_name", ["RaspberryPi"])

@@ -30,7 +30,12 @@ def _wol(homelab: HomelabThread, mac: str, payload: bytes | None = None) -> None
 
 
 async def _ssh(
-    homelab: HomelabThread, node: str, *, key: bool = True, **kwargs: Any
+    homelab: HomelabThread,
+    node: str,
+    *,
+    key: bool = True,
+    username: str | None = None,
+    **kwargs: Any,
 ) -> asyncssh.SSHClientConnection:
     info = homelab.ready["nodes"][node]["ssh"]
     known = asyncssh.import_known_hosts(
@@ -44,7 +49,7 @@ async def _ssh(
     return await asyncssh.connect(
         "127.0.0.1",
         info["port"],
-        username=info["username"],
+        username=username or info["username"],
         known_hosts=known,
         agent_path=None,
         **auth,
@@ -140,7 +145,10 @@ async def test_ssh_password_unknown_command_and_sudo_fault(
     """Password auth; unknown commands exit 127; sudo_password_required fails sudo -n."""
     homelab.set_power("Machine1", "on")
     homelab.fault("Machine1", "sudo_password_required")
-    async with await _ssh(homelab, "Machine1", key=False) as conn:
+    unprivileged = homelab.ready["nodes"]["Machine1"]["ssh"]["unprivileged_username"]
+    async with await _ssh(
+        homelab, "Machine1", key=False, username=unprivileged
+    ) as conn:
         result = await conn.run("uptime")
         assert result.exit_status == 127
         result = await conn.run("sudo -n systemctl poweroff")
@@ -162,6 +170,50 @@ async def test_ssh_password_unknown_command_and_sudo_fault(
             client_keys=None,
             agent_path=None,
         )
+
+
+async def test_only_root_or_sudo_may_shut_down(homelab: HomelabThread) -> None:
+    """As on a real host: a non-root user's shutdown without sudo is refused by
+    logind; ``id`` and ``sudo -n -l`` tell who may do what; root may."""
+    homelab.set_power("NAS", "on")
+    unprivileged = homelab.ready["nodes"]["NAS"]["ssh"]["unprivileged_username"]
+    async with await _ssh(homelab, "NAS", username=unprivileged) as conn:
+        result = await conn.run("id")
+        assert (
+            result.stdout
+            == "uid=1000(wakehub) gid=1000(wakehub) groups=1000(wakehub)\n"
+        )
+        assert (await conn.run("id -u")).stdout == "1000\n"
+        result = await conn.run("systemctl poweroff")
+        assert result.exit_status == 1
+        assert "Interactive authentication required" in str(result.stderr)
+        result = await conn.run("sudo -n -l systemctl poweroff")
+        assert (result.exit_status, result.stdout) == (
+            0,
+            "/usr/bin/systemctl poweroff\n",
+        )
+        assert (await conn.run("sudo -n -l rm -rf /")).exit_status == 1
+    assert homelab.state("NAS") == "on"
+    assert homelab.log() == []
+    async with await _ssh(homelab, "NAS") as conn:
+        assert (await conn.run("id -u")).stdout == "0\n"
+        assert (await conn.run("sudo -n -l poweroff")).stdout == "/usr/sbin/poweroff\n"
+        assert (await conn.run("systemctl poweroff")).exit_status == 0
+    homelab.wait_state("NAS", "off")
+
+
+async def test_docker_socket_is_root_only(homelab: HomelabThread) -> None:
+    """The unprivileged user is not in the docker group: "open failed"."""
+    homelab.set_power("RaspberryPi", "on")
+    info = homelab.ready["nodes"]["RaspberryPi"]["ssh"]
+    async with await _ssh(
+        homelab, "RaspberryPi", username=info["unprivileged_username"]
+    ) as conn:
+        with pytest.raises(asyncssh.ChannelOpenError, match=r"^open failed$"):
+            await conn.open_unix_connection("/var/run/docker.sock")
+    async with await _ssh(homelab, "RaspberryPi") as conn:
+        _reader, writer = await conn.open_unix_connection("/var/run/docker.sock")
+        writer.close()
 
 
 async def test_ssh_faults(homelab: HomelabThread) -> None:

@@ -10,10 +10,15 @@ Endpoints (:class:`DockerEndpoint`):
 ``unix``
     a local unix socket, ``/var/run/docker.sock`` by default.
 ``ssh``
-    an asyncssh tunnel to the host's ``/var/run/docker.sock`` (a local
-    ``127.0.0.1:<ephemeral>`` listener forwarded to the remote socket), reusing
-    an :class:`~.ssh.SshConfig` and its pinned host key. The tunnel is opened
-    on first use, kept for later calls, and re-opened after a failure.
+    an asyncssh tunnel to the host's ``/var/run/docker.sock``, reusing an
+    :class:`~.ssh.SshConfig` and its pinned host key. The local end is a unix
+    socket in a private directory (mode 0700) made for this host object, never
+    a TCP port: a TCP listener on 127.0.0.1 would give every local process
+    (an add-on on the host network, anything in Home Assistant's container)
+    root-equivalent access to the Docker host. The tunnel is opened on first
+    use, kept for later calls, re-opened after a failure, and closed (socket
+    and directory removed) by :meth:`DockerHost.close`. An SSH user who may
+    not use the remote socket gets :class:`DockerSocketPermissionError`.
 
 Containers are identified by their NAME (without Docker's leading ``/``): a
 container recreated by ``compose up`` keeps its name but not its ID.
@@ -29,8 +34,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 import os
 from pathlib import Path
+import shutil
 import ssl
 import tempfile
 from typing import TYPE_CHECKING, Any
@@ -45,6 +52,7 @@ from .errors import (
     AuthenticationError,
     ChannelError,
     ChannelTimeoutError,
+    DockerSocketPermissionError,
     InvalidConfigError,
     NotFoundError,
     PermissionDeniedError,
@@ -194,6 +202,45 @@ def _map_error(err: BaseException, where: str) -> ChannelError:
     return ApiError(f"Docker at {where}: {err}")
 
 
+def _remove_dir(path: str) -> None:
+    """Remove a tunnel's private directory and its socket (blocking)."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def _check_remote_socket(
+    conn: asyncssh.SSHClientConnection, config: DockerConfig
+) -> None:
+    """Open (and close) the remote Docker socket once through ``conn``.
+
+    OpenSSH only says "open failed" when it cannot connect to the socket for
+    the user, whatever the reason. The usual one is a user who is neither
+    root nor in the ``docker`` group (the socket is ``root:docker``, mode
+    0660), so ``id`` (a fixed command) tells which error to raise.
+    """
+    assert config.ssh is not None
+    try:
+        _reader, writer = await conn.open_unix_connection(config.socket_path)
+    except asyncssh.ChannelOpenError as err:
+        try:
+            result = await conn.run("id", check=False)
+        except (OSError, asyncssh.Error):
+            ids = ""
+        else:
+            ids = result.stdout if isinstance(result.stdout, str) else ""
+        if ids.startswith("uid=") and not (
+            ids.startswith("uid=0(") or "(docker)" in ids
+        ):
+            raise DockerSocketPermissionError(
+                f"permission denied on {config.socket_path}: "
+                f"{config.ssh.username} is neither root nor in the docker group; "
+                "add the user to the docker group"
+            ) from err
+        raise UnreachableError(
+            f"cannot open {config.where}: {err.reason or 'open failed'}"
+        ) from err
+    writer.close()
+
+
 class DockerHost:
     """A Docker Engine as a ``HostApi``: its containers, by name."""
 
@@ -210,6 +257,7 @@ class DockerHost:
         self._docker: aiodocker.Docker | None = None
         self._ssh_conn: asyncssh.SSHClientConnection | None = None
         self._ssh_listener: asyncssh.SSHListener | None = None
+        self._tunnel_dir: str | None = None
         self._lock = asyncio.Lock()
 
     async def _client(self) -> aiodocker.Docker:
@@ -246,10 +294,8 @@ class DockerHost:
                         timeout=timeout,
                     )
                 case DockerEndpoint.SSH:
-                    port = await self._open_tunnel()
-                    docker = aiodocker.Docker(
-                        url=f"tcp://127.0.0.1:{port}", timeout=timeout
-                    )
+                    path = await self._open_tunnel()
+                    docker = aiodocker.Docker(url=f"unix://{path}", timeout=timeout)
                 case _:
                     docker = aiodocker.Docker(
                         url=f"tcp://{config.host}:{config.effective_port}",
@@ -259,27 +305,50 @@ class DockerHost:
             self._docker = docker
             return docker
 
-    async def _open_tunnel(self) -> int:
-        """Forward 127.0.0.1:<ephemeral> to the remote Docker socket over SSH."""
-        assert self.config.ssh is not None
-        conn = await SshChannel(self.config.ssh).open()
+    @property
+    def tunnel_path(self) -> str | None:
+        """The local unix socket of the SSH tunnel while it is open."""
+        if self._tunnel_dir is None:
+            return None
+        return os.path.join(self._tunnel_dir, "docker.sock")
+
+    async def _open_tunnel(self) -> str:
+        """Forward a private local unix socket to the remote Docker socket.
+
+        The remote socket is opened once first, so that a user who may not
+        use it gets a clear error now rather than a dropped connection later.
+        """
+        config = self.config
+        assert config.ssh is not None
+        conn = await SshChannel(config.ssh).open()
+        loop = asyncio.get_running_loop()
+        tunnel_dir: str | None = None
         try:
-            listener = await conn.forward_local_port_to_path(
-                "127.0.0.1", 0, self.config.socket_path
+            await _check_remote_socket(conn, config)
+            tunnel_dir = await loop.run_in_executor(
+                None, partial(tempfile.mkdtemp, prefix="wakehub-docker-ssh-")
             )
-        except (OSError, asyncssh.Error) as err:
+            path = os.path.join(tunnel_dir, "docker.sock")
+            listener = await conn.forward_local_path(path, config.socket_path)
+        except BaseException as err:
             await close_connection(conn)
-            raise UnreachableError(
-                f"cannot forward to {self.config.where}: {err}"
-            ) from err
+            if tunnel_dir is not None:
+                await loop.run_in_executor(None, _remove_dir, tunnel_dir)
+            if isinstance(err, (OSError, asyncssh.Error)):
+                raise UnreachableError(
+                    f"cannot forward to {config.where}: {err}"
+                ) from err
+            raise
         self._ssh_conn, self._ssh_listener = conn, listener
-        return listener.get_port()
+        self._tunnel_dir = tunnel_dir
+        return path
 
     async def _reset(self) -> None:
         """Close the client and the tunnel; the next call rebuilds them."""
         docker, self._docker = self._docker, None
         listener, self._ssh_listener = self._ssh_listener, None
         conn, self._ssh_conn = self._ssh_conn, None
+        tunnel_dir, self._tunnel_dir = self._tunnel_dir, None
         if docker is not None:
             await docker.close()
         if listener is not None:
@@ -287,6 +356,10 @@ class DockerHost:
             await listener.wait_closed()
         if conn is not None:
             await close_connection(conn)
+        if tunnel_dir is not None:
+            await asyncio.get_running_loop().run_in_executor(
+                None, _remove_dir, tunnel_dir
+            )
 
     async def _guard[T](self, call: Callable[[aiodocker.Docker], Awaitable[T]]) -> T:
         """Await ``call(docker)`` and map errors; a broken link is reset."""

@@ -59,6 +59,27 @@ class PermissionDeniedError(ChannelError):
         self.privilege = privilege
 
 
+class DockerSocketPermissionError(PermissionDeniedError):
+    """Docker over SSH: the SSH user may not use the remote Docker socket."""
+
+    code = "docker_socket_denied"
+
+
+class ShutdownNotAllowedError(ChannelError):
+    """SSH works, but the configured shutdown would be refused.
+
+    ``reason`` is ``not_root`` (no sudo, and the user is not root) or
+    ``sudo_refused`` (sudo will not run the command without a password).
+    """
+
+    code = "shutdown_not_allowed"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        """Remember why the shutdown would be refused."""
+        super().__init__(message)
+        self.reason = reason
+
+
 class NotFoundError(ChannelError):
     """The node (guest, container) does not exist on its host."""
 

@@ -16,6 +16,14 @@ Security model:
 
 A connection dropped while the shutdown command runs means the machine went
 down, and counts as success.
+
+:meth:`SshChannel.check` (the config flow's test) proves more than a login:
+it runs a harmless fixed command that shows the configured shutdown will be
+allowed, ``id -u`` (uid 0) without sudo, ``sudo -n -l <shutdown command>``
+with it, and raises :class:`ShutdownNotAllowedError` otherwise. A key that
+the machine restricts to the shutdown (``command=`` in ``authorized_keys``,
+``SshConfig.forced_command``) is only logged in with: the server would run
+the shutdown instead of any command.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from .errors import (
     CommandFailedError,
     HostKeyMismatchError,
     InvalidConfigError,
+    ShutdownNotAllowedError,
     UnreachableError,
 )
 
@@ -84,6 +93,10 @@ class SshConfig:
     passphrase: str | None = field(default=None, repr=False)
     shutdown_command: ShutdownCommand = ShutdownCommand.SYSTEMCTL_POWEROFF
     use_sudo: bool = False
+    forced_command: bool = False
+    """The key is restricted to the shutdown by ``command=`` in the machine's
+    ``authorized_keys``: the server runs that command whatever is asked, so
+    :meth:`SshChannel.check` must not run any command."""
     timeout: float = DEFAULT_SSH_TIMEOUT
 
     def __post_init__(self) -> None:
@@ -185,6 +198,15 @@ async def close_connection(conn: asyncssh.SSHClientConnection) -> None:
             await conn.wait_closed()
 
 
+def _first_line(result: asyncssh.SSHCompletedProcess, *, stderr: bool = True) -> str:
+    """The first non-empty line a command printed (stderr first, if asked)."""
+    streams = (result.stderr, result.stdout) if stderr else (result.stdout,)
+    for stream in streams:
+        if isinstance(stream, str) and (lines := stream.strip().splitlines()):
+            return lines[0].strip()
+    return ""
+
+
 class SshChannel:
     """Authenticated, host-key-pinned SSH access to one machine."""
 
@@ -241,9 +263,58 @@ class SshChannel:
             await close_connection(conn)
 
     async def check(self) -> None:
-        """Connect and authenticate, then disconnect: for the config flow."""
-        async with self.connection():
-            pass
+        """Connect, authenticate and prove the shutdown will be allowed.
+
+        Raises :class:`ShutdownNotAllowedError` when the user is not root and
+        does not use sudo (``not_root``), or when sudo will not run the
+        shutdown command without a password (``sudo_refused``). With a key
+        restricted by ``command=`` (``forced_command``) it only logs in: any
+        command would run the shutdown itself.
+        """
+        async with self.connection() as conn:
+            if not self.config.forced_command:
+                await self._check_shutdown_allowed(conn)
+
+    async def _run_check(
+        self, conn: asyncssh.SSHClientConnection, command: str
+    ) -> asyncssh.SSHCompletedProcess:
+        """Run one of the fixed check commands, boundedly."""
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                return await conn.run(command, check=False)
+        except TimeoutError as err:
+            raise ChannelTimeoutError(
+                f"{command!r} did not finish within {self.config.timeout} s"
+            ) from err
+        except (OSError, asyncssh.Error) as err:
+            raise _map_error(err, self._where) from err
+
+    async def _check_shutdown_allowed(self, conn: asyncssh.SSHClientConnection) -> None:
+        """Raise ``ShutdownNotAllowedError`` unless the shutdown is permitted."""
+        config = self.config
+        command = config.shutdown_command.value
+        if config.use_sudo:
+            check = f"{SUDO_PREFIX} -l {command}"
+            result = await self._run_check(conn, check)
+            if result.exit_status == 0:
+                return
+            detail = _first_line(result) or f"exit status {result.exit_status}"
+            raise ShutdownNotAllowedError(
+                f"sudo will not run {command!r} for {config.username} on "
+                f"{self._where} without a password ({check!r}: {detail})",
+                reason="sudo_refused",
+            )
+        result = await self._run_check(conn, "id -u")
+        uid = _first_line(result, stderr=False)
+        if result.exit_status == 0 and uid == "0":
+            return
+        raise ShutdownNotAllowedError(
+            f"{config.username} on {self._where} is not root (id -u: "
+            f"{uid or _first_line(result) or result.exit_status}), so {command!r} "
+            "would be refused: log in as root, or use sudo with a rule that "
+            "allows it without a password",
+            reason="not_root",
+        )
 
     async def shutdown(self) -> None:
         """Send the configured shutdown command.
