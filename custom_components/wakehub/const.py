@@ -71,9 +71,30 @@ a container ``<host id>/docker/<name>``.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+from .core.model import NodeKind
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DOMAIN: Final = "wakehub"
+
+# Events on Home Assistant's bus (their data: ``logbook.py``; docs/events.md).
+EVENT_CASCADE_STARTED: Final = f"{DOMAIN}_cascade_started"
+EVENT_CASCADE_STEP: Final = f"{DOMAIN}_cascade_step"
+EVENT_CASCADE_COMPLETED: Final = f"{DOMAIN}_cascade_completed"
+EVENT_CASCADE_FAILED: Final = f"{DOMAIN}_cascade_failed"
+EVENT_SHUTDOWN_PROPOSED: Final = f"{DOMAIN}_shutdown_proposed"
+"""Fired when a proposal is made (or asked again): answer it by its id."""
+EVENT_PROPOSAL_CLOSED: Final = f"{DOMAIN}_shutdown_proposal_closed"
+"""Fired when a proposal ends; ``outcome`` is a ``proposals.Outcome``."""
+EVENT_NODE_KEPT: Final = f"{DOMAIN}_node_kept"
+"""Fired for a KEEP decision: the node stays on, ``reason`` says why."""
+
+# Persistent notification ids: the prefix, then the cascade id / the node id.
+CASCADE_NOTIFICATION_PREFIX: Final = f"{DOMAIN}_cascade_"
+PROPOSAL_NOTIFICATION_PREFIX: Final = f"{DOMAIN}_proposal_"
 
 # entry.data
 CONF_NAME: Final = "name"
@@ -151,14 +172,25 @@ DEFAULT_REALM: Final = "pam"
 DEFAULT_SCAN_INTERVAL: Final = timedelta(seconds=30)
 MIN_SCAN_INTERVAL: Final = timedelta(seconds=10)
 DEFAULT_PROPOSAL_EXPIRY: Final = timedelta(hours=1)
+"""How long a shutdown proposal waits for an answer, unless the entry says."""
 MAX_PROPOSAL_EXPIRY_MINUTES: Final = 7 * 24 * 60
 
-# Per-kind step timeouts, in seconds: a physical boot takes minutes. The ONE
-# table: the options flow shows it, the HA driver applies it, and the
-# orchestrator's ``DEFAULT_START_TIMEOUTS``/``DEFAULT_STOP_TIMEOUTS`` (keyed by
-# NodeKind) are built from it.
-DEFAULT_START_TIMEOUTS: Final = {"machine": 300, "vm": 180, "lxc": 90, "container": 60}
-DEFAULT_STOP_TIMEOUTS: Final = {"machine": 300, "vm": 180, "lxc": 90, "container": 60}
+# Per-kind step timeouts (command plus readiness), in seconds: a physical boot
+# takes minutes. The one table: the options flow shows it, the HA driver and
+# the orchestrator apply it. Keyed by NodeKind, a StrEnum, so the plain kind
+# strings of entry.options look it up too.
+DEFAULT_START_TIMEOUTS: Final[Mapping[str, int]] = {
+    NodeKind.MACHINE: 300,
+    NodeKind.VM: 180,
+    NodeKind.LXC: 90,
+    NodeKind.CONTAINER: 60,
+}
+DEFAULT_STOP_TIMEOUTS: Final[Mapping[str, int]] = {
+    NodeKind.MACHINE: 300,
+    NodeKind.VM: 180,
+    NodeKind.LXC: 90,
+    NodeKind.CONTAINER: 60,
+}
 
 # The least-privilege Proxmox role WakeHub needs (shown in the flow and docs).
 PROXMOX_ROLE_PRIVILEGES: Final = "VM.Audit VM.PowerMgmt Sys.Audit"

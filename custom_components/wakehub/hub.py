@@ -51,11 +51,16 @@ from homeassistant.util.hass_dict import HassKey
 from .channels.errors import HostKeyMismatchError, NoQuorumError
 from .compat import async_get_node_device, async_move_node_device
 from .const import (
+    CASCADE_NOTIFICATION_PREFIX,
     CONF_CONFIRM_SHUTDOWN,
     CONF_DEPENDENCIES,
     CONF_MACHINE,
     CONF_PROPOSAL_EXPIRY,
     DOMAIN,
+    EVENT_CASCADE_COMPLETED,
+    EVENT_CASCADE_FAILED,
+    EVENT_CASCADE_STARTED,
+    EVENT_CASCADE_STEP,
 )
 from .coordinator import NodeActivity as Overlay
 from .core.errors import CoreError, UnknownNodeError
@@ -95,19 +100,12 @@ HUB_KEY: HassKey[WakeHubHub] = HassKey(DOMAIN)
 POLL_INTERVAL: Final = 1.0
 """Seconds between two readiness polls during a cascade (tests lower it)."""
 
-EVENT_CASCADE_STARTED: Final = f"{DOMAIN}_cascade_started"
-EVENT_CASCADE_STEP: Final = f"{DOMAIN}_cascade_step"
-EVENT_CASCADE_COMPLETED: Final = f"{DOMAIN}_cascade_completed"
-EVENT_CASCADE_FAILED: Final = f"{DOMAIN}_cascade_failed"
-
 SERVICE_DEVICE_ID: Final = "wakehub"
 """The identifier of the "WakeHub" service device that holds the cascade sensor."""
 CASCADE_SENSOR_UNIQUE_ID: Final = f"{DOMAIN}-cascade"
 
 STORAGE_KEY: Final = f"{DOMAIN}.cascade"
 STORAGE_VERSION: Final = 1
-
-NOTIFICATION_PREFIX: Final = f"{DOMAIN}_cascade_"
 
 
 @contextmanager
@@ -558,7 +556,7 @@ class WakeHubHub:
             self.hass,
             message,
             title=title,
-            notification_id=f"{NOTIFICATION_PREFIX}{cascade_id}",
+            notification_id=f"{CASCADE_NOTIFICATION_PREFIX}{cascade_id}",
         )
 
     async def _async_text(self, key: str, placeholders: Mapping[str, str]) -> str:

@@ -31,14 +31,16 @@ from homeassistant.const import Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 
-from .const import DOMAIN
-from .proposals import EVENT_NODE_KEPT, EVENT_PROPOSAL_CLOSED, EVENT_SHUTDOWN_PROPOSED
-
-# The same names as in hub.py (kept here so the logbook does not load the hub).
-EVENT_CASCADE_STARTED: Final = f"{DOMAIN}_cascade_started"
-EVENT_CASCADE_STEP: Final = f"{DOMAIN}_cascade_step"
-EVENT_CASCADE_COMPLETED: Final = f"{DOMAIN}_cascade_completed"
-EVENT_CASCADE_FAILED: Final = f"{DOMAIN}_cascade_failed"
+from .const import (
+    DOMAIN,
+    EVENT_CASCADE_COMPLETED,
+    EVENT_CASCADE_FAILED,
+    EVENT_CASCADE_STARTED,
+    EVENT_CASCADE_STEP,
+    EVENT_NODE_KEPT,
+    EVENT_PROPOSAL_CLOSED,
+    EVENT_SHUTDOWN_PROPOSED,
+)
 
 # The keys of a logbook entry (``homeassistant.components.logbook.const``,
 # which its package does not re-export).

@@ -35,7 +35,6 @@ and come back, with their notifications, after a restart.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from enum import StrEnum
 import logging
 from typing import TYPE_CHECKING, Any, Final, TypedDict
@@ -49,26 +48,25 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import dt as dt_util, slugify
 
-from .const import DOMAIN
+from .const import (
+    DEFAULT_PROPOSAL_EXPIRY,
+    DOMAIN,
+    EVENT_NODE_KEPT,
+    EVENT_PROPOSAL_CLOSED,
+    EVENT_SHUTDOWN_PROPOSED,
+    PROPOSAL_NOTIFICATION_PREFIX,
+)
 from .core.model import PowerState, is_active
 from .core.planner import Decision, Verdict
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
+    from datetime import datetime, timedelta
 
     from .core.topology import Topology
 
 _LOGGER = logging.getLogger(__name__)
 
-EVENT_SHUTDOWN_PROPOSED: Final = "wakehub_shutdown_proposed"
-"""Fired when a proposal is made (or asked again): answer it by its id."""
-EVENT_PROPOSAL_CLOSED: Final = "wakehub_shutdown_proposal_closed"
-"""Fired when a proposal ends; ``outcome`` is a :class:`Outcome`."""
-EVENT_NODE_KEPT: Final = "wakehub_node_kept"
-"""Fired for a KEEP decision: the node stays on, ``reason`` says why."""
-
-NOTIFICATION_PREFIX: Final = "wakehub_proposal_"
-DEFAULT_EXPIRY: Final = timedelta(hours=1)
 STORAGE_KEY: Final = f"{DOMAIN}.proposals"
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 1.0
@@ -158,7 +156,7 @@ class Proposal:
 
 def notification_id_for(node_id: str) -> str:
     """The id of the persistent notification of a proposal about ``node_id``."""
-    return f"{NOTIFICATION_PREFIX}{slugify(node_id)}"
+    return f"{PROPOSAL_NOTIFICATION_PREFIX}{slugify(node_id)}"
 
 
 class ProposalManager:
@@ -174,7 +172,7 @@ class ProposalManager:
         self,
         hass: HomeAssistant,
         *,
-        expiry: timedelta = DEFAULT_EXPIRY,
+        expiry: timedelta = DEFAULT_PROPOSAL_EXPIRY,
         expiry_for: Callable[[str], timedelta | None] | None = None,
         store_key: str = STORAGE_KEY,
     ) -> None:

@@ -14,11 +14,16 @@ from homeassistant.components.sensor import (
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
 from homeassistant.core import callback
 
-from .const import CONF_MACHINE, CONF_PINNED, CONF_URL
+from .const import (
+    CONF_MACHINE,
+    CONF_PINNED,
+    CONF_URL,
+    EVENT_PROPOSAL_CLOSED,
+    EVENT_SHUTDOWN_PROPOSED,
+)
 from .core.model import NodeKind, PowerState
 from .entity import WakeHubEntity
 from .hub import HUB_KEY
-from .proposals import EVENT_PROPOSAL_CLOSED, EVENT_SHUTDOWN_PROPOSED
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

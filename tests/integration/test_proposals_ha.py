@@ -17,11 +17,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.wakehub import hub as hub_module
-from custom_components.wakehub.const import CONF_PROPOSAL_EXPIRY, DOMAIN
-from custom_components.wakehub.proposals import (
+from custom_components.wakehub.const import (
+    CONF_PROPOSAL_EXPIRY,
+    DOMAIN,
     EVENT_PROPOSAL_CLOSED,
-    notification_id_for,
 )
+from custom_components.wakehub.proposals import notification_id_for
 
 from .conftest import node_id_of, state_of
 from .hub_helpers import (

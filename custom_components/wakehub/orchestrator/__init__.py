@@ -18,12 +18,7 @@ from .cascade import (
     Origin,
     StepStatus,
 )
-from .driver import (
-    DEFAULT_START_TIMEOUTS,
-    DEFAULT_STOP_TIMEOUTS,
-    NodeDriver,
-    default_step_timeout,
-)
+from .driver import NodeDriver, default_step_timeout
 from .engine import (
     DEFAULT_POLL_INTERVAL,
     ERROR_INTERRUPTED,
@@ -46,8 +41,6 @@ from .events import (
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
-    "DEFAULT_START_TIMEOUTS",
-    "DEFAULT_STOP_TIMEOUTS",
     "ERROR_INTERRUPTED",
     "ERROR_TIMEOUT",
     "ERROR_UNEXPECTED",

@@ -7,43 +7,32 @@ Home Assistant glue implements it on top of the channels and the
 coordinators; the tests implement it on top of the channels and the
 simulator's ready document.
 
-Per-kind step timeouts are given here so that every driver uses the same
-defaults: a physical boot takes minutes, so a machine gets five of them.
+Every driver uses the same per-kind step timeouts, ``const.DEFAULT_START_TIMEOUTS``
+and ``const.DEFAULT_STOP_TIMEOUTS``: a physical boot takes minutes, so a
+machine gets five of them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from custom_components.wakehub.const import (
-    DEFAULT_START_TIMEOUTS as _START_TIMEOUTS,
-    DEFAULT_STOP_TIMEOUTS as _STOP_TIMEOUTS,
+    DEFAULT_START_TIMEOUTS,
+    DEFAULT_STOP_TIMEOUTS,
 )
-from custom_components.wakehub.core.model import Capability, NodeKind, PowerState
-from custom_components.wakehub.core.planner import Action, Step
+from custom_components.wakehub.core.planner import Action
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-DEFAULT_START_TIMEOUTS: Final[Mapping[NodeKind, float]] = {
-    NodeKind(kind): float(seconds) for kind, seconds in _START_TIMEOUTS.items()
-}
-"""Default seconds for a start step (command plus readiness), per kind.
-
-The one table lives in ``const.DEFAULT_START_TIMEOUTS`` (the options flow
-shows it); this is the same table keyed by :class:`NodeKind`.
-"""
-
-DEFAULT_STOP_TIMEOUTS: Final[Mapping[NodeKind, float]] = {
-    NodeKind(kind): float(seconds) for kind, seconds in _STOP_TIMEOUTS.items()
-}
-"""Default seconds for a stop step (command plus readiness), per kind."""
+    from custom_components.wakehub.core.model import Capability, NodeKind, PowerState
+    from custom_components.wakehub.core.planner import Step
 
 
 def default_step_timeout(kind: NodeKind, action: Action) -> float:
     """Return the default timeout in seconds of a step on a node of ``kind``."""
     table = DEFAULT_START_TIMEOUTS if action is Action.START else DEFAULT_STOP_TIMEOUTS
-    return table[kind]
+    return float(table[kind])
 
 
 class NodeDriver(Protocol):
