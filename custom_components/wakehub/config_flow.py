@@ -171,7 +171,7 @@ from .models import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .coordinator import WakeHubRuntimeData
+    from .coordinator import WakeHubConfigEntry, WakeHubRuntimeData
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -196,6 +196,9 @@ CONF_PIN_CERTIFICATE_ONLY: Final = "pin_certificate_only"
 
 # The box to tick on the form of a changed Proxmox certificate.
 CONF_ACCEPT_CERTIFICATE: Final = "accept_certificate"
+
+# hassfest forbids URLs in translations: the example is a placeholder.
+URL_EXAMPLE: Final = "http://jellyfin.lan:8096"
 
 _HOSTNAME_RE: Final = re.compile(
     r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
@@ -248,6 +251,20 @@ def _error_key(err: Exception) -> str:
             return key
     _LOGGER.error("Unexpected error while testing a connection", exc_info=err)
     return "unknown"
+
+
+def _docker_error_key(err: Exception) -> str:
+    """Map a Docker API test's error to the form's error key.
+
+    A Docker 403 names no privilege (an authorization plugin or a proxy
+    refused), so it has its own text instead of ``permission_denied``'s; a
+    socket the SSH user may not open keeps its own (``docker_socket_denied``).
+    """
+    if isinstance(err, PermissionDeniedError) and not isinstance(
+        err, DockerSocketPermissionError
+    ):
+        return "docker_permission_denied"
+    return _error_key(err)
 
 
 def _pinned_fingerprint(host_key: str) -> str:
@@ -670,7 +687,9 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> WakeHubOptionsFlow:
+    def async_get_options_flow(
+        config_entry: WakeHubConfigEntry,
+    ) -> WakeHubOptionsFlow:
         """Return the options flow."""
         return WakeHubOptionsFlow()
 
@@ -1112,9 +1131,9 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                         errors["base"] = "invalid_tls_material"
                     elif mode == DOCKER_MODE_UNIX:
                         # Nothing else than the path can be wrong.
-                        errors[CONF_SOCKET_PATH] = _error_key(err)
+                        errors[CONF_SOCKET_PATH] = _docker_error_key(err)
                     else:
-                        errors["base"] = _error_key(err)
+                        errors["base"] = _docker_error_key(err)
                 else:
                     self._data[CONF_DOCKER] = docker
                     host = machine_id(self._data[CONF_MAC])
@@ -1793,6 +1812,7 @@ class WakeHubOptionsFlow(OptionsFlow):
             description_placeholders={
                 "name": node.get(CONF_NAME, self.config_entry.title),
                 "details": _describe_child(found[0]) if found else "-",
+                "url_example": URL_EXAMPLE,
             },
         )
 
@@ -1900,7 +1920,7 @@ class WakeHubOptionsFlow(OptionsFlow):
         try:
             await _async_check_docker(docker)
         except Exception as err:  # noqa: BLE001
-            errors["base"] = _error_key(err)
+            errors["base"] = _docker_error_key(err)
             return None
         node = dict(self._options[CONF_NODES][self._node_id])
         node[CONF_DOCKER] = docker

@@ -493,16 +493,16 @@ class WakeHubHub:
             "error_message": error.message if error is not None else None,
         }
         self.hass.bus.async_fire(EVENT_CASCADE_FAILED, data)
-        key = "cascade_failed"
+        texts = ("cascade_failed_title", "cascade_failed")
         if data["error_code"] == HostKeyMismatchError.code and (
             machine := self._async_review_host_key(node)
         ):
-            key = "cascade_failed_host_key"
+            texts = ("cascade_failed_host_key_title", "cascade_failed_host_key")
             data = {**data, "machine": machine}
         elif data["error_code"] == NoQuorumError.code:
-            key = "cascade_failed_no_quorum"
+            texts = ("cascade_failed_no_quorum_title", "cascade_failed_no_quorum")
         self.hass.async_create_task(
-            self._async_notify_failure(cascade.id, key, data),
+            self._async_notify_failure(cascade.id, texts, data),
             eager_start=True,
         )
 
@@ -538,9 +538,12 @@ class WakeHubHub:
     # -- notifications and the restart marker -------------------------------------
 
     async def _async_notify_failure(
-        self, cascade_id: str, key: str, data: Mapping[str, Any]
+        self, cascade_id: str, texts: tuple[str, str], data: Mapping[str, Any]
     ) -> None:
-        """A persistent notification in the user's language (English fallback)."""
+        """A persistent notification in the user's language (English fallback).
+
+        ``texts`` are the ``exceptions`` keys of its title and its message.
+        """
         placeholders = {
             "target": str(data["target_name"]),
             "node": str(data.get("name") or data["target_name"]),
@@ -550,8 +553,8 @@ class WakeHubHub:
             "message": str(data.get("error_message") or ""),
             "machine": str(data.get("machine") or ""),
         }
-        title = await self._async_text(f"{key}_title", placeholders)
-        message = await self._async_text(key, placeholders)
+        title = await self._async_text(texts[0], placeholders)
+        message = await self._async_text(texts[1], placeholders)
         persistent_notification.async_create(
             self.hass,
             message,
@@ -599,7 +602,9 @@ class WakeHubHub:
         )
         self.hass.bus.async_fire(EVENT_CASCADE_FAILED, data)
         await self._async_notify_failure(
-            str(marker.get("id")), "cascade_interrupted", data
+            str(marker.get("id")),
+            ("cascade_interrupted_title", "cascade_interrupted"),
+            data,
         )
 
     @callback

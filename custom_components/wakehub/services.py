@@ -1,7 +1,9 @@
 """WakeHub's actions, registered once in ``async_setup``.
 
 - ``wakehub.start`` / ``wakehub.stop``: target entities or devices of
-  WakeHub nodes; ``wait: true`` waits for the end and returns the cascades.
+  WakeHub nodes, or the areas, floors and labels that hold them (what the
+  target picker offers); ``wait: true`` waits for the end and returns the
+  cascades.
 - ``wakehub.plan``: response only, the steps a start or stop would run now.
 - ``wakehub.add_dependency`` / ``wakehub.remove_dependency``: ``dependent``
   and ``dependency`` are the entity id of any WakeHub entity of a node, or its
@@ -19,7 +21,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.const import ATTR_DEVICE_ID, ATTR_ENTITY_ID
+from homeassistant.const import (
+    ATTR_AREA_ID,
+    ATTR_DEVICE_ID,
+    ATTR_ENTITY_ID,
+    ATTR_FLOOR_ID,
+    ATTR_LABEL_ID,
+)
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -29,6 +37,7 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import (
+    area_registry as ar,
     config_validation as cv,
     device_registry as dr,
     entity_registry as er,
@@ -58,9 +67,13 @@ ATTR_DEPENDENT: Final = "dependent"
 ATTR_DEPENDENCY: Final = "dependency"
 ATTR_PROPOSAL_ID: Final = "proposal_id"
 
+_IDS: Final = vol.All(cv.ensure_list, [cv.string])
 _TARGET: Final[dict[vol.Marker, Any]] = {
     vol.Optional(ATTR_ENTITY_ID): cv.entity_ids,
-    vol.Optional(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string]),
+    vol.Optional(ATTR_DEVICE_ID): _IDS,
+    vol.Optional(ATTR_AREA_ID): _IDS,
+    vol.Optional(ATTR_FLOOR_ID): _IDS,
+    vol.Optional(ATTR_LABEL_ID): _IDS,
 }
 POWER_SCHEMA: Final = vol.Schema(
     {**_TARGET, vol.Optional(ATTR_WAIT, default=False): cv.boolean}
@@ -107,15 +120,47 @@ def resolve_node(hub: WakeHubHub, reference: str) -> str:
     return node
 
 
+def _grouped_nodes(hub: WakeHubHub, call: ServiceCall) -> list[str]:
+    """The WakeHub nodes in the targeted areas, floors and labels.
+
+    As Home Assistant expands a target: the devices there, and the entities
+    placed there themselves. Anything that is not a WakeHub node is left out.
+    """
+    areas = ar.async_get(hub.hass)
+    devices = dr.async_get(hub.hass)
+    entities = er.async_get(hub.hass)
+    area_ids = list(call.data.get(ATTR_AREA_ID, []))
+    for floor_id in call.data.get(ATTR_FLOOR_ID, []):
+        area_ids += [area.id for area in ar.async_entries_for_floor(areas, floor_id)]
+    device_ids: list[str] = []
+    entity_entries: list[er.RegistryEntry] = []
+    for label_id in call.data.get(ATTR_LABEL_ID, []):
+        area_ids += [area.id for area in ar.async_entries_for_label(areas, label_id)]
+        device_ids += [d.id for d in dr.async_entries_for_label(devices, label_id)]
+        entity_entries += er.async_entries_for_label(entities, label_id)
+    for area_id in dict.fromkeys(area_ids):
+        device_ids += [d.id for d in dr.async_entries_for_area(devices, area_id)]
+        entity_entries += er.async_entries_for_area(entities, area_id)
+    device_ids += [
+        entry.device_id
+        for entry in entity_entries
+        if entry.platform == DOMAIN and entry.device_id is not None
+    ]
+    nodes = (_node_of_device(hub, device_id) for device_id in device_ids)
+    return [node for node in nodes if node is not None]
+
+
 def _targets(hub: WakeHubHub, call: ServiceCall) -> list[str]:
     """The nodes a call targets, in order, without duplicates."""
     references = [
         *call.data.get(ATTR_ENTITY_ID, []),
         *call.data.get(ATTR_DEVICE_ID, []),
     ]
-    if not references:
+    nodes = [resolve_node(hub, ref) for ref in references]
+    nodes += _grouped_nodes(hub, call)
+    if not nodes:
         raise _invalid("no_target")
-    return list(dict.fromkeys(resolve_node(hub, ref) for ref in references))
+    return list(dict.fromkeys(nodes))
 
 
 def _response(cascades: list[Cascade]) -> dict[str, Any]:

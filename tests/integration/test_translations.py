@@ -47,7 +47,7 @@ def test_checker_reports_every_difference(
     french = json.loads((root / "translations" / "fr.json").read_text("utf-8"))
     del french["entity"]["sensor"]["cpu"]
     french["entity"]["sensor"]["bogus"] = {"name": "Bogus"}
-    french["exceptions"]["api_error"]["message"] = "Erreur"
+    french["exceptions"]["not_a_node"]["message"] = "Erreur"
     (root / "translations" / "fr.json").write_text(json.dumps(french), "utf-8")
     (root / "translations" / "en.json").write_text("{}", "utf-8")
 
@@ -55,7 +55,7 @@ def test_checker_reports_every_difference(
         "translations/en.json differs from strings.json",
         "fr.json: missing entity.sensor.cpu.name",
         "fr.json: extra entity.sensor.bogus.name",
-        "fr.json: placeholders differ in exceptions.api_error.message",
+        "fr.json: placeholders differ in exceptions.not_a_node.message",
     ]
     checker.ROOT = root
     try:
