@@ -73,6 +73,7 @@ from .orchestrator import (
     CascadeStarted,
     CascadeStatus,
     NodeActivityChanged,
+    NodeNeededError,
     Orchestrator,
     OrchestratorClosedError,
     OrchestratorEvent,
@@ -117,6 +118,12 @@ def _translated_request_errors(node_id: str) -> Iterator[None]:
     """
     try:
         yield
+    except NodeNeededError as err:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key=err.code,
+            translation_placeholders=err.placeholders,
+        ) from err
     except UnknownNodeError as err:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -294,12 +301,23 @@ class WakeHubHub:
 
     @callback
     def _check_withdrawals(self) -> None:
-        """Withdraw the proposals a poll made pointless (see ``proposals``)."""
+        """Withdraw the proposals that a poll or a queued start made pointless.
+
+        Called on every coordinator update, and the moment a start is queued
+        or picked up: a start that needs a proposed node (as a dependency or
+        a host) withdraws the proposal at once, not at the next poll.
+        """
+        if not self.proposals.proposals:
+            return
         states = {
             node_id: coordinator.node_state(node_id)
             for node_id, coordinator in self._by_node.items()
         }
-        self.proposals.async_check_withdrawals(states, self.topology)
+        needed = {
+            node_id: cascade.target_name
+            for node_id, cascade in self.orchestrator.needed_nodes().items()
+        }
+        self.proposals.async_check_withdrawals(states, self.topology, needed)
 
     @property
     def topology(self) -> Topology:
@@ -336,11 +354,26 @@ class WakeHubHub:
         """
         with _translated_request_errors(node_id):
             cascade = await self.orchestrator.async_request(action, node_id)
+        self._check_withdrawals()
         self._notify()
         return cascade
 
     async def async_confirm_shutdown(self, proposal: str) -> Cascade:
-        """Accept a shutdown proposal and queue its stop cascade."""
+        """Accept a shutdown proposal and queue its stop cascade.
+
+        Refused, with the reason, while a queued or running start needs the
+        node (a stale notification or card must never undo a start); the
+        proposal, if still pending, is withdrawn then.
+        """
+        node_id = self.proposals.node_of(proposal)
+        if node_id is None and proposal in self.topology:
+            node_id = proposal
+        if node_id is not None and (
+            needing := self.orchestrator.starts_needing(node_id)
+        ):
+            self._check_withdrawals()
+            with _translated_request_errors(node_id):
+                raise NodeNeededError(self.name_of(node_id), needing[0])
         node_id = await self.proposals.async_confirm(proposal)
         with _translated_request_errors(node_id):
             return await self.orchestrator.async_confirm_shutdown(node_id)
@@ -375,6 +408,7 @@ class WakeHubHub:
             self._on_step(event)
         elif isinstance(event, CascadeStarted):
             self._on_started(event.cascade)
+            self._check_withdrawals()
         elif isinstance(event, CascadeEnded):
             self._on_ended(event.cascade)
         elif isinstance(event, Reevaluated):

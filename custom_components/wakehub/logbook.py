@@ -180,6 +180,9 @@ def _node_kept(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
     children = [str(name) for name in data.get("child_names") or []]
     if reason == "manual":
         why = "it was started on its own"
+    elif reason == "starting":
+        needed_by = data.get("needed_by_name") or data.get("needed_by") or "?"
+        why = f"the start of {needed_by} needs it"
     else:
         parts = []
         if dependents:

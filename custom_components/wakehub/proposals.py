@@ -21,13 +21,17 @@ The answers:
 * without an answer the proposal expires (default one hour; the
   ``proposal_expiry`` option of the entry owning the node, in minutes);
 * it is withdrawn as soon as the node gets an active dependent or child again,
-  or is stopped some other way (:meth:`ProposalManager.async_check_withdrawals`).
+  is stopped some other way, or a queued or running start needs it (as a
+  dependency or a host: :meth:`ProposalManager.async_check_withdrawals`,
+  which the hub calls the moment it queues a start). A confirmation that
+  arrives while such a start exists is refused by the hub, with the reason
+  (:meth:`ProposalManager.node_of` finds the node of a withdrawn proposal).
 
 Every end fires ``wakehub_shutdown_proposal_closed`` (``proposal_id``,
 ``node``, ``name``, ``outcome``), so an automation can clear what it showed.
 KEEP decisions fire ``wakehub_node_kept`` with why the node stays on
-(``reason``: ``dependents``, ``children``, or ``manual`` for a node started
-on its own). Proposal ids start with ``p_``. Pending
+(``reason``: ``dependents``, ``children``, ``starting`` when a queued start
+needs it, or ``manual`` for a node started on its own). Proposal ids start with ``p_``. Pending
 proposals are persisted with a :class:`~homeassistant.helpers.storage.Store`
 and come back, with their notifications, after a restart.
 """
@@ -76,6 +80,11 @@ KEEP_REASON_DEPENDENTS: Final = "dependents"
 KEEP_REASON_CHILDREN: Final = "children"
 KEEP_REASON_MANUAL: Final = "manual"
 """The node was started on its own (not for a dependent): never auto-stopped."""
+KEEP_REASON_STARTING: Final = "starting"
+"""A queued start needs the node (``needed_by``, ``needed_by_name``)."""
+
+CLOSED_MEMORY: Final = 100
+"""How many closed proposals :meth:`ProposalManager.node_of` still knows."""
 
 PROPOSAL_ID_PREFIX: Final = "p_"
 """Proposal ids start with a letter, so templates never turn one into a number."""
@@ -187,6 +196,7 @@ class ProposalManager:
         self._expiry_for = expiry_for
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, store_key)
         self._proposals: dict[str, Proposal] = {}  # by node id
+        self._closed: dict[str, str] = {}  # node id by closed proposal id
         self._timers: dict[str, CALLBACK_TYPE] = {}  # by node id
         self._unsubscribe: CALLBACK_TYPE | None = None
         self._dirty = False
@@ -262,6 +272,16 @@ class ProposalManager:
                 return proposal
         return None
 
+    def node_of(self, proposal_id_or_node_id: str) -> str | None:
+        """The node a pending or recently closed proposal is about.
+
+        A confirmation may come from a notification shown before the
+        proposal was withdrawn: its node tells the caller why it is refused.
+        """
+        if (proposal := self.get(proposal_id_or_node_id)) is not None:
+            return proposal.node
+        return self._closed.get(proposal_id_or_node_id)
+
     # -------------------------------------------------------- re-evaluations
 
     async def async_handle_reevaluation(
@@ -289,9 +309,14 @@ class ProposalManager:
         name = names.get(decision.node, decision.node)
         dependents = [names.get(node, node) for node in decision.active_dependents]
         children = [names.get(node, node) for node in decision.active_children]
+        needed_by = decision.needed_by
+        needed_by_name = names.get(needed_by, needed_by) if needed_by else None
         if decision.independent:
             reason = KEEP_REASON_MANUAL
             why = "it was started on its own, not for a dependent"
+        elif needed_by_name is not None:
+            reason = KEEP_REASON_STARTING
+            why = f"the start of {needed_by_name} needs it"
         elif dependents:
             reason = KEEP_REASON_DEPENDENTS
             why = f"still needed by {', '.join(dependents)}"
@@ -309,6 +334,8 @@ class ProposalManager:
                 "active_children": list(decision.active_children),
                 "dependent_names": dependents,
                 "child_names": children,
+                "needed_by": needed_by,
+                "needed_by_name": needed_by_name,
             },
         )
 
@@ -382,21 +409,28 @@ class ProposalManager:
 
     @callback
     def async_check_withdrawals(
-        self, states: Mapping[str, PowerState], topology: Topology
+        self,
+        states: Mapping[str, PowerState],
+        topology: Topology,
+        needed: Mapping[str, str] | None = None,
     ) -> list[str]:
         """Withdraw the proposals that no longer make sense; return their nodes.
 
         ``states`` maps node ids to their current state (the polled one, or a
-        cascade's overlay); a node without a state counts as off. A proposal
-        is withdrawn when its node left the topology, is off or stopping (it
-        was stopped some other way), or has an active dependent or hosted
-        child again (error and unknown count as active, to be safe).
+        cascade's overlay); a node without a state counts as off. ``needed``
+        maps the nodes that a queued or running start needs to the name of
+        that start's target. A proposal is withdrawn when its node left the
+        topology, a start needs it, it is off or stopping (it was stopped
+        some other way), or has an active dependent or hosted child again
+        (error and unknown count as active, to be safe).
         """
         withdrawn: list[str] = []
         for proposal in list(self._proposals.values()):
             node_id = proposal.node
             if node_id not in topology:
                 why = "it no longer exists"
+            elif needed and (target := needed.get(node_id)) is not None:
+                why = f"the start of {target} needs it"
             elif states.get(node_id, PowerState.OFF) in (
                 PowerState.OFF,
                 PowerState.STOPPING,
@@ -437,6 +471,9 @@ class ProposalManager:
         if self._proposals.get(proposal.node) is not proposal:
             return
         del self._proposals[proposal.node]
+        self._closed[proposal.id] = proposal.node
+        while len(self._closed) > CLOSED_MEMORY:
+            del self._closed[next(iter(self._closed))]
         if (cancel := self._timers.pop(proposal.node, None)) is not None:
             cancel()
         persistent_notification.async_dismiss(self.hass, proposal.notification_id)

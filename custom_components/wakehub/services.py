@@ -4,7 +4,8 @@
   WakeHub nodes, or the areas, floors and labels that hold them (what the
   target picker offers); ``wait: true`` waits for the end and returns the
   cascades.
-- ``wakehub.plan``: response only, the steps a start or stop would run now.
+- ``wakehub.plan``: response only, the steps a start or stop would run now
+  (for a stop, also the dependents it takes down and the starts it cancels).
 - ``wakehub.add_dependency`` / ``wakehub.remove_dependency``: ``dependent``
   and ``dependency`` are the entity id of any WakeHub entity of a node, or its
   device id. The edge is stored in the options of the entry that owns the
@@ -224,6 +225,17 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 }
                 for step in steps
                 if step.reason.kind is not ReasonKind.TARGET
+            ]
+            # The queued or running starts this stop would cancel (they need
+            # the target): the card names them before the user confirms.
+            response["cancels"] = [
+                {
+                    "cascade_id": cascade.id,
+                    "target": cascade.target,
+                    "name": cascade.target_name,
+                    "status": str(cascade.status),
+                }
+                for cascade in the_hub.orchestrator.starts_needing(target)
             ]
         return response
 

@@ -207,8 +207,10 @@ def test_autoremove_chain(topology: Topology) -> None:
     """What a start cascade brought up for sandbox goes with it, machines asking.
 
     Starting sandbox from all off marks the NAS, Machine2, Jellyfin, Machine1
-    and VM-Docker. Stopping sandbox stops Jellyfin automatically; Jellyfin's
-    own re-evaluation then proposes the NAS (a machine: confirmation).
+    and VM-Docker. Stopping sandbox stops Jellyfin (its dependency) and
+    VM-Docker (its host, left running nothing) automatically; their own
+    re-evaluations then propose the NAS, Machine2 and Machine1 (machines:
+    confirmation). Domain rules section 4.6.
     """
     start = plan_start(topology, states_of(), ID["sandbox"])
     marks = dependency_marks(start)
@@ -218,14 +220,78 @@ def test_autoremove_chain(topology: Topology) -> None:
     assert named(stop) == [("sandbox", "stop", "docker", "target", None)]
     stopped = [ID["sandbox"]]
     assert reevaluate(topology, states, stopped, started_for_dependents=marks) == [
-        Decision(ID["Jellyfin"], Verdict.STOP)
+        Decision(ID["VM-Docker"], Verdict.STOP, host=True),
+        Decision(ID["Jellyfin"], Verdict.STOP),
     ]
     states[ID["sandbox"]] = PowerState.OFF
     jellyfin_stop = plan_stop(topology, states, ID["Jellyfin"])
     assert named(jellyfin_stop) == [("Jellyfin", "stop", "proxmox", "target", None)]
-    stopped.append(ID["Jellyfin"])
-    assert reevaluate(topology, states, stopped, started_for_dependents=marks) == [
-        Decision(ID["NAS"], Verdict.CONFIRM)
+    vm_stop = plan_stop(topology, states, ID["VM-Docker"])
+    assert named(vm_stop) == [("VM-Docker", "stop", "proxmox", "target", None)]
+    states[ID["Jellyfin"]] = states[ID["VM-Docker"]] = PowerState.OFF
+    assert reevaluate(
+        topology, states, [ID["Jellyfin"]], started_for_dependents=marks
+    ) == [
+        Decision(ID["NAS"], Verdict.CONFIRM),
+        Decision(ID["Machine2"], Verdict.CONFIRM, host=True),
+    ]
+    assert reevaluate(
+        topology, states, [ID["VM-Docker"]], started_for_dependents=marks
+    ) == [Decision(ID["Machine1"], Verdict.CONFIRM, host=True)]
+
+
+def test_host_the_user_started_stays_on(topology: Topology) -> None:
+    """A host without a mark (started by the user, or already on) is no candidate."""
+    states = states_of(["Machine1", "VM-Docker"])
+    marks = {ID["Machine1"]}
+    # VM-Docker was on before plex: stopping plex leaves it, and so Machine1.
+    assert (
+        reevaluate(topology, states, [ID["plex"]], started_for_dependents=marks) == []
+    )
+    # Nor is a host a candidate without marks at all (nothing says who started it).
+    assert reevaluate(topology, states, [ID["plex"]]) == []
+
+
+def test_host_still_running_something_is_kept(topology: Topology) -> None:
+    """A started host that still runs another active child is kept, naming it."""
+    states = states_of(["Machine1", "VM-Docker", "VM-Ubuntu"])
+    marks = {ID["Machine1"], ID["VM-Docker"]}
+    (vm,) = reevaluate(topology, states, [ID["plex"]], started_for_dependents=marks)
+    assert vm == Decision(ID["VM-Docker"], Verdict.STOP, host=True)
+    states[ID["VM-Docker"]] = PowerState.OFF
+    assert reevaluate(
+        topology, states, [ID["VM-Docker"]], started_for_dependents=marks
+    ) == [
+        Decision(
+            ID["Machine1"], Verdict.KEEP, active_children=(ID["VM-Ubuntu"],), host=True
+        )
+    ]
+
+
+def test_host_above_hosts_that_are_off(topology: Topology) -> None:
+    """A start cancelled once Machine1 was up: Machine1 is re-evaluated.
+
+    plex's start woke Machine1, then was cancelled before VM-Docker started:
+    the stop of plex climbs through VM-Docker (off) to Machine1.
+    """
+    states = states_of(["NAS", "Machine1"])
+    marks = {ID["Machine1"]}
+    assert reevaluate(topology, states, [ID["plex"]], started_for_dependents=marks) == [
+        Decision(ID["NAS"], Verdict.CONFIRM),
+        Decision(ID["Machine1"], Verdict.CONFIRM, host=True),
+    ]
+
+
+def test_node_a_queued_start_needs_is_kept(topology: Topology) -> None:
+    """A dependency or host that a queued start needs stays on, naming the start."""
+    states = states_of(["NAS", "Machine2", "Jellyfin"])
+    marks = {ID["NAS"], ID["Machine2"]}
+    needed = {ID["NAS"]: ID["plex"]}
+    assert reevaluate(
+        topology, states, [ID["Jellyfin"]], started_for_dependents=marks, needed=needed
+    ) == [
+        Decision(ID["NAS"], Verdict.KEEP, needed_by=ID["plex"]),
+        Decision(ID["Machine2"], Verdict.CONFIRM, host=True),
     ]
 
 

@@ -122,6 +122,19 @@ def test_start_plan_is_complete_ordered_and_unique(
                 assert position[needed] < position[node]
 
 
+def _first_active_host(
+    topology: Topology,
+    states: dict[str, PowerState],
+    node: str,
+    stopped: set[str],
+) -> str | None:
+    """The first node up ``node``'s hosting chain that is active or stopped."""
+    host = topology.parent(node)
+    while host is not None and host not in stopped and not is_active(states[host]):
+        host = topology.parent(host)
+    return host
+
+
 @SETTINGS
 @given(data=st.data(), built=topologies())
 def test_stop_plan_and_reevaluation_never_strand_an_active_dependent(
@@ -150,7 +163,18 @@ def test_stop_plan_and_reevaluation_never_strand_an_active_dependent(
     for decision in decisions:
         assert decision.node not in stopped
         assert is_active(states[decision.node])
-        assert any(decision.node in topology.dependencies(node) for node in stopped)
+        is_dependency = any(
+            decision.node in topology.dependencies(node) for node in stopped
+        )
+        assert decision.host is not is_dependency
+        if decision.host:
+            # A host WakeHub started, the first active one above a stopped node.
+            assert marks is not None
+            assert decision.node in marks
+            assert any(
+                _first_active_host(topology, states, node, stopped) == decision.node
+                for node in stopped
+            )
         blockers = [
             needer
             for needer in _needed_by(topology, decision.node)

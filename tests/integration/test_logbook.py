@@ -194,6 +194,18 @@ def describe(hass: HomeAssistant) -> Callable[[str, dict[str, Any]], dict[str, s
             "NAS",
             "stays on: it was started on its own",
         ),
+        (
+            "wakehub_node_kept",
+            {
+                "node": NAS,
+                "name": "NAS",
+                "reason": "starting",
+                "needed_by": "x/202",
+                "needed_by_name": "Jellyfin",
+            },
+            "NAS",
+            "stays on: the start of Jellyfin needs it",
+        ),
     ],
 )
 def test_descriptions(

@@ -30,6 +30,7 @@ from custom_components.wakehub.core import (
     reevaluate,
 )
 from custom_components.wakehub.proposals import (
+    CLOSED_MEMORY,
     EVENT_NODE_KEPT,
     EVENT_PROPOSAL_CLOSED,
     EVENT_SHUTDOWN_PROPOSED,
@@ -203,6 +204,8 @@ async def test_keep_and_stop_decisions(
         "active_children": [],
         "dependent_names": ["plex"],
         "child_names": [],
+        "needed_by": None,
+        "needed_by_name": None,
     }
     assert not proposed
     assert manager.proposals == []
@@ -213,6 +216,14 @@ async def test_keep_and_stop_decisions(
     await hass.async_block_till_done()
     assert kept[-1].data["reason"] == "children"
     assert kept[-1].data["child_names"] == ["VM-Docker"]
+
+    await manager.async_handle_reevaluation(
+        [Decision(NAS, Verdict.KEEP, needed_by=PLEX)], NAMES
+    )
+    await hass.async_block_till_done()
+    assert kept[-1].data["reason"] == "starting"
+    assert kept[-1].data["needed_by"] == PLEX
+    assert kept[-1].data["needed_by_name"] == "plex"
 
 
 async def test_confirm(hass: HomeAssistant, manager: ProposalManager) -> None:
@@ -444,6 +455,38 @@ async def test_withdrawal_when_a_child_runs_again(
     assert manager.async_check_withdrawals(states, TOPOLOGY) == []
     states[VM_DOCKER] = ON
     assert manager.async_check_withdrawals(states, TOPOLOGY) == [MACHINE1]
+
+
+async def test_withdrawal_when_a_start_needs_the_node(
+    hass: HomeAssistant, manager: ProposalManager
+) -> None:
+    """A start that needs the node withdraws its proposal, whatever the states.
+
+    Its node is still known afterwards, by the proposal's id, so that a late
+    confirmation can be refused with the reason.
+    """
+    proposal_id = await _propose(hass, manager)
+    assert manager.node_of(proposal_id) == NAS
+    assert manager.node_of(NAS) == NAS
+    assert manager.async_check_withdrawals(_states(), TOPOLOGY, {}) == []
+    needed = {NAS: "Jellyfin", MACHINE2: "Jellyfin"}
+    assert manager.async_check_withdrawals(_states(), TOPOLOGY, needed) == [NAS]
+    assert manager.proposals == []
+    assert manager.get(proposal_id) is None
+    assert manager.node_of(proposal_id) == NAS
+    assert manager.node_of(NAS) is None
+    assert manager.node_of("p_unknown") is None
+
+
+async def test_closed_proposals_are_remembered_within_a_bound(
+    hass: HomeAssistant, manager: ProposalManager
+) -> None:
+    """Only the last ``CLOSED_MEMORY`` closed proposals keep their node."""
+    first = await _propose(hass, manager)
+    await manager.async_dismiss(first)
+    for _ in range(CLOSED_MEMORY):
+        await manager.async_dismiss(await _propose(hass, manager))
+    assert manager.node_of(first) is None
 
 
 async def test_withdrawal_when_the_node_is_gone(

@@ -15,6 +15,7 @@ from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
 from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import ATTR_ENTITY_ID, SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.core import callback
+from homeassistant.exceptions import ServiceValidationError
 import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
@@ -22,6 +23,7 @@ from custom_components.wakehub import hub as hub_module
 from custom_components.wakehub.const import (
     DOMAIN,
     EVENT_NODE_KEPT,
+    EVENT_PROPOSAL_CLOSED,
     EVENT_SHUTDOWN_PROPOSED,
 )
 from custom_components.wakehub.proposals import notification_id_for
@@ -127,7 +129,13 @@ async def test_scenario_3_jellyfin_off_proposes_the_nas(
 
 
 async def test_autoremove_chain(hass: HomeAssistant, homelab: HomelabThread) -> None:
-    """Start sandbox, stop it: Jellyfin (started for it) stops, the NAS is asked."""
+    """Start sandbox, stop it: what was started for it goes, machines are asked.
+
+    Jellyfin (a dependency) and VM-Docker (the host) were started only for
+    sandbox: both stop. The NAS, Machine1 and Machine2, woken for the
+    cascade and now running nothing needed, are proposed (domain rules
+    section 4.6): no host stays on forever unasked.
+    """
     await async_setup_homelab(hass, homelab)
     await async_turn(hass, SERVICE_TURN_ON, "sandbox")
     await async_wait_idle(hass)
@@ -139,12 +147,154 @@ async def test_autoremove_chain(hass: HomeAssistant, homelab: HomelabThread) -> 
 
     assert commands(homelab)[len(homelab_start) :] == [
         ("docker_stop", "sandbox"),
+        ("pve_shutdown", "VM-Docker"),
         ("pve_shutdown", "Jellyfin"),
     ]
-    assert state_of(hass, "sandbox") == "off"
-    assert state_of(hass, "Jellyfin") == "off"
-    assert state_of(hass, "NAS") == "on"
+    for name in ("sandbox", "VM-Docker", "Jellyfin"):
+        assert state_of(hass, name) == "off", name
+    for name in ("NAS", "Machine1", "Machine2"):
+        assert state_of(hass, name) == "on", name
+    assert sorted(e.data["name"] for e in proposed) == ["Machine1", "Machine2", "NAS"]
+    assert sorted(p["name"] for p in hub_of(hass).proposals.proposals) == [
+        "Machine1",
+        "Machine2",
+        "NAS",
+    ]
+
+
+async def test_host_the_user_started_stays_on(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """Machine1 started by the user stays on, unasked, once plex stops."""
+    await async_setup_homelab(hass, homelab)
+    await async_turn(hass, SERVICE_TURN_ON, "Machine1")
+    await async_wait_idle(hass)
+    await async_turn(hass, SERVICE_TURN_ON, "plex")
+    await async_wait_idle(hass)
+    before = commands(homelab)
+    proposed = async_capture_events(hass, EVENT_SHUTDOWN_PROPOSED)
+
+    await async_turn(hass, SERVICE_TURN_OFF, "plex")
+    await async_wait_idle(hass)
+
+    # VM-Docker was started for plex: it goes; Machine1 was the user's.
+    assert commands(homelab)[len(before) :] == [
+        ("docker_stop", "plex"),
+        ("pve_shutdown", "VM-Docker"),
+    ]
+    assert state_of(hass, "Machine1") == "on"
     assert sorted(e.data["name"] for e in proposed) == ["NAS"]
+
+
+async def test_stale_proposal_never_undoes_a_start(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """The NAS's proposal goes the moment Jellyfin's start needs the NAS.
+
+    The issue's case: the NAS is proposed after Jellyfin stopped; Jellyfin
+    is started again and its cascade waits for Machine2. The proposal is
+    withdrawn at once (not at the next poll), and a confirmation arriving
+    then (a stale phone notification, a stale card) is refused with the
+    reason; Jellyfin comes up and nothing is shut down.
+    """
+    await async_setup_homelab(hass, homelab)
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_wait_idle(hass)
+    await async_turn(hass, SERVICE_TURN_OFF, "Jellyfin")
+    await async_wait_idle(hass)
+    hub = hub_of(hass)
+    proposals = {p["name"]: p["proposal_id"] for p in hub.proposals.proposals}
+    assert set(proposals) == {"NAS", "Machine2"}
+    # Machine2 (woken for Jellyfin, now hosting nothing active) is shut down.
+    await hass.services.async_call(
+        DOMAIN,
+        "confirm_shutdown",
+        {"proposal_id": proposals["Machine2"]},
+        blocking=True,
+    )
+    await async_wait_idle(hass)
+    assert state_of(hass, "Machine2") == "off"
+    before = commands(homelab)
+
+    homelab.fault("Machine2", "ignore_wol")  # Jellyfin's start waits for it
+    closed = async_capture_events(hass, EVENT_PROPOSAL_CLOSED)
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
+
+    start = hub.orchestrator.running or hub.orchestrator.queued[0]
+    assert not start.done
+    assert [(e.data["name"], e.data["outcome"]) for e in closed] == [
+        ("NAS", "withdrawn")
+    ]
+    assert hub.proposals.proposals == []
+    nas = node_id_of(homelab.ready, "NAS")
+    assert notification_id_for(nas) not in _notifications(hass)
+    assert "proposal_id" not in hass.states.get("sensor.nas_status").attributes
+
+    for data in ({"proposal_id": proposals["NAS"]}, {"entity_id": "switch.nas"}):
+        with pytest.raises(ServiceValidationError) as refused:
+            await hass.services.async_call(
+                DOMAIN, "confirm_shutdown", data, blocking=True
+            )
+        assert refused.value.translation_key == "node_needed"
+        assert refused.value.translation_placeholders == {
+            "name": "NAS",
+            "target": "Jellyfin",
+        }
+        assert str(refused.value) == (
+            "NAS is needed by the start of Jellyfin: it stays on"
+        )
+    assert not start.done
+
+    homelab.fault("Machine2", "ignore_wol", None)
+    homelab.set_power("Machine2", "on")
+    await async_wait_idle(hass)
+    assert start.status == "completed"
+    assert commands(homelab)[len(before) :] == [
+        ("wol", "Machine2"),
+        ("pve_start", "Jellyfin"),
+    ]
+    assert state_of(hass, "Jellyfin") == "on"
+    assert state_of(hass, "NAS") == "on"
+
+
+async def test_stop_of_a_needed_dependency_cancels_the_start(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """Stopping the NAS (up) while Jellyfin starts cancels Jellyfin's start.
+
+    The plan the card shows first names the start it cancels.
+    """
+    homelab.set_power("NAS", "on")
+    homelab.fault("Machine2", "ignore_wol")
+    await async_setup_homelab(hass, homelab)
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    hub = hub_of(hass)
+    start = hub.orchestrator.running or hub.orchestrator.queued[0]
+
+    plan = await hass.services.async_call(
+        DOMAIN,
+        "plan",
+        {"entity_id": "switch.nas", "action": "stop"},
+        blocking=True,
+        return_response=True,
+    )
+    assert plan["cancels"] == [
+        {
+            "cascade_id": start.id,
+            "target": node_id_of(homelab.ready, "Jellyfin"),
+            "name": "Jellyfin",
+            "status": str(start.status),
+        }
+    ]
+    await async_turn(hass, SERVICE_TURN_OFF, "NAS")
+    homelab.fault("Machine2", "ignore_wol", None)
+    homelab.set_power("Machine2", "on")
+    await async_wait_idle(hass)
+
+    assert start.status == "cancelled"
+    assert ("pve_start", "Jellyfin") not in commands(homelab)
+    assert commands(homelab)[-1] == ("ssh_shutdown", "NAS")
+    assert state_of(hass, "Jellyfin") == "off"
 
 
 async def test_scenario_5_shared_nas(

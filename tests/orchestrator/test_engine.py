@@ -28,6 +28,7 @@ from custom_components.wakehub.orchestrator import (
     CascadeStarted,
     CascadeStatus,
     NodeActivityChanged,
+    NodeNeededError,
     Orchestrator,
     OrchestratorClosedError,
     OrchestratorEvent,
@@ -396,6 +397,104 @@ async def test_stop_cancels_a_queued_start_that_needs_the_node() -> None:
     assert stop.status is CascadeStatus.COMPLETED
     assert stop.steps == []  # Machine1 was off already
     assert _log(driver) == [("RaspberryPi", "start")]
+
+
+async def test_stop_of_a_dependency_already_up_cancels_the_start() -> None:
+    """The NAS is up, Jellyfin starts (its plan skips the NAS): stopping the NAS
+    cancels the start, which would otherwise be undone right after it ends."""
+    orchestrator, driver, _events = _make(("NAS",))
+    start = await orchestrator.async_start(ID["Jellyfin"])
+    assert [s.name for s in start.steps] == ["Machine2", "Jellyfin"]
+    await driver.command_started.wait()  # Machine2's WoL
+    assert orchestrator.starts_needing(ID["NAS"]) == [start]
+    assert orchestrator.starts_needing(ID["Machine2"]) == [start]
+    assert orchestrator.starts_needing(ID["Jellyfin"]) == [start]
+    assert orchestrator.starts_needing(ID["plex"]) == []
+    stop = await orchestrator.async_stop(ID["NAS"])
+    assert start.cancel_reason == "stop of NAS requested"
+    # A cancelled start needs nothing any more.
+    assert orchestrator.starts_needing(ID["NAS"]) == []
+    await stop.wait()
+    assert start.status is CascadeStatus.CANCELLED
+    assert _log(driver) == [("Machine2", "start"), ("NAS", "stop")]
+    assert "Jellyfin" not in _on(driver)
+
+
+async def test_needed_nodes_names_the_first_start_that_needs_each() -> None:
+    """Running first, then the queue in order; cancelled starts left out."""
+    orchestrator, driver, _events = _make()
+    jellyfin = await orchestrator.async_start(ID["Jellyfin"])
+    await driver.command_started.wait()
+    plex = await orchestrator.async_start(ID["plex"])
+    needed = orchestrator.needed_nodes()
+    assert {NAME[node]: NAME[c.target] for node, c in needed.items()} == {
+        "NAS": "Jellyfin",
+        "Machine2": "Jellyfin",
+        "Jellyfin": "Jellyfin",
+        "Machine1": "plex",
+        "VM-Docker": "plex",
+        "plex": "plex",
+    }
+    await jellyfin.wait()
+    await plex.wait()
+    assert orchestrator.needed_nodes() == {}
+
+
+async def test_a_start_whose_target_left_the_topology_needs_its_plan() -> None:
+    """After an entry unloads, a queued start still needs the nodes it plans."""
+    orchestrator, driver, _events = _make()
+    running = await orchestrator.async_start(ID["RaspberryPi"])
+    await driver.command_started.wait()
+    queued = await orchestrator.async_start(ID["Jellyfin"])
+    smaller = orchestrator.topology.copy()
+    smaller.remove_node(ID["Jellyfin"])
+    orchestrator.update_topology(smaller)
+    assert orchestrator.starts_needing(ID["Machine2"]) == [queued]
+    assert orchestrator.starts_needing(ID["NAS"]) == [queued]
+    await running.wait()
+    await queued.wait()
+
+
+async def test_confirmation_refused_while_a_start_needs_the_node() -> None:
+    """A stale proposal never undoes a start: its confirmation is refused."""
+    orchestrator, driver, _events = _make(("NAS",))
+    start = await orchestrator.async_start(ID["Jellyfin"])
+    await driver.command_started.wait()
+    with pytest.raises(NodeNeededError) as refused:
+        await orchestrator.async_confirm_shutdown(ID["NAS"])
+    assert refused.value.code == "node_needed"
+    assert refused.value.placeholders == {"name": "NAS", "target": "Jellyfin"}
+    assert refused.value.cascade is start
+    assert str(refused.value) == "NAS is needed by the start of Jellyfin"
+    await start.wait()
+    assert start.status is CascadeStatus.COMPLETED
+    assert _log(driver) == [("Machine2", "start"), ("Jellyfin", "start")]
+    # Once the start is over, the confirmation goes through.
+    stop = await orchestrator.async_confirm_shutdown(ID["NAS"])
+    await stop.wait()
+    assert stop.status is CascadeStatus.COMPLETED
+
+
+async def test_reevaluation_keeps_what_a_queued_start_needs() -> None:
+    """plex's start is queued behind Jellyfin's stop: the NAS is kept for it."""
+    orchestrator, driver, events = _make(
+        ("NAS", "Machine2", "Jellyfin"), marks=("NAS", "Machine2")
+    )
+    stop = await orchestrator.async_stop(ID["Jellyfin"])
+    await driver.command_started.wait()
+    start = await orchestrator.async_start(ID["plex"])
+    await stop.wait()
+    (reevaluated,) = [e for e in events if isinstance(e, Reevaluated)]
+    verdicts = {NAME[d.node]: (d.verdict, d.needed_by) for d in reevaluated.decisions}
+    assert verdicts == {
+        "NAS": (Verdict.KEEP, ID["plex"]),
+        "Machine2": (Verdict.CONFIRM, None),
+    }
+    entry = stop.reevaluation[0] if stop.reevaluation else {}
+    assert entry["needed_by"] == ID["plex"]
+    await start.wait()
+    assert start.status is CascadeStatus.COMPLETED
+    assert "NAS" in _on(driver)
 
 
 async def test_two_targets_queue_in_fifo_order() -> None:

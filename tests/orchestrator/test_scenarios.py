@@ -200,10 +200,10 @@ async def test_dependencies_started_for_a_dependent_are_stopped_with_it(
 ) -> None:
     """Start sandbox from all off, then stop it: like ``apt autoremove``.
 
-    Jellyfin was started only for sandbox, so it stops with it; its own
-    re-evaluation then proposes the NAS (a machine asks first). The hosts
-    (Machine1, VM-Docker, Machine2) are never re-evaluated: only functional
-    dependencies are.
+    Jellyfin was started only for sandbox, so it stops with it, and so does
+    VM-Docker, started only to host sandbox (domain rules section 4.6).
+    Their own re-evaluations then propose the NAS, Machine1 and Machine2
+    (machines ask first).
     """
     await lab.run(Action.START, "sandbox")
     assert lab.orchestrator.started_for_dependents == {
@@ -213,16 +213,27 @@ async def test_dependencies_started_for_a_dependent_are_stopped_with_it(
 
     await lab.run(Action.STOP, "sandbox")
 
-    assert lab.log()[-2:] == [("sandbox", "docker_stop"), ("Jellyfin", "pve_shutdown")]
-    first, second = lab.reevaluations()
-    assert [(lab.topology.node(d.node).name, d.verdict) for d in first.decisions] == [
-        ("Jellyfin", Verdict.STOP)
+    assert lab.log()[-3:] == [
+        ("sandbox", "docker_stop"),
+        ("VM-Docker", "pve_shutdown"),
+        ("Jellyfin", "pve_shutdown"),
     ]
-    assert second.cascade is first.follow_ups[lab.id("Jellyfin")]
-    assert [(lab.topology.node(d.node).name, d.verdict) for d in second.decisions] == [
-        ("NAS", Verdict.CONFIRM)
+    first, vm, jellyfin = lab.reevaluations()
+    assert [
+        (lab.topology.node(d.node).name, d.verdict, d.host) for d in first.decisions
+    ] == [("VM-Docker", Verdict.STOP, True), ("Jellyfin", Verdict.STOP, False)]
+    assert vm.cascade is first.follow_ups[lab.id("VM-Docker")]
+    assert jellyfin.cascade is first.follow_ups[lab.id("Jellyfin")]
+    assert [(lab.topology.node(d.node).name, d.verdict) for d in vm.decisions] == [
+        ("Machine1", Verdict.CONFIRM)
     ]
-    assert lab.id("Jellyfin") not in lab.orchestrator.started_for_dependents
+    assert [
+        (lab.topology.node(d.node).name, d.verdict) for d in jellyfin.decisions
+    ] == [("NAS", Verdict.CONFIRM), ("Machine2", Verdict.CONFIRM)]
+    assert lab.up() == {"NAS", "Machine1", "Machine2"}
+    assert lab.orchestrator.started_for_dependents == {
+        lab.id(name) for name in ("NAS", "Machine1", "Machine2")
+    }
 
 
 async def test_an_explicit_start_clears_the_mark(lab: Lab) -> None:
@@ -233,12 +244,16 @@ async def test_an_explicit_start_clears_the_mark(lab: Lab) -> None:
 
     await lab.run(Action.STOP, "sandbox")
 
-    assert lab.log()[-1] == ("sandbox", "docker_stop")
-    (reevaluated,) = lab.reevaluations()
-    (decision,) = reevaluated.decisions
+    assert lab.log()[-2:] == [
+        ("sandbox", "docker_stop"),
+        ("VM-Docker", "pve_shutdown"),
+    ]
+    first, _vm = lab.reevaluations()
+    _host, decision = first.decisions
     assert decision.node == lab.id("Jellyfin")
     assert decision.verdict is Verdict.KEEP
     assert decision.independent
+    assert lab.up() >= {"Jellyfin", "NAS", "Machine2"}
 
 
 async def test_scenario_3_stop_machine1_with_jellyfin_off(lab: Lab) -> None:
@@ -264,6 +279,8 @@ async def test_scenario_3_stop_machine1_with_jellyfin_off(lab: Lab) -> None:
             "active_dependents": [],
             "active_children": [],
             "independent": False,
+            "needed_by": None,
+            "host": False,
             "follow_up": None,
         }
     ]

@@ -11,9 +11,11 @@ runs one at a time. A node without a state in ``states`` counts as OFF.
 * :func:`plan_stop` returns the target's closure under "is needed by" (hosted
   children and dependents, recursively) bottom-up: every node comes before
   anything it runs on or depends on. Nodes already OFF are skipped.
-* :func:`reevaluate` decides, for each dependency orphaned by a cascade,
-  whether to stop it, to ask first, or to keep it (for an active dependent,
-  or because it was not started for a dependent: see its docstring).
+* :func:`reevaluate` decides, for each dependency (and each host WakeHub
+  started for a cascade) orphaned by a cascade, whether to stop it, to ask
+  first, or to keep it (for an active dependent or child, for a start that
+  needs it, or because it was not started for a dependent: see its
+  docstring).
 
 Both plans cost O(closure): one walk of the topology (see
 :meth:`~.topology.Topology.start_walk`) and one tuple per step. :class:`Step`
@@ -93,14 +95,16 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The verdict on one dependency, with what keeps it on (for KEEP).
+    """The verdict on one dependency or host, with what keeps it on (for KEEP).
 
-    A KEEP has one of two reasons. Either something still needs the node:
-    ``active_dependents`` and/or ``active_children`` name it. Or nothing does,
-    but the node was not started by WakeHub for a dependent (it was started
-    on its own, see :func:`reevaluate`): then both are empty and
-    ``independent`` is true. ``independent`` is false for every other
-    verdict.
+    A KEEP has one of three reasons. Something still needs the node:
+    ``active_dependents`` and/or ``active_children`` name it. Or a queued or
+    running start needs it: ``needed_by`` is that start's target. Or nothing
+    does, but the node was not started by WakeHub for a dependent (it was
+    started on its own, see :func:`reevaluate`): then the lists are empty,
+    ``needed_by`` is ``None`` and ``independent`` is true. ``independent``
+    is false for every other verdict. ``host`` is true for a node that is a
+    candidate only as the host of a stopped node (not as a dependency).
     """
 
     node: str
@@ -108,6 +112,8 @@ class Decision:
     active_dependents: tuple[str, ...] = ()
     active_children: tuple[str, ...] = ()
     independent: bool = False
+    needed_by: str | None = None
+    host: bool = False
 
 
 def plan_start(
@@ -227,15 +233,25 @@ def reevaluate(
     stopped: Collection[str],
     *,
     started_for_dependents: Collection[str] | None = None,
+    needed: Mapping[str, str] | None = None,
 ) -> list[Decision]:
-    """Decide the fate of every dependency that ``stopped`` may have orphaned.
+    """Decide the fate of every node that ``stopped`` may have orphaned.
 
-    The candidates are the direct dependencies of the stopped nodes that are
-    not stopped themselves and are still active. For each, in topology
-    order:
+    The candidates are still active and not stopped themselves:
+
+    * the direct dependencies of the stopped nodes;
+    * the hosts WakeHub started for a cascade (domain rules section 4.6):
+      for each stopped node, the first active node up its hosting chain
+      (the hosts in between are off), when it is in
+      ``started_for_dependents``. A host the user started, or that was
+      already on, is no candidate: it stays on, and nothing is reported.
+
+    For each, in topology order:
 
     * it has an active dependent or an active hosted child outside
-      ``stopped`` (ERROR and UNKNOWN count as active): KEEP, naming them;
+      ``stopped`` (ERROR and UNKNOWN count as active), or a queued or running
+      start needs it (``needed`` maps it to that start's target): KEEP,
+      naming them;
     * otherwise, when :attr:`Node.needs_confirmation` says so (machines by
       default): CONFIRM, since asking is harmless;
     * otherwise, when WakeHub itself started it for a dependent: STOP. A STOP
@@ -248,12 +264,14 @@ def reevaluate(
     up as a dependency or a host of another node (and that the user has not
     started explicitly since), like ``apt``'s "automatically installed"
     marks; :func:`dependency_marks` computes them from a start plan. ``None``
-    (the default) applies domain rules section 4.3 literally: every node
-    counts as started for its dependents, so a candidate that needs no
-    confirmation is always stopped.
+    (the default) applies domain rules section 4.3 literally: every
+    dependency counts as started for its dependents, so a candidate that
+    needs no confirmation is always stopped; no host is a candidate then,
+    since nothing says WakeHub started it.
 
-    Cost: O(k log k + the degrees of the stopped nodes and candidates), with
-    k candidates; the size of the topology does not matter.
+    Cost: O(k log k + the degrees of the stopped nodes and candidates + the
+    hosting chains above the stopped nodes), with k candidates; the size of
+    the topology does not matter.
     """
     done = set(stopped)
     candidates: set[str] = set()
@@ -261,8 +279,29 @@ def reevaluate(
         for dependency in topology.dependencies(node_id):
             if dependency not in done and is_active(states.get(dependency)):
                 candidates.add(dependency)
+    hosts: set[str] = set()
+    if started_for_dependents is not None:
+        climbed: set[str] = set()
+        for node_id in done:
+            host = topology.parent(node_id)
+            while (
+                host is not None
+                and host not in done
+                and host not in climbed
+                and not is_active(states.get(host))
+            ):
+                climbed.add(host)
+                host = topology.parent(host)
+            if (
+                host is not None
+                and host not in done
+                and host in started_for_dependents
+                and is_active(states.get(host))
+            ):
+                hosts.add(host)
+    needed_by = needed or {}
     decisions: list[Decision] = []
-    for node_id in topology.sort_ids(candidates):
+    for node_id in topology.sort_ids(candidates | hosts):
         active_dependents = tuple(
             dependent
             for dependent in topology.dependents(node_id)
@@ -273,8 +312,9 @@ def reevaluate(
             for child in topology.children(node_id)
             if child not in done and is_active(states.get(child))
         )
+        needing = needed_by.get(node_id)
         independent = False
-        if active_dependents or active_children:
+        if active_dependents or active_children or needing is not None:
             verdict = Verdict.KEEP
         elif topology.node(node_id).needs_confirmation:
             verdict = Verdict.CONFIRM
@@ -284,6 +324,14 @@ def reevaluate(
             verdict = Verdict.KEEP
             independent = True
         decisions.append(
-            Decision(node_id, verdict, active_dependents, active_children, independent)
+            Decision(
+                node_id,
+                verdict,
+                active_dependents,
+                active_children,
+                independent,
+                needing,
+                node_id not in candidates,
+            )
         )
     return decisions

@@ -25,6 +25,7 @@ from .engine import (
     ERROR_TIMEOUT,
     ERROR_UNEXPECTED,
     NodeActivity,
+    NodeNeededError,
     Orchestrator,
     OrchestratorClosedError,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "NodeActivity",
     "NodeActivityChanged",
     "NodeDriver",
+    "NodeNeededError",
     "Orchestrator",
     "OrchestratorClosedError",
     "OrchestratorEvent",

@@ -135,8 +135,10 @@ class Cascade:
 
     ``reevaluation`` is set on a completed stop cascade: one entry per
     decision, ``{"node", "name", "verdict", "active_dependents",
-    "active_children", "follow_up"}`` (the follow-up cascade's id for a STOP
-    verdict). :meth:`wait` returns only once it is known.
+    "active_children", "independent", "needed_by", "host", "follow_up"}``
+    (``needed_by``: the target of a queued start that keeps the node on;
+    ``host``: a candidate only as a host WakeHub started; ``follow_up``: the
+    follow-up cascade's id for a STOP verdict). :meth:`wait` returns only once it is known.
     """
 
     id: str

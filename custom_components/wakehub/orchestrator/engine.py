@@ -27,11 +27,17 @@ Requests
 
     * The same target with the same action, while queued or running, joins:
       the existing cascade is returned.
-    * A stop of a node that a queued or running *start* cascade is starting
-      (its target or any node of its plan) cancels that cascade: a queued one
-      at once, the running one at the next step boundary (the step in flight
-      finishes, readiness included, since a machine can only be shut down once
-      it answers). The stop then runs first.
+    * A stop of a node that a queued or running *start* cascade needs (its
+      target, or any of the target's dependencies and hosts, recursively, up
+      already or not: the stop would take the started target down again)
+      cancels that cascade: a queued one at once, the running one at the next
+      step boundary (the step in flight finishes, readiness included, since a
+      machine can only be shut down once it answers). The stop then runs
+      first. :meth:`Orchestrator.starts_needing` says beforehand which starts
+      a stop would cancel.
+    * The confirmation of a shutdown proposal is refused
+      (:class:`NodeNeededError`) while a queued or running start needs the
+      node: a stale proposal never undoes a start.
     * Anything else queues in FIFO order. Different targets are serialised
       rather than merged: it keeps "one command at a time" trivially true and
       each cascade's plan is made from the states its predecessors left (a
@@ -40,10 +46,12 @@ Requests
 Re-evaluation
     After every *completed* stop cascade the planner's :func:`reevaluate`
     runs over the nodes the cascade stopped (those nodes do not count as
-    active; nodes in ``error`` do). STOP verdicts become follow-up stop
-    cascades, queued ahead of everything else and re-evaluated in turn;
+    active; nodes in ``error`` do), their dependencies and the hosts WakeHub
+    started for a cascade (:attr:`Orchestrator.started_for_dependents`). A
+    node that a queued start needs is kept. STOP verdicts become follow-up
+    stop cascades, queued ahead of everything else and re-evaluated in turn;
     CONFIRM verdicts are reported as shutdown proposals; KEEP verdicts are
-    reported with the active dependents and children that keep the node on.
+    reported with what keeps the node on.
 
 Shutdown
     :meth:`Orchestrator.async_shutdown` cancels the worker: the running
@@ -143,6 +151,24 @@ class OrchestratorClosedError(RuntimeError):
     """A request reached an orchestrator that has been shut down."""
 
 
+class NodeNeededError(CoreError):
+    """A confirmed shutdown was refused: a queued or running start needs the node.
+
+    ``cascade`` is that start. The placeholders (``name``, ``target``) fill
+    the ``node_needed`` translation.
+    """
+
+    code = "node_needed"
+
+    def __init__(self, name: str, cascade: Cascade) -> None:
+        """Name the node and the start that needs it."""
+        super().__init__(
+            f"{name} is needed by the start of {cascade.target_name}",
+            placeholders={"name": name, "target": cascade.target_name},
+        )
+        self.cascade = cascade
+
+
 @dataclass(frozen=True, slots=True)
 class NodeActivity:
     """What the orchestrator is doing to a node, or how it last failed.
@@ -234,6 +260,47 @@ class Orchestrator:
         """Every node the orchestrator is acting on or saw fail, by node id."""
         return dict(self._activities)
 
+    def starts_needing(self, node_id: str) -> list[Cascade]:
+        """The queued or running start cascades that need ``node_id``.
+
+        A start needs its target and every dependency and host of it,
+        recursively, whether already up or not: stopping any of them would
+        take the started target down again. In execution order (the running
+        cascade first); a start that a stop already cancelled is left out.
+        """
+        return [
+            cascade
+            for cascade in self._live_starts()
+            if node_id in self._closure(cascade)
+        ]
+
+    def needed_nodes(self) -> dict[str, Cascade]:
+        """Every node a queued or running start needs, with the first such start."""
+        needed: dict[str, Cascade] = {}
+        for cascade in reversed(self._live_starts()):
+            needed.update(dict.fromkeys(self._closure(cascade), cascade))
+        return needed
+
+    def _live_starts(self) -> list[Cascade]:
+        """The running and queued start cascades no stop has cancelled."""
+        return [
+            cascade
+            for cascade in (self._running, *self._queue)
+            if cascade is not None
+            and cascade.action is Action.START
+            and not cascade.done
+            and cascade.cancel_reason is None
+        ]
+
+    def _closure(self, cascade: Cascade) -> set[str]:
+        """A start's target with its dependencies and hosts, recursively."""
+        closure = cascade.nodes
+        if cascade.target in self._topology:
+            view, order, _via = self._topology.walk_up(cascade.target)
+            ids = view.ids
+            closure.update(ids[position] for position in order)
+        return closure
+
     def node_activity(self, node_id: str) -> NodeActivity | None:
         """Return what the orchestrator is doing to ``node_id``, if anything."""
         return self._activities.get(node_id)
@@ -296,6 +363,8 @@ class Orchestrator:
         steps = self._plan(action, target, await self._driver.states())
         # No await from here on: the queue cannot change under our feet.
         self._check_open()
+        if origin is Origin.CONFIRMATION and (needing := self.starts_needing(target)):
+            raise NodeNeededError(self._topology.nodes[target].name, needing[0])
         if action is Action.START:
             # The user wants this node for itself, whatever started it.
             self._marks.discard(target)
@@ -377,23 +446,19 @@ class Orchestrator:
         return cascade
 
     def _cancel_starts_of(self, stop: Cascade) -> None:
-        """Cancel the start cascades that would start a node ``stop`` stops."""
-        stopping = stop.nodes
+        """Cancel the start cascades that need the node ``stop`` stops.
+
+        Everything ``stop`` stops needs its target, so a start needs one of
+        them exactly when it needs the target (see :meth:`starts_needing`).
+        """
         reason = f"stop of {stop.target_name} requested"
-        running = self._running
-        if (
-            running is not None
-            and running.action is Action.START
-            and running.cancel_reason is None
-            and running.nodes & stopping
-        ):
-            running.cancel_reason = reason
-            _LOGGER.debug("Cancelling cascade %s: %s", running.id, reason)
-        for cascade in list(self._queue):
-            if cascade.action is Action.START and cascade.nodes & stopping:
-                self._queue.remove(cascade)
-                cascade.cancel_reason = reason
-                self._end(cascade, CascadeStatus.CANCELLED)
+        for cascade in self.starts_needing(stop.target):
+            cascade.cancel_reason = reason
+            if cascade is self._running:
+                _LOGGER.debug("Cancelling cascade %s: %s", cascade.id, reason)
+                continue
+            self._queue.remove(cascade)
+            self._end(cascade, CascadeStatus.CANCELLED)
 
     def _ensure_worker(self) -> None:
         if self._worker is None:
@@ -624,9 +689,16 @@ class Orchestrator:
             for node in self._marks
             if states.get(node, PowerState.OFF) != PowerState.OFF
         }
+        # A node that a queued start needs stays on (it would be started
+        # again at once); such a start cannot be running here.
+        needed = {node: needing.target for node, needing in self.needed_nodes().items()}
         decisions = tuple(
             reevaluate(
-                self._topology, states, stopped, started_for_dependents=self._marks
+                self._topology,
+                states,
+                stopped,
+                started_for_dependents=self._marks,
+                needed=needed,
             )
         )
         follow_ups: dict[str, Cascade] = {}
@@ -655,6 +727,8 @@ class Orchestrator:
                 "active_dependents": list(decision.active_dependents),
                 "active_children": list(decision.active_children),
                 "independent": decision.independent,
+                "needed_by": decision.needed_by,
+                "host": decision.host,
                 "follow_up": (
                     follow_ups[decision.node].id
                     if decision.node in follow_ups
@@ -678,6 +752,13 @@ class Orchestrator:
                 " not for a dependent",
                 cascade.id,
                 name,
+            )
+        elif decision.needed_by is not None:
+            _LOGGER.info(
+                "After cascade %s, %s stays on: the start of %s needs it",
+                cascade.id,
+                name,
+                _name_of(nodes, decision.needed_by),
             )
         elif decision.verdict is Verdict.KEEP:
             keepers = [
