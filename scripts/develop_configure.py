@@ -16,7 +16,8 @@ through the same HTTP endpoints the frontend uses:
    containers (sandbox, plex);
 4. the dependency edges through the ``wakehub.add_dependency`` action, when
    the integration has it, and "pinned" (options, node settings) for
-   Jellyfin, sandbox, plex and the NAS;
+   Jellyfin, sandbox, plex, the NAS, Machine1 and Machine2 (the hosts show
+   their own shutdown proposals);
 5. every node back to off (the simulator's control API: the demo starts from
    a cold homelab), and a refresh so that the states say so.
 
@@ -45,7 +46,7 @@ DOCKER_MACHINES = ("RaspberryPi",)
 DOCKER_GUESTS = {"VM-Docker": "Machine1"}
 # dependent -> dependency
 EDGES = (("sandbox", "Jellyfin"), ("plex", "NAS"), ("Jellyfin", "NAS"))
-PINNED = ("Jellyfin", "sandbox", "plex", "NAS")
+PINNED = ("Jellyfin", "sandbox", "plex", "NAS", "Machine1", "Machine2")
 
 HTTP_TIMEOUT = 60.0
 

@@ -12,10 +12,23 @@ Selenium and its ``/usr/bin/chromedriver``:
 4. click Stop on Jellyfin: the card asks "Shut down Jellyfin and its 1
    dependent?" and lists sandbox; confirm; both end "Off";
 5. the NAS, left without an active dependent, gets a shutdown proposal on
-   its row (a machine asks first); Dismiss closes it and the NAS stays on;
-6. Machine1 loses power; click Start on plex, then Cancel while Machine1
-   boots, and confirm: the start ends at its step boundary, VM-Docker and
-   plex are never started, plex ends "Off".
+   its row (a machine asks first); Dismiss closes it and the NAS stays on.
+   Machine2 and Machine1, woken only to host Jellyfin and sandbox, get
+   proposals too (VM-Docker, a VM, is stopped without asking); Confirm
+   shuts both down;
+6. click Start on plex, then Cancel while Machine1 boots, and confirm: the
+   start ends at its step boundary, VM-Docker and plex are never started,
+   plex ends "Off", and Machine1, woken for nothing, is proposed again;
+7. with the NAS proposed, start Jellyfin while Machine2 ignores its
+   Wake-on-LAN: the proposal leaves the NAS's row at once, and a late
+   confirmation of it (as a phone notification would send) is refused:
+   "NAS is needed by the start of Jellyfin";
+8. Stop on the NAS meanwhile asks "Cancel the start of Jellyfin and shut NAS
+   down?"; Keep starting; Machine2 comes up, Jellyfin ends "On", the NAS was
+   never shut down;
+9. stop Jellyfin, confirm the NAS's proposal; start Jellyfin while the NAS
+   ignores its Wake-on-LAN: the NAS row's Cancel asks "Cancel the start of
+   Jellyfin and shut NAS down?"; confirmed, Jellyfin is never started.
 
 Screenshots of every stage go to ``artifacts/screenshots/`` (gitignored, CI
 artifacts); the card alone at the confirmation stage goes to
@@ -42,7 +55,6 @@ import urllib.request
 
 import pytest
 
-from custom_components.wakehub.driver import STATES_MAX_AGE
 from tests.demo_runner import ROOT, ready_fields, running_demo
 
 if TYPE_CHECKING:
@@ -129,6 +141,23 @@ return [...card.shadowRoot.querySelectorAll('section.node')].map((s) => ({
     (li) => li.textContent.trim()),
   proposal: s.querySelector('.proposal')?.innerText ?? null,
 }));
+"""
+)
+# A confirmation sent the way a phone notification's action does: the
+# frontend's own connection calls wakehub.confirm_shutdown with the id.
+_JS_CONFIRM = """
+const done = arguments[arguments.length - 1];
+const ha = document.querySelector('home-assistant');
+ha.hass.callService('wakehub', 'confirm_shutdown', {proposal_id: arguments[0]})
+  .then(() => done({ok: true}),
+        (err) => done({ok: false, code: err && err.code, message: err && err.message}));
+"""
+# A row's pending proposal id, as the card sees it.
+_JS_PROPOSAL = (
+    _JS_DEEP
+    + """
+const node = card && card._nodes().find((n) => n.name === arguments[0]);
+return node ? node.proposal : null;
 """
 )
 _JS_BUTTON = (
@@ -389,7 +418,7 @@ def test_card_start_stop_confirm(demo: Demo, browser: Any) -> None:
 
     # 1. Log in: the default dashboard is the card, the pinned nodes all off.
     _login(browser, demo)
-    pinned = {"Jellyfin", "sandbox", "plex", "NAS"}
+    pinned = {"Jellyfin", "sandbox", "plex", "NAS", "Machine1", "Machine2"}
 
     def cold(rows: dict[str, dict[str, Any]]) -> bool:
         return set(rows) == pinned and all(
@@ -470,12 +499,25 @@ def test_card_start_stop_confirm(demo: Demo, browser: Any) -> None:
     assert card.rows()["NAS"]["state"] == "on"
     card.shot("nas-kept")
 
-    # 6. Machine1 loses power (sandbox left it on): plex's start now wakes it
-    #    first. Cancel while it boots: the start cascade ends at its step
-    #    boundary, VM-Docker and plex are never started, plex ends off.
-    _post_json(f"{demo.sim_url}/power", {"node": "Machine1", "state": "off"})
-    # A plan trusts a poll younger than STATES_MAX_AGE: let the last one age.
-    time.sleep(STATES_MAX_AGE + 0.5)
+    #    The hosts WakeHub woke only for Jellyfin and sandbox do not stay on
+    #    unasked: VM-Docker (a VM) stopped by itself, the machines ask.
+    for machine in ("Machine2", "Machine1"):
+        proposal = card.wait(
+            f"{machine}'s shutdown proposal",
+            lambda rows, m=machine: rows[m]["proposal"] and rows[m],
+            CASCADE_TIMEOUT,
+        )
+        assert "Shut it down?" in proposal["proposal"], proposal
+    card.shot("hosts-proposed")
+    assert ("VM-Docker", "pve_shutdown") in _power_log(demo)
+    for machine in ("Machine2", "Machine1"):
+        card.click(machine, "confirm-proposal")
+        card.wait_state(machine, "off")
+    card.shot("hosts-off")
+
+    # 6. plex's start wakes Machine1 first. Cancel while it boots: the start
+    #    cascade ends at its step boundary, VM-Docker and plex are never
+    #    started, plex ends off; Machine1, woken for nothing, is proposed.
     before = len(_power_log(demo))
     card.click("plex", "start")
     starting = card.wait(
@@ -508,7 +550,118 @@ def test_card_start_stop_confirm(demo: Demo, browser: Any) -> None:
     assert log[0] == ("Machine1", "wol"), log
     assert ("VM-Docker", "pve_start") not in log, log
     assert ("plex", "docker_start") not in log, log
+    card.wait(
+        "Machine1's proposal after the cancelled start",
+        lambda rows: rows["Machine1"]["proposal"],
+        CASCADE_TIMEOUT,
+    )
     card.shot("plex-cancelled")
+
+    # 7. A stale proposal never undoes a start. The NAS is proposed (plex's
+    #    stop left it unneeded); Jellyfin's start waits for Machine2, which
+    #    ignores its Wake-on-LAN for now.
+    card.wait(
+        "the NAS's proposal after plex's stop",
+        lambda rows: rows["NAS"]["proposal"],
+        CASCADE_TIMEOUT,
+    )
+    proposal_id = browser.execute_script(_JS_PROPOSAL, "NAS")
+    assert proposal_id, card.rows()["NAS"]
+    _post_json(f"{demo.sim_url}/faults", {"node": "Machine2", "fault": "ignore_wol"})
+    before = len(_power_log(demo))
+    card.click("Jellyfin", "start")
+    card.wait(
+        "the NAS's proposal to leave while Jellyfin starts",
+        lambda rows: (
+            rows["NAS"]["proposal"] is None and rows["Jellyfin"]["state"] == "starting"
+        ),
+        UI_TIMEOUT,
+    )
+    card.shot("nas-proposal-withdrawn")
+    answer = browser.execute_async_script(_JS_CONFIRM, proposal_id)
+    assert answer["ok"] is False, answer
+    assert "NAS is needed by the start of Jellyfin" in answer["message"], answer
+    assert card.rows()["Jellyfin"]["state"] == "starting"
+
+    # 8. Stop on the NAS names the start it would cancel; keep it.
+    card.click("NAS", "stop")
+    confirm = card.wait(
+        "the NAS's stop confirmation",
+        lambda rows: "?" in (rows["NAS"]["confirm"] or "") and rows["NAS"],
+    )
+    assert "Cancel the start of Jellyfin and shut NAS down?" in confirm["confirm"], (
+        confirm
+    )
+    card.shot("nas-stop-names-jellyfin")
+    card.click("NAS", "cancel-stop")  # "Keep starting"
+    card.wait("the confirmation to close", lambda rows: rows["NAS"]["confirm"] is None)
+    _post_json(
+        f"{demo.sim_url}/faults",
+        {"node": "Machine2", "fault": "ignore_wol", "value": None},
+    )
+    _post_json(f"{demo.sim_url}/power", {"node": "Machine2", "state": "on"})
+    card.wait_state("Jellyfin", "on")
+    log = _power_log(demo)[before:]
+    assert ("Jellyfin", "pve_start") in log, log
+    assert not [c for c in log if c[0] == "NAS"], log  # never shut down
+    assert card.rows()["NAS"]["state"] == "on"
+
+    # 9. Cancel on the NAS's row while it starts for Jellyfin: the question
+    #    names Jellyfin's start, which is what gets cancelled.
+    card.click("Jellyfin", "stop")
+    card.wait(
+        "Jellyfin's stop confirmation",
+        lambda rows: "?" in (rows["Jellyfin"]["confirm"] or ""),
+    )
+    card.click("Jellyfin", "confirm-stop")
+    card.wait_state("Jellyfin", "off")
+    card.wait(
+        "the NAS's proposal after Jellyfin's stop",
+        lambda rows: rows["NAS"]["proposal"],
+        CASCADE_TIMEOUT,
+    )
+    card.click("NAS", "confirm-proposal")
+    card.wait_state("NAS", "off")
+    _post_json(f"{demo.sim_url}/faults", {"node": "NAS", "fault": "ignore_wol"})
+    before = len(_power_log(demo))
+    card.click("Jellyfin", "start")
+    starting = card.wait(
+        "the NAS starting for Jellyfin, with Cancel",
+        lambda rows: (
+            rows["NAS"]["state"] == "starting"
+            and "Cancel" in [b["text"] for b in rows["NAS"]["buttons"]]
+            and rows["NAS"]
+        ),
+    )
+    assert starting["buttons"][0]["label"] == "Cancel the start of Jellyfin", starting
+    card.click("NAS", "stop")
+    confirm = card.wait(
+        "the NAS's cancel confirmation",
+        lambda rows: "?" in (rows["NAS"]["confirm"] or "") and rows["NAS"],
+    )
+    assert "Cancel the start of Jellyfin and shut NAS down?" in confirm["confirm"], (
+        confirm
+    )
+    card.shot("nas-cancel-names-jellyfin")
+    card.click("NAS", "confirm-stop")
+    # The NAS's step ends only once it is up (a machine can only be shut
+    # down once it answers): let it boot, then the start ends cancelled.
+    _post_json(
+        f"{demo.sim_url}/faults", {"node": "NAS", "fault": "ignore_wol", "value": None}
+    )
+    _post_json(f"{demo.sim_url}/power", {"node": "NAS", "state": "on"})
+    card.wait_state("NAS", "off")
+    card.wait(
+        "Jellyfin off, no cascade running",
+        lambda rows: (
+            rows["Jellyfin"]["state"] == "off" and rows["Jellyfin"]["progress"] is None
+        ),
+        CASCADE_TIMEOUT,
+    )
+    log = _power_log(demo)[before:]
+    assert ("Jellyfin", "pve_start") not in log, log
+    assert ("NAS", "ssh_shutdown") in log, log
+    card.shot("jellyfin-start-cancelled")
 
     print(
         f"browser test: {time.monotonic() - started:.1f}s after READY;"

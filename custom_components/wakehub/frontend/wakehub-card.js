@@ -47,6 +47,10 @@ const STEP_MARKS = {
   cancelled: { mark: "⊘", label: "cancelled" },
 };
 
+/** "A", "A and B", "A, B and C" (names already escaped). */
+const joinNames = (names) =>
+  names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+
 const escapeHtml = (value) =>
   String(value ?? "").replace(/[&<>"']/g, (c) =>
     ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c],
@@ -172,6 +176,13 @@ class WakeHubCard extends HTMLElement {
     const hass = this._hass;
     const c = cascade && cascade.attributes;
     const cascadeHere = c && c.target === a.node_id ? c : null;
+    // Another node's running start that goes through this one (the NAS woken
+    // for Jellyfin): Cancel on this row cancels that start.
+    const via = c && !cascadeHere && c.action === "start" &&
+      (c.status === "running" || c.status === "queued") &&
+      (c.steps || []).some((s) => s.node === a.node_id)
+      ? c.target_name || c.target
+      : null;
     let status = STATES[state.state] ? state.state : "unavailable";
     // A cascade about this node that has not reached it yet: show where it goes.
     if (cascadeHere && (cascadeHere.status === "running" || cascadeHere.status === "queued")) {
@@ -189,6 +200,7 @@ class WakeHubCard extends HTMLElement {
       errorMessage: a.error_message || null,
       url: a.url || null,
       proposal: a.proposal_id || null,
+      via,
       cascade: cascadeHere
         ? {
             action: cascadeHere.action,
@@ -304,7 +316,7 @@ class WakeHubCard extends HTMLElement {
            aria-label="Start ${name}">Start</button>`
       : n.status === "starting"
         ? `<button class="stop" data-action="stop" data-node="${id}" ${busy || confirm ? "disabled" : ""}
-           aria-label="Cancel the start of ${name}">Cancel</button>`
+           aria-label="Cancel the start of ${n.via ? escapeHtml(n.via) : name}">Cancel</button>`
         : `<button class="stop" data-action="stop" data-node="${id}" ${busy || confirm || stopping ? "disabled" : ""}
            aria-label="Stop ${name}">Stop</button>`;
     const open = n.url
@@ -386,10 +398,16 @@ class WakeHubCard extends HTMLElement {
     const also = dependents.length
       ? ` and its ${dependents.length} dependent${dependents.length === 1 ? "" : "s"}`
       : "";
-    const starting = n.status === "starting";
-    const question = starting
-      ? `Cancel the start of ${escapeHtml(n.name)} and shut it down${also}?`
-      : `Shut down ${escapeHtml(n.name)}${also}?`;
+    // The starts this stop cancels (the plan names them): this node's own,
+    // and any other start that needs it (Jellyfin's, for the NAS).
+    const cancels = plan.cancels || [];
+    const others = cancels.filter((c) => c.target !== n.id).map((c) => escapeHtml(c.name));
+    const starting = n.status === "starting" || cancels.length > 0;
+    const name = escapeHtml(n.name);
+    let question;
+    if (!starting) question = `Shut down ${name}${also}?`;
+    else if (!others.length) question = `Cancel the start of ${name} and shut it down${also}?`;
+    else question = `Cancel the start of ${joinNames(others)} and shut ${name} down${also}?`;
     const order = (plan.steps || []).map((s) => escapeHtml(s.name)).join(" → ");
     return `<div class="confirm" role="alertdialog" aria-label="${question}">
         <p class="question">${question}</p>
