@@ -148,7 +148,9 @@ return [...card.shadowRoot.querySelectorAll('section.node')].map((s) => ({
 _JS_CONFIRM = """
 const done = arguments[arguments.length - 1];
 const ha = document.querySelector('home-assistant');
-ha.hass.callService('wakehub', 'confirm_shutdown', {proposal_id: arguments[0]})
+// No toast (notifyOnError false): it would cover the buttons clicked next.
+ha.hass.callService(
+  'wakehub', 'confirm_shutdown', {proposal_id: arguments[0]}, undefined, false)
   .then(() => done({ok: true}),
         (err) => done({ok: false, code: err && err.code, message: err && err.message}));
 """
@@ -329,17 +331,30 @@ class Card:
         )
 
     def click(self, name: str, action: str) -> None:
-        button = _wait(
+        """Click a row's button, as a user would, once it is enabled.
+
+        The card renders again on every state change; a button found just
+        before a render is gone when the click comes (a stale element, and
+        nothing was clicked): find it again and click again.
+        """
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        def clicked() -> bool:
+            button = self.driver.execute_script(_JS_BUTTON, name, action)
+            if not button or not button.is_enabled():
+                return False
+            try:
+                button.click()
+            except StaleElementReferenceException:
+                return False
+            return True
+
+        _wait(
             f"an enabled {action!r} button on {name}",
-            lambda: (
-                (b := self.driver.execute_script(_JS_BUTTON, name, action))
-                and b.is_enabled()
-                and b
-            ),
+            clicked,
             UI_TIMEOUT,
             self.context,
         )
-        button.click()
 
     def shot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ REFERENCE_NODES = (
     "pihole",
     "uptime-kuma",
 )
-PINNED = {"Jellyfin", "sandbox", "plex", "NAS"}
+PINNED = {"Jellyfin", "sandbox", "plex", "NAS", "Machine1", "Machine2"}
 
 # HA 2026.10.4 needs home-assistant-frontend==20260930.5, which the package
 # registry here does not have: without it that release starts in recovery
@@ -192,7 +192,7 @@ def _check_wakehub_entities_for_every_node(demo: Demo) -> None:
 
 
 def _check_pins_and_edges(demo: Demo) -> None:
-    """Jellyfin, sandbox, plex and the NAS are pinned; the 3 edges are stored.
+    """Jellyfin, sandbox, plex, the NAS and both hosts are pinned; 3 edges stored.
 
     Read from each entry's diagnostics. The edges are checked when the
     integration has ``wakehub.add_dependency`` (the demo reports it missing
