@@ -65,6 +65,11 @@ class _SimulatorSocket(_cpython_socket_class()):  # type: ignore[misc]
         return conn, address
 
 
+def client_socket() -> socket.socket:
+    """Return an unbound simulator TCP socket, for a connection it opens."""
+    return _SimulatorSocket(socket.AF_INET, socket.SOCK_STREAM)
+
+
 def loopback_socket(port: int, kind: socket.SocketKind) -> socket.socket:
     """Return a simulator socket of ``kind`` bound to 127.0.0.1:``port``.
 

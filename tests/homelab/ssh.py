@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Final
 import asyncssh
 
 from .model import monotonic
-from .service import HOST, Listener, loopback_socket
+from .service import HOST, Listener, client_socket, loopback_socket
 
 if TYPE_CHECKING:
     from .core import Homelab
@@ -138,7 +138,31 @@ class _Server(asyncssh.SSHServer):
             raise asyncssh.ChannelOpenError(
                 asyncssh.OPEN_CONNECT_FAILED, f"{dest_path}: Connection refused"
             )
-        return self._conn.forward_connection(HOST, docker.port)
+        return _forward(docker.port)
+
+
+async def _forward(port: int) -> asyncssh.SSHForwarder:
+    """Tunnel a channel to 127.0.0.1:``port``, as ``forward_connection`` does.
+
+    Not ``SSHServerConnection.forward_connection`` itself: it connects with
+    ``loop.create_connection(host, port)``, whose socket comes from
+    ``socket.socket`` (see :mod:`.service` for why the simulator makes its own).
+    """
+    loop = asyncio.get_running_loop()
+    sock = client_socket()
+    try:
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (HOST, port))
+        _, peer = await loop.create_connection(asyncssh.SSHForwarder, sock=sock)
+    except OSError as err:
+        sock.close()
+        raise asyncssh.ChannelOpenError(
+            asyncssh.OPEN_CONNECT_FAILED, str(err)
+        ) from None
+    except BaseException:
+        sock.close()
+        raise
+    return asyncssh.SSHForwarder(peer)
 
 
 class SshListener(Listener):

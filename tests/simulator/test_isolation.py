@@ -6,8 +6,9 @@ Two ways it used to stop booting machines for the rest of a session:
   ``disable_socket()`` at the start of every test; ``socket.socket`` then
   refuses to be created, process-wide, until the test's ``socket_enabled``
   fixture runs. The simulator thread serves throughout, so a boot that
-  completed in that window could not open the node's services, and a
-  connection accepted in it was leaked unanswered.
+  completed in that window could not open the node's services, a
+  connection accepted in it was leaked unanswered, and a Docker socket
+  tunnelled through SSH could not reach the Docker API.
 - The ``homelab`` fixture's reset cancels the boots still running from the
   previous test. A boot cancelled while its listener was being opened left
   a server listening that the simulator did not know of: the node accepted
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING
 import pytest_socket
 
 from tests.homelab.wol import SYNC
+
+from .test_wol_ssh import _ssh
 
 if TYPE_CHECKING:
     from tests.homelab import Homelab, HomelabThread
@@ -119,3 +122,23 @@ def test_a_reset_during_a_boot_leaves_no_listener_behind(
     homelab.reset()
     homelab.call(lambda lab: lab.boot_machine("NAS"))
     homelab.wait_state("NAS", "on")
+
+
+async def test_tunnels_while_the_harness_refuses_sockets(
+    homelab: HomelabThread,
+) -> None:
+    """VM-Docker's docker.sock through SSH, opened inside the window."""
+    homelab.set_power("VM-Docker", "running")
+    async with await _ssh(homelab, "VM-Docker") as conn:
+        pytest_socket.disable_socket(allow_unix_socket=True)
+        try:
+            reader, writer = await conn.open_unix_connection("/var/run/docker.sock")
+            writer.write(
+                b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
+            )
+            answer = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+        finally:
+            pytest_socket.enable_socket()
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert answer.endswith(b"OK")
