@@ -162,6 +162,8 @@ class MachineSnapshot:
     discovered: Mapping[str, tuple[DiscoveredChild, ...]]
     missing: frozenset[str] = frozenset()
     failed_hosts: frozenset[str] = frozenset()
+    migrated: Mapping[str, str] = field(default_factory=dict)
+    """Missing guests the cluster now runs on another node: node id -> node name."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -393,7 +395,24 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             discovered=self._discovered(),
             missing=frozenset(missing),
             failed_hosts=frozenset(self._failing),
+            migrated=self._migrated(missing),
         )
+
+    def _migrated(self, missing: set[str]) -> dict[str, str]:
+        """The missing guests of this node that another cluster node now runs."""
+        proxmox = self.channels.proxmox
+        if proxmox is None:
+            return {}
+        found: dict[str, str] = {}
+        for node_id in missing:
+            node = self.tree[node_id]
+            if (
+                node.kind in (NodeKind.VM, NodeKind.LXC)
+                and node.key is not None
+                and (target := proxmox.elsewhere.get(node.key)) is not None
+            ):
+                found[node_id] = target
+        return found
 
     def _child_state(
         self,

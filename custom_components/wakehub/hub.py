@@ -55,7 +55,9 @@ from .const import (
     CONF_CONFIRM_SHUTDOWN,
     CONF_DEPENDENCIES,
     CONF_MACHINE,
+    CONF_NODE,
     CONF_PROPOSAL_EXPIRY,
+    CONF_PROXMOX,
     DOMAIN,
     EVENT_CASCADE_COMPLETED,
     EVENT_CASCADE_FAILED,
@@ -67,6 +69,7 @@ from .core.errors import CoreError, UnknownNodeError
 from .core.model import Capability, Node, NodeKind
 from .core.topology import Topology
 from .driver import HaNodeDriver
+from .migration import async_move_guest
 from .orchestrator import (
     Cascade,
     CascadeEnded,
@@ -210,8 +213,14 @@ class WakeHubHub:
     def async_add_entry(self, entry: WakeHubConfigEntry) -> None:
         """Take a loaded entry's tree and edges into the topology."""
         self.entries[entry.entry_id] = entry
+
+        @callback
+        def _on_refresh() -> None:
+            self._check_withdrawals()
+            self._check_migrations(entry)
+
         self._entry_listeners[entry.entry_id] = (
-            entry.runtime_data.coordinator.async_add_listener(self._check_withdrawals)
+            entry.runtime_data.coordinator.async_add_listener(_on_refresh)
         )
         self.async_rebuild()
         if self._home is None:
@@ -298,6 +307,30 @@ class WakeHubHub:
         self._by_node = by_node
         self.orchestrator.update_topology(topology)
         async_check_dangling_edges(self.hass, topology.nodes)
+
+    @callback
+    def _check_migrations(self, entry: WakeHubConfigEntry) -> None:
+        """Move the guests that migrated to another machine's node to its entry.
+
+        A guest its node no longer runs, which the cluster reports on the
+        node of another loaded entry, moves there with its settings,
+        containers, dependencies and entities (:mod:`.migration`).
+        """
+        snapshot = entry.runtime_data.coordinator.data
+        if snapshot is None or not snapshot.migrated:
+            return
+        for node_id, pve_node in snapshot.migrated.items():
+            target = next(
+                (
+                    other
+                    for other in self.entries.values()
+                    if other.entry_id != entry.entry_id
+                    and (other.data.get(CONF_PROXMOX) or {}).get(CONF_NODE) == pve_node
+                ),
+                None,
+            )
+            if target is not None:
+                async_move_guest(self.hass, entry, target, node_id)
 
     @callback
     def _check_withdrawals(self) -> None:

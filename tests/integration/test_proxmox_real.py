@@ -16,6 +16,7 @@ from homeassistant.data_entry_flow import FlowResultType
 
 from custom_components.wakehub.const import DOMAIN
 from custom_components.wakehub.core.ids import guest_id
+from custom_components.wakehub.migration import async_move_guest
 
 from .conftest import async_next_poll, state_of
 from .flow_helpers import choose, node_doc, proxmox_token_input, through_ssh
@@ -392,3 +393,136 @@ def test_acl_command_for_a_user() -> None:
     assert _acl_command({"username": "ops@pam"}) == (
         "pveum acl modify / --users 'ops@pam' --roles WakeHub"
     )
+
+
+async def test_no_quorum_cascade_names_the_offline_member(
+    hass: HomeAssistant, cluster_homelab: HomelabThread
+) -> None:
+    """Machine2 off in a two-node cluster: VM-Ubuntu's start fails on quorum.
+
+    The notification is WakeHub's own (not a bare HTTP 500) and names pve2.
+    """
+    from homeassistant.components import persistent_notification
+    from homeassistant.const import SERVICE_TURN_ON
+    from homeassistant.core import callback
+
+    from .hub_helpers import async_setup_homelab, async_turn, async_wait_idle
+
+    lab = cluster_homelab
+    lab.set_power("Machine1", "on")
+    await async_setup_homelab(hass, lab)
+    notifications: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: notifications.update(updated))
+    )
+    await async_turn(hass, SERVICE_TURN_ON, "VM-Ubuntu")
+    await async_wait_idle(hass)
+    status = hass.states.get("sensor.vm_ubuntu_status")
+    assert status is not None
+    assert status.attributes["error_code"] == "no_quorum"
+    assert "pve2 is offline" in status.attributes["error_message"]
+    assert lab.state("VM-Ubuntu") == "stopped"
+    (notification,) = [
+        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
+    ]
+    assert "the Proxmox cluster has no quorum" in notification["title"]
+    assert "cluster homelab has no quorum (pve2 is offline)" in notification["message"]
+    assert "QDevice" in notification["message"]
+
+
+async def test_migrated_guest_moves_with_its_settings(
+    hass: HomeAssistant,
+    cluster_homelab: HomelabThread,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """VM-Docker migrates from pve1 to pve2: its containers, edges and entities follow.
+
+    It is not "gone" on Machine1 and "new" on Machine2: Machine2's entry now
+    manages it (and sandbox and plex inside it) under its new ids, the edges
+    name the new ids, and the entities keep their entity ids.
+    """
+    from homeassistant.helpers import entity_registry as er, issue_registry as ir
+
+    from .conftest import node_id_of
+    from .hub_helpers import async_setup_homelab, hub_of
+
+    lab = cluster_homelab
+    lab.set_power("Machine1", "on")
+    lab.set_power("Machine2", "on")
+    lab.set_power("VM-Docker", "running")
+    ready = lab.ready
+    entries = await async_setup_homelab(
+        hass,
+        lab,
+        edges=(("sandbox", "Jellyfin"), ("plex", "NAS"), ("pihole", "plex")),
+    )
+    await async_next_poll(hass, freezer)
+    registry = er.async_get(hass)
+    entity_id = registry.async_get_entity_id(
+        "sensor", DOMAIN, f"{node_id_of(ready, 'VM-Docker')}-status"
+    )
+    assert entity_id == "sensor.vm_docker_status"
+    old_vm = node_id_of(ready, "VM-Docker")
+    machine2 = ready["nodes"]["Machine2"]["mac"]
+    new_vm = guest_id(machine2, 101)
+
+    lab.migrate("VM-Docker", "Machine2")
+    await async_next_poll(hass, freezer)
+    await hass.async_block_till_done()
+
+    one, two = entries["Machine1"], entries["Machine2"]
+    assert old_vm not in one.options["nodes"]
+    assert not [n for n in one.options["nodes"] if n.startswith(f"{old_vm}/")]
+    moved = two.options["nodes"]
+    assert moved[new_vm]["parent"] == machine2
+    assert moved[new_vm]["docker"] is not None
+    assert moved[f"{new_vm}/docker/sandbox"]["parent"] == new_vm
+    assert moved[f"{new_vm}/docker/plex"]["parent"] == new_vm
+    jellyfin = node_id_of(ready, "Jellyfin")
+    nas = node_id_of(ready, "NAS")
+    assert one.options["dependencies"] == []
+    assert sorted(map(tuple, two.options["dependencies"])) == sorted(
+        [(f"{new_vm}/docker/sandbox", jellyfin), (f"{new_vm}/docker/plex", nas)]
+    )
+    # An edge of a third entry naming a moved node is renamed where it is.
+    assert entries["RaspberryPi"].options["dependencies"] == [
+        [node_id_of(ready, "pihole"), f"{new_vm}/docker/plex"]
+    ]
+    entity = registry.async_get("sensor.vm_docker_status")
+    assert entity is not None
+    assert entity.unique_id == f"{new_vm}-status"
+    assert entity.config_entry_id == two.entry_id
+    assert not ir.async_get(hass).async_get_issue(DOMAIN, f"node_missing_{old_vm}")
+    await async_next_poll(hass, freezer)
+    assert state_of(hass, "VM-Docker") == "on"
+    assert new_vm in hub_of(hass).topology.nodes
+    assert old_vm not in hub_of(hass).topology.nodes
+    # Nothing more to move: not managed there, or already managed here.
+    assert async_move_guest(hass, one, two, old_vm) is None
+    assert async_move_guest(hass, two, two, new_vm) is None
+
+
+async def test_migration_to_an_unmanaged_node_stays_missing(
+    hass: HomeAssistant,
+    cluster_homelab: HomelabThread,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A guest that went to a node no entry manages stays where it was, missing."""
+    from homeassistant.helpers import issue_registry as ir
+    from homeassistant.setup import async_setup_component
+
+    from .conftest import entry_data_for, machine_entry, node_id_of
+
+    lab = cluster_homelab
+    lab.set_power("Machine1", "on")
+    lab.set_power("Machine2", "on")
+    entry = machine_entry("Machine1", *entry_data_for(lab, "Machine1"))
+    entry.add_to_hass(hass)
+    assert await async_setup_component(hass, DOMAIN, {})
+    await hass.async_block_till_done()
+    lab.migrate("VM-Ubuntu", "Machine2")
+    await async_next_poll(hass, freezer)
+    vm = node_id_of(lab.ready, "VM-Ubuntu")
+    assert vm in entry.options["nodes"]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"node_missing_{vm}")
+    assert entry.runtime_data.coordinator.data.migrated == {vm: "pve2"}

@@ -465,6 +465,8 @@ class ProxmoxHost:
         self._api: ProxmoxResource | None = None
         self._session: ProxmoxHttpSession | None = None
         self._kinds: dict[str, ChildKind] = {}
+        self.elsewhere: dict[str, str] = {}
+        """Guests the last ``read_states`` saw on other cluster nodes: vmid -> node."""
         self._connect_lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------
@@ -681,16 +683,23 @@ class ProxmoxHost:
         )
 
     async def read_states(self) -> dict[str, ChildInfo]:
-        """Every guest of the node, keyed by vmid, in ONE request."""
+        """Every guest of the node, keyed by vmid, in ONE request.
+
+        In a cluster the same answer lists the other members' guests: they
+        are not this node's, and are only remembered in :attr:`elsewhere`
+        (a vmid is unique in a cluster), so a guest that migrated away can
+        be followed to its new node.
+        """
         resources = await self._call(lambda api: api.cluster.resources.get(type="vm"))
         states: dict[str, ChildInfo] = {}
+        elsewhere: dict[str, str] = {}
         for item in resources or []:
             kind = _GUEST_TYPES.get(str(item.get("type")))
-            if (
-                kind is None
-                or item.get("node") != self.config.node
-                or item.get("template")
-            ):
+            if kind is None or item.get("template"):
+                continue
+            if item.get("node") != self.config.node:
+                if item.get("node") and "vmid" in item:
+                    elsewhere[str(item["vmid"])] = str(item["node"])
                 continue
             key = str(item["vmid"])
             status = str(item.get("status", "unknown"))
@@ -703,6 +712,7 @@ class ProxmoxHost:
                 details={f: item[f] for f in _DETAIL_FIELDS if f in item},
             )
         self._kinds = {key: info.kind for key, info in states.items()}
+        self.elsewhere = elsewhere
         return states
 
     async def _kind(self, key: str) -> str:
