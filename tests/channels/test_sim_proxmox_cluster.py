@@ -142,8 +142,9 @@ async def test_no_quorum_names_the_offline_members(
         await host.start("102")
         assert lab.state("VM-Ubuntu") == "running"
         # A call for an offline member, proxied: unreachable, with PVE's reason.
+        upid = "UPID:pve2:00001234:00005678:6700AB12:vzstart:202:wakehub@pve!wakehub:"
         with pytest.raises(UnreachableError, match="No route to host"):
-            await ProxmoxHost(_config(lab, "Machine1", node="pve2")).start("202")
+            await host.wait_task(upid, max_wait=5)
     finally:
         await host.close()
 
@@ -239,3 +240,103 @@ def test_ca_pin_validation(homelab: HomelabThread) -> None:
     assert certificate_fingerprint(pve["ca_certificate"]) == pve["ca_fingerprint"]
     with pytest.raises(InvalidConfigError):
         certificate_fingerprint("nope")
+
+
+async def test_actions_refuse_another_members_node(
+    cluster_homelab: HomelabThread,
+) -> None:
+    """An entry naming pve1 on pve2's API (the old flow's pick): nothing is sent.
+
+    pve2's API would forward the start to pve1 and power pve1 off.
+    """
+    lab = cluster_homelab
+    lab.set_power("Machine1", "on")
+    lab.set_power("Machine2", "on")
+    wrong = ProxmoxHost(_config(lab, "Machine2", node="pve1"), task_poll_interval=0.02)
+    try:
+        assert "102" in await wrong.read_states()  # pve1's guests, listed by pve2
+        with pytest.raises(NodeIdentityError, match="is node pve2, not pve1"):
+            await wrong.start("102")
+        with pytest.raises(NodeIdentityError):
+            await wrong.node_shutdown()
+    finally:
+        await wrong.close()
+    assert lab.state("VM-Ubuntu") == "stopped"
+    assert lab.state("Machine1") == "on"
+    assert not [e for e in lab.log() if e["channel"] == "proxmox"]
+    # A right one checks once, then acts.
+    lab.reset_requests()
+    right = ProxmoxHost(_config(lab, "Machine2"), task_poll_interval=0.02)
+    try:
+        await right.start("202")
+        await right.start("203")
+    finally:
+        await right.close()
+    assert lab.requests()["endpoints"]["proxmox GET /cluster/status"] == 1
+
+
+async def test_identity_and_ca_fallbacks(cluster_homelab: HomelabThread) -> None:
+    """No Sys.Audit: quorum unnamed, no CA to read; a CA that signed nothing served."""
+    from custom_components.wakehub.channels.proxmox import ClusterStatus
+
+    lab = cluster_homelab
+    lab.set_power("Machine1", "on")
+    vmuser = ProxmoxHost(_config(lab, "Machine1", token="vmuser"))
+    try:
+        # The identity cannot be read (403): the action goes ahead, and fails
+        # on quorum with PVE's own message only.
+        with pytest.raises(NoQuorumError) as err:
+            await vmuser.start("102")
+        assert err.value.offline == ()
+        assert err.value.message == "cluster not ready - no quorum?"
+        assert await vmuser.certificate_authority() is None
+    finally:
+        await vmuser.close()
+    host = ProxmoxHost(_config(lab, "Machine1", pin="leaf"))
+    try:
+
+        def _other_ca(homelab: Homelab) -> None:
+            from tests.homelab.crypto import make_ca
+
+            homelab.pve_ca["Machine1"] = make_ca("elsewhere")
+
+        lab.call(_other_ca)
+        # The node serves a certificate its listed CA did not sign.
+        assert await host.certificate_authority() is None
+
+        async def _nobody_local() -> ClusterStatus:
+            return ClusterStatus(name="homelab", quorate=True, members=())
+
+        host.cluster_status = _nobody_local  # type: ignore[method-assign]
+        with pytest.raises(NodeIdentityError, match="0 of 0 members marked local"):
+            await host.identify_node()
+    finally:
+        await host.close()
+        lab.reset()
+
+
+def test_ca_without_constraints_is_refused() -> None:
+    """A certificate without BasicConstraints cannot be pinned as a CA."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bare")])
+    now = dt.datetime.now(dt.UTC)
+    bare = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = bare.public_bytes(serialization.Encoding.PEM).decode()
+    with pytest.raises(InvalidConfigError, match="not a CA"):
+        issued_by(b"", pem)

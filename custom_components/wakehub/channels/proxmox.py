@@ -467,6 +467,7 @@ class ProxmoxHost:
         self._kinds: dict[str, ChildKind] = {}
         self.elsewhere: dict[str, str] = {}
         """Guests the last ``read_states`` saw on other cluster nodes: vmid -> node."""
+        self._identity_checked = False
         self._connect_lock = threading.Lock()
 
     # -- plumbing -----------------------------------------------------------
@@ -646,23 +647,16 @@ class ProxmoxHost:
         except (PermissionDeniedError, NotFoundError, ApiError):
             return None
         by_name = {str(info.get("filename")): info for info in infos or []}
-        ca = by_name.get("pve-root-ca.pem", {}).get("pem")
-        served = by_name.get("pveproxy-ssl.pem") or by_name.get("pve-ssl.pem")
-        if not ca or not served or not served.get("pem"):
-            return None
-        if self.config.fingerprint is not None and (
-            certificate_fingerprint(str(served["pem"])) != self.config.fingerprint
-        ):
-            return None
+        ca = str(by_name.get("pve-root-ca.pem", {}).get("pem") or "")
+        # A custom certificate (uploaded, ACME) is served instead of pve-ssl.pem.
+        served = by_name.get("pveproxy-ssl.pem") or by_name.get("pve-ssl.pem") or {}
         try:
             der = x509.load_pem_x509_certificate(
-                str(served["pem"]).encode()
+                str(served.get("pem") or "").encode()
             ).public_bytes(serialization.Encoding.DER)
-            if not issued_by(der, str(ca)):
-                return None
+            return ca if issued_by(der, ca) else None
         except (ValueError, InvalidConfigError):
             return None
-        return str(ca)
 
     async def _no_quorum(self, err: NoQuorumError) -> NoQuorumError:
         """The same error, naming the cluster members that are offline."""
@@ -672,14 +666,10 @@ class ProxmoxHost:
             return err
         offline = tuple(m.name for m in status.members if not m.online)
         cluster = f"cluster {status.name}" if status.name else "the cluster"
-        if offline:
-            detail = (
-                f"{', '.join(offline)} {'is' if len(offline) == 1 else 'are'} offline"
-            )
-        else:
-            detail = "no member is offline"
+        verb = "is" if len(offline) == 1 else "are"
+        detail = f" ({', '.join(offline)} {verb} offline)" if offline else ""
         return NoQuorumError(
-            f"{cluster} has no quorum ({detail}): {err.message}", offline=offline
+            f"{cluster} has no quorum{detail}: {err.message}", offline=offline
         )
 
     async def read_states(self) -> dict[str, ChildInfo]:
@@ -695,11 +685,10 @@ class ProxmoxHost:
         elsewhere: dict[str, str] = {}
         for item in resources or []:
             kind = _GUEST_TYPES.get(str(item.get("type")))
-            if kind is None or item.get("template"):
-                continue
-            if item.get("node") != self.config.node:
-                if item.get("node") and "vmid" in item:
-                    elsewhere[str(item["vmid"])] = str(item["node"])
+            node = item.get("node")
+            if kind is None or node != self.config.node or item.get("template"):
+                if kind is not None and node and "vmid" in item:
+                    elsewhere[str(item["vmid"])] = str(node)
                 continue
             key = str(item["vmid"])
             status = str(item.get("status", "unknown"))
@@ -731,6 +720,7 @@ class ProxmoxHost:
         A platform answer containing ``idempotent`` (``already running``,
         ``not running``) means the guest is already where we want it.
         """
+        await self._ensure_identity()
         kind = await self._kind(key)
         node = self.config.node
 
@@ -783,8 +773,25 @@ class ProxmoxHost:
 
     async def node_shutdown(self) -> None:
         """Power the node itself off (needs Sys.PowerMgmt). No task is returned."""
+        await self._ensure_identity()
         node = self.config.node
         await self._call(lambda api: api.nodes(node).status.post(command="shutdown"))
+
+    async def _ensure_identity(self) -> None:
+        """Before the first power action: the API must be the configured node.
+
+        Once per channel (one ``GET /cluster/status``): in a cluster any
+        member's API would forward the action to the configured node, so an
+        entry naming another member (as set up before WakeHub read the node
+        from ``/cluster/status``) would power that member's guests, or that
+        member itself. Credentials without Sys.Audit cannot read it; the
+        action then goes ahead unchecked, as before.
+        """
+        if self._identity_checked:
+            return
+        with contextlib.suppress(PermissionDeniedError):
+            await self.check_identity(self.config.host)
+        self._identity_checked = True
 
     async def wait_task(self, upid: str, *, max_wait: float | None = None) -> None:
         """Poll ``/nodes/{node}/tasks/{upid}/status`` until the task stops.
