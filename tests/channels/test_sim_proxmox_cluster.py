@@ -135,7 +135,7 @@ async def test_no_quorum_names_the_offline_members(
         with pytest.raises(NoQuorumError) as err:
             await host.start("102")
         assert err.value.offline == ("pve2",)
-        assert "cluster homelab has no quorum (pve2 is offline)" in err.value.message
+        assert "cluster homelab has no quorum, pve2 is offline" in err.value.message
         assert "cluster not ready - no quorum?" in err.value.message
         assert lab.state("VM-Ubuntu") == "stopped"
         lab.set_qdevice(True)

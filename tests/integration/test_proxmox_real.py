@@ -426,7 +426,7 @@ async def test_no_quorum_cascade_names_the_offline_member(
         n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
     ]
     assert "the Proxmox cluster has no quorum" in notification["title"]
-    assert "cluster homelab has no quorum (pve2 is offline)" in notification["message"]
+    assert "cluster homelab has no quorum, pve2 is offline" in notification["message"]
     assert "QDevice" in notification["message"]
 
 

@@ -667,7 +667,7 @@ class ProxmoxHost:
         offline = tuple(m.name for m in status.members if not m.online)
         cluster = f"cluster {status.name}" if status.name else "the cluster"
         verb = "is" if len(offline) == 1 else "are"
-        detail = f" ({', '.join(offline)} {verb} offline)" if offline else ""
+        detail = f", {', '.join(offline)} {verb} offline" if offline else ""
         return NoQuorumError(
             f"{cluster} has no quorum{detail}: {err.message}", offline=offline
         )
