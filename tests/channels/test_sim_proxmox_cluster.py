@@ -340,3 +340,33 @@ def test_ca_without_constraints_is_refused() -> None:
     pem = bare.public_bytes(serialization.Encoding.PEM).decode()
     with pytest.raises(InvalidConfigError, match="not a CA"):
         issued_by(b"", pem)
+
+
+async def test_ticket_login_through_the_ca_pin(homelab: HomelabThread) -> None:
+    """A password login (POST /access/ticket) goes through the CA pin too."""
+    homelab.set_power("Machine2", "on")
+    pve = _ready(homelab, "Machine2")
+    user, realm = pve["user"].split("@")
+    config = ProxmoxConfig(
+        host="127.0.0.1",
+        port=pve["port"],
+        node=pve["node"],
+        user=user,
+        realm=realm,
+        password=pve["password"],
+        verify_tls=False,
+        ca_certificate=pve["ca_certificate"],
+    )
+    host = ProxmoxHost(config)
+    try:
+        await host.check()
+    finally:
+        await host.close()
+    wrong = ProxmoxHost(
+        replace(config, ca_certificate=_ready(homelab, "Machine1")["ca_certificate"])
+    )
+    try:
+        with pytest.raises(TlsVerificationError):
+            await wrong.check()
+    finally:
+        await wrong.close()

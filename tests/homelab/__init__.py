@@ -135,7 +135,9 @@ ignore_wol fault"`` for WoL); ``GET /commands`` (SSH commands);
 machines, running/stopped for guests and containers; bringing a node up brings
 its ancestors up, taking it down takes its descendants down, instantly);
 ``POST /faults {"node", "fault", "value"}``; ``POST /recreate {"node"}``;
-``POST /reset``. Errors answer 400/404 ``{"error": "..."}``.
+``POST /migrate {"node", "target"}`` (a guest to another member of its
+cluster); ``POST /tokens {"token", "privileges"}`` (an ACL for the
+privilege-separated token); ``POST /cluster {"qdevice"}``; ``POST /reset``. Errors answer 400/404 ``{"error": "..."}``.
 
 Faults (``value`` false/null clears a persistent one):
 ``ignore_wol``, ``boot_fails`` (boots, then falls back to off),

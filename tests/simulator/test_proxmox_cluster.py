@@ -296,3 +296,45 @@ def test_cli_cluster_switches() -> None:
     assert parse_args([]).qdevice is False
     with pytest.raises(SystemExit):
         parse_args(["--scenario", "nope"])
+
+
+def test_control_api_cluster_routes(
+    homelab: HomelabThread, cluster_homelab: HomelabThread
+) -> None:
+    """POST /migrate, /tokens and /cluster, and their refusals."""
+
+    def post(lab: HomelabThread, path: str, body: dict[str, Any]) -> Any:
+        return requests.post(f"{lab.ready['control_url']}{path}", json=body, timeout=10)
+
+    assert post(homelab, "/cluster", {"qdevice": True}).status_code == 400
+    assert (
+        post(homelab, "/tokens", {"token": "wakehub", "privileges": []}).status_code
+        == 400
+    )
+    answer = post(homelab, "/tokens", {"token": "privsep", "privileges": ["VM.Audit"]})
+    assert answer.json() == {"ok": True}
+    assert (
+        post(
+            homelab, "/migrate", {"node": "VM-Ubuntu", "target": "Machine2"}
+        ).status_code
+        == 400
+    )
+    lab = cluster_homelab
+    assert post(lab, "/cluster", {"qdevice": True}).json() == {
+        "ok": True,
+        "qdevice": True,
+    }
+    assert (
+        post(lab, "/migrate", {"node": "NAS", "target": "Machine2"}).status_code == 400
+    )
+    assert (
+        post(lab, "/migrate", {"node": "VM-Ubuntu", "target": "Machine2"}).status_code
+        == 400
+    )
+    lab.set_power("Machine1", "on")
+    lab.set_power("Machine2", "on")
+    moved = post(lab, "/migrate", {"node": "VM-Ubuntu", "target": "Machine2"})
+    assert moved.json()["parent"] == "Machine2"
+    lab.reset()
+    assert lab.node("VM-Ubuntu")["parent"] == "Machine1"
+    assert lab.call(lambda homelab: homelab.qdevice) is False
