@@ -463,7 +463,11 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         except ChannelError as err:
             if host_id == self.machine_id and (
                 isinstance(err, HostKeyMismatchError)
-                or (isinstance(err, TlsVerificationError) and self._pins_proxmox(api))
+                or (
+                    isinstance(err, TlsVerificationError)
+                    and err.certificate_refused
+                    and self._pins_proxmox(api)
+                )
             ):
                 # A changed SSH host key, or a Proxmox certificate its pin
                 # refuses: the reauthentication shows both and re-pins.

@@ -180,8 +180,9 @@ async def test_ca_pin_survives_renewal_not_a_new_ca(homelab: HomelabThread) -> N
         )
         homelab.fault("Machine1", "cert_renew")
         await ca_pinned.check()
-        with pytest.raises(TlsVerificationError):
+        with pytest.raises(TlsVerificationError) as refused:
             await leaf_pinned.check()
+        assert refused.value.certificate_refused
         # Another CA (Machine2's, standalone) does not sign Machine1's certificate.
         wrong = ProxmoxHost(
             replace(_config(homelab, "Machine1"), ca_certificate=other_ca)
@@ -190,8 +191,9 @@ async def test_ca_pin_survives_renewal_not_a_new_ca(homelab: HomelabThread) -> N
             await wrong.check()
         await wrong.close()
         homelab.fault("Machine1", "ca_change")
-        with pytest.raises(TlsVerificationError):
+        with pytest.raises(TlsVerificationError) as refused:
             await ca_pinned.check()
+        assert refused.value.certificate_refused
         served = await fetch_certificate(
             "127.0.0.1", _ready(homelab, "Machine1")["port"]
         )

@@ -87,9 +87,19 @@ class NotFoundError(ChannelError):
 
 
 class TlsVerificationError(ChannelError):
-    """The TLS certificate could not be verified, or its pin did not match."""
+    """The TLS certificate could not be verified, or its pin did not match.
+
+    ``certificate_refused`` says that the handshake itself went through and
+    the certificate was refused (by the trust store, a pinned CA or a pinned
+    fingerprint), as opposed to a handshake cut short.
+    """
 
     code = "tls_error"
+
+    def __init__(self, message: str = "", *, certificate_refused: bool = False) -> None:
+        """Remember whether the certificate itself was refused."""
+        super().__init__(message)
+        self.certificate_refused = certificate_refused
 
 
 class HostKeyMismatchError(ChannelError):

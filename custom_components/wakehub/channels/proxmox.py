@@ -88,6 +88,9 @@ _PRIVILEGE = re.compile(r"Permission check failed \(([^,]*),\s*([^)]+)\)")
 _HEX_FINGERPRINT = re.compile(r"[0-9A-F]{64}")
 _GUEST_TYPES = {"qemu": ChildKind.VM, "lxc": ChildKind.LXC}
 _DETAIL_FIELDS = ("cpu", "maxcpu", "mem", "maxmem", "uptime", "netin", "netout")
+# How OpenSSL (trust store, pinned CA) and urllib3 (pinned fingerprint) say
+# that they refused the certificate the server presented.
+_CERTIFICATE_REFUSED = ("CERTIFICATE_VERIFY_FAILED", "Fingerprints did not match")
 # PVE's answer to a guest start without quorum (pve-cluster PVE/Cluster.pm).
 _NO_QUORUM = "no quorum"
 # What WakeHub needs on guests, at least on some path (see docs/proxmox.md).
@@ -356,7 +359,10 @@ def _map_error(err: BaseException, where: str) -> ChannelError:
             return UnreachableError(f"{where} cannot reach the node: {message}")
         return ApiError(f"HTTP {status}: {message}")
     if isinstance(err, requests.exceptions.SSLError):
-        return TlsVerificationError(f"TLS verification of {where} failed: {err}")
+        return TlsVerificationError(
+            f"TLS verification of {where} failed: {err}",
+            certificate_refused=any(sign in str(err) for sign in _CERTIFICATE_REFUSED),
+        )
     if isinstance(err, requests.exceptions.Timeout):
         return ChannelTimeoutError(f"{where} did not answer in time")
     if isinstance(err, requests.exceptions.ConnectionError):
