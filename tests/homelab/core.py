@@ -431,11 +431,12 @@ class Homelab:
         return (machine,)
 
     def quorate(self, machine: str) -> bool:
-        """Return True when ``machine``'s cluster has quorum (corosync votequorum).
+        """Return True when ``machine``'s cluster has quorum.
 
-        Each member has one vote, a QDevice one more (corosync-qdevice,
-        ``ffsplit``); the cluster is quorate with more than half of the
-        expected votes. A two-node cluster without a QDevice therefore loses
+        corosync ``exec/votequorum.c``: each member has one vote, and the
+        cluster is quorate with more than half of the expected votes; a
+        QDevice (corosync-qdevice, algorithm ``ffsplit``) adds one vote, given
+        to the side that still runs a node. A two-node cluster without a QDevice therefore loses
         quorum as soon as one node is off, and one node alone keeps it with
         a QDevice. A standalone host is always quorate.
         """
@@ -482,7 +483,12 @@ class Homelab:
             self.children[parent].append(name)
 
     def grant_token(self, token: str, privileges: Iterable[str]) -> None:
-        """Give a privilege-separated token an ACL (``pveum acl modify / --tokens``)."""
+        """Give a privilege-separated token an ACL (``pveum acl modify / --tokens``).
+
+        pve-access-control ``PVE/RPCEnvironment.pm``: a token with privilege
+        separation holds the privileges of its own ACLs (within its user's),
+        and nothing else.
+        """
         known = self.pve_tokens.get(f"{PVE_TOKEN_USER}!{token}")
         if known is None or not known.privsep:
             raise HomelabError(f"{token!r} is not a privilege-separated token")

@@ -845,7 +845,11 @@ class ProxmoxApi:
     async def task_status(
         self, request: web.Request, who: Identity, m: dict[str, str]
     ) -> web.Response:
-        """``GET /nodes/{node}/tasks/{upid}/status``."""
+        """``GET /nodes/{node}/tasks/{upid}/status``.
+
+        pve-manager ``PVE/API2/Tasks.pm`` (``read_task_status``): an unknown
+        UPID is a parameter error, 400 with ``{"upid": "no such task"}``.
+        """
         self._check_node(m["node"])
         upid = m["upid"]
         if not UPID_RE.match(upid):
@@ -867,7 +871,13 @@ class ProxmoxApi:
     async def guest_power(
         self, request: web.Request, who: Identity, m: dict[str, str]
     ) -> web.Response:
-        """``POST .../{vmid}/status/start|shutdown|stop``: returns a UPID."""
+        """``POST .../{vmid}/status/start|shutdown|stop``: returns a UPID.
+
+        A start without quorum fails at once, 500 ``cluster not ready - no
+        quorum?``: qemu-server ``PVE/API2/Qemu.pm`` and pve-container
+        ``PVE/API2/LXC/Status.pm`` call pve-cluster's ``check_cfs_quorum``
+        (``PVE/Cluster.pm``) before forking the task.
+        """
         self._check_node(m["node"])
         kind, action = m["kind"], m["action"]
         who.require(f"/vms/{m['vmid']}", "VM.PowerMgmt")
