@@ -372,3 +372,37 @@ async def test_ticket_login_through_the_ca_pin(homelab: HomelabThread) -> None:
             await wrong.check()
     finally:
         await wrong.close()
+
+
+async def test_trusted_certificate_keeps_normal_verification(
+    homelab: HomelabThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verification on (a publicly trusted, ACME-like certificate): no pin, renewals fine.
+
+    The trust store is Home Assistant's usual one plus, for this test only,
+    a fresh CA of Machine1's (standing in for a public CA).
+    """
+    import certifi
+    import requests.adapters
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    homelab.set_power("Machine1", "on")
+    homelab.fault("Machine1", "ca_change")  # a CA no other test trusts
+    pve = _ready(homelab, "Machine1")
+    # Built as requests builds its own default context.
+    context = create_urllib3_context()
+    context.load_verify_locations(certifi.where())
+    context.load_verify_locations(cadata=pve["ca_certificate"])
+    monkeypatch.setattr(requests.adapters, "_preloaded_ssl_context", context)
+    host = ProxmoxHost(
+        replace(
+            _config(homelab, "Machine1", pin="leaf"), fingerprint=None, verify_tls=True
+        )
+    )
+    try:
+        await host.check()
+        homelab.fault("Machine1", "cert_renew")
+        await host.check()
+    finally:
+        await host.close()
+        homelab.reset()
