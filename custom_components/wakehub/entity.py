@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
 from homeassistant.helpers.device_registry import CONNECTION_NETWORK_MAC, DeviceInfo
@@ -22,6 +22,8 @@ from .coordinator import TreeNode, WakeHubCoordinator
 from .core.model import NodeKind, PowerState
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity import EntityDescription
 
@@ -81,6 +83,16 @@ def async_register_devices(
         async_register_node_device(
             hass, entry_id, device_info(coordinator, node), node.parent
         )
+
+
+def node_settings(coordinator: WakeHubCoordinator, node: TreeNode) -> Mapping[str, Any]:
+    """A node's own settings: the entry's machine settings, or the child's."""
+    if node.kind is NodeKind.MACHINE:
+        settings: Mapping[str, Any] = (
+            coordinator.config_entry.options.get(CONF_MACHINE) or {}
+        )
+        return settings
+    return node.settings
 
 
 def device_info(coordinator: WakeHubCoordinator, node: TreeNode) -> DeviceInfo:

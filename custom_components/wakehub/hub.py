@@ -56,8 +56,10 @@ from .const import (
     CONF_DEPENDENCIES,
     CONF_MACHINE,
     CONF_NODE,
+    CONF_PINNED,
     CONF_PROPOSAL_EXPIRY,
     CONF_PROXMOX,
+    CONF_URL,
     DOMAIN,
     EVENT_CASCADE_COMPLETED,
     EVENT_CASCADE_FAILED,
@@ -69,6 +71,7 @@ from .core.errors import CoreError, UnknownNodeError
 from .core.model import Capability, Node, NodeKind
 from .core.topology import Topology
 from .driver import HaNodeDriver
+from .entity import node_settings
 from .migration import async_move_guest
 from .orchestrator import (
     Cascade,
@@ -307,6 +310,7 @@ class WakeHubHub:
         self._by_node = by_node
         self.orchestrator.update_topology(topology)
         async_check_dangling_edges(self.hass, topology.nodes)
+        self._notify()  # the cascade sensor's node list (see node_catalog)
 
     @callback
     def _check_migrations(self, entry: WakeHubConfigEntry) -> None:
@@ -356,6 +360,37 @@ class WakeHubHub:
     def topology(self) -> Topology:
         """The current global topology."""
         return self.orchestrator.topology
+
+    def node_catalog(self) -> list[dict[str, Any]]:
+        """Every node, as the dashboard card lists it, in the cascade sensor.
+
+        Each item holds what the status sensor's attributes say of the node
+        (``node_id``, ``kind``, ``pinned``, ``url``), its ``name``, and
+        ``status_entity``, the entity id of its status sensor (``None``
+        before it is registered). A sensor that is
+        unavailable loses its attributes in Home Assistant's state machine;
+        the card still finds its node here, and shows it unavailable.
+        """
+        registry = er.async_get(self.hass)
+        catalog: list[dict[str, Any]] = []
+        for node_id, coordinator in self._by_node.items():
+            tree_node = coordinator.tree.get(node_id)
+            if tree_node is None:  # pragma: no cover - rebuilt from the tree
+                continue
+            settings = node_settings(coordinator, tree_node)
+            catalog.append(
+                {
+                    "node_id": node_id,
+                    "kind": tree_node.kind.value,
+                    "pinned": bool(settings.get(CONF_PINNED)),
+                    "url": settings.get(CONF_URL) or None,
+                    "name": tree_node.name,
+                    "status_entity": registry.async_get_entity_id(
+                        Platform.SENSOR, DOMAIN, f"{node_id}-status"
+                    ),
+                }
+            )
+        return catalog
 
     def coordinator_of(self, node_id: str) -> WakeHubCoordinator | None:
         """The coordinator of the entry whose tree holds ``node_id``."""
@@ -815,7 +850,9 @@ class CascadeSensor(SensorEntity):
 
     The attributes give the target, the action, the status and every step
     with its own status (pending, running, done, skipped, failed, cancelled),
-    for dashboards.
+    for dashboards, and ``nodes``: every node as the card lists it (see
+    :meth:`WakeHubHub.node_catalog`), since this sensor stays available when
+    a node's own entities do not.
     """
 
     _attr_has_entity_name = True
@@ -824,7 +861,7 @@ class CascadeSensor(SensorEntity):
     _attr_device_class = SensorDeviceClass.ENUM
     _attr_options = CASCADE_STATES
     _attr_unique_id = CASCADE_SENSOR_UNIQUE_ID
-    _unrecorded_attributes = frozenset({"steps", "queued"})
+    _unrecorded_attributes = frozenset({"steps", "queued", "nodes"})
 
     def __init__(self, hub: WakeHubHub) -> None:
         """Follow ``hub``'s cascades."""
@@ -861,6 +898,7 @@ class CascadeSensor(SensorEntity):
             "status": None,
             "steps": [],
             "queued": [c.target_name for c in orchestrator.queued],
+            "nodes": self._hub.node_catalog(),
         }
         if cascade is not None:
             data = cascade.as_dict()

@@ -15,14 +15,13 @@ from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
 from homeassistant.core import callback
 
 from .const import (
-    CONF_MACHINE,
     CONF_PINNED,
     CONF_URL,
     EVENT_PROPOSAL_CLOSED,
     EVENT_SHUTDOWN_PROPOSED,
 )
 from .core.model import NodeKind, PowerState
-from .entity import WakeHubEntity
+from .entity import WakeHubEntity, node_settings
 from .hub import HUB_KEY
 
 if TYPE_CHECKING:
@@ -79,11 +78,7 @@ def _status_attributes(
     Always the node's id, kind, pin and service URL; the cascade step and
     error while a cascade says so; the pending shutdown proposal, if any.
     """
-    settings = (
-        coordinator.config_entry.options.get(CONF_MACHINE) or {}
-        if node.kind is NodeKind.MACHINE
-        else node.settings
-    )
+    settings = node_settings(coordinator, node)
     attributes: dict[str, Any] = {
         "node_id": node.id,
         "kind": node.kind.value,

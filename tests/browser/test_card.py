@@ -28,7 +28,10 @@ Selenium and its ``/usr/bin/chromedriver``:
    never shut down;
 9. stop Jellyfin, confirm the NAS's proposal; start Jellyfin while the NAS
    ignores its Wake-on-LAN: the NAS row's Cancel asks "Cancel the start of
-   Jellyfin and shut NAS down?"; confirmed, Jellyfin is never started.
+   Jellyfin and shut NAS down?"; confirmed, Jellyfin is never started;
+10. Machine2's Proxmox API answers HTTP 500: Jellyfin's status sensor goes
+    unavailable (Home Assistant drops its attributes), and its row stays,
+    "Unavailable"; once the API answers again, "Off".
 
 Screenshots of every stage go to ``artifacts/screenshots/`` (gitignored, CI
 artifacts); the card alone at the confirmation stage goes to
@@ -151,6 +154,14 @@ const ha = document.querySelector('home-assistant');
 // No toast (notifyOnError false): it would cover the buttons clicked next.
 ha.hass.callService(
   'wakehub', 'confirm_shutdown', {proposal_id: arguments[0]}, undefined, false)
+  .then(() => done({ok: true}),
+        (err) => done({ok: false, code: err && err.code, message: err && err.message}));
+"""
+# Any action, through the frontend's own connection (no toast).
+_JS_SERVICE = """
+const done = arguments[arguments.length - 1];
+const ha = document.querySelector('home-assistant');
+ha.hass.callService(arguments[0], arguments[1], arguments[2], undefined, false)
   .then(() => done({ok: true}),
         (err) => done({ok: false, code: err && err.code, message: err && err.message}));
 """
@@ -677,6 +688,40 @@ def test_card_start_stop_confirm(demo: Demo, browser: Any) -> None:
     assert ("Jellyfin", "pve_start") not in log, log
     assert ("NAS", "ssh_shutdown") in log, log
     card.shot("jellyfin-start-cancelled")
+
+    # 10. A node whose API fails keeps its row: Machine2's Proxmox answers
+    #     HTTP 500, Jellyfin's status sensor goes unavailable (without its
+    #     attributes); the card still lists Jellyfin, "Unavailable".
+    def refresh_jellyfin() -> None:
+        answer = browser.execute_async_script(
+            _JS_SERVICE,
+            "homeassistant",
+            "update_entity",
+            {"entity_id": "sensor.jellyfin_status"},
+        )
+        assert answer["ok"], answer
+
+    _post_json(
+        f"{demo.sim_url}/faults",
+        {"node": "Machine2", "fault": "api_status", "value": 500},
+    )
+    refresh_jellyfin()
+    unavailable = card.wait(
+        "Jellyfin's row, unavailable",
+        lambda rows: (
+            rows.get("Jellyfin", {}).get("state") == "unavailable" and rows["Jellyfin"]
+        ),
+        CASCADE_TIMEOUT,
+    )
+    assert unavailable["label"] == "Unavailable", unavailable
+    assert set(card.rows()) == pinned  # no row lost
+    card.shot("jellyfin-unavailable")
+    _post_json(
+        f"{demo.sim_url}/faults",
+        {"node": "Machine2", "fault": "api_status", "value": None},
+    )
+    refresh_jellyfin()
+    card.wait_state("Jellyfin", "off")
 
     print(
         f"browser test: {time.monotonic() - started:.1f}s after READY;"

@@ -21,7 +21,14 @@ from custom_components.wakehub import hub as hub_module
 from custom_components.wakehub.compat import async_get_node_device
 from custom_components.wakehub.const import DOMAIN
 
-from .hub_helpers import MACHINES, async_setup_homelab, async_wait_idle, switch_id
+from .conftest import node_id_of
+from .hub_helpers import (
+    MACHINES,
+    async_setup_homelab,
+    async_wait_idle,
+    hub_of,
+    switch_id,
+)
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -153,3 +160,51 @@ async def test_moves_to_another_entry_then_goes_with_the_last(
     state = hass.states.get(SENSOR)
     assert state is not None
     assert state.state == "idle"
+
+
+async def test_lists_every_node_even_when_its_sensor_is_unavailable(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """Proxmox answers HTTP 500: Jellyfin's status is unavailable, still listed.
+
+    Home Assistant drops an unavailable sensor's attributes; the card finds
+    the node, its kind and its pin in the cascade sensor's ``nodes``.
+    """
+    homelab.set_power("NAS", "on")
+    homelab.set_power("Jellyfin", "running")
+    entries = await async_setup_homelab(hass, homelab)
+    jellyfin_id = node_id_of(homelab.ready, "Jellyfin")
+    nodes = {n["node_id"]: n for n in hass.states.get(SENSOR).attributes["nodes"]}
+    assert len(nodes) == len(hub_of(hass).topology.nodes)
+    assert nodes[jellyfin_id] == {
+        "node_id": jellyfin_id,
+        "kind": "lxc",
+        "pinned": False,
+        "url": None,
+        "name": "Jellyfin",
+        "status_entity": "sensor.jellyfin_status",
+    }
+    assert nodes[node_id_of(homelab.ready, "NAS")]["kind"] == "machine"
+
+    homelab.fault("Machine2", "api_status", 500)
+    coordinator = hub_of(hass).coordinator_of(jellyfin_id)
+    assert coordinator is not None
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    status = hass.states.get("sensor.jellyfin_status")
+    assert status.state == "unavailable"
+    assert "node_id" not in status.attributes
+    nodes = {n["node_id"]: n for n in hass.states.get(SENSOR).attributes["nodes"]}
+    assert nodes[jellyfin_id]["status_entity"] == "sensor.jellyfin_status"
+
+    # A pin set in the options shows at once.
+    entry = entries["Machine2"]
+    options = dict(entry.options)
+    options["nodes"] = {
+        **options["nodes"],
+        jellyfin_id: {**options["nodes"][jellyfin_id], "pinned": True},
+    }
+    hass.config_entries.async_update_entry(entry, options=options)
+    await hass.async_block_till_done()
+    nodes = {n["node_id"]: n for n in hass.states.get(SENSOR).attributes["nodes"]}
+    assert nodes[jellyfin_id]["pinned"] is True

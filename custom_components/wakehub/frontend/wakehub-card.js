@@ -14,7 +14,9 @@
  * Everything it shows comes from entities: each node's status sensor
  * (state on/off/starting/stopping/error; attributes node_id, kind, pinned,
  * url, step, error_code, error_message, proposal_id) and the domain's
- * cascade sensor (attributes target, action, status, steps, error).
+ * cascade sensor (attributes target, action, status, steps, error, and
+ * nodes: every node with its status sensor, so that a node whose sensor is
+ * unavailable, without attributes, still has its row, shown unavailable).
  * Actions: wakehub.start, wakehub.plan + wakehub.stop (after the user
  * confirms the plan), wakehub.confirm_shutdown, wakehub.dismiss_shutdown.
  */
@@ -64,11 +66,43 @@ const isStatusSensor = (hass, state) =>
   (!hass.entities || !hass.entities[state.entity_id] ||
     hass.entities[state.entity_id].platform === DOMAIN);
 
-/** Every WakeHub status sensor, by node id. */
-function statusSensors(hass) {
+/**
+ * Every WakeHub node, by node id: {id, entity, state, name, attrs}.
+ *
+ * The list comes from the cascade sensor's `nodes`: that sensor stays
+ * available when a node's own entities do not, and Home Assistant drops the
+ * attributes of an unavailable sensor, so a node whose API fails is still
+ * found (and shown unavailable). Status sensors found by their attributes
+ * complete it. `entity` is the node's status sensor, `state` its state object
+ * (undefined when it has none), `attrs` its attributes over the list's fields
+ * (node_id, kind, pinned, url).
+ */
+function wakehubNodes(hass) {
   const byNode = new Map();
+  const cascade = cascadeSensor(hass);
+  const listed = cascade && Array.isArray(cascade.attributes.nodes) ? cascade.attributes.nodes : [];
+  for (const info of listed) {
+    if (!info || typeof info.node_id !== "string") continue;
+    const state = info.status_entity ? hass.states[info.status_entity] : undefined;
+    byNode.set(info.node_id, {
+      id: info.node_id,
+      entity: info.status_entity || null,
+      state,
+      name: info.name,
+      attrs: { ...info, ...(state ? state.attributes : {}) },
+    });
+  }
   for (const state of Object.values(hass.states)) {
-    if (isStatusSensor(hass, state)) byNode.set(state.attributes.node_id, state);
+    if (!isStatusSensor(hass, state)) continue;
+    const id = state.attributes.node_id;
+    const known = byNode.get(id);
+    byNode.set(id, {
+      id,
+      entity: state.entity_id,
+      state,
+      name: known && known.name,
+      attrs: { ...(known ? known.attrs : {}), ...state.attributes },
+    });
   }
   return byNode;
 }
@@ -85,23 +119,26 @@ function cascadeSensor(hass) {
   );
 }
 
-function nodeName(hass, state) {
-  const entry = hass.entities && hass.entities[state.entity_id];
+/** A node's name: its device's (as the user renamed it), else WakeHub's. */
+function nodeName(hass, node) {
+  const entry = node.entity && hass.entities && hass.entities[node.entity];
   const device = entry && entry.device_id && hass.devices && hass.devices[entry.device_id];
   if (device) return device.name_by_user || device.name;
-  return String(state.attributes.friendly_name || state.attributes.node_id).replace(/ Status$/i, "");
+  if (node.name) return node.name;
+  return String(node.attrs.friendly_name || node.id).replace(/ Status$/i, "");
 }
 
-/** Resolve one `nodes:` item (entity id, node id or name) to a status sensor. */
-function resolveNode(hass, sensors, ref) {
-  if (sensors.has(ref)) return sensors.get(ref);
-  const state = hass.states[ref];
-  if (state && isStatusSensor(hass, state)) return state;
+/** Resolve one `nodes:` item (entity id, node id or name) to a node. */
+function resolveNode(hass, nodes, ref) {
+  if (nodes.has(ref)) return nodes.get(ref);
   const device = hass.entities && hass.entities[ref] && hass.entities[ref].device_id;
-  for (const sensor of sensors.values()) {
-    const entry = hass.entities && hass.entities[sensor.entity_id];
-    if (device && entry && entry.device_id === device) return sensor;
-    if (nodeName(hass, sensor).toLowerCase() === String(ref).toLowerCase()) return sensor;
+  for (const node of nodes.values()) {
+    if (node.entity === ref) return node;
+  }
+  for (const node of nodes.values()) {
+    const entry = node.entity && hass.entities && hass.entities[node.entity];
+    if (device && entry && entry.device_id === device) return node;
+    if (nodeName(hass, node).toLowerCase() === String(ref).toLowerCase()) return node;
   }
   return undefined;
 }
@@ -158,41 +195,43 @@ class WakeHubCard extends HTMLElement {
   _nodes() {
     const hass = this._hass;
     if (!hass) return [];
-    const sensors = statusSensors(hass);
-    let states;
+    const all = wakehubNodes(hass);
+    let nodes;
     if (Array.isArray(this._config.nodes) && this._config.nodes.length) {
-      states = this._config.nodes.map((ref) => resolveNode(hass, sensors, ref)).filter(Boolean);
+      nodes = this._config.nodes.map((ref) => resolveNode(hass, all, ref)).filter(Boolean);
     } else {
-      states = [...sensors.values()]
-        .filter((s) => s.attributes.pinned)
+      nodes = [...all.values()]
+        .filter((n) => n.attrs.pinned)
         .sort((a, b) => nodeName(hass, a).localeCompare(nodeName(hass, b)));
     }
     const cascade = cascadeSensor(hass);
-    return states.map((state) => this._node(state, cascade));
+    return nodes.map((node) => this._node(node, cascade));
   }
 
-  _node(state, cascade) {
-    const a = state.attributes;
+  _node(node, cascade) {
+    const a = node.attrs;
     const hass = this._hass;
     const c = cascade && cascade.attributes;
-    const cascadeHere = c && c.target === a.node_id ? c : null;
+    const cascadeHere = c && c.target === node.id ? c : null;
     // Another node's running start that goes through this one (the NAS woken
     // for Jellyfin): Cancel on this row cancels that start.
     const via = c && !cascadeHere && c.action === "start" &&
       (c.status === "running" || c.status === "queued") &&
-      (c.steps || []).some((s) => s.node === a.node_id)
+      (c.steps || []).some((s) => s.node === node.id)
       ? c.target_name || c.target
       : null;
-    let status = STATES[state.state] ? state.state : "unavailable";
+    // No state, "unavailable" or "unknown" (the node's API fails): unavailable.
+    const raw = node.state && node.state.state;
+    let status = STATES[raw] ? raw : "unavailable";
     // A cascade about this node that has not reached it yet: show where it goes.
     if (cascadeHere && (cascadeHere.status === "running" || cascadeHere.status === "queued")) {
       if (cascadeHere.action === "start" && status === "off") status = "starting";
       if (cascadeHere.action === "stop" && status === "on") status = "stopping";
     }
     return {
-      id: a.node_id,
-      entity: state.entity_id,
-      name: nodeName(hass, state),
+      id: node.id,
+      entity: node.entity,
+      name: nodeName(hass, node),
       kind: a.kind,
       status,
       step: a.step || null,
@@ -511,7 +550,7 @@ class WakeHubCardEditor extends HTMLElement {
 
   _render() {
     if (!this._hass || !this._config) return;
-    const sensors = [...statusSensors(this._hass).values()];
+    const nodes = [...wakehubNodes(this._hass).values()];
     const chosen = new Set(this._config.nodes || []);
     this.innerHTML = `
       <div style="display:flex;flex-direction:column;gap:12px;padding:4px 0">
@@ -519,12 +558,12 @@ class WakeHubCardEditor extends HTMLElement {
           style="width:100%;box-sizing:border-box;padding:6px"></label>
         <fieldset style="border:1px solid var(--divider-color);border-radius:4px">
           <legend>Nodes (none checked: every pinned node)</legend>
-          ${sensors
-            .map((s) => {
-              const name = nodeName(this._hass, s);
-              const checked = chosen.has(s.attributes.node_id) || chosen.has(s.entity_id);
-              return `<label style="display:block"><input type="checkbox" value="${escapeHtml(s.attributes.node_id)}"
-                ${checked ? "checked" : ""}> ${escapeHtml(name)}${s.attributes.pinned ? " (pinned)" : ""}</label>`;
+          ${nodes
+            .map((n) => {
+              const name = nodeName(this._hass, n);
+              const checked = chosen.has(n.id) || chosen.has(n.entity);
+              return `<label style="display:block"><input type="checkbox" value="${escapeHtml(n.id)}"
+                ${checked ? "checked" : ""}> ${escapeHtml(name)}${n.attrs.pinned ? " (pinned)" : ""}</label>`;
             })
             .join("")}
         </fieldset>
