@@ -102,8 +102,39 @@ BOOL_FAULTS: Final = frozenset(
 ACTION_FAULTS: Final = frozenset(
     {"hostkey_change", "crash", "recreate", "cert_renew", "ca_change"}
 )
-VALUE_FAULTS: Final = frozenset({"api_status", "latency", "secureon"})
+VALUE_FAULTS: Final = frozenset(
+    {
+        "api_status",
+        "latency",
+        "secureon",
+        # Guests (tests.homelab.proxmox names the upstream sources):
+        "startup_down",  # the guest's `startup: down=N` (unscaled seconds)
+        "shutdown_delay",  # seconds its OS takes to shut down (a database)
+        "qmpstatus",  # paused / suspended / prelaunch... while running
+        "lock",  # e.g. "migrate": a migration is under way
+        "ha",  # "managed": HA-managed; "error": HA-managed, its manager fails
+    }
+)
+PVE_SHUTDOWN_TIMEOUT: Final = 60.0
+"""Proxmox's shutdown window without a timeout or ``startup: down=``."""
+LXC_STOP_GRACE: Final = 5.0
+"""Seconds pve-container's shutdown task waits beyond ``lxc-stop --timeout``."""
+GUEST_TASK_DELAY: Final = 0.2
+"""Unscaled seconds a start task takes: it ends once QEMU is launched."""
+
 FAULTS: Final = BOOL_FAULTS | ACTION_FAULTS | VALUE_FAULTS
+
+
+def _service_app(name: str) -> Any:
+    """A guest's own service (its web UI, its share): ``GET /`` answers 200."""
+    from aiohttp import web
+
+    async def index(request: web.Request) -> web.Response:
+        return web.Response(text=f"{name} is serving\n")
+
+    app = web.Application()
+    app.router.add_get("/", index)
+    return app
 
 
 class HomelabError(Exception):
@@ -129,11 +160,17 @@ class Homelab:
         extra_containers: int = 0,
         delays: Mapping[str, float] | None = None,
         qdevice: bool = False,
+        status_interval: float = 0.0,
     ) -> None:
         """Build the scenario's nodes (all off) and their key material.
 
         ``qdevice`` adds a QDevice vote to a cluster scenario, so that one
         node alone keeps quorum (see :meth:`quorate`).
+
+        ``status_interval`` (unscaled seconds, 0 for none) makes each Proxmox
+        API's ``/cluster/resources`` lag behind the truth as ``pvestatd``'s
+        cycle does, and report ``unknown`` for that long after the machine
+        booted (see :mod:`tests.homelab.proxmox`).
 
         ``delays`` maps a kind (machine, vm, lxc, container) to one unscaled
         delay in seconds that replaces that kind's boot, shutdown (and, for a
@@ -153,6 +190,7 @@ class Homelab:
             self.cluster_name, self.cluster_members = CLUSTERS[scenario]
         self.qdevice = qdevice
         self._initial_qdevice = qdevice
+        self.status_interval = status_interval
         self.control_port = control_port
         self.wol_port = wol_port
         self._build = lambda: SCENARIOS[scenario](
@@ -222,12 +260,15 @@ class Homelab:
         # Every state change (and a container turning healthy), with its time.
         self.state_log: list[dict[str, Any]] = []
         self.ssh_commands: list[dict[str, Any]] = []
+        # Whether the last stop of each guest had to kill it.
+        self.stops_forced: dict[str, bool] = {}
         self.request_counts: Counter[tuple[str, str]] = Counter()
 
         # Runtime.
         self.ssh: dict[str, Listener] = {}
         self.proxmox: dict[str, WebListener] = {}
         self.docker: dict[str, WebListener] = {}
+        self.services: dict[str, WebListener] = {}
         self.control: WebListener | None = None
         self._wol_transport: asyncio.DatagramTransport | None = None
         self._wol_protocol: WolProtocol | None = None
@@ -268,6 +309,11 @@ class Homelab:
                 await docker.setup()
                 self.docker[name] = docker
                 listeners.append(docker)
+            if node.is_guest:
+                service = WebListener(f"{name} service", _service_app(name))
+                await service.setup()
+                self.services[name] = service
+                listeners.append(service)
             self._listeners_for[name] = listeners
             # Bind once to fix the port, then follow the node's power state.
             for listener in listeners:
@@ -299,7 +345,11 @@ class Homelab:
             self._wol_transport = None
         for listener in self.ssh.values():
             await listener.close()
-        for web_listener in [*self.proxmox.values(), *self.docker.values()]:
+        for web_listener in [
+            *self.proxmox.values(),
+            *self.docker.values(),
+            *self.services.values(),
+        ]:
             await web_listener.cleanup()
         if self.control is not None:
             await self.control.cleanup()
@@ -332,10 +382,14 @@ class Homelab:
             self._set_state(node, node.down_state)
             node.transition = None
             node.health = None
+            node.booted = False
+            node.qmpstatus = None
+            node.ha_state = None
         for node in self.nodes.values():
             await self._sync_services(node)
         self.power_log.clear()
         self.state_log.clear()
+        self.stops_forced.clear()
         self.ssh_commands.clear()
         self.request_counts.clear()
         if self._wol_protocol is not None:
@@ -611,6 +665,10 @@ class Homelab:
                         for token_id, token in self.pve_tokens.items()
                     },
                 }
+            if name in self.services:
+                port = self.services[name].port
+                entry["service"] = {"port": port, "url": f"http://{HOST}:{port}/"}
+                entry["agent"] = node.agent
             entry["docker"] = None
             if name in self.docker:
                 port = self.docker[name].port
@@ -641,7 +699,7 @@ class Homelab:
         self, node: Node, listener: Listener, *, up: bool | None = None
     ) -> bool:
         """Return True when ``listener`` of ``node`` should accept connections."""
-        if not (node.is_up if up is None else up):
+        if not (node.serving if up is None else up):
             return False
         return not (
             listener is self.ssh.get(node.name) and node.faults.get("ssh_refuse")
@@ -652,10 +710,27 @@ class Homelab:
 
         In that order, whoever sees the new state can connect at once.
         """
+        node.booted = True
         for listener in self._listeners_for.get(node.name, ()):
             if self.service_should_run(node, listener, up=True):
                 await listener.open()
         self._set_state(node, node.up_state)
+
+    async def _boot_os(self, node: Node) -> None:
+        """A guest's second boot phase: its OS boots, then services answer.
+
+        Proxmox already says ``running`` (the start task ended once QEMU was
+        launched, qemu-server ``vm_start``); the services and the QEMU guest
+        agent come up ``delays.up`` later.
+        """
+        await asyncio.sleep(self.scaled(node.delays.up))
+        if not node.is_up:
+            return
+        node.booted = True
+        await self._sync_services(node)
+        self.state_log.append({"t": monotonic(), "node": node.name, "services": "up"})
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def _sync_services(self, node: Node) -> None:
         for listener in self._listeners_for.get(node.name, ()):
@@ -678,6 +753,8 @@ class Homelab:
             node.finished_wall = wall_time()
             node.pid = 0
             node.health = None
+            node.booted = False
+            node.qmpstatus = None
         self._changed.set()
         self._changed = asyncio.Event()
         for hook in self._hooks:
@@ -803,10 +880,11 @@ class Homelab:
 
         async def _start() -> None:
             try:
-                await asyncio.sleep(self.scaled(node.delays.up))
+                await asyncio.sleep(self.scaled(GUEST_TASK_DELAY))
                 node.transition = None
-                await self._come_up(node)
+                self._set_state(node, RUNNING)
                 done.set_result("OK")
+                await self._boot_os(node)
             finally:
                 if not done.done():
                     done.set_result("interrupted by another power action")
@@ -815,36 +893,67 @@ class Homelab:
         return done
 
     def stop_guest(
-        self, name: str, *, graceful: bool, timeout: float | None = None
+        self,
+        name: str,
+        *,
+        graceful: bool,
+        timeout: float | None = None,
+        force: bool = False,
     ) -> asyncio.Future[str]:
         """Stop a guest (ACPI shutdown when ``graceful``); the future gives the status.
 
-        With the ``ignore_shutdown`` fault a graceful shutdown is ignored by the
-        guest: after ``timeout`` (unscaled seconds, like PVE's parameter) the task
-        fails with PVE's message, unless the caller asked for forceStop, which
-        the Proxmox front-end handles by calling this again with graceful=False.
+        A graceful shutdown takes the guest's OS ``delays.down`` seconds, or
+        its ``shutdown_delay`` fault; ``ignore_shutdown`` makes it never end.
+        Proxmox waits ``timeout`` (unscaled seconds, its own parameter), else
+        the guest's ``startup: down=`` (``startup_down`` fault), else its
+        default (qemu-server ``vm_stop``, pve-container ``vm_shutdown``).
+        When that window passes, ``force`` kills the guest; otherwise the task
+        fails with PVE's message and the guest keeps running. The future's
+        ``forced`` attribute tells whether the guest was killed.
         """
         node = self.node(name)
         done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         node.transition = "stopping"
+        window = timeout
+        if window is None:
+            window = float(node.faults.get("startup_down") or PVE_SHUTDOWN_TIMEOUT)
+        if node.kind == "lxc":
+            window += LXC_STOP_GRACE
+        os_time: float | None = float(
+            node.faults.get("shutdown_delay") or node.delays.down
+        )
+        if node.faults.get("ignore_shutdown"):
+            os_time = None
 
         async def _stop() -> None:
             try:
-                if graceful and node.faults.get("ignore_shutdown"):
-                    await asyncio.sleep(
-                        self.scaled(timeout if timeout is not None else 180.0)
-                    )
-                    node.transition = None
-                    done.set_result("VM quit/powerdown failed - got timeout")
-                    return
+                forced = False
+                if graceful and (os_time is None or os_time > window):
+                    await asyncio.sleep(self.scaled(window))
+                    if not force:
+                        node.transition = None
+                        noun = "VM" if node.kind == "vm" else "CT"
+                        done.set_result(
+                            f"{noun} quit/powerdown failed - got timeout"
+                            if node.kind == "vm"
+                            else f"{noun} {node.vmid}: shutdown timed out"
+                        )
+                        return
+                    forced = True
                 await self._take_children_down(node)
                 # The guest OS stops its services first.
+                node.booted = False
                 for listener in self._listeners_for.get(name, ()):
                     await listener.close()
-                await asyncio.sleep(self.scaled(node.delays.down if graceful else 0.1))
+                if graceful and not forced:
+                    assert os_time is not None
+                    await asyncio.sleep(self.scaled(os_time))
+                else:
+                    await asyncio.sleep(self.scaled(0.1))
                 node.transition = None
                 self._set_state(node, STOPPED)
                 await self._sync_services(node)
+                self.stops_forced[name] = forced
                 done.set_result("OK")
             finally:
                 if not done.done():

@@ -93,6 +93,11 @@ class Node:
     health: str | None = None  # "starting" / "healthy" for containers with a check
     pid: int = 0
     faults: dict[str, Any] = field(default_factory=dict)
+    # Guests: whether the OS has booted (its services and agent answer), the
+    # QMP status when not plain running/stopped, HA's view of it.
+    booted: bool = False
+    qmpstatus: str | None = None
+    ha_state: str | None = None  # None: not HA-managed
 
     @property
     def is_machine(self) -> bool:
@@ -116,8 +121,24 @@ class Node:
 
     @property
     def is_up(self) -> bool:
-        """Return True while the node is fully up (its services answer)."""
+        """Return True while the node is up (a guest: Proxmox says running)."""
         return self.state == self.up_state
+
+    @property
+    def serving(self) -> bool:
+        """Return True while the node's services answer.
+
+        A machine serves once booted. A guest is ``running`` for Proxmox as
+        soon as QEMU is launched but serves only once its OS booted (the
+        two-phase boot), and not while paused or suspended.
+        """
+        if not self.is_up:
+            return False
+        return (
+            self.is_machine
+            or self.kind == "container"
+            or (self.booted and self.qmpstatus is None)
+        )
 
     def uptime(self) -> int:
         """Return whole seconds since the node came up, 0 while down."""

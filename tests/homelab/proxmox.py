@@ -8,6 +8,21 @@ as pve-manager's does: ``GET /nodes`` and ``GET /cluster/resources`` list
 every member and its guests, ``GET /cluster/status`` says which member
 answered (``local: 1``), and a call for another member's node is proxied to
 it (``proxyto => 'node'``, pve-http-server ``PVE/APIServer/AnyEvent.pm``).
+
+It also behaves as a real node does where a naive simulator would be kinder
+(each handler's docstring names its upstream source):
+
+* ``/cluster/resources`` shows what ``pvestatd`` published on its last cycle
+  (pve-manager ``PVE/Service/pvestatd.pm``, ``PVE/API2Tools.pm``): with a
+  ``status_interval`` it lags the truth by up to that period and says
+  ``unknown`` for that long after the machine booted; for QEMU its status
+  is ``qmpstatus || status`` (``paused``, ``suspended``...);
+* ``status/current`` is live (qemu-server ``PVE/API2/Qemu.pm``);
+* a start task ends once QEMU is launched; the guest's services and its
+  agent come up later (the homelab's two-phase boot);
+* a shutdown without ``timeout`` uses the guest's ``startup: down=``;
+  ``forceStop`` kills it once the window passed, and the log says so;
+* HA-managed guests get ``hastart``/``hastop`` tasks that end at once.
 """
 
 from __future__ import annotations
@@ -31,6 +46,9 @@ from .model import Node, monotonic, wall_time
 
 if TYPE_CHECKING:
     from .core import Homelab
+
+HA_DELAY: Final = 1.0
+"""Unscaled seconds the HA manager takes to act on a request."""
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -68,6 +86,7 @@ ACTION_PARAMS: Final = {
     ("lxc", "start"): {"skiplock": "boolean", "debug": "boolean"},
     ("lxc", "shutdown"): {"timeout": "integer", "forceStop": "boolean"},
     ("lxc", "stop"): {"skiplock": "boolean", "overrule-shutdown": "boolean"},
+    ("qemu", "resume"): {"skiplock": "boolean", "nocheck": "boolean"},
 }
 TASK_TYPES: Final = {
     ("qemu", "start"): "qmstart",
@@ -76,6 +95,7 @@ TASK_TYPES: Final = {
     ("lxc", "start"): "vzstart",
     ("lxc", "shutdown"): "vzshutdown",
     ("lxc", "stop"): "vzstop",
+    ("qemu", "resume"): "qmresume",
 }
 UPID_RE: Final = re.compile(
     r"^UPID:(?P<node>[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?):(?P<pid>[0-9A-F]{8}):"
@@ -266,6 +286,9 @@ class ProxmoxApi:
         self.tasks: dict[str, Task] = {}
         self.daemon_pid = random.randint(1000, 60000)
         self._pending: dict[str, tuple[str, asyncio.Future[str]]] = {}
+        # pvestatd's last published guest statuses, and when.
+        self._published: dict[str, str] = {}
+        self._published_at = float("-inf")
         self.routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         for method, pattern, handler in (
             ("GET", r"/version", ProxmoxApi.get_version),
@@ -294,6 +317,16 @@ class ProxmoxApi:
                 "POST",
                 r"/nodes/(?P<node>[^/]+)/(?P<kind>qemu|lxc)/(?P<vmid>[^/]+)/status/(?P<action>start|shutdown|stop)",
                 ProxmoxApi.guest_power,
+            ),
+            (
+                "POST",
+                r"/nodes/(?P<node>[^/]+)/(?P<kind>qemu)/(?P<vmid>[^/]+)/status/(?P<action>resume)",
+                ProxmoxApi.guest_power,
+            ),
+            (
+                "GET",
+                r"/nodes/(?P<node>[^/]+)/(?P<kind>qemu|lxc)/(?P<vmid>[^/]+)/config",
+                ProxmoxApi.guest_config,
             ),
             (
                 "POST",
@@ -521,6 +554,36 @@ class ProxmoxApi:
             data["swap"] = 0
         return data
 
+    @staticmethod
+    def _live_status(guest: Node) -> str:
+        """``qmpstatus || status``, as pvestatd publishes a guest's status."""
+        if guest.is_up and guest.kind == "vm" and guest.qmpstatus:
+            return guest.qmpstatus
+        return "running" if guest.is_up else "stopped"
+
+    def _published_status(self, guest: Node) -> str:
+        """The status ``/cluster/resources`` shows: pvestatd's last cycle.
+
+        pve-manager ``PVE/Service/pvestatd.pm`` publishes every cycle and
+        skips its first one after start, and ``PVE/API2Tools.pm`` reads the
+        published RRD data, hence ``unknown`` after a boot and a lag.
+        """
+        interval = self.lab.scaled(self.lab.status_interval)
+        if interval <= 0:
+            return self._live_status(guest)
+        now = monotonic()
+        booted_at = self.lab.machine_of(guest.name).since
+        if now - booted_at < interval:
+            return "unknown"
+        if now - self._published_at >= interval or self._published_at < booted_at:
+            self._published = {
+                g.name: self._live_status(g)
+                for member in self.lab.members_of(self.machine)
+                for g in self.lab.guests_of(member)
+            }
+            self._published_at = now
+        return self._published.get(guest.name, "unknown")
+
     def _resource(self, guest: Node, pve_node: str, online: bool) -> dict[str, Any]:
         """One guest of ``GET /cluster/resources``.
 
@@ -528,6 +591,7 @@ class ProxmoxApi:
         node publishes no status (pve-manager ``PVE/API2Tools.pm``).
         """
         fields = self._guest_fields(guest)
+        fields["status"] = self._published_status(guest)
         kind = "qemu" if guest.kind == "vm" else "lxc"
         return {
             "id": f"{kind}/{guest.vmid}",
@@ -817,16 +881,48 @@ class ProxmoxApi:
     async def guest_status(
         self, request: web.Request, who: Identity, m: dict[str, str]
     ) -> web.Response:
-        """``GET .../{vmid}/status/current``."""
+        """``GET .../{vmid}/status/current``: live (qemu-server ``PVE/API2/Qemu.pm``,
+        pve-container ``PVE/API2/LXC/Status.pm``).
+
+        ``qmpstatus`` is QEMU's own (``paused``... while ``status`` stays
+        ``running``), ``lock`` shows a migration, ``ha`` the HA manager's view
+        (pve-ha-manager ``PVE/HA/Config.pm``, ``get_service_status``).
+        """
         self._check_node(m["node"])
         who.require(f"/vms/{m['vmid']}", "VM.Audit")
         guest = self._guest(m["kind"], _parse_vmid(m["vmid"]))
         data = self._guest_fields(guest)
         data["ha"] = {"managed": 0}
+        if guest.faults.get("ha"):
+            data["ha"] = {
+                "managed": 1,
+                "state": guest.ha_state or ("started" if guest.is_up else "stopped"),
+                "group": "",
+            }
+        if lock := guest.faults.get("lock"):
+            data["lock"] = str(lock)
         if m["kind"] == "qemu":
-            data["qmpstatus"] = data["status"]
+            data["qmpstatus"] = self._live_status(guest)
             if guest.agent:
                 data["agent"] = 1
+        return pve_response(data)
+
+    async def guest_config(
+        self, request: web.Request, who: Identity, m: dict[str, str]
+    ) -> web.Response:
+        """``GET .../{vmid}/config``: the few keys WakeHub reads (``startup``)."""
+        self._check_node(m["node"])
+        who.require(f"/vms/{m['vmid']}", "VM.Audit")
+        guest = self._guest(m["kind"], _parse_vmid(m["vmid"]))
+        data: dict[str, Any] = {
+            "name" if m["kind"] == "qemu" else "hostname": guest.name,
+            "memory": guest.maxmem // 1024**2,
+            "digest": secrets.token_hex(20),
+        }
+        if m["kind"] == "qemu" and guest.agent:
+            data["agent"] = "1"
+        if down := guest.faults.get("startup_down"):
+            data["startup"] = f"order=1,down={int(down)}"
         return pve_response(data)
 
     async def agent_ping(
@@ -840,6 +936,8 @@ class ProxmoxApi:
             raise PveError(500, "No QEMU guest agent configured")
         if not guest.is_up:
             raise PveError(500, f"VM {guest.vmid} is not running")
+        if not guest.serving:  # the OS has not started the agent (yet)
+            raise PveError(500, "QEMU guest agent is not running")
         return pve_response({"result": {}})
 
     async def task_status(
@@ -888,6 +986,7 @@ class ProxmoxApi:
         vmid = _parse_vmid(m["vmid"])
         guest = self._guest(kind, vmid)
         self.lab.record(guest.name, f"pve_{action}", "proxmox", user=who.user, **params)
+        entry = self.lab.power_log[-1]
         if action == "start" and not self.lab.quorate(self.machine):
             # qemu-server PVE/API2/Qemu.pm and pve-container PVE/API2/LXC/Status.pm
             # call PVE::Cluster::check_cfs_quorum() before forking the task.
@@ -898,9 +997,50 @@ class ProxmoxApi:
                 raise PveError(500, f"CT {vmid} already running")
             if action != "start" and not running:
                 raise PveError(500, f"CT {vmid} not running")
+        if action == "resume" and not guest.is_up:
+            raise PveError(500, f"VM {vmid} not running")
+        if action == "shutdown" and guest.qmpstatus and not params.get("forceStop"):
+            # qemu-server PVE/API2/Qemu.pm vm_shutdown: a paused VM cannot
+            # process ACPI, so only forceStop may stop it.
+            raise PveError(500, f"VM {vmid} is {guest.qmpstatus} - cannot shutdown")
+        if guest.faults.get("ha") and action in ("start", "shutdown", "stop"):
+            return pve_response(self._ha_request(guest, action, who.user).upid)
         task = self._new_task(TASK_TYPES[(kind, action)], str(vmid), who.user)
-        self.lab._spawn(self._run_task(task, guest, action, params))
+        self.lab._spawn(self._run_task(task, guest, action, params, entry))
         return pve_response(task.upid)
+
+    def _ha_request(self, guest: Node, action: str, user: str) -> Task:
+        """Hand a power request to the HA manager: a task that ends at once.
+
+        qemu-server ``PVE/API2/Qemu.pm`` and pve-container
+        ``PVE/API2/LXC/Status.pm`` run ``ha-manager set --state`` in a
+        ``hastart``/``hastop`` worker; the HA manager (pve-ha-manager
+        ``PVE/HA/Manager.pm``) acts on its next round, or never when it fails
+        (the ``ha`` fault ``error``).
+        """
+        start = action == "start"
+        task = self._new_task("hastart" if start else "hastop", str(guest.vmid), user)
+        task.exitstatus = "OK"
+        task.done.set()
+        if guest.faults.get("ha") == "error":
+            guest.ha_state = "error"
+            return task
+        guest.ha_state = "request_start" if start else "request_stop"
+        lab = self.lab
+
+        async def _manager() -> None:
+            await asyncio.sleep(lab.scaled(HA_DELAY))
+            if guest.faults.get("ha") == "error":
+                guest.ha_state = "error"
+                return
+            if start and not guest.is_up:
+                await lab.start_guest(guest.name)
+            elif not start and guest.is_up:
+                await lab.stop_guest(guest.name, graceful=True, force=True)
+            guest.ha_state = "started" if start else "stopped"
+
+        lab._spawn(_manager())
+        return task
 
     def _new_task(self, task_type: str, task_id: str, user: str) -> Task:
         pid = random.randint(1000, 4_000_000)
@@ -914,10 +1054,20 @@ class ProxmoxApi:
         return task
 
     async def _run_task(
-        self, task: Task, guest: Node, action: str, params: dict[str, Any]
+        self,
+        task: Task,
+        guest: Node,
+        action: str,
+        params: dict[str, Any],
+        entry: dict[str, Any],
     ) -> None:
         try:
             task.exitstatus = await self._perform(guest, action, params)
+            entry["result"] = task.exitstatus
+            if action in ("shutdown", "stop") and task.exitstatus == "OK":
+                entry["forced"] = action == "stop" or self.lab.stops_forced.get(
+                    guest.name, False
+                )
         except asyncio.CancelledError:
             task.exitstatus = "interrupted"
             raise
@@ -928,10 +1078,21 @@ class ProxmoxApi:
             task.done.set()
 
     async def _perform(self, guest: Node, action: str, params: dict[str, Any]) -> str:
+        """Run a power task (qemu-server ``PVE/QemuServer.pm`` ``vm_start``,
+        ``vm_stop``, ``vm_resume``; pve-container ``PVE/LXC.pm``).
+
+        A start ends once QEMU is launched (the OS boots afterwards); a
+        shutdown waits ``timeout``, else the guest's ``startup: down=``, and
+        then kills it with ``forceStop`` or fails without it.
+        """
         # Let the task be seen "running" at least once, as on a real node.
         await asyncio.sleep(self.lab.scaled(0.05))
         noun = "VM" if guest.kind == "vm" else "CT"
         pending = self._pending.get(guest.name)
+        if action == "resume":
+            guest.qmpstatus = None
+            await self.lab._sync_services(guest)
+            return "OK"
         if action == "start":
             if guest.is_up and guest.transition != "stopping":
                 return f"{noun} {guest.vmid} already running"
@@ -943,17 +1104,11 @@ class ProxmoxApi:
                 return "OK"
             graceful = action == "shutdown"
             future = self.lab.stop_guest(
-                guest.name, graceful=graceful, timeout=params.get("timeout")
+                guest.name,
+                graceful=graceful,
+                timeout=params.get("timeout"),
+                force=bool(params.get("forceStop")),
             )
-            if (
-                graceful
-                and guest.faults.get("ignore_shutdown")
-                and params.get("forceStop")
-            ):
-                self._pending[guest.name] = (action, future)
-                result = await asyncio.shield(future)
-                if result != "OK":
-                    future = self.lab.stop_guest(guest.name, graceful=False)
         self._pending[guest.name] = (action, future)
         return await asyncio.shield(future)
 
