@@ -47,9 +47,13 @@ from custom_components.wakehub.core import (
 )
 from custom_components.wakehub.orchestrator import default_step_timeout
 from custom_components.wakehub.orchestrator.power import (
+    GuestSettings,
     NodeChannels,
+    Readiness,
+    command_wait,
     reached,
     send_step,
+    step_timeout,
 )
 from tests.core.reference import REFERENCE_DEPENDENCIES
 
@@ -125,6 +129,8 @@ class SimulatorDriver:
     keys: dict[str, str]
     timeouts: dict[tuple[str, Action], float] = field(default_factory=dict)
     refreshes: list[str] = field(default_factory=list)
+    guests: dict[str, GuestSettings] = field(default_factory=dict)
+    _step_timeouts: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_ready(
@@ -137,6 +143,7 @@ class SimulatorDriver:
         proxmox: dict[str, ProxmoxHost] = {}
         docker: dict[str, DockerHost] = {}
         keys: dict[str, str] = {}
+        guests: dict[str, GuestSettings] = {}
         for name, info in ready["nodes"].items():
             node_id = ids[name]
             ssh_info = info.get("ssh")
@@ -155,6 +162,7 @@ class SimulatorDriver:
                 )
             elif info["kind"] in ("vm", "lxc"):
                 keys[node_id] = str(info["vmid"])
+                guests[node_id] = guest_settings(info)
             else:
                 keys[node_id] = name
             if (pve := info.get("proxmox")) is not None:
@@ -183,7 +191,7 @@ class SimulatorDriver:
                         stop_timeout=1,
                     )
                 )
-        return cls(topology, machines, proxmox, docker, keys)
+        return cls(topology, machines, proxmox, docker, keys, guests=guests)
 
     async def close(self) -> None:
         """Close every API client."""
@@ -255,11 +263,17 @@ class SimulatorDriver:
             key=self.keys.get(node_id),
             proxmox=self.proxmox.get(node_id),
             docker=self.docker.get(node_id),
+            guest=self.guests.get(node_id, GuestSettings()),
         )
 
-    async def execute(self, step: Step) -> None:
+    async def execute(self, step: Step) -> bool:
         """Send the step's command through its channel (the integration's rules)."""
-        await send_step(step, self.channels(step.node))
+        timeout = self._step_timeouts.get(step.node)
+        if timeout is None:
+            timeout = await self.step_timeout(step.node, step.action)
+        return await send_step(
+            step, self.channels(step.node), wait=command_wait(timeout)
+        )
 
     async def is_ready(
         self, node_id: str, *, action: Action, needs: frozenset[Capability]
@@ -267,16 +281,33 @@ class SimulatorDriver:
         """Readiness as domain.md section 3 defines it (the integration's rules)."""
         return await reached(self.channels(node_id), action, needs)
 
-    def step_timeout(self, node_id: str, action: Action) -> float:
-        """A per-node override, else the per-kind default."""
-        override = self.timeouts.get((node_id, action))
-        if override is not None:
-            return override
-        return default_step_timeout(self.topology.node(node_id).kind, action)
+    async def step_timeout(self, node_id: str, action: Action) -> float:
+        """A per-node override, else the per-kind default; a guest's stop
+        lasts at least Proxmox's own window (the integration's rule)."""
+        configured = self.timeouts.get((node_id, action))
+        if configured is None:
+            configured = default_step_timeout(self.topology.node(node_id).kind, action)
+        timeout = await step_timeout(self.channels(node_id), action, configured)
+        self._step_timeouts[node_id] = timeout
+        return timeout
 
     def request_refresh(self, node_id: str) -> None:
         """Record the hint (there is no coordinator here)."""
         self.refreshes.append(node_id)
+
+
+def guest_settings(info: Mapping[str, Any]) -> GuestSettings:
+    """A simulated guest's readiness check, as a user would pick it.
+
+    Its guest agent when it has one, else its service's TCP port.
+    """
+    if info.get("agent"):
+        return GuestSettings(readiness=Readiness.AGENT)
+    return GuestSettings(
+        readiness=Readiness.TCP,
+        address=info["host"],
+        ports=(int(info["service"]["port"]),),
+    )
 
 
 def _ssh(host: str, info: Mapping[str, Any]) -> SshChannel:

@@ -57,8 +57,14 @@ class InMemoryDriver:
         """Return a copy of the current states."""
         return dict(self.states_)
 
-    async def execute(self, step: Step) -> None:
-        """Record the command, then flip the state after ``delay``."""
+    async def execute(self, step: Step) -> bool:
+        """Record the command, then flip the state after ``delay``.
+
+        A node already at the step's goal gets no command (``False``).
+        """
+        goal = PowerState.ON if step.action is Action.START else PowerState.OFF
+        if self.states_.get(step.node, PowerState.OFF) == goal:
+            return False
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -68,13 +74,13 @@ class InMemoryDriver:
             if step.node in self.errors:
                 raise self.errors[step.node]
             if step.node in self.ignore:
-                return
-            goal = PowerState.ON if step.action is Action.START else PowerState.OFF
+                return True
             asyncio.get_running_loop().call_later(
                 self.delay, self.states_.__setitem__, step.node, goal
             )
         finally:
             self.in_flight -= 1
+        return True
 
     async def is_ready(
         self, node_id: str, *, action: Action, needs: frozenset[Capability]
@@ -88,7 +94,7 @@ class InMemoryDriver:
             return False
         return state is PowerState.ON
 
-    def step_timeout(self, node_id: str, action: Action) -> float:
+    async def step_timeout(self, node_id: str, action: Action) -> float:
         """The same short timeout for every step."""
         return self.timeout
 

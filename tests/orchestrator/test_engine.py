@@ -696,7 +696,7 @@ async def test_reevaluation_that_cannot_poll_still_releases_waiters(
     async def flaky() -> dict[str, PowerState]:
         nonlocal polls
         polls += 1
-        if polls > 2:  # the pick-up plan and the step's check work
+        if polls > 1:  # the pick-up plan works (steps read live states)
             raise AuthenticationError("401 token expired")
         return dict(await original())
 
@@ -719,7 +719,7 @@ async def test_shutdown_during_reevaluation_keeps_the_cascade_completed() -> Non
     async def slow() -> dict[str, PowerState]:
         nonlocal polls
         polls += 1
-        if polls > 2:  # the re-evaluation's poll hangs
+        if polls > 1:  # the re-evaluation's poll hangs
             blocked.set()
             await asyncio.sleep(3600)
         return dict(await original())

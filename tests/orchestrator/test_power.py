@@ -24,6 +24,7 @@ from custom_components.wakehub.channels.errors import (
     LibraryError,
     UnreachableError,
 )
+from custom_components.wakehub.channels.proxmox import GuestStatus
 from custom_components.wakehub.core import (
     Action,
     Capability,
@@ -34,11 +35,16 @@ from custom_components.wakehub.core import (
     Step,
 )
 from custom_components.wakehub.orchestrator.power import (
+    GuestSettings,
     NodeChannels,
+    Readiness,
+    command_wait,
     is_up,
     reached,
     send_step,
+    step_timeout,
 )
+from tests.real_servers import free_port
 
 TARGET = Reason(ReasonKind.TARGET)
 
@@ -97,6 +103,46 @@ class Box:
         self.calls.append("shutdown")
 
 
+@dataclass
+class Guests(Host):
+    """A Proxmox node as the host of guests (the ``GuestApi`` side)."""
+
+    status: str = "stopped"
+    uptime: int = 0
+    agent: bool = False
+    window: float = 60.0
+
+    async def current(self, key: str) -> GuestStatus:
+        if self.error is not None:
+            raise self.error
+        return GuestStatus(key, "qemu", self.status, uptime=self.uptime)
+
+    async def power_guest(
+        self,
+        key: str,
+        start: bool,
+        *,
+        wait: float,
+        timeout: int | None = None,
+        force_stop: bool | None = None,
+    ) -> bool:
+        self.calls.append((f"power {start} {timeout} {force_stop}", key))
+        return True
+
+    async def agent_ping(self, key: str) -> bool:
+        self.calls.append(("ping", key))
+        return self.agent
+
+    async def shutdown_window(
+        self,
+        key: str,
+        *,
+        timeout: int | None = None,
+        force_stop: bool = False,
+    ) -> float:
+        return float(timeout) if timeout is not None else self.window
+
+
 def _child(key: str, *, running: bool = True, **details: Any) -> ChildInfo:
     return ChildInfo(
         key=key,
@@ -112,32 +158,75 @@ def _step(action: Action, channel: Channel) -> Step:
     return Step("node", action, channel, TARGET)
 
 
+async def _send(step: Step, node: NodeChannels) -> bool:
+    return await send_step(step, node, wait=1.0)
+
+
 async def test_a_machine_wakes_and_shuts_down_through_its_channels() -> None:
     """WoL to start; SSH, or its own Proxmox API when the plan says so, to stop."""
     box, pve = Box(), Host()
     node = NodeChannels(name="NAS", kind=NodeKind.MACHINE, machine=box, proxmox=pve)
-    await send_step(_step(Action.START, Channel.WOL), node)
-    await send_step(_step(Action.STOP, Channel.SSH), node)
-    await send_step(_step(Action.STOP, Channel.PROXMOX), node)
+    assert await _send(_step(Action.START, Channel.WOL), node)
+    assert not await _send(_step(Action.STOP, Channel.SSH), node)  # it is off
+    box.up = True
+    assert not await _send(_step(Action.START, Channel.WOL), node)  # it is on
+    assert await _send(_step(Action.STOP, Channel.SSH), node)
+    assert await _send(_step(Action.STOP, Channel.PROXMOX), node)
     assert box.calls == ["wake", "shutdown"]
     assert pve.calls == [("node_shutdown", None)]
 
 
 async def test_a_proxmox_stop_without_the_api_falls_back_to_the_machine() -> None:
     """A plan made before the API was removed still shuts the machine down."""
-    box = Box()
+    box = Box(up=True)
     node = NodeChannels(name="NAS", kind=NodeKind.MACHINE, machine=box)
-    await send_step(_step(Action.STOP, Channel.PROXMOX), node)
+    await _send(_step(Action.STOP, Channel.PROXMOX), node)
     assert box.calls == ["shutdown"]
 
 
-async def test_guests_and_containers_go_through_their_host_by_key() -> None:
-    """Start and stop by vmid or container name on the parent's API."""
+async def test_containers_go_through_their_host_by_name() -> None:
+    """Start and stop by container name; nothing is sent when already there."""
     host = Host()
     node = NodeChannels(name="plex", kind=NodeKind.CONTAINER, host=host, key="plex")
-    await send_step(_step(Action.START, Channel.DOCKER), node)
-    await send_step(_step(Action.STOP, Channel.DOCKER), node)
+    assert await _send(_step(Action.START, Channel.DOCKER), node)
+    assert not await _send(_step(Action.STOP, Channel.DOCKER), node)
+    host.children["plex"] = _child("plex")
+    assert not await _send(_step(Action.START, Channel.DOCKER), node)
+    assert await _send(_step(Action.STOP, Channel.DOCKER), node)
     assert host.calls == [("start", "plex"), ("stop", "plex")]
+
+
+async def test_guests_go_through_their_host_with_their_stop_settings() -> None:
+    """A guest's command carries its shutdown timeout and force setting."""
+    host = Guests()
+    settings = GuestSettings(shutdown_timeout=300, force_stop=True)
+    node = NodeChannels(
+        name="db", kind=NodeKind.VM, host=host, key="101", guest=settings
+    )
+    assert await _send(_step(Action.START, Channel.PROXMOX), node)
+    assert await _send(_step(Action.STOP, Channel.PROXMOX), node)
+    assert host.calls == [
+        ("power True 300 True", "101"),
+        ("power False 300 True", "101"),
+    ]
+    assert command_wait(100.0) < 100.0
+
+
+async def test_a_guest_stop_lasts_at_least_proxmox_window() -> None:
+    """Proxmox's window plus a margin, when longer than the step's own."""
+    host = Guests(window=200.0)
+    node = NodeChannels(name="db", kind=NodeKind.VM, host=host, key="101")
+    assert await step_timeout(node, Action.STOP, 180.0) == 230.0
+    assert await step_timeout(node, Action.STOP, 600.0) == 600.0
+    assert await step_timeout(node, Action.START, 180.0) == 180.0
+    short = NodeChannels(
+        name="db",
+        kind=NodeKind.VM,
+        host=host,
+        key="101",
+        guest=GuestSettings(shutdown_timeout=10),
+    )
+    assert await step_timeout(short, Action.STOP, 180.0) == 180.0
 
 
 @pytest.mark.parametrize(
@@ -159,7 +248,7 @@ async def test_a_missing_channel_is_a_configuration_error(
 ) -> None:
     """Sending or checking through a channel the node lacks says which."""
     with pytest.raises(InvalidConfigError, match=message):
-        await send_step(_step(Action.START, Channel.WOL), node)
+        await _send(_step(Action.START, Channel.WOL), node)
     with pytest.raises(InvalidConfigError, match=message):
         await is_up(node)
 
@@ -183,14 +272,86 @@ async def test_a_container_is_up_when_running_and_healthy(
     node = NodeChannels(name="app", kind=NodeKind.CONTAINER, host=host, key="app")
     assert await is_up(node) is up
     assert await reached(node, Action.START, frozenset()) is up
-    assert await reached(node, Action.STOP, frozenset()) is not up
+    # Stopped means not running, healthy or not.
+    down = child is None or not child.running
+    assert await reached(node, Action.STOP, frozenset()) is down
 
 
-async def test_a_guest_is_up_when_its_host_says_running() -> None:
-    """A VM's health details do not matter: running is up."""
-    host = Host(children={"101": _child("101", health="unhealthy")})
-    node = NodeChannels(name="VM", kind=NodeKind.VM, host=host, key="101")
+async def test_running_is_ready_only_after_the_settle_time() -> None:
+    """Nothing else known: Proxmox's ``running`` for the settle time."""
+    host = Guests(status="running", uptime=5)
+    node = NodeChannels(
+        name="VM",
+        kind=NodeKind.VM,
+        host=host,
+        key="101",
+        guest=GuestSettings(readiness=Readiness.RUNNING, settle=20),
+    )
+    assert not await is_up(node)
+    host.uptime = 20
     assert await is_up(node)
+    assert not await reached(node, Action.STOP, frozenset())
+    host.status = "stopped"
+    assert await reached(node, Action.STOP, frozenset())
+
+
+async def test_the_agent_check_pings_the_agent() -> None:
+    """The agent answers: ready; not yet: not ready."""
+    host = Guests(status="running")
+    node = NodeChannels(
+        name="VM",
+        kind=NodeKind.VM,
+        host=host,
+        key="101",
+        guest=GuestSettings(readiness=Readiness.AGENT),
+    )
+    assert not await is_up(node)
+    host.agent = True
+    assert await is_up(node)
+    assert host.calls == [("ping", "101"), ("ping", "101")]
+
+
+async def test_the_tcp_check_needs_every_port() -> None:
+    """Every port must accept a connection; none configured is an error."""
+    import asyncio
+
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        node = NodeChannels(
+            name="nfs",
+            kind=NodeKind.LXC,
+            host=Guests(status="running"),
+            key="202",
+            guest=GuestSettings(
+                readiness=Readiness.TCP, address="127.0.0.1", ports=(port,)
+            ),
+        )
+        assert await is_up(node)
+        both = NodeChannels(
+            name="nfs",
+            kind=NodeKind.LXC,
+            host=Guests(status="running"),
+            key="202",
+            guest=GuestSettings(
+                readiness=Readiness.TCP,
+                address="127.0.0.1",
+                ports=(port, free_port()),
+            ),
+        )
+        assert not await is_up(both)
+    finally:
+        server.close()
+        await server.wait_closed()
+    unset = NodeChannels(
+        name="nfs",
+        kind=NodeKind.LXC,
+        host=Guests(),
+        key="202",
+        guest=GuestSettings(readiness=Readiness.TCP),
+    )
+    with pytest.raises(InvalidConfigError, match="needs a service URL"):
+        await is_up(unset)
 
 
 @pytest.mark.parametrize(
@@ -205,7 +366,7 @@ async def test_not_answering_means_not_up_yet(error: ChannelError) -> None:
 
 async def test_any_other_channel_error_fails_the_step() -> None:
     """Wrong credentials are not "not up yet": the error reaches the engine."""
-    host = Host(error=AuthenticationError("401"))
+    host = Guests(error=AuthenticationError("401"))
     node = NodeChannels(name="VM", kind=NodeKind.VM, host=host, key="101")
     with pytest.raises(AuthenticationError):
         await reached(node, Action.START, frozenset())

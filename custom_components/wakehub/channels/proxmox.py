@@ -23,7 +23,11 @@ proxmoxer's own ticket login posts with a bare ``requests.post`` that a pinned
 session could not cover.
 
 Requests per call: :meth:`ProxmoxHost.read_states` makes exactly ONE request,
-``GET /cluster/resources?type=vm``, filtered to the configured node.
+``GET /cluster/resources?type=vm``, filtered to the configured node. That
+listing comes from ``pvestatd``'s last cycle (up to 10 s old, ``unknown`` just
+after the node booted, QMP words such as ``paused`` for QEMU), so every
+decision to act on one guest reads :meth:`ProxmoxHost.current`, the guest's
+live ``status/current``, instead (docs/proxmox.md, "Guest power").
 """
 
 from __future__ import annotations
@@ -80,8 +84,15 @@ if TYPE_CHECKING:
 
 DEFAULT_PROXMOX_PORT = 8006
 DEFAULT_TIMEOUT = 10.0
-DEFAULT_SHUTDOWN_TIMEOUT = 120
 DEFAULT_TASK_TIMEOUT = 180.0
+PROXMOX_SHUTDOWN_TIMEOUT = 60
+"""Proxmox's own shutdown window when neither the request nor the guest's
+``startup: down=`` gives one (qemu-server ``vm_stop``, pve-container
+``vm_shutdown``)."""
+LXC_STOP_GRACE = 5
+"""Seconds an LXC shutdown task waits beyond its timeout (pve-container)."""
+FORCE_STOP_GRACE = 10
+"""Seconds a forced stop may take once the window is over (SIGTERM, SIGKILL)."""
 TASK_POLL_INTERVAL = 1.0
 _TICKET_RENEW_AGE = 3600.0
 _PRIVILEGE = re.compile(r"Permission check failed \(([^,]*),\s*([^)]+)\)")
@@ -91,6 +102,10 @@ _DETAIL_FIELDS = ("cpu", "maxcpu", "mem", "maxmem", "uptime", "netin", "netout")
 # How OpenSSL (trust store, pinned CA) and urllib3 (pinned fingerprint) say
 # that they refused the certificate the server presented.
 _CERTIFICATE_REFUSED = ("CERTIFICATE_VERIFY_FAILED", "Fingerprints did not match")
+_RESUMABLE = frozenset({"paused", "suspended", "prelaunch"})
+"""QMP states a ``status/resume`` brings back to ``running`` (qemu-server)."""
+_MIGRATING = frozenset({"inmigrate", "postmigrate", "finish-migrate"})
+_STARTUP_DOWN = re.compile(r"(?:^|,)down=(\d+)")
 # PVE's answer to a guest start without quorum (pve-cluster PVE/Cluster.pm).
 _NO_QUORUM = "no quorum"
 # What WakeHub needs on guests, at least on some path (see docs/proxmox.md).
@@ -444,6 +459,63 @@ class ClusterStatus:
     members: tuple[ClusterMember, ...]
 
 
+STOP_MARGIN = 30.0
+"""Seconds WakeHub waits beyond Proxmox's own shutdown window."""
+
+
+@dataclass(frozen=True, slots=True)
+class GuestStatus:
+    """A guest's live ``status/current``: the words Proxmox really uses.
+
+    ``status`` is QEMU's ``qmpstatus`` when present (``running``, ``paused``,
+    ``suspended``, ``prelaunch``, ``inmigrate``...), else ``status``.
+    """
+
+    key: str
+    kind: str
+    status: str
+    lock: str | None = None
+    ha_managed: bool = False
+    ha_state: str | None = None
+    agent: bool = False
+    uptime: int = 0
+
+    @classmethod
+    def from_current(cls, key: str, kind: str, data: dict[str, Any]) -> GuestStatus:
+        """Read ``status/current``'s answer."""
+        ha = data.get("ha") or {}
+        return cls(
+            key=key,
+            kind=kind,
+            status=str(data.get("qmpstatus") or data.get("status") or "unknown"),
+            lock=str(data["lock"]) if data.get("lock") else None,
+            ha_managed=bool(int(ha.get("managed") or 0)),
+            ha_state=str(ha["state"]) if ha.get("state") else None,
+            agent=bool(int(str(data.get("agent") or 0).split(",")[0] or 0)),
+            uptime=int(data.get("uptime") or 0),
+        )
+
+    @property
+    def running(self) -> bool:
+        """Whether the guest runs (a paused VM does not)."""
+        return self.status == "running"
+
+    @property
+    def migrating(self) -> bool:
+        """Whether a migration of the guest is under way."""
+        return self.lock == "migrate" or self.status in _MIGRATING
+
+    @property
+    def noun(self) -> str:
+        """``VM`` or ``CT``, as Proxmox names guests."""
+        return "VM" if self.kind == "qemu" else "CT"
+
+    def describe(self) -> str:
+        """``VM 101 is paused`` (with its lock, if any)."""
+        lock = f", locked ({self.lock})" if self.lock else ""
+        return f"{self.noun} {self.key} is {self.status}{lock}"
+
+
 def _task_succeeded(exitstatus: str) -> bool:
     """``OK`` and ``WARNINGS: N`` are successes; anything else is an error."""
     return exitstatus == "OK" or exitstatus.startswith("WARNINGS")
@@ -458,10 +530,15 @@ class ProxmoxHost:
         *,
         task_poll_interval: float = TASK_POLL_INTERVAL,
         task_timeout: float = DEFAULT_TASK_TIMEOUT,
-        shutdown_timeout: int = DEFAULT_SHUTDOWN_TIMEOUT,
-        force_stop: bool = True,
+        shutdown_timeout: int | None = None,
+        force_stop: bool = False,
     ) -> None:
-        """Prepare the channel; the first call connects (and logs in)."""
+        """Prepare the channel; the first call connects (and logs in).
+
+        ``shutdown_timeout`` and ``force_stop`` are the defaults of
+        :meth:`shutdown`: ``None`` and ``False`` send neither parameter, so
+        Proxmox applies the guest's own configuration (``startup: down=``).
+        """
         self.config = config
         self.task_poll_interval = task_poll_interval
         self.task_timeout = task_timeout
@@ -718,23 +795,49 @@ class ProxmoxHost:
             raise NotFoundError(f"guest {key} does not exist on {self.config.node}")
         return "qemu" if self._kinds[key] is ChildKind.VM else "lxc"
 
+    async def _path(self, key: str) -> tuple[str, str]:
+        """The node and the ``qemu``/``lxc`` collection of a guest."""
+        return self.config.node, await self._kind(key)
+
+    async def current(self, key: str) -> GuestStatus:
+        """The guest's live state: ONE ``GET .../{vmid}/status/current``.
+
+        Unlike ``/cluster/resources`` it is read from the node at once, so
+        it is what the decision to act on a guest rests on.
+        """
+        node, kind = await self._path(key)
+        data = await self._call(
+            lambda api: getattr(api.nodes(node), kind)(key).status.current.get()
+        )
+        return GuestStatus.from_current(key, kind, dict(data or {}))
+
+    async def _task(self, key: str, action: str, **data: str) -> Any:
+        """POST a guest action; return its UPID.
+
+        The first one checks that the API is the configured node.
+        """
+        await self._ensure_identity()
+        node, kind = await self._path(key)
+        return await self._call(
+            lambda api: getattr(api.nodes(node), kind)(key).status(action).post(**data)
+        )
+
     async def _guest_action(
-        self, key: str, action: str, *, idempotent: str, **data: str
+        self,
+        key: str,
+        action: str,
+        *,
+        idempotent: str,
+        max_wait: float | None = None,
+        **data: str,
     ) -> None:
         """POST a guest power action and await its task.
 
         A platform answer containing ``idempotent`` (``already running``,
         ``not running``) means the guest is already where we want it.
         """
-        await self._ensure_identity()
-        kind = await self._kind(key)
-        node = self.config.node
-
-        def post(api: ProxmoxResource) -> Any:
-            return getattr(api.nodes(node), kind)(key).status(action).post(**data)
-
         try:
-            upid = await self._call(post)
+            upid = await self._task(key, action, **data)
         except NoQuorumError as err:
             raise await self._no_quorum(err) from err
         except ApiError as err:
@@ -742,7 +845,7 @@ class ProxmoxHost:
                 return
             raise
         try:
-            await self.wait_task(str(upid), max_wait=self.task_timeout)
+            await self.wait_task(str(upid), max_wait=max_wait or self.task_timeout)
         except TaskFailedError as err:
             if not err.message.endswith(idempotent):
                 raise
@@ -757,17 +860,57 @@ class ProxmoxHost:
         *,
         timeout: int | None = None,  # noqa: ASYNC109 - Proxmox's own parameter
         force_stop: bool | None = None,
+        max_wait: float | None = None,
     ) -> None:
-        """Shut a guest down gracefully (ACPI / init), forcing it after ``timeout``."""
+        """Shut a guest down gracefully (ACPI / init).
+
+        With no ``timeout`` none is sent and Proxmox applies the guest's own
+        (``startup: down=``); with ``force_stop`` the guest is killed once
+        the window passes, otherwise the task fails and the guest keeps
+        running. The task is awaited ``max_wait`` seconds, by default the
+        whole window (:meth:`shutdown_window`) plus :data:`STOP_MARGIN`.
+        """
         seconds = self.shutdown_timeout if timeout is None else timeout
         force = self.force_stop if force_stop is None else force_stop
+        data: dict[str, str] = {}
+        if seconds is not None:
+            data["timeout"] = str(seconds)
+        if force:
+            data["forceStop"] = "1"
+        if max_wait is None:
+            window = await self.shutdown_window(key, timeout=seconds, force_stop=force)
+            max_wait = max(self.task_timeout, window + STOP_MARGIN)
         await self._guest_action(
-            key,
-            "shutdown",
-            idempotent="not running",
-            timeout=str(seconds),
-            forceStop="1" if force else "0",
+            key, "shutdown", idempotent="not running", max_wait=max_wait, **data
         )
+
+    async def shutdown_window(
+        self,
+        key: str,
+        *,
+        timeout: int | None = None,  # noqa: ASYNC109 - Proxmox's own parameter
+        force_stop: bool = False,
+    ) -> float:
+        """Seconds Proxmox may spend on a shutdown of this guest.
+
+        The ``timeout`` sent, else the guest's ``startup: down=`` (one
+        ``GET .../config``), else Proxmox's default; plus the LXC task's own
+        grace and, when forced, the time the kill takes.
+        """
+        kind = await self._kind(key)
+        if timeout is None:
+            node = self.config.node
+            config = await self._call(
+                lambda api: getattr(api.nodes(node), kind)(key).config.get()
+            )
+            match = _STARTUP_DOWN.search(str((config or {}).get("startup") or ""))
+            timeout = int(match.group(1)) if match else PROXMOX_SHUTDOWN_TIMEOUT
+        window = float(timeout)
+        if kind == "lxc":
+            window += LXC_STOP_GRACE
+        if force_stop:
+            window += FORCE_STOP_GRACE
+        return window
 
     async def stop(self, key: str) -> None:
         """``HostApi.stop``: a graceful shutdown with the channel's defaults."""
@@ -776,6 +919,124 @@ class ProxmoxHost:
     async def hard_stop(self, key: str) -> None:
         """Stop a guest immediately (pulls the virtual plug)."""
         await self._guest_action(key, "stop", idempotent="not running")
+
+    async def resume(self, key: str) -> None:
+        """Resume a paused or suspended VM (``status/resume``) and await its task."""
+        upid = await self._task(key, "resume")
+        await self.wait_task(str(upid))
+
+    async def _settled(self, key: str, deadline: float) -> GuestStatus:
+        """The guest's live state once no migration is under way.
+
+        A guest that migrated away is reported as such; one still migrating
+        at ``deadline`` (loop time) raises ``ChannelTimeoutError``.
+        """
+        loop = asyncio.get_running_loop()
+        migrating = False
+        while True:
+            try:
+                status = await self.current(key)
+            except NotFoundError as err:
+                if not migrating:
+                    raise
+                raise NotFoundError(
+                    f"guest {key} migrated away from node {self.config.node}",
+                    code="guest_migrated",
+                ) from err
+            if not status.migrating:
+                return status
+            migrating = True
+            if loop.time() >= deadline:
+                raise ChannelTimeoutError(
+                    f"guest {key} is still migrating ({status.describe()})",
+                    code="guest_migrating",
+                )
+            await asyncio.sleep(self.task_poll_interval)
+
+    async def power_guest(
+        self,
+        key: str,
+        start: bool,
+        *,
+        wait: float,
+        timeout: int | None = None,  # noqa: ASYNC109 - Proxmox's own parameter
+        force_stop: bool | None = None,
+    ) -> bool:
+        """Bring a guest to running (``start``) or stopped; return whether a
+        command was sent (``False``: it already was there).
+
+        The decision rests on the guest's live ``status/current`` (one
+        request), not on the lagging ``/cluster/resources``: a migration in
+        progress is waited for (``wait`` seconds at most); a paused or
+        suspended VM is resumed rather than started; a state WakeHub cannot
+        act from (``io-error``, ``internal-error``...) is a clear error. An
+        HA-managed guest's ``hastart``/``hastop`` task only hands the request
+        to the HA manager, so the guest's own state is awaited after it, up to
+        ``wait``, and a timeout names the HA state.
+        """
+        deadline = asyncio.get_running_loop().time() + wait
+        status = await self._settled(key, deadline)
+        if start:
+            if status.running:
+                return False
+            if status.status in _RESUMABLE and status.kind == "qemu":
+                await self.resume(key)
+                return True
+            if status.status != "stopped":
+                raise ApiError(
+                    f"{status.describe()}: WakeHub cannot start it from that state",
+                    code="guest_state",
+                )
+            await self.start(key)
+        else:
+            if status.status == "stopped":
+                return False
+            remaining = deadline - asyncio.get_running_loop().time()
+            await self.shutdown(
+                key,
+                timeout=timeout,
+                force_stop=force_stop,
+                max_wait=max(remaining, self.task_poll_interval),
+            )
+        if status.ha_managed:
+            await self._await_ha(key, start, deadline)
+        return True
+
+    async def _await_ha(self, key: str, start: bool, deadline: float) -> None:
+        """Poll ``status/current`` until an HA-managed guest reached the goal."""
+        loop = asyncio.get_running_loop()
+        while True:
+            status = await self.current(key)
+            if status.running == start and status.status in ("running", "stopped"):
+                return
+            if loop.time() >= deadline:
+                verb = "start" if start else "stop"
+                raise ChannelTimeoutError(
+                    f"Proxmox HA did not {verb} {status.noun} {key}; its HA state is "
+                    f"{status.ha_state or 'unknown'} and it is {status.status}",
+                    code="ha_timeout",
+                )
+            await asyncio.sleep(self.task_poll_interval)
+
+    async def agent_ping(self, key: str) -> bool:
+        """Whether the QEMU guest agent answers (ONE ``POST .../agent/ping``).
+
+        ``False`` while the agent is not up yet (the VM is not running, or
+        its OS has not started the agent); a VM without an agent configured
+        is a configuration error.
+        """
+        node = self.config.node
+        try:
+            await self._call(lambda api: api.nodes(node).qemu(key).agent.ping.post())
+        except ApiError as err:
+            if "No QEMU guest agent configured" in err.message:
+                raise InvalidConfigError(
+                    f"VM {key} has no QEMU guest agent configured"
+                ) from err
+            if "not running" in err.message:
+                return False
+            raise
+        return True
 
     async def node_shutdown(self) -> None:
         """Power the node itself off (needs Sys.PowerMgmt). No task is returned."""

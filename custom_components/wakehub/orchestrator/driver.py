@@ -55,10 +55,13 @@ class NodeDriver(Protocol):
         the mapping counts as off.
         """
 
-    async def execute(self, step: Step) -> None:
+    async def execute(self, step: Step) -> bool:
         """Send the step's command (WoL, SSH shutdown, Proxmox or Docker call).
 
-        Return once the platform accepted it; readiness is polled separately.
+        The node's *live* state is read first (once): when it already is the
+        step's goal, nothing is sent and ``False`` is returned (the step is
+        skipped). Otherwise return ``True`` once the platform accepted the
+        command; readiness is polled separately.
         """
 
     async def is_ready(
@@ -67,18 +70,21 @@ class NodeDriver(Protocol):
         """Return whether the node reached the state ``action`` aims at.
 
         For a start: a machine is ready when its probe answers, a VM or LXC
-        when Proxmox reports it running, a container when Docker reports it
+        when its readiness check passes (its service's port, its guest agent,
+        or ``running`` for a settle time), a container when Docker reports it
         running and, if it has a health check, healthy. ``needs`` lists the
         APIs of this node that later steps of the plan go through (children of
         it come next): each of them must answer too. For a stop: the node is
         down (the probe no longer answers, the guest or container is stopped).
         """
 
-    def step_timeout(self, node_id: str, action: Action) -> float:
+    async def step_timeout(self, node_id: str, action: Action) -> float:
         """Return the timeout in seconds of a step on this node.
 
         It covers the command and the wait for readiness. The per-node
-        setting wins; otherwise :func:`default_step_timeout` applies.
+        setting wins; otherwise :func:`default_step_timeout` applies. A
+        guest's stop lasts at least Proxmox's own shutdown window plus a
+        margin (:func:`~.power.step_timeout`), which may take one request.
         """
 
     def request_refresh(self, node_id: str) -> None:

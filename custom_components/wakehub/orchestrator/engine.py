@@ -8,8 +8,10 @@ Execution model
     whole homelab (domain rules, section 5).
 
 A step
-    1. If the polled state already is the step's goal, no command is sent and
-       the step is *skipped*; otherwise ``driver.execute(step)`` sends it.
+    1. ``driver.execute(step)`` reads the node's live state once and sends
+       the command, unless the node already is at the step's goal: then
+       nothing is sent and the step is *skipped*. (The plan comes from the
+       polled states, which may lag; the skip decision must not.)
     2. Then the worker polls ``driver.is_ready`` every ``poll_interval``
        seconds until the node is ready: up (and the APIs that later steps go
        through answer) for a start, down for a stop.
@@ -574,16 +576,14 @@ class Orchestrator:
             )
         )
         needs = self._needs(cascade.steps, index)
-        timeout = self._driver.step_timeout(step.node, step.action)
         goal = PowerState.ON if step.action is Action.START else PowerState.OFF
         skipped = False
+        timeout = 0.0
         try:
+            timeout = await self._driver.step_timeout(step.node, step.action)
             async with asyncio.timeout(timeout):
-                states = await self._driver.states()
-                if states.get(step.node, PowerState.OFF) == goal:
-                    skipped = True
-                else:
-                    await self._driver.execute(step)
+                skipped = not await self._driver.execute(step)
+                if not skipped:
                     self._driver.request_refresh(step.node)
                 await self._wait_ready(cascade, index, needs)
         except TimeoutError:

@@ -9,17 +9,32 @@ driver in the simulator's ready document). It gathers them in a
 * a machine is woken by Wake-on-LAN and shut down over SSH, or through its
   own Proxmox API when the plan says so; a guest or a container is started
   and stopped through its host's Proxmox or Docker API, by its key;
-* a machine is up when its probe answers; a guest when its host reports it
-  running; a container when its host reports it running and, if it has a
-  health check, healthy;
+* whether a step's command is sent at all rests on the node's live state,
+  read once per step: a probe for a machine, the guest's own
+  ``status/current`` for a guest (``/cluster/resources`` lags), one listing
+  of its Docker host for a container;
+* a machine is up when its probe answers; a guest when its **readiness
+  check** passes (:class:`Readiness`: its service's TCP port(s), its QEMU
+  guest agent, or, when nothing else is known, ``running`` for a settle
+  time), not merely when Proxmox says ``running``, since a start task ends
+  once QEMU is launched; a container when its host reports it running and,
+  if it has a health check, healthy;
 * a started node is ready once it is up and the APIs of it that later steps
-  go through (``needs``) answer; a stopped node once it is no longer up.
+  go through (``needs``) answer; a stopped node once it is no longer up;
+* a guest's stop step lasts at least Proxmox's own shutdown window plus a
+  margin (:func:`step_timeout`), so WakeHub never reports a failure while
+  Proxmox is still inside it.
+
+Every readiness check is ONE cheap request (a TCP connect, an agent ping, a
+``status/current``), so it can be polled often.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Protocol
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from custom_components.wakehub.channels import power_off, power_on
 from custom_components.wakehub.channels.base import HostApi
@@ -30,15 +45,88 @@ from custom_components.wakehub.channels.errors import (
     UnreachableError,
     library_error,
 )
+from custom_components.wakehub.channels.probe import probe
+from custom_components.wakehub.channels.proxmox import STOP_MARGIN
 from custom_components.wakehub.core.model import Capability, Channel, NodeKind
 from custom_components.wakehub.core.planner import Action
 
 if TYPE_CHECKING:
     from custom_components.wakehub.channels.base import MachinePower
+    from custom_components.wakehub.channels.proxmox import GuestStatus
     from custom_components.wakehub.core.planner import Step
 
 NOT_UP_YET: Final = (UnreachableError, ChannelTimeoutError)
 """Errors that mean "not up (yet)" while polling readiness; others fail."""
+
+DEFAULT_SETTLE: Final = 30.0
+"""Seconds a guest must have been running to count as ready, when nothing
+else (a service port, a guest agent) is known about it."""
+
+READINESS_PROBE_TIMEOUT: Final = 1.0
+"""Seconds one TCP readiness connect may take."""
+
+
+class Readiness(StrEnum):
+    """How a VM or an LXC is known to be ready (domain rules, section 3)."""
+
+    TCP = "tcp"
+    """Its service's TCP port(s) accept connections."""
+    AGENT = "agent"
+    """Its QEMU guest agent answers ``agent/ping``."""
+    RUNNING = "running"
+    """Proxmox reports it running, for at least the settle time."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GuestSettings:
+    """A guest's readiness check and shutdown settings.
+
+    ``address`` and ``ports`` are where the TCP check connects (the service
+    URL's host and port by default); ``settle`` is the ``running`` check's
+    time. ``shutdown_timeout`` ``None`` lets Proxmox apply the guest's own
+    (``startup: down=``); ``force_stop`` kills the guest once it passed.
+    """
+
+    readiness: Readiness = Readiness.RUNNING
+    address: str | None = None
+    ports: tuple[int, ...] = ()
+    settle: float = DEFAULT_SETTLE
+    shutdown_timeout: int | None = None
+    force_stop: bool = False
+
+
+DEFAULT_GUEST: Final = GuestSettings()
+
+
+@runtime_checkable
+class GuestApi(HostApi, Protocol):
+    """A Proxmox VE node as the host of its guests (``ProxmoxHost``)."""
+
+    async def current(self, key: str) -> GuestStatus:
+        """The guest's live ``status/current``."""
+
+    async def power_guest(
+        self,
+        key: str,
+        start: bool,
+        *,
+        wait: float,
+        timeout: int | None = None,  # noqa: ASYNC109 - Proxmox's own parameter
+        force_stop: bool | None = None,
+    ) -> bool:
+        """Bring a guest to running or stopped; whether a command was sent."""
+
+    async def agent_ping(self, key: str) -> bool:
+        """Whether the guest's QEMU agent answers."""
+
+    async def shutdown_window(
+        self,
+        key: str,
+        *,
+        timeout: int | None = None,  # noqa: ASYNC109 - Proxmox's own parameter
+        force_stop: bool = False,
+    ) -> float:
+        """Seconds Proxmox may spend on a shutdown of this guest."""
 
 
 class NodeApi(HostApi, Protocol):
@@ -58,7 +146,8 @@ class NodeChannels:
     ``proxmox`` and ``docker`` are the node's *own* APIs (a machine's Proxmox
     VE, a machine's or a VM's Docker engine), ``None`` when it has none: a
     machine's Proxmox API is a stop channel, and each is checked when later
-    steps go through it. ``name`` is what errors call the node.
+    steps go through it. ``guest`` holds a VM's or an LXC's readiness check
+    and shutdown settings. ``name`` is what errors call the node.
     """
 
     name: str
@@ -68,6 +157,7 @@ class NodeChannels:
     key: str | None = None
     proxmox: NodeApi | None = None
     docker: HostApi | None = None
+    guest: GuestSettings = DEFAULT_GUEST
 
 
 def _machine(node: NodeChannels) -> MachinePower:
@@ -83,49 +173,147 @@ def _host(node: NodeChannels) -> tuple[HostApi, str]:
     return node.host, node.key
 
 
-async def send_step(step: Step, node: NodeChannels) -> None:
-    """Send ``step``'s command; return once the platform accepted it.
+def _guest_api(node: NodeChannels) -> tuple[GuestApi, str]:
+    host, key = _host(node)
+    if not isinstance(host, GuestApi):
+        raise InvalidConfigError(f"The host of {node.name} has no Proxmox API")
+    return host, key
+
+
+def _is_guest(node: NodeChannels) -> bool:
+    return node.kind in (NodeKind.VM, NodeKind.LXC)
+
+
+async def step_timeout(node: NodeChannels, action: Action, configured: float) -> float:
+    """The timeout of a step: ``configured``, stretched for a guest's stop.
+
+    A guest's stop lasts at least Proxmox's own shutdown window (the
+    timeout sent, else the guest's ``startup: down=``) plus
+    :data:`STOP_MARGIN`: WakeHub must not report a failure while Proxmox
+    may still be shutting the guest down.
+    """
+    if action is not Action.STOP or not _is_guest(node):
+        return configured
+    host, key = _guest_api(node)
+    window = await host.shutdown_window(
+        key,
+        timeout=node.guest.shutdown_timeout,
+        force_stop=node.guest.force_stop,
+    )
+    return max(configured, window + STOP_MARGIN)
+
+
+def command_wait(timeout: float) -> float:
+    """How long a step's command may wait (for a migration, for Proxmox HA).
+
+    A little less than the step's ``timeout``, so that the command's own
+    error, which names the cause (the HA state...), is the one reported.
+    """
+    return timeout * 0.9
+
+
+async def send_step(step: Step, node: NodeChannels, *, wait: float) -> bool:
+    """Send ``step``'s command unless the node already is at its goal.
+
+    The decision rests on the node's live state, read once. Return whether
+    a command was sent; return once the platform accepted it (a guest's
+    command may wait up to ``wait`` seconds for a migration to end, or for
+    Proxmox HA to act).
 
     A channel raises a ``ChannelError``; anything else a library raises comes
     out as a :class:`~custom_components.wakehub.channels.errors.LibraryError`
     that carries its type and message.
     """
     try:
-        await _send_step(step, node)
+        return await _send_step(step, node, wait=wait)
     except (ChannelError, TimeoutError):
         raise
     except Exception as err:
         raise library_error(err, node.name) from err
 
 
-async def _send_step(step: Step, node: NodeChannels) -> None:
+async def _send_step(step: Step, node: NodeChannels, *, wait: float) -> bool:
+    start = step.action is Action.START
     if node.kind is NodeKind.MACHINE:
         machine = _machine(node)
-        if step.action is Action.START:
+        if await machine.probe() == start:
+            return False
+        if start:
             await power_on(machine)
         elif step.channel is Channel.PROXMOX and node.proxmox is not None:
             await node.proxmox.node_shutdown()
         else:
             await power_off(machine)
-        return
+        return True
+    if _is_guest(node):
+        guests, key = _guest_api(node)
+        return await guests.power_guest(
+            key,
+            start,
+            wait=wait,
+            timeout=node.guest.shutdown_timeout,
+            force_stop=node.guest.force_stop,
+        )
     host, key = _host(node)
-    if step.action is Action.START:
+    info = (await host.read_states()).get(key)
+    if (info is not None and info.running) == start:
+        return False
+    if start:
         await power_on(host, key)
     else:
         await power_off(host, key)
+    return True
+
+
+async def _guest_ready(node: NodeChannels) -> bool:
+    """A started guest's readiness check: ONE cheap request (or one per port)."""
+    guests, key = _guest_api(node)
+    settings = node.guest
+    if settings.readiness is Readiness.TCP:
+        if settings.address is None or not settings.ports:
+            raise InvalidConfigError(
+                f"the readiness check of {node.name} needs a service URL and a port"
+            )
+        address = settings.address
+        answers = await asyncio.gather(
+            *(probe(address, port, READINESS_PROBE_TIMEOUT) for port in settings.ports)
+        )
+        return all(answers)
+    if settings.readiness is Readiness.AGENT:
+        return await guests.agent_ping(key)
+    status = await guests.current(key)
+    return status.running and status.uptime >= settings.settle
 
 
 async def is_up(node: NodeChannels) -> bool:
-    """Whether the node is up: one probe, or one read of its host's API."""
+    """Whether the node is up: one probe, or one read of its host's API.
+
+    A guest is up when its readiness check passes (:func:`_guest_ready`).
+    """
     if node.kind is NodeKind.MACHINE:
         return await _machine(node).probe()
+    if _is_guest(node):
+        return await _guest_ready(node)
     host, key = _host(node)
     info = (await host.read_states()).get(key)
     if info is None or not info.running:
         return False
-    if node.kind is NodeKind.CONTAINER:
-        return info.details.get("health") in (None, "healthy")
-    return True
+    return info.details.get("health") in (None, "healthy")
+
+
+async def is_down(node: NodeChannels) -> bool:
+    """Whether the node is down: one probe, or one read of its host's API.
+
+    A guest is down when its live ``status/current`` says ``stopped``.
+    """
+    if node.kind is NodeKind.MACHINE:
+        return not await _machine(node).probe()
+    if _is_guest(node):
+        guests, key = _guest_api(node)
+        return (await guests.current(key)).status == "stopped"
+    host, key = _host(node)
+    info = (await host.read_states()).get(key)
+    return info is None or not info.running
 
 
 async def reached(
@@ -149,10 +337,9 @@ async def _reached(
     node: NodeChannels, action: Action, needs: frozenset[Capability]
 ) -> bool:
     try:
-        up = await is_up(node)
         if action is Action.STOP:
-            return not up
-        if not up:
+            return await is_down(node)
+        if not await is_up(node):
             return False
         if Capability.PROXMOX in needs:
             if node.proxmox is None:
