@@ -98,6 +98,7 @@ from .const import (
     CONF_DEPENDENCIES,
     CONF_DOCKER,
     CONF_FINGERPRINT,
+    CONF_FORCE_STOP,
     CONF_FORCED_COMMAND,
     CONF_HOST,
     CONF_HOST_KEY,
@@ -118,9 +119,13 @@ from .const import (
     CONF_PROBE_PORT,
     CONF_PROPOSAL_EXPIRY,
     CONF_PROXMOX,
+    CONF_READINESS,
+    CONF_READINESS_PORTS,
     CONF_REALM,
     CONF_SCAN_INTERVAL,
+    CONF_SETTLE_TIME,
     CONF_SHUTDOWN_COMMAND,
+    CONF_SHUTDOWN_TIMEOUT,
     CONF_SOCKET_PATH,
     CONF_SSH,
     CONF_START_TIMEOUT,
@@ -160,6 +165,7 @@ from .core.errors import CoreError, DependencyCycleError, InvalidMacError
 from .core.ids import machine_id, normalize_mac
 from .core.model import ALLOWED_CAPABILITIES, Node
 from .core.topology import Topology
+from .driver import url_port
 from .models import (
     child_node_id,
     docker_config,
@@ -167,6 +173,7 @@ from .models import (
     ssh_config,
     wake_on_lan,
 )
+from .orchestrator.power import DEFAULT_SETTLE, Readiness
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -1577,6 +1584,60 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
 # --------------------------------------------------------------------------
 
 _MACHINE_NODE: Final = "machine"
+_PORTS: Final = re.compile(r"[\s,;]+")
+
+
+def _parse_ports(text: str) -> tuple[int, ...]:
+    """``"8096, 2049"`` as ports; ``ValueError`` unless each is 1-65535."""
+    ports = tuple(int(part) for part in _PORTS.split(text.strip()) if part)
+    if any(not 0 < port < 65536 for port in ports):
+        raise ValueError(text)
+    return ports
+
+
+def _guest_settings(
+    kind: str, node: dict[str, Any], user_input: dict[str, Any]
+) -> dict[str, str]:
+    """Store a guest's readiness and shutdown settings in ``node``; the errors.
+
+    The TCP check connects to the service URL's host, on the ports given or
+    else the URL's own port; the guest agent is QEMU's only.
+    """
+    errors: dict[str, str] = {}
+    readiness = Readiness(user_input[CONF_READINESS])
+    host, url_default = url_port(node.get(CONF_URL))
+    ports: tuple[int, ...] = ()
+    try:
+        ports = _parse_ports(str(user_input.get(CONF_READINESS_PORTS) or ""))
+    except ValueError:
+        errors[CONF_READINESS_PORTS] = "invalid_ports"
+    if readiness is Readiness.TCP and not errors:
+        if host is None:
+            errors[CONF_URL] = "readiness_needs_url"
+        elif not ports and url_default is None:
+            errors[CONF_READINESS_PORTS] = "invalid_ports"
+        ports = ports or ((url_default,) if url_default is not None else ())
+    if readiness is Readiness.AGENT and kind != ChildKind.VM:
+        errors[CONF_READINESS] = "agent_needs_vm"
+    shutdown = user_input.get(CONF_SHUTDOWN_TIMEOUT)
+    node.update(
+        {
+            CONF_READINESS: readiness.value,
+            CONF_READINESS_PORTS: list(ports),
+            CONF_SETTLE_TIME: int(user_input[CONF_SETTLE_TIME]),
+            CONF_SHUTDOWN_TIMEOUT: int(shutdown) if shutdown else None,
+            CONF_FORCE_STOP: user_input[CONF_FORCE_STOP],
+        }
+    )
+    return errors
+
+
+def _default_readiness(node: dict[str, Any]) -> str:
+    """The stored check, else the service URL's port, else ``running``."""
+    if stored := node.get(CONF_READINESS):
+        return str(stored)
+    _host, port = url_port(node.get(CONF_URL))
+    return (Readiness.TCP if port is not None else Readiness.RUNNING).value
 
 
 def _runtime_discovered(entry: ConfigEntry) -> dict[str, tuple[ChildInfo, str]]:
@@ -1741,6 +1802,8 @@ class WakeHubOptionsFlow(OptionsFlow):
         kind, node = self._node()
         # A machine's timeouts are entered in minutes, the others in seconds.
         scale = 60 if kind == _MACHINE_NODE else 1
+        guest = kind in (ChildKind.VM, ChildKind.LXC)
+        errors: dict[str, str] = {}
         if user_input is not None:
             node.update(
                 {
@@ -1755,6 +1818,9 @@ class WakeHubOptionsFlow(OptionsFlow):
                 self._options[CONF_MACHINE] = node
                 return self._async_save()
             node[CONF_NAME] = user_input[CONF_NAME]
+            if guest:
+                errors = _guest_settings(kind, node, user_input)
+        if user_input is not None and not errors:
             mode = user_input.get(CONF_DOCKER, DOCKER_NONE)
             if mode == DOCKER_NONE:
                 node[CONF_DOCKER] = None
@@ -1794,7 +1860,48 @@ class WakeHubOptionsFlow(OptionsFlow):
                 vol.Required(CONF_STOP_TIMEOUT, default=stop // scale): timeout,
             }
         )
-        if kind in (ChildKind.VM, ChildKind.LXC):
+        if guest:
+            ports = node.get(CONF_READINESS_PORTS) or []
+            if not ports and (url_default := url_port(node.get(CONF_URL))[1]):
+                ports = [url_default]
+            shutdown = node.get(CONF_SHUTDOWN_TIMEOUT)
+            fields.update(
+                {
+                    vol.Required(
+                        CONF_READINESS, default=_default_readiness(node)
+                    ): SelectSelector(
+                        SelectSelectorConfig(
+                            options=[r.value for r in Readiness],
+                            translation_key=CONF_READINESS,
+                        )
+                    ),
+                    vol.Optional(
+                        CONF_READINESS_PORTS,
+                        description={
+                            "suggested_value": ", ".join(str(p) for p in ports)
+                        },
+                    ): _TEXT,
+                    vol.Required(
+                        CONF_SETTLE_TIME,
+                        default=node.get(CONF_SETTLE_TIME) or int(DEFAULT_SETTLE),
+                    ): NumberSelector(
+                        NumberSelectorConfig(
+                            min=0,
+                            max=unit_max,
+                            step=1,
+                            mode=NumberSelectorMode.BOX,
+                            unit_of_measurement="s",
+                        )
+                    ),
+                    vol.Optional(
+                        CONF_SHUTDOWN_TIMEOUT,
+                        description={"suggested_value": shutdown},
+                    ): timeout,
+                    vol.Required(
+                        CONF_FORCE_STOP, default=bool(node.get(CONF_FORCE_STOP))
+                    ): _BOOL,
+                }
+            )
             docker = node.get(CONF_DOCKER) or {}
             fields[
                 vol.Required(CONF_DOCKER, default=docker.get(CONF_MODE, DOCKER_NONE))
@@ -1806,9 +1913,13 @@ class WakeHubOptionsFlow(OptionsFlow):
             )
         assert self._discovered is not None
         found = self._discovered.get(self._node_id)
+        schema = vol.Schema(fields)
+        if user_input is not None:
+            schema = self.add_suggested_values_to_schema(schema, user_input)
         return self.async_show_form(
             step_id="node",
-            data_schema=vol.Schema(fields),
+            data_schema=schema,
+            errors=errors,
             description_placeholders={
                 "name": node.get(CONF_NAME, self.config_entry.title),
                 "details": _describe_child(found[0]) if found else "-",

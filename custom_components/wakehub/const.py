@@ -47,6 +47,12 @@ normalised MAC)::
                 "start_timeout": None | seconds,
                 "stop_timeout": None | seconds,
                 "docker": None | { DOCKER_* keys },   # VM/LXC running Docker
+                # VM/LXC only:
+                "shutdown_timeout": None | seconds,   # None = Proxmox's own
+                "force_stop": False,                  # kill after that timeout
+                "readiness": None | "tcp" | "agent" | "running",  # None = auto
+                "readiness_ports": [8096, ...],       # the TCP check's ports
+                "settle_time": None | seconds,        # the "running" check's
             },
         },
         "machine": {                              # the machine's own settings
@@ -146,6 +152,11 @@ CONF_PINNED: Final = "pinned"
 CONF_URL: Final = "url"
 CONF_START_TIMEOUT: Final = "start_timeout"
 CONF_STOP_TIMEOUT: Final = "stop_timeout"
+CONF_SHUTDOWN_TIMEOUT: Final = "shutdown_timeout"
+CONF_FORCE_STOP: Final = "force_stop"
+CONF_READINESS: Final = "readiness"
+CONF_READINESS_PORTS: Final = "readiness_ports"
+CONF_SETTLE_TIME: Final = "settle_time"
 CONF_PROPOSAL_EXPIRY: Final = "proposal_expiry"
 """Minutes a shutdown proposal about one of the entry's nodes waits for an answer."""
 

@@ -179,6 +179,22 @@ def _stable_details(details: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if k not in _VOLATILE_DETAILS}
 
 
+def _child_power(info: ChildInfo) -> PowerState:
+    """A child's polled power state.
+
+    A Proxmox guest is off only when Proxmox says ``stopped``: ``unknown``
+    (``pvestatd`` has not published it yet, just after the node booted) and
+    QEMU's other words (``paused``, ``suspended``, ``inmigrate``...) are not
+    off, and a start must not skip a paused VM as if it were on. A start or
+    a stop then reads the guest's live status before acting.
+    """
+    if info.running:
+        return PowerState.ON
+    if info.kind is ChildKind.CONTAINER or info.status == "stopped":
+        return PowerState.OFF
+    return PowerState.UNKNOWN
+
+
 def _child_to_json(info: ChildInfo) -> dict[str, Any]:
     """Serialise a child for the store (without the volatile figures)."""
     return {
@@ -434,7 +450,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             missing.add(node.id)
             return NodeData(state=PowerState.UNKNOWN)
         return NodeData(
-            state=PowerState.ON if info.running else PowerState.OFF,
+            state=_child_power(info),
             status=info.status,
             details=dict(info.details),
         )

@@ -13,7 +13,10 @@ their states from the entries' coordinators:
   last refresh is older than :data:`STATES_MAX_AGE` (a plan or a skip decision
   must not rest on a 30-second-old poll);
 - ``step_timeout``: the node's ``start_timeout``/``stop_timeout`` option,
-  else the per-kind default the options flow shows;
+  else the per-kind default the options flow shows; a guest's stop lasts at
+  least Proxmox's own shutdown window plus a margin;
+- a guest's readiness check and shutdown settings come from its options
+  (:func:`guest_settings`);
 - ``request_refresh``: a throttled refresh of the node's coordinator, so that
   entity states follow a cascade within about a second.
 """
@@ -22,19 +25,35 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from .channels.errors import InvalidConfigError
 from .const import (
+    CONF_FORCE_STOP,
     CONF_MACHINE,
+    CONF_READINESS,
+    CONF_READINESS_PORTS,
+    CONF_SETTLE_TIME,
+    CONF_SHUTDOWN_TIMEOUT,
     CONF_START_TIMEOUT,
     CONF_STOP_TIMEOUT,
+    CONF_URL,
     DEFAULT_START_TIMEOUTS,
     DEFAULT_STOP_TIMEOUTS,
 )
 from .core.model import Capability, NodeKind, PowerState
 from .core.planner import Action, Step
-from .orchestrator.power import NodeChannels, reached, send_step
+from .orchestrator.power import (
+    DEFAULT_SETTLE,
+    GuestSettings,
+    NodeChannels,
+    Readiness,
+    command_wait,
+    reached,
+    send_step,
+    step_timeout,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -52,6 +71,45 @@ A request inside this window is not dropped: one refresh is scheduled at the
 window's end (trailing edge), so a node that reached its goal right after a
 refresh still shows in Home Assistant within the window plus one refresh.
 """
+
+
+def url_port(url: str | None) -> tuple[str | None, int | None]:
+    """The host and the port of a service URL (the scheme's default port)."""
+    if not url:
+        return None, None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None, None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.hostname, port
+
+
+def guest_settings(settings: Mapping[str, Any]) -> GuestSettings:
+    """A VM's or an LXC's readiness check and shutdown settings, from its options.
+
+    Without a readiness setting of its own (a node configured before it
+    existed), the service URL's port is checked when there is a URL, else
+    ``running`` for the settle time.
+    """
+    host, port = url_port(settings.get(CONF_URL))
+    readiness = settings.get(CONF_READINESS)
+    ports = tuple(int(p) for p in settings.get(CONF_READINESS_PORTS) or ())
+    if readiness is None:
+        readiness = Readiness.TCP if port is not None else Readiness.RUNNING
+        ports = (port,) if port is not None else ()
+    shutdown_timeout = settings.get(CONF_SHUTDOWN_TIMEOUT)
+    settle = settings.get(CONF_SETTLE_TIME)
+    return GuestSettings(
+        readiness=Readiness(readiness),
+        address=host,
+        ports=ports,
+        settle=float(settle) if settle else DEFAULT_SETTLE,
+        shutdown_timeout=int(shutdown_timeout) if shutdown_timeout else None,
+        force_stop=bool(settings.get(CONF_FORCE_STOP)),
+    )
 
 
 class HaNodeDriver:
@@ -79,6 +137,7 @@ class HaNodeDriver:
         self._pending: dict[int, asyncio.TimerHandle] = {}
         self._goal_reached: set[int] = set()
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._step_timeouts: dict[tuple[str, Action], float] = {}
 
     # -- lookups ------------------------------------------------------------------
 
@@ -114,6 +173,9 @@ class HaNodeDriver:
             key=node.key,
             proxmox=channels.proxmox if node.kind is NodeKind.MACHINE else None,
             docker=channels.docker.get(node.id),
+            guest=guest_settings(node.settings)
+            if node.kind in (NodeKind.VM, NodeKind.LXC)
+            else GuestSettings(),
         )
 
     def mark_refreshed(self, coordinator: WakeHubCoordinator) -> None:
@@ -150,10 +212,16 @@ class HaNodeDriver:
                 states[node_id] = node.state if node is not None else PowerState.UNKNOWN
         return states
 
-    async def execute(self, step: Step) -> None:
-        """Send the step's command through the node's channel."""
+    async def execute(self, step: Step) -> bool:
+        """Send the step's command through the node's channel, unless the
+        node's live state already is the step's goal."""
         coordinator, node = self._tree_node(step.node)
-        await send_step(step, self._channels(coordinator, node))
+        timeout = self._step_timeouts.get((step.node, step.action))
+        if timeout is None:
+            timeout = await self.step_timeout(step.node, step.action)
+        return await send_step(
+            step, self._channels(coordinator, node), wait=command_wait(timeout)
+        )
 
     async def is_ready(
         self, node_id: str, *, action: Action, needs: frozenset[Capability]
@@ -171,9 +239,24 @@ class HaNodeDriver:
             self._goal_reached.add(id(coordinator))
         return ready
 
-    def step_timeout(self, node_id: str, action: Action) -> float:
-        """The node's own timeout setting, else the per-kind default."""
+    async def step_timeout(self, node_id: str, action: Action) -> float:
+        """The node's own timeout setting, else the per-kind default.
+
+        A guest's stop lasts at least Proxmox's own shutdown window plus a
+        margin (one ``GET .../config`` when Proxmox's own timeout applies).
+        """
         coordinator, node = self._tree_node(node_id)
+        configured = self._configured_timeout(coordinator, node, action)
+        timeout = await step_timeout(
+            self._channels(coordinator, node), action, configured
+        )
+        self._step_timeouts[node_id, action] = timeout
+        return timeout
+
+    @staticmethod
+    def _configured_timeout(
+        coordinator: WakeHubCoordinator, node: TreeNode, action: Action
+    ) -> float:
         key = CONF_START_TIMEOUT if action is Action.START else CONF_STOP_TIMEOUT
         if node.kind is NodeKind.MACHINE:
             settings = coordinator.config_entry.options.get(CONF_MACHINE) or {}

@@ -119,7 +119,7 @@ PVE_SHUTDOWN_TIMEOUT: Final = 60.0
 """Proxmox's shutdown window without a timeout or ``startup: down=``."""
 LXC_STOP_GRACE: Final = 5.0
 """Seconds pve-container's shutdown task waits beyond ``lxc-stop --timeout``."""
-GUEST_TASK_DELAY: Final = 0.2
+GUEST_TASK_DELAY: Final = 1.0
 """Unscaled seconds a start task takes: it ends once QEMU is launched."""
 
 FAULTS: Final = BOOL_FAULTS | ACTION_FAULTS | VALUE_FAULTS
@@ -755,6 +755,7 @@ class Homelab:
             node.health = None
             node.booted = False
             node.qmpstatus = None
+            node.faults.pop("qmpstatus", None)
         self._changed.set()
         self._changed = asyncio.Event()
         for hook in self._hooks:
@@ -1083,4 +1084,8 @@ class Homelab:
         else:
             node.faults[fault] = value
         if fault == "ssh_refuse":
+            await self._sync_services(node)
+        if fault == "qmpstatus":
+            # A paused (or suspended...) VM's OS and services stop answering.
+            node.qmpstatus = node.faults.get("qmpstatus")
             await self._sync_services(node)

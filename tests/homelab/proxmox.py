@@ -1090,8 +1090,7 @@ class ProxmoxApi:
         noun = "VM" if guest.kind == "vm" else "CT"
         pending = self._pending.get(guest.name)
         if action == "resume":
-            guest.qmpstatus = None
-            await self.lab._sync_services(guest)
+            await self.lab.set_fault(guest.name, "qmpstatus", None)
             return "OK"
         if action == "start":
             if guest.is_up and guest.transition != "stopping":

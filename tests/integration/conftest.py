@@ -183,6 +183,18 @@ def entry_data_for(
             if node["kind"] != "container"
             else None,
         }
+        if node["kind"] in ("vm", "lxc"):
+            # The readiness check a user would pick: the guest agent when the
+            # guest has one, else its service's port (from its service URL).
+            nodes[node_id_of(ready, name)].update(
+                {"readiness": "agent"}
+                if node["agent"]
+                else {
+                    "url": node["service"]["url"],
+                    "readiness": "tcp",
+                    "readiness_ports": [node["service"]["port"]],
+                }
+            )
     options: dict[str, Any] = {
         CONF_SCAN_INTERVAL: 30,
         CONF_NODES: nodes,

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 # next (figures): kept out of the snapshot.
 VOLATILE = props(
     "port",
+    "url",  # a simulated service URL carries its port
+    "readiness_ports",
     "probe_port",
     "broadcast_port",
     "id",

@@ -131,6 +131,13 @@ async def test_configure_a_discovered_service(
         "start_timeout": 120,
         "stop_timeout": 60,
         "docker": None,
+        # Nothing known of its service: "running" plus the settle time; and
+        # Proxmox's own shutdown, never forced.
+        "readiness": "running",
+        "readiness_ports": [],
+        "settle_time": 30,
+        "shutdown_timeout": None,
+        "force_stop": False,
     }
     # Nothing else was lost.
     for key in ("scan_interval", "machine", "dependencies"):
@@ -164,6 +171,128 @@ async def test_machine_settings_in_minutes(
     assert machine["stop_timeout"] == 240
     assert machine["url"] is None
     assert machine["pinned"] is True
+
+
+async def test_guest_readiness_and_shutdown_settings(
+    hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
+) -> None:
+    """The readiness check and the shutdown settings of a guest, validated."""
+    mac = node_doc(homelab, "Machine1")["mac"]
+    node_id = guest_id(mac, 101)
+    base = {
+        "name": "VM-Docker",
+        "confirm_shutdown": False,
+        "pinned": False,
+        "start_timeout": 180,
+        "stop_timeout": 180,
+        "docker": "none",
+        "settle_time": 20,
+        "force_stop": False,
+    }
+    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": node_id}
+    )
+    flow_id = result["flow_id"]
+    fields = {str(key) for key in result["data_schema"].schema}
+    assert {"readiness", "readiness_ports", "shutdown_timeout", "force_stop"} <= fields
+    # The port check needs a URL, and ports that are ports.
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**base, "readiness": "tcp"}
+    )
+    assert result["errors"] == {"url": "readiness_needs_url"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id,
+        {**base, "readiness": "tcp", "url": "http://vm.lan", "readiness_ports": "0"},
+    )
+    assert result["errors"] == {"readiness_ports": "invalid_ports"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**base, "readiness": "tcp", "url": "http://vm.lan"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    node = init_integration.options["nodes"][node_id]
+    assert node["readiness_ports"] == [80]  # http's own port
+    assert node["settle_time"] == 20
+    assert node["shutdown_timeout"] is None  # Proxmox's own
+
+
+async def test_guest_port_check_from_the_service_url(
+    hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
+) -> None:
+    """No port given: the service URL's port; a timeout and a forced stop."""
+    mac = node_doc(homelab, "Machine1")["mac"]
+    node_id = guest_id(mac, 101)
+    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": node_id}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "name": "VM-Docker",
+            "confirm_shutdown": False,
+            "pinned": False,
+            "url": "http://vm.lan:8096/web",
+            "start_timeout": 180,
+            "stop_timeout": 180,
+            "docker": "none",
+            "readiness": "tcp",
+            "settle_time": 30,
+            "shutdown_timeout": 600,
+            "force_stop": True,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    node = init_integration.options["nodes"][node_id]
+    assert node["readiness"] == "tcp"
+    assert node["readiness_ports"] == [8096]
+    assert node["shutdown_timeout"] == 600
+    assert node["force_stop"] is True
+    # Edited again, the form shows the saved check and ports.
+    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": node_id}
+    )
+    suggested = {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in result["data_schema"].schema
+    }
+    assert suggested["readiness_ports"] == "8096"
+    assert suggested["shutdown_timeout"] == 600
+
+
+async def test_the_agent_check_is_for_vms(
+    hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
+) -> None:
+    """An LXC has no QEMU guest agent; a URL without a port needs ports."""
+    homelab.set_power("Machine1", "on")
+    mac = node_doc(homelab, "Machine1")["mac"]
+    result = await _pick(hass, await _menu(hass, init_integration), "services")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": guest_id(mac, 102)}
+    )
+    flow_id = result["flow_id"]
+    values = {
+        "name": "VM-Ubuntu",
+        "confirm_shutdown": False,
+        "pinned": False,
+        "start_timeout": 180,
+        "stop_timeout": 180,
+        "docker": "none",
+        "settle_time": 30,
+        "force_stop": False,
+    }
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**values, "readiness": "tcp", "url": "ftp://vm.lan"}
+    )
+    assert result["errors"] == {"readiness_ports": "invalid_ports"}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**values, "readiness": "agent"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert init_integration.options["nodes"][guest_id(mac, 102)]["readiness"] == (
+        "agent"
+    )
 
 
 async def test_guest_docker_api_tcp(
@@ -360,3 +489,16 @@ async def test_proposal_expiry(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert init_integration.options == {**options, "proposal_expiry": 7 * 24 * 60}
+
+
+def test_only_a_vm_has_a_guest_agent() -> None:
+    """The agent check on an LXC is refused (the form's validation)."""
+    from custom_components.wakehub.config_flow import _guest_settings
+
+    node: dict[str, Any] = {"url": None}
+    errors = _guest_settings(
+        "lxc",
+        node,
+        {"readiness": "agent", "settle_time": 30, "force_stop": False},
+    )
+    assert errors == {"readiness": "agent_needs_vm"}

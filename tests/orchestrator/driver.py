@@ -130,7 +130,7 @@ class SimulatorDriver:
     timeouts: dict[tuple[str, Action], float] = field(default_factory=dict)
     refreshes: list[str] = field(default_factory=list)
     guests: dict[str, GuestSettings] = field(default_factory=dict)
-    _step_timeouts: dict[str, float] = field(default_factory=dict)
+    _step_timeouts: dict[tuple[str, Action], float] = field(default_factory=dict)
 
     @classmethod
     def from_ready(
@@ -268,7 +268,7 @@ class SimulatorDriver:
 
     async def execute(self, step: Step) -> bool:
         """Send the step's command through its channel (the integration's rules)."""
-        timeout = self._step_timeouts.get(step.node)
+        timeout = self._step_timeouts.get((step.node, step.action))
         if timeout is None:
             timeout = await self.step_timeout(step.node, step.action)
         return await send_step(
@@ -288,7 +288,7 @@ class SimulatorDriver:
         if configured is None:
             configured = default_step_timeout(self.topology.node(node_id).kind, action)
         timeout = await step_timeout(self.channels(node_id), action, configured)
-        self._step_timeouts[node_id] = timeout
+        self._step_timeouts[node_id, action] = timeout
         return timeout
 
     def request_refresh(self, node_id: str) -> None:

@@ -421,7 +421,7 @@ async def test_a_library_error_carries_its_type_message_and_library() -> None:
     box = Box(wake_error=_library_exception())
     node = NodeChannels(name="NAS", kind=NodeKind.MACHINE, machine=box)
     with pytest.raises(LibraryError) as caught:
-        await send_step(_step(Action.START, Channel.WOL), node)
+        await _send(_step(Action.START, Channel.WOL), node)
     err = caught.value
     assert err.code == "library_error"
     assert err.library == "asyncssh"
@@ -456,7 +456,7 @@ async def test_timeouts_are_not_library_errors() -> None:
     box = Box(wake_error=TimeoutError())
     node = NodeChannels(name="NAS", kind=NodeKind.MACHINE, machine=box)
     with pytest.raises(TimeoutError):
-        await send_step(_step(Action.START, Channel.WOL), node)
+        await _send(_step(Action.START, Channel.WOL), node)
     box.error = TimeoutError()
     with pytest.raises(TimeoutError):
         await reached(node, Action.START, frozenset())

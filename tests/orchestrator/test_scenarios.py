@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -29,8 +29,9 @@ from custom_components.wakehub.orchestrator import (
 from .driver import SimulatorDriver, build_topology, node_ids
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable, Iterator
 
+    from tests.homelab import Homelab
     from tests.homelab.thread import HomelabThread
 
 POLL = 0.02
@@ -496,3 +497,102 @@ async def test_shutdown_mid_cascade_leaves_nothing_in_progress(lab: Lab) -> None
     actions = lab.log()
     assert ("Jellyfin", "pve_start") not in actions
     assert ("RaspberryPi", "wol") not in actions
+
+
+@pytest.fixture
+def slow_jellyfin(homelab: HomelabThread) -> Iterator[None]:
+    """Jellyfin's OS takes 10 s (0.2 s scaled) to serve after Proxmox starts it."""
+
+    def _delay(seconds: float) -> Callable[[Homelab], None]:
+        def apply(lab: Homelab) -> None:
+            lab.nodes["Jellyfin"].delays.up = seconds
+
+        return apply
+
+    saved = homelab.call(lambda lab: lab.nodes["Jellyfin"].delays.up)
+    homelab.call(_delay(10.0))
+    yield
+    homelab.call(_delay(saved))
+
+
+async def test_a_dependent_starts_only_once_its_dependency_serves(
+    lab: Lab, slow_jellyfin: None
+) -> None:
+    """Two-phase boot: Proxmox says Jellyfin runs long before it serves.
+
+    sandbox depends on Jellyfin. The next command after Jellyfin's start
+    (Machine1's WoL) must wait for Jellyfin's service, not for ``running``.
+    """
+    cascade = await lab.run(Action.START, "sandbox")
+    assert cascade.status is CascadeStatus.COMPLETED
+    states: list[dict[str, Any]] = lab.sim.call(lambda sim: list(sim.state_log))
+    running = next(
+        e["t"]
+        for e in states
+        if e["node"] == "Jellyfin" and e.get("state") == "running"
+    )
+    serving = next(
+        e["t"] for e in states if e["node"] == "Jellyfin" and e.get("services") == "up"
+    )
+    wol = next(
+        e["t"]
+        for e in lab.sim.log()
+        if e["node"] == "Machine1" and e["action"] == "wol"
+    )
+    assert running < serving <= wol
+
+
+async def test_a_paused_vm_is_resumed_by_a_start(lab: Lab) -> None:
+    """Polled as unknown, not on: the start reads it live and resumes it."""
+    lab.power("VM-Ubuntu")
+    lab.sim.fault("VM-Ubuntu", "qmpstatus", "paused")
+    cascade = await lab.run(Action.START, "VM-Ubuntu")
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert lab.log() == [("VM-Ubuntu", "pve_resume")]
+
+
+async def test_a_guest_started_behind_a_lagging_listing_is_skipped(
+    lab: Lab,
+) -> None:
+    """``/cluster/resources`` still says stopped: the live state decides.
+
+    Planned from the lagging listing, the step reads ``status/current``,
+    finds the guest running and sends nothing (it used to send a start whose
+    task failed "already running").
+    """
+
+    def interval(value: float) -> Callable[[Homelab], None]:
+        def apply(sim: Homelab) -> None:
+            sim.status_interval = value
+
+        return apply
+
+    lab.power("Machine1")
+    lab.sim.call(interval(50.0))  # 1 s scaled: longer than the rest of the test
+    try:
+        await asyncio.sleep(1.05)  # past the boot's "unknown", then published
+        assert (await lab.driver.states())[lab.id("VM-Ubuntu")].value == "off"
+        lab.sim.set_power("VM-Ubuntu", "running")  # by hand, in Proxmox's UI
+        assert (await lab.driver.states())[lab.id("VM-Ubuntu")].value == "off"
+        cascade = await lab.run(Action.START, "VM-Ubuntu")
+    finally:
+        lab.sim.call(interval(0.0))
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert _statuses(cascade) == [("VM-Ubuntu", StepStatus.SKIPPED)]
+    assert lab.log() == []
+
+
+async def test_ha_that_does_not_start_a_guest_fails_the_step_by_name(
+    lab: Lab,
+) -> None:
+    """hastart ends at once; when HA never starts it, the error says so."""
+    lab.power("Machine1")
+    lab.sim.fault("VM-Ubuntu", "ha", "error")
+    lab.driver.timeouts[lab.id("VM-Ubuntu"), Action.START] = 0.5
+    cascade = await lab.run(Action.START, "VM-Ubuntu")
+    assert cascade.status is CascadeStatus.FAILED
+    assert cascade.error is not None
+    assert cascade.error.code == "ha_timeout"
+    assert "Proxmox HA did not start VM 102; its HA state is error" in (
+        cascade.error.message
+    )
