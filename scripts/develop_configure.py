@@ -374,11 +374,34 @@ def configure_guest_docker(
     flow = options_flow(ha, entry_id, f"{guest} options")
     flow.menu("node_settings")
     flow.submit({"node": node_value(flow, "node", guest)})
-    submit_node_form(flow, docker="tcp")
+    submit_node_form(flow, docker="tcp", **readiness_of(lab, guest))
     flow.expect("node_docker")
     flow.submit({"host": lab["nodes"][guest]["host"], "port": docker["port"]})
     flow.expect("create_entry")
     log(f"{guest}: Docker API tcp://127.0.0.1:{docker['port']} added (options)")
+
+
+def readiness_of(lab: dict[str, Any], guest: str) -> dict[str, Any]:
+    """The readiness check a user picks: the guest agent when the guest has
+    one, else its service's port (its service URL)."""
+    node = lab["nodes"][guest]
+    if node.get("agent"):
+        return {"readiness": "agent"}
+    return {"readiness": "tcp", "url": node["service"]["url"]}
+
+
+def configure_readiness(
+    ha: Http, lab: dict[str, Any], entry_id: str, guest: str
+) -> None:
+    """Set a guest's readiness check through the options flow (node settings)."""
+    flow = options_flow(ha, entry_id, f"{guest} readiness")
+    flow.menu("node_settings")
+    flow.submit({"node": node_value(flow, "node", guest)})
+    check = readiness_of(lab, guest)
+    submit_node_form(flow, **check)
+    flow.expect("create_entry")
+    log(f"{guest}: ready when {check['readiness']} answers (options)")
+    wait_entry_loaded(ha, entry_id, guest)
 
 
 def unmanaged_count(ha: Http, entry_id: str, label: str) -> int:
@@ -663,6 +686,9 @@ def main(argv: list[str] | None = None) -> int:
         by_title = {entry["title"]: entry["entry_id"] for entry in entries(ha)}
         for name in MACHINES:
             wait_entry_loaded(ha, by_title[name], name)
+        for guest, info in lab["nodes"].items():
+            if info["kind"] in ("vm", "lxc") and guest not in DOCKER_GUESTS:
+                configure_readiness(ha, lab, by_title[info["parent"]], guest)
         # VM-Docker must run for WakeHub to reach its Docker API and list
         # its containers: the user starts it (with WakeHub's own action).
         for guest, host in DOCKER_GUESTS.items():
