@@ -9,8 +9,10 @@ One refresh costs O(hosts), never O(children):
    ONE request.
 
 When the machine is down every node of its tree is ``off`` and no API request
-is made at all. A node is ``unknown`` (its entities unavailable) only when its
-host is up but the host's API fails.
+is made at all. A node is ``unknown`` (its entities unavailable) when its
+host is up but the host's API fails, and a Proxmox guest also while Proxmox
+reports it neither running nor stopped (``unknown`` just after the node
+booted, ``paused``, ``suspended``, migrating...).
 
 The same refreshes discover the children that the APIs report but the user does
 not manage yet, and the last known tree is persisted so that a machine that is

@@ -237,6 +237,9 @@ async def test_the_agent_answers_only_once_the_os_booted(
             await asyncio.sleep(0.01)
     with pytest.raises(InvalidConfigError, match="no QEMU guest agent"):
         await pve.agent_ping("102")
+    homelab.fault("Machine1", "api_status", 500)
+    with pytest.raises(ApiError, match="internal error"):
+        await pve.agent_ping("101")  # any other error fails the step
 
 
 # -- HA-managed guests ---------------------------------------------------------------

@@ -460,3 +460,43 @@ async def test_timeouts_are_not_library_errors() -> None:
     box.error = TimeoutError()
     with pytest.raises(TimeoutError):
         await reached(node, Action.START, frozenset())
+
+
+def test_guest_settings_from_the_options() -> None:
+    """The HA driver's reading of a guest's options (defaults included)."""
+    from custom_components.wakehub.driver import guest_settings, url_port
+
+    assert url_port(None) == (None, None)
+    assert url_port("http://[::1") == (None, None)  # not a URL
+    assert url_port("https://nas.lan/share") == ("nas.lan", 443)
+    assert url_port("http://10.0.0.5:8096") == ("10.0.0.5", 8096)
+    # Configured before the readiness check existed: the URL's port, else
+    # running for the settle time; Proxmox's own shutdown, never forced.
+    assert guest_settings({"url": "http://jf.lan:8096"}) == GuestSettings(
+        readiness=Readiness.TCP, address="jf.lan", ports=(8096,)
+    )
+    assert guest_settings({}) == GuestSettings()
+    assert guest_settings(
+        {
+            "url": "http://db.lan",
+            "readiness": "tcp",
+            "readiness_ports": [5432, 5433],
+            "settle_time": 5,
+            "shutdown_timeout": 600,
+            "force_stop": True,
+        }
+    ) == GuestSettings(
+        readiness=Readiness.TCP,
+        address="db.lan",
+        ports=(5432, 5433),
+        settle=5.0,
+        shutdown_timeout=600,
+        force_stop=True,
+    )
+
+
+async def test_a_guest_on_a_host_without_guest_power_is_a_configuration_error() -> None:
+    """A VM whose host is a Docker engine (a broken config) says so."""
+    node = NodeChannels(name="VM", kind=NodeKind.VM, host=Host(), key="101")
+    with pytest.raises(InvalidConfigError, match="has no Proxmox API"):
+        await step_timeout(node, Action.STOP, 60.0)

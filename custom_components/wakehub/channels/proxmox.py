@@ -491,7 +491,7 @@ class GuestStatus:
             lock=str(data["lock"]) if data.get("lock") else None,
             ha_managed=bool(int(ha.get("managed") or 0)),
             ha_state=str(ha["state"]) if ha.get("state") else None,
-            agent=bool(int(str(data.get("agent") or 0).split(",")[0] or 0)),
+            agent=str(data.get("agent") or "0") in ("1", "enabled=1"),
             uptime=int(data.get("uptime") or 0),
         )
 
