@@ -270,3 +270,11 @@ async def test_an_ha_manager_that_does_not_act_is_named(
         "Proxmox HA did not start VM 102; its HA state is error"
     )
     assert homelab.state("VM-Ubuntu") == "stopped"
+
+
+def test_the_status_interval_is_a_simulator_option() -> None:
+    """``python -m tests.homelab --status-interval 10`` lags as a real node."""
+    from tests.homelab.__main__ import parse_args
+
+    assert parse_args(["--status-interval", "10"]).status_interval == 10.0
+    assert parse_args([]).status_interval == 0.0

@@ -41,6 +41,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="cluster scenario: add a QDevice vote, so one node alone keeps quorum",
     )
+    parser.add_argument(
+        "--status-interval",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="pvestatd's cycle (10 on a real node): /cluster/resources lags by up"
+        " to that and says 'unknown' that long after a boot; 0 (default) is live",
+    )
     parser.add_argument("--extra-guests", type=int, default=0)
     parser.add_argument("--extra-containers", type=int, default=0)
     parser.add_argument(
@@ -64,6 +72,7 @@ async def run(args: argparse.Namespace) -> None:
         extra_guests=args.extra_guests,
         extra_containers=args.extra_containers,
         qdevice=args.qdevice,
+        status_interval=args.status_interval,
         delays={
             kind: float(seconds)
             for kind, _, seconds in (item.partition("=") for item in args.delay)
