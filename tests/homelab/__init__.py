@@ -91,6 +91,8 @@ Printed (one JSON line) and written to ``--ready-file`` by the CLI, returned by
           "parent": str|null, "host": "127.0.0.1",
           "vmid": int (guests only), "mac": "52:54:00:..." (machines only),
           "image": str, "healthcheck": bool (containers only),
+          "service": {"port", "url"}, "agent": bool (guests only: the
+                     guest's own service, answering once its OS booted),
           "ssh": null | {"port", "username" ("root"),
                          "unprivileged_username" ("wakehub": shuts down
                          only through sudo, no docker.sock), "password",
@@ -150,7 +152,23 @@ new host key), ``crash`` (one-shot: down now, no command), ``recreate``
 ignores ACPI shutdown: the task fails ``VM quit/powerdown failed - got
 timeout`` after ``timeout``, or stops hard with ``forceStop=1``), ``cert_renew`` (one-shot, a
 Proxmox host: a new node certificate from the same CA, as ``pveupdate``),
-``ca_change`` (one-shot: a new CA and new certificates for the whole cluster).
+``ca_change`` (one-shot: a new CA and new certificates for the whole cluster),
+and for guests: ``startup_down`` (seconds: the guest's ``startup: down=``,
+the shutdown window when no ``timeout`` is sent; 60 s without it),
+``shutdown_delay`` (seconds its OS takes to shut down), ``qmpstatus``
+(``paused``, ``suspended``, ``io-error``...: a running VM in that QMP state,
+serving nothing; ``status/resume`` clears it), ``lock`` (``migrate``: a
+migration under way), ``ha`` (``managed``: HA-managed, start/stop return
+``hastart``/``hastop`` tasks that end at once and the HA manager acts a
+second later; ``error``: it never acts).
+
+Guests boot in two phases: Proxmox says ``running`` once the start task ends
+(QEMU launched), their services (``service``, and a VM-Docker's Docker API and
+SSH) and their QEMU guest agent come up ``delays.up`` later (``GET /log``'s
+state log has ``{"node", "services": "up"}``). A ``pve_shutdown``/``pve_stop``
+log entry gains ``result`` and ``forced`` (whether the guest was killed) when
+its task ends. ``Homelab(status_interval=...)`` (``--status-interval``) makes
+``/cluster/resources`` lag as ``pvestatd`` does.
 
 CLI: ``python -m tests.homelab --scenario reference|cluster [--qdevice]
 --time-scale 1.0 --control-port 0 --wol-port 0 --ready-file PATH`` runs until
