@@ -464,7 +464,11 @@ def test_card_start_stop_confirm(demo: Demo, browser: Any) -> None:
         card.wait("the card with the pinned nodes, all off", cold)
     rows = card.rows()
     assert rows["Jellyfin"]["label"] == "Off"  # a text label, not colour alone
-    assert [b["label"] for b in rows["Jellyfin"]["buttons"]] == ["Start Jellyfin"]
+    # Jellyfin has a service URL (its readiness check's port): an Open link.
+    assert [b["label"] for b in rows["Jellyfin"]["buttons"]] == [
+        "Open Jellyfin",
+        "Start Jellyfin",
+    ]
     card.shot("dashboard-cold")
 
     # 2. Start Jellyfin: the cascade step by step, then on.
