@@ -19,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
@@ -70,12 +71,25 @@ def client_socket() -> socket.socket:
     return _SimulatorSocket(socket.AF_INET, socket.SOCK_STREAM)
 
 
+# Ports a stream service is first bound to: below Linux's default ephemeral
+# range (32768-60999). A service closes its port while its node is off and
+# binds the same one again when the node comes back; a port of the ephemeral
+# range may meanwhile be taken by any outgoing connection on the machine (the
+# local end of another test's client), and the node could never come up.
+_SERVICE_PORTS: Final = range(20000, 32768)
+
+
 def loopback_socket(port: int, kind: socket.SocketKind) -> socket.socket:
     """Return a simulator socket of ``kind`` bound to 127.0.0.1:``port``.
 
     Stream sockets get ``SO_REUSEADDR``, so a service reopens on its port
-    while connections from its last run linger in TIME_WAIT.
+    while connections from its last run linger in TIME_WAIT. A stream
+    socket's first port (``port`` 0) is picked outside the ephemeral range.
     """
+    if port == 0 and kind == socket.SOCK_STREAM:
+        for candidate in random.sample(_SERVICE_PORTS, 64):
+            with contextlib.suppress(OSError):
+                return loopback_socket(candidate, kind)
     sock = _SimulatorSocket(socket.AF_INET, kind)
     try:
         if kind == socket.SOCK_STREAM:

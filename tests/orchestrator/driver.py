@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from custom_components.wakehub.channels import Machine
+from custom_components.wakehub.channels.base import ChildKind
 from custom_components.wakehub.channels.docker import (
     DockerConfig,
     DockerEndpoint,
@@ -242,6 +243,13 @@ class SimulatorDriver:
             child_info = info.get(self.keys[child])
             running = child_info is not None and child_info.running
             states[child] = PowerState.ON if running else PowerState.OFF
+            if (
+                child_info is not None
+                and child_info.kind is not ChildKind.CONTAINER
+                and child_info.status not in ("running", "stopped")
+            ):
+                # unknown, paused...: not off (the integration's rule)
+                states[child] = PowerState.UNKNOWN
             if running:
                 up.add(child)
 
