@@ -159,6 +159,7 @@ from .const import (
     MAX_PROPOSAL_EXPIRY_MINUTES,
     MIN_SCAN_INTERVAL,
     PROXMOX_ROLE_PRIVILEGES,
+    READINESS_CHECKS,
 )
 from .coordinator import build_tree
 from .core.errors import CoreError, DependencyCycleError, InvalidMacError
@@ -1871,7 +1872,7 @@ class WakeHubOptionsFlow(OptionsFlow):
                         CONF_READINESS, default=_default_readiness(node)
                     ): SelectSelector(
                         SelectSelectorConfig(
-                            options=[r.value for r in Readiness],
+                            options=[*READINESS_CHECKS],
                             translation_key=CONF_READINESS,
                         )
                     ),

@@ -157,6 +157,8 @@ CONF_FORCE_STOP: Final = "force_stop"
 CONF_READINESS: Final = "readiness"
 CONF_READINESS_PORTS: Final = "readiness_ports"
 CONF_SETTLE_TIME: Final = "settle_time"
+# A guest's readiness checks (orchestrator.power.Readiness), as the form offers them.
+READINESS_CHECKS: Final = ("tcp", "agent", "running")
 CONF_PROPOSAL_EXPIRY: Final = "proposal_expiry"
 """Minutes a shutdown proposal about one of the entry's nodes waits for an answer."""
 

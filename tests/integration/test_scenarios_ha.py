@@ -8,6 +8,7 @@ autoremove marks surviving a restart.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components import persistent_notification
@@ -244,6 +245,11 @@ async def test_stale_proposal_never_undoes_a_start(
             "NAS is needed by the start of Jellyfin: it stays on"
         )
     assert not start.done
+    # Machine2's step reads its probe, then wakes it (ignored): wait for that
+    # magic packet before powering it on, or the step finds it already up.
+    async with asyncio.timeout(10):
+        while ("wol", "Machine2") not in commands(homelab)[len(before) :]:
+            await asyncio.sleep(0.02)
 
     homelab.fault("Machine2", "ignore_wol", None)
     homelab.set_power("Machine2", "on")

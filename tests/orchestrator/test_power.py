@@ -500,3 +500,10 @@ async def test_a_guest_on_a_host_without_guest_power_is_a_configuration_error() 
     node = NodeChannels(name="VM", kind=NodeKind.VM, host=Host(), key="101")
     with pytest.raises(InvalidConfigError, match="has no Proxmox API"):
         await step_timeout(node, Action.STOP, 60.0)
+
+
+def test_the_form_offers_every_readiness_check() -> None:
+    """The options flow's list (const) and the orchestrator's enum agree."""
+    from custom_components.wakehub.const import READINESS_CHECKS
+
+    assert tuple(r.value for r in Readiness) == READINESS_CHECKS
