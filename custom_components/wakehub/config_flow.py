@@ -405,7 +405,7 @@ _FLOW_PRIVILEGES: Final = (*REQUIRED_GUEST_PRIVILEGES, "Sys.Audit")
 
 
 class _AclMissingError(Exception):
-    """The credentials work but hold none of some privileges WakeHub needs."""
+    """The credentials work, but lack a privilege WakeHub needs on every path."""
 
     def __init__(self, missing: tuple[str, ...]) -> None:
         super().__init__(" ".join(missing))
@@ -432,9 +432,9 @@ async def _async_check_proxmox(
     The node is the one the API says it runs on (``/cluster/status``),
     checked against ``machine_host``; a node typed by hand must be that one.
     Credentials lacking a privilege of WakeHub's role on every path (a token
-    with privilege separation and no ACL of its own sees an empty guest list,
-    not an error) raise ``_AclMissingError`` first. With ``read_ca``, the cluster CA that signed
-    the certificate is read too, to pin it.
+    with privilege separation and no ACL of its own sees an empty guest
+    list, not an error) raise ``_AclMissingError`` first. With ``read_ca``,
+    the cluster CA that signed the certificate is read too, to pin it.
     """
     api = ProxmoxHost(proxmox_config(proxmox, proxmox.get(CONF_NODE) or ""))
     try:

@@ -501,7 +501,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         return children
 
     def _pins_proxmox(self, api: HostApi) -> bool:
-        """Whether ``api`` is the machine's Proxmox API with a pinned CA or certificate."""
+        """Whether ``api`` is the machine's Proxmox API, its CA or certificate pinned."""
         proxmox = self.config_entry.data.get(CONF_PROXMOX) or {}
         return isinstance(api, ProxmoxHost) and bool(
             proxmox.get(CONF_CA) or proxmox.get(CONF_FINGERPRINT)

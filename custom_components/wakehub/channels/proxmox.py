@@ -706,7 +706,7 @@ class ProxmoxHost:
         return node
 
     async def privileges(self) -> frozenset[str]:
-        """Every privilege the credentials hold, on any path (``/access/permissions``)."""
+        """Every privilege the credentials hold, on any path (access/permissions)."""
         permissions = await self._call(lambda api: api.access.permissions.get())
         held: set[str] = set()
         for privileges in (permissions or {}).values():
