@@ -176,11 +176,13 @@ async def test_lists_every_node_even_when_its_sensor_is_unavailable(
     jellyfin_id = node_id_of(homelab.ready, "Jellyfin")
     nodes = {n["node_id"]: n for n in hass.states.get(SENSOR).attributes["nodes"]}
     assert len(nodes) == len(hub_of(hass).topology.nodes)
+    # What the status sensor says of the node while it is available.
+    status = hass.states.get("sensor.jellyfin_status").attributes
     assert nodes[jellyfin_id] == {
         "node_id": jellyfin_id,
         "kind": "lxc",
         "pinned": False,
-        "url": None,
+        "url": status["url"],
         "name": "Jellyfin",
         "status_entity": "sensor.jellyfin_status",
     }
