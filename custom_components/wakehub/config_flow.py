@@ -1585,6 +1585,7 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
 # --------------------------------------------------------------------------
 
 _MACHINE_NODE: Final = "machine"
+_AGENT_READ_TIMEOUT: Final = 5.0
 _PORTS: Final = re.compile(r"[\s,;]+")
 
 
@@ -1633,12 +1634,33 @@ def _guest_settings(
     return errors
 
 
-def _default_readiness(node: dict[str, Any]) -> str:
-    """The stored check, else the service URL's port, else ``running``."""
+def _default_readiness(node: dict[str, Any], *, agent: bool) -> str:
+    """The stored check, else the service URL's port, else the guest agent
+    when it is enabled, else ``running``."""
     if stored := node.get(CONF_READINESS):
         return str(stored)
     _host, port = url_port(node.get(CONF_URL))
-    return (Readiness.TCP if port is not None else Readiness.RUNNING).value
+    if port is not None:
+        return Readiness.TCP.value
+    return (Readiness.AGENT if agent else Readiness.RUNNING).value
+
+
+async def _agent_enabled(entry: ConfigEntry, node: dict[str, Any]) -> bool:
+    """Whether Proxmox says the VM's QEMU guest agent is enabled.
+
+    One live ``status/current`` read, only for a VM without a readiness
+    check of its own; an entry not loaded, or an API that fails, says no.
+    """
+    loaded = entry.state is ConfigEntryState.LOADED
+    runtime: WakeHubRuntimeData | None = entry.runtime_data if loaded else None
+    proxmox = runtime.coordinator.channels.proxmox if runtime is not None else None
+    if node.get(CONF_KIND) != ChildKind.VM or node.get(CONF_READINESS) or not proxmox:
+        return False
+    try:
+        async with asyncio.timeout(_AGENT_READ_TIMEOUT):
+            return (await proxmox.current(str(node[CONF_KEY]))).agent
+    except (ChannelError, TimeoutError):
+        return False
 
 
 def _runtime_discovered(entry: ConfigEntry) -> dict[str, tuple[ChildInfo, str]]:
@@ -1869,7 +1891,10 @@ class WakeHubOptionsFlow(OptionsFlow):
             fields.update(
                 {
                     vol.Required(
-                        CONF_READINESS, default=_default_readiness(node)
+                        CONF_READINESS,
+                        default=_default_readiness(
+                            node, agent=await _agent_enabled(self.config_entry, node)
+                        ),
                     ): SelectSelector(
                         SelectSelectorConfig(
                             options=[*READINESS_CHECKS],

@@ -502,3 +502,48 @@ def test_only_a_vm_has_a_guest_agent() -> None:
         {"readiness": "agent", "settle_time": 30, "force_stop": False},
     )
     assert errors == {"readiness": "agent_needs_vm"}
+
+
+async def test_the_agent_check_is_offered_when_the_agent_is_enabled(
+    hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
+) -> None:
+    """No check chosen yet, no service URL: Proxmox's ``agent: 1`` picks it."""
+    mac = node_doc(homelab, "Machine1")["mac"]
+    node_id = guest_id(mac, 101)  # VM-Docker: its guest agent is enabled
+    options = dict(init_integration.options)
+    nodes = dict(options["nodes"])
+    nodes[node_id] = {
+        key: value for key, value in nodes[node_id].items() if key != "readiness"
+    }
+    hass.config_entries.async_update_entry(
+        init_integration, options={**options, "nodes": nodes}
+    )
+    await hass.async_block_till_done()
+
+    async def default_check() -> str:
+        result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], {"node": node_id}
+        )
+        defaults = {
+            str(key): key.default()
+            for key in result["data_schema"].schema
+            if callable(key.default)
+        }
+        hass.config_entries.options.async_abort(result["flow_id"])
+        return str(defaults["readiness"])
+
+    assert await default_check() == "agent"
+    # The API failing: nothing known, so "running".
+    homelab.fault("Machine1", "api_status", 500)
+    assert await default_check() == "running"
+
+
+def test_the_default_readiness_check() -> None:
+    """Stored, else the service URL's port, else the agent, else running."""
+    from custom_components.wakehub.config_flow import _default_readiness
+
+    assert _default_readiness({"readiness": "agent"}, agent=False) == "agent"
+    assert _default_readiness({"url": "http://jf.lan:8096"}, agent=True) == "tcp"
+    assert _default_readiness({"url": None}, agent=True) == "agent"
+    assert _default_readiness({}, agent=False) == "running"
