@@ -11,8 +11,9 @@ graph is a DAG with one chain running through every node) and times, with
   depends on it, so its plan holds the whole graph too;
 * ``Topology.from_parts`` on the same nodes and edges (the bulk load the
   orchestrator uses), next to the time of adding them one by one ("build");
-* a "cold" start plan: the first plan after a change also builds the
-  topology's integer-indexed view (O(V + E)), which later plans reuse.
+* a start plan on a fresh copy of the topology ("cold"), to show that
+  nothing is cached between plans;
+* a control: a plain linear pass over the same nodes (see :func:`_control`).
 
 How each timing is taken:
 
@@ -31,8 +32,14 @@ How each timing is taken:
   reports (noise, including where a process's objects land in memory, only
   ever adds time), with the median next to it.
 
-The targets are checked on the minimums; exits 1 when one is missed: a plan
-under 50 ms at 10k nodes, and at most 12x from 10k to 100k.
+The targets are checked on the minimums; exits 1 when one is missed:
+
+* a start and a stop plan on 10k nodes each take under 10 ms;
+* each plan's growth from 10k to 100k nodes is at most 1.2 times the
+  control's growth in the same run. The control pays the same memory
+  effects as any linear pass (a 100k-node heap no longer fits in the
+  caches), so the ratio shows what the plans add to them: a fixed growth
+  target (it was 12x) measured the machine's caches rather than the code.
 """
 
 from __future__ import annotations
@@ -60,8 +67,10 @@ from custom_components.wakehub.core import (
     plan_stop,
 )
 
-TARGET_MS_AT_10K = 50.0
-MAX_GROWTH_10K_TO_100K = 12.0
+TARGET_MS_AT_10K = 10.0
+MAX_GROWTH_OVER_CONTROL = 1.2
+"""A plan may grow from 10k to 100k nodes by at most this times the control's
+growth (see :func:`_control`)."""
 BLOCK = 20  # nodes per machine block, see _node()
 
 
@@ -225,8 +234,7 @@ def measure(size: int, runs: int, seed: int) -> Result:
     )
     assert bulk_nodes == len(topology)
     control_ms, _ = _time_ms(runs, lambda: _control(topology))
-    # The first plan after a change also builds the indexed view the walks
-    # use (O(V + E)); every later plan reuses it. Time that cold plan too.
+    # A plan on a topology no plan has walked yet (a fresh copy).
     copies = [topology.copy() for _ in range(max(1, runs // 4))]
     cold_ms, _ = _time_ms(
         len(copies), lambda: plan_start(copies.pop(), all_off, deepest)
@@ -391,22 +399,28 @@ def main(argv: list[str]) -> int:
                 failures.append(f"{label} at 10k")
         if 100_000 in results:
             hundred = results[100_000]
+            control = hundred.control_ms[0] / ten.control_ms[0]
+            limit = MAX_GROWTH_OVER_CONTROL * control
+            print(
+                f"control (a plain linear pass) growth 10k -> 100k: {control:.2f}x,"
+                f" so a plan may grow up to {MAX_GROWTH_OVER_CONTROL}"
+                f" x {control:.2f} = {limit:.2f}x"
+            )
             for label, small, large in (
                 ("start", ten.start_ms[0], hundred.start_ms[0]),
                 ("stop", ten.stop_ms[0], hundred.stop_ms[0]),
             ):
                 growth = large / small
-                verdict = "ok" if growth <= MAX_GROWTH_10K_TO_100K else "MISSED"
+                verdict = "ok" if growth <= limit else "MISSED"
                 print(
                     f"{label} plan growth 10k -> 100k: {growth:.2f}x"
-                    f" <= {MAX_GROWTH_10K_TO_100K:.0f}x: {verdict}"
+                    f" = {growth / control:.2f} x the control's: {verdict}"
                 )
-                if growth > MAX_GROWTH_10K_TO_100K:
+                if growth > limit:
                     failures.append(f"{label} growth")
             print(
-                "for reference, a plain linear pass (control) grows"
-                f" {hundred.control_ms[0] / ten.control_ms[0]:.1f}x and"
-                f" from_parts {hundred.bulk_ms[0] / ten.bulk_ms[0]:.1f}x"
+                "for reference, from_parts grows"
+                f" {hundred.bulk_ms[0] / ten.bulk_ms[0]:.1f}x"
             )
     if failures:
         print("targets missed:", ", ".join(failures))

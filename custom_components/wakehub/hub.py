@@ -67,7 +67,7 @@ from .const import (
     EVENT_CASCADE_STEP,
 )
 from .coordinator import NodeActivity as Overlay
-from .core.errors import CoreError, UnknownNodeError
+from .core.errors import CoreError, TopologyError, UnknownNodeError
 from .core.model import Capability, Node, NodeKind
 from .core.topology import Topology
 from .driver import HaNodeDriver
@@ -248,9 +248,10 @@ class WakeHubHub:
     def async_rebuild(self) -> None:
         """Build the global topology again from every loaded entry.
 
-        One linear :meth:`Topology.from_parts` pass over the nodes that are
-        valid and the edges between loaded nodes; a refused edge (a cycle
-        stored by hand) is left out with a warning, the rest is kept. Edges
+        One :meth:`Topology.from_parts` over the nodes that are valid and the
+        edges between loaded nodes; an edge it refuses (a cycle stored by
+        hand) is named by the error, left out with a warning, and the rest is
+        built again. Edges
         to a node no loaded entry has are left out here and raised as
         repair issues (:func:`~.repairs.async_check_dangling_edges`).
         """
@@ -297,14 +298,12 @@ class WakeHubHub:
         while True:
             try:
                 topology = Topology.from_parts(nodes, edges)
-            except CoreError as err:
-                # Only an edge can be refused here (the nodes passed above):
-                # drop the first offending one, as adding one by one did.
-                bad = _first_bad_edge(checker, edges)
-                if bad is None:  # pragma: no cover - defensive
+            except TopologyError as err:
+                # Only an edge can be refused here (the nodes passed above).
+                if err.edge is None:  # pragma: no cover - defensive
                     raise
                 _LOGGER.warning("Dependency left out: %s", err)
-                edges.remove(bad)
+                edges.remove(err.edge)
                 continue
             break
         self._by_node = by_node
@@ -800,19 +799,6 @@ class WakeHubHub:
             ):
                 return other.entry_id
         return None
-
-
-def _first_bad_edge(
-    nodes: Topology, edges: list[tuple[str, str]]
-) -> tuple[str, str] | None:
-    """The first edge that adding one by one would refuse (slow path only)."""
-    topology = nodes.copy()
-    for edge in edges:
-        try:
-            topology.add_dependency(*edge)
-        except CoreError:
-            return edge
-    return None
 
 
 def _event_base(cascade: Cascade) -> dict[str, Any]:

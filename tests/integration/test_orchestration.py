@@ -348,3 +348,43 @@ async def test_interrupted_cascade_reported_at_start(
     # Reported once: the marker is cleared.
     await hass.async_block_till_done()
     assert hass_storage["wakehub.cascade"]["data"]["running"] is None
+
+
+async def test_stored_edges_the_topology_refuses_are_left_out(
+    hass: HomeAssistant, homelab: HomelabThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cycle, a self loop and a duplicate stored by hand are each left out.
+
+    The topology names the edge it refuses; the hub drops that one edge with
+    a warning and keeps every other, in order.
+    """
+    await async_setup_homelab(
+        hass,
+        homelab,
+        edges=[
+            ("sandbox", "Jellyfin"),
+            ("plex", "plex"),
+            ("plex", "NAS"),
+            ("plex", "NAS"),
+            ("Jellyfin", "NAS"),
+            ("NAS", "sandbox"),
+        ],
+    )
+    hub = hub_of(hass)
+    name = {node_id: node.name for node_id, node in hub.topology.nodes.items()}
+    assert [(name[a], name[b]) for a, b in hub.topology.dependency_edges()] == [
+        ("NAS", "sandbox"),
+        ("sandbox", "Jellyfin"),
+        ("plex", "NAS"),
+    ]
+    left_out = [
+        record.getMessage()
+        for record in caplog.records
+        if record.getMessage().startswith("Dependency left out")
+    ]
+    assert "Dependency left out: plex cannot depend on itself" in left_out
+    assert "Dependency left out: plex already depends on NAS" in left_out
+    assert (
+        "Dependency left out: Jellyfin cannot depend on NAS: that would create"
+        " the cycle NAS → sandbox → Jellyfin → NAS"
+    ) in left_out

@@ -53,9 +53,15 @@ class InvalidMacError(CoreError):
 
 
 class TopologyError(CoreError):
-    """The topology refused a change; nothing was modified."""
+    """The topology refused a change; nothing was modified.
+
+    ``edge`` is the refused dependency edge, ``(dependent, dependency)``,
+    when the change was one (see ``Topology.check_dependency``), else
+    ``None``.
+    """
 
     code = "topology_error"
+    edge: tuple[str, str] | None = None
 
 
 class InvalidNodeError(TopologyError):

@@ -18,10 +18,7 @@ runs one at a time. A node without a state in ``states`` counts as OFF.
   docstring).
 
 Both plans cost O(closure): one walk of the topology (see
-:meth:`~.topology.Topology.start_walk`) and one tuple per step. :class:`Step`
-and :class:`Reason` are named tuples, which are built without the
-``object.__setattr__`` calls of a frozen dataclass, and the plans on one
-indexed view share their reasons (see ``_reasons``).
+:meth:`~.topology.Topology.walk_up`) and one step per node it reaches.
 """
 
 from __future__ import annotations
@@ -35,7 +32,7 @@ from .model import Channel, PowerState, is_active
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
 
-    from .topology import IndexView, Topology
+    from .topology import Topology
 
 
 class Action(StrEnum):
@@ -126,31 +123,17 @@ def plan_start(
     order over both layers. Nodes whose state is ON are skipped, but the walk
     still goes through them.
     """
-    on = PowerState.ON
-    start = Action.START
-    host = ReasonKind.HOST
-    dependency = ReasonKind.DEPENDENCY
-    state_of = states.get
-    view, order, via = topology.walk_up(target)
-    ids = view.ids
-    parent = view.parent
-    parent_is_dependency = view.parent_is_dependency
-    channel = view.start_channel
-    hosts = _reasons(view, host)
-    dependencies = _reasons(view, dependency)
     plan: list[Step] = []
-    add = plan.append
-    for position, by in zip(order, via, strict=True):
-        node_id = ids[position]
-        if state_of(node_id) == on:
+    for node_id, via, hosting, channel in topology.walk_up(target):
+        if states.get(node_id) == PowerState.ON:
             continue
-        if by < 0:
+        if via is None:
             reason = TARGET_REASON
-        elif parent[by] == position and not parent_is_dependency[by]:
-            reason = hosts[by] or _reason(hosts, host, ids, by)
+        elif hosting:
+            reason = Reason(ReasonKind.HOST, via)
         else:
-            reason = dependencies[by] or _reason(dependencies, dependency, ids, by)
-        add(Step(node_id, start, channel[position], reason))
+            reason = Reason(ReasonKind.DEPENDENCY, via)
+        plan.append(Step(node_id, Action.START, channel, reason))
     return plan
 
 
@@ -164,54 +147,18 @@ def plan_stop(
     insertion order) and then its dependents have been. Nodes already OFF
     (or without a state) are skipped, but the walk still goes through them.
     """
-    off = PowerState.OFF
-    stop = Action.STOP
-    hosted = ReasonKind.HOSTED
-    dependent = ReasonKind.DEPENDENT
-    state_of = states.get
-    view, order, via = topology.walk_down(target)
-    ids = view.ids
-    parent = view.parent
-    channel = view.stop_channel
-    hosts = _reasons(view, hosted)
-    dependents = _reasons(view, dependent)
     plan: list[Step] = []
-    add = plan.append
-    for position, by in zip(order, via, strict=True):
-        node_id = ids[position]
-        state = state_of(node_id)
-        if state is None or state == off:
+    for node_id, via, hosting, channel in topology.walk_down(target):
+        if states.get(node_id, PowerState.OFF) == PowerState.OFF:
             continue
-        if by < 0:
+        if via is None:
             reason = TARGET_REASON
-        elif parent[position] == by:
-            reason = hosts[by] or _reason(hosts, hosted, ids, by)
+        elif hosting:
+            reason = Reason(ReasonKind.HOSTED, via)
         else:
-            reason = dependents[by] or _reason(dependents, dependent, ids, by)
-        add(Step(node_id, stop, channel[position], reason))
+            reason = Reason(ReasonKind.DEPENDENT, via)
+        plan.append(Step(node_id, Action.STOP, channel, reason))
     return plan
-
-
-def _reasons(view: IndexView, kind: ReasonKind) -> list[Reason | None]:
-    """The view's cache of ``Reason(kind, node)``, by node index.
-
-    A reason depends only on its kind and its node, so every plan on the same
-    view can share one object per pair instead of allocating its own: a
-    100 000-step plan then allocates only its steps (each reason is a tuple
-    of its own otherwise, ~40 % of the plan's memory).
-    """
-    cache: list[Reason | None] | None = view.memo.get(kind)
-    if cache is None:
-        cache = view.memo[kind] = [None] * len(view.ids)
-    return cache
-
-
-def _reason(
-    cache: list[Reason | None], kind: ReasonKind, ids: list[str], by: int
-) -> Reason:
-    """Create ``Reason(kind, ids[by])`` and keep it in ``cache``."""
-    reason = cache[by] = Reason(kind, ids[by])
-    return reason
 
 
 def dependency_marks(plan: Iterable[Step]) -> set[str]:

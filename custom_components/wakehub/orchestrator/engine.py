@@ -298,9 +298,8 @@ class Orchestrator:
         """A start's target with its dependencies and hosts, recursively."""
         closure = cascade.nodes
         if cascade.target in self._topology:
-            view, order, _via = self._topology.walk_up(cascade.target)
-            ids = view.ids
-            closure.update(ids[position] for position in order)
+            walk = self._topology.walk_up(cascade.target)
+            closure.update(node_id for node_id, _via, _hosting, _channel in walk)
         return closure
 
     def node_activity(self, node_id: str) -> NodeActivity | None:
