@@ -363,14 +363,7 @@ class Topology:
         of ``via`` is reached as a dependency, since dependencies come first).
         Each entry carries the node's start channel.
         """
-        for node_id, via in self._post_order(target, up=True):
-            node = self._nodes[node_id]
-            hosting = (
-                via is not None
-                and self._nodes[via].parent == node_id
-                and (via, node_id) not in self._edges
-            )
-            yield node_id, via, hosting, node.start_channel
+        return self._walk(target, up=True)
 
     def walk_down(self, target: str) -> Iterator[WalkEntry]:
         """Yield what needs ``target`` (recursively, with it), bottom-up.
@@ -380,10 +373,7 @@ class Topology:
         when a node was reached as a child of ``via``. Each entry carries the
         node's stop channel.
         """
-        for node_id, via in self._post_order(target, up=False):
-            node = self._nodes[node_id]
-            hosting = via is not None and node.parent == via
-            yield node_id, via, hosting, node.stop_channel
+        return self._walk(target, up=False)
 
     def start_walk(self, target: str) -> list[WalkEntry]:
         """:meth:`walk_up` as a list."""
@@ -422,41 +412,47 @@ class Topology:
         """What needs ``node_id`` running: its dependents, then its children."""
         return [*self._dependents[node_id], *self._children[node_id]]
 
-    def _post_order(self, target: str, *, up: bool) -> Iterator[tuple[str, str | None]]:
-        """Depth-first post-order from ``target``, up or down the "needs".
-
-        Up: what ``target`` needs, visiting each node's dependencies (in
-        insertion order), then its parent. Down: what needs ``target``,
-        visiting each node's hosted children (in insertion order), then its
-        dependents. Yields ``(node, via)``, each node after everything it
-        leads to; ``via`` is the node from which the search first reached it
-        (``None`` for the target).
+    def _walk(self, target: str, *, up: bool) -> Iterator[WalkEntry]:
+        """The depth-first post-order of :meth:`walk_up` and :meth:`walk_down`.
 
         The recursion runs on an explicit stack, so any depth is fine: a
-        node's neighbours are pushed in reverse, under a ``None`` that marks
-        the end of the node, and ``path`` holds the nodes being visited.
+        node's neighbours are pushed in reverse visiting order, under a
+        ``None`` that marks the end of the node, and ``path`` holds the nodes
+        being visited (each one's ``via`` is the node below it).
         """
         self.node(target)
         seen: set[str] = set()
-        path: list[str] = []
+        path: list[Node] = []
         stack: list[str | None] = [target]
         while stack:
             node_id = stack.pop()
             if node_id is None:  # everything the top of the path leads to is done
-                finished = path.pop()
-                yield finished, path[-1] if path else None
+                node = path.pop()
+                via = path[-1] if path else None
+                via_id = None if via is None else via.id
+                if up:
+                    # A parent that is also a dependency was reached as one.
+                    hosting = (
+                        via is not None
+                        and via.parent == node.id
+                        and (via.id, node.id) not in self._edges
+                    )
+                    yield node.id, via_id, hosting, node.start_channel
+                else:
+                    hosting = via is not None and node.parent == via.id
+                    yield node.id, via_id, hosting, node.stop_channel
                 continue
             if node_id in seen:
                 continue
             seen.add(node_id)
-            path.append(node_id)
+            node = self._nodes[node_id]
+            path.append(node)
             stack.append(None)
-            if up:
-                parent = self._nodes[node_id].parent
-                if parent is not None:
-                    stack.append(parent)
+            if up:  # visit the dependencies, then the parent
+                if node.parent is not None:
+                    stack.append(node.parent)
                 stack.extend(reversed(self._dependencies[node_id]))
-            else:
+            else:  # visit the hosted children, then the dependents
                 stack.extend(reversed(self._dependents[node_id]))
                 stack.extend(reversed(self._children[node_id]))
 
