@@ -17,7 +17,9 @@ fields that WakeHub sets and that every version has. In it:
 * timestamps (``created_at``, ``last_changed``...) are left out;
 * the domain-wide service device and its cascade sensor live in whichever
   entry loaded first, which varies from run to run: their entry is checked to
-  be a WakeHub entry and shown as ``<a WakeHub entry>``.
+  be a WakeHub entry and shown as ``<a WakeHub entry>``. The cascade
+  sensor's ``nodes`` follow the entries' load order, which varies too: they
+  are sorted by node id.
 
 A change to an entity, its translation, its attributes or its device then
 fails here; after a deliberate one, regenerate with ``--snapshot-update`` and
@@ -107,6 +109,14 @@ def _home(hass: HomeAssistant, entry_ids: list[str], domain_wide: bool) -> Any:
     return ANY_ENTRY
 
 
+def _in_stable_order(attributes: dict[str, Any]) -> dict[str, Any]:
+    """``attributes`` with the cascade sensor's node list sorted by node id."""
+    nodes = attributes.get("nodes")
+    if isinstance(nodes, list):
+        attributes["nodes"] = sorted(nodes, key=lambda node: node["node_id"])
+    return attributes
+
+
 def _device_name(device_registry: dr.DeviceRegistry, device_id: str | None) -> Any:
     """The name of a device, for a snapshot that must not hold its random id."""
     if device_id is None:
@@ -172,7 +182,7 @@ async def test_platform(
             if state is None
             else {
                 "state": state.state,
-                "attributes": _plain(dict(state.attributes)),
+                "attributes": _plain(_in_stable_order(dict(state.attributes))),
             },
         }
     assert snapshots == snapshot
