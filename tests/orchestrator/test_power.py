@@ -111,6 +111,7 @@ class Guests(Host):
     uptime: int = 0
     agent: bool = False
     window: float = 60.0
+    window_error: Exception | None = None
 
     async def current(self, key: str) -> GuestStatus:
         if self.error is not None:
@@ -140,6 +141,8 @@ class Guests(Host):
         timeout: int | None = None,
         force_stop: bool = False,
     ) -> float:
+        if self.window_error is not None:
+            raise self.window_error
         return float(timeout) if timeout is not None else self.window
 
 
@@ -507,3 +510,11 @@ def test_the_form_offers_every_readiness_check() -> None:
     from custom_components.wakehub.const import READINESS_CHECKS
 
     assert tuple(r.value for r in Readiness) == READINESS_CHECKS
+
+
+async def test_a_library_error_reading_the_shutdown_window() -> None:
+    """A library's own exception while reading the window is a LibraryError."""
+    host = Guests(window_error=KeyError("startup"))
+    node = NodeChannels(name="db", kind=NodeKind.VM, host=host, key="101")
+    with pytest.raises(LibraryError):
+        await step_timeout(node, Action.STOP, 60.0)

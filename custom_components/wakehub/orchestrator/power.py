@@ -195,11 +195,16 @@ async def step_timeout(node: NodeChannels, action: Action, configured: float) ->
     if action is not Action.STOP or not _is_guest(node):
         return configured
     host, key = _guest_api(node)
-    window = await host.shutdown_window(
-        key,
-        timeout=node.guest.shutdown_timeout,
-        force_stop=node.guest.force_stop,
-    )
+    try:
+        window = await host.shutdown_window(
+            key,
+            timeout=node.guest.shutdown_timeout,
+            force_stop=node.guest.force_stop,
+        )
+    except (ChannelError, TimeoutError):
+        raise
+    except Exception as err:
+        raise library_error(err, node.name) from err
     return max(configured, window + STOP_MARGIN)
 
 
