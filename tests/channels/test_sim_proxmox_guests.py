@@ -18,6 +18,7 @@ from custom_components.wakehub.channels import (
     ApiError,
     ChannelTimeoutError,
     InvalidConfigError,
+    NotFoundError,
     ProxmoxHost,
     TaskFailedError,
 )
@@ -28,7 +29,7 @@ from custom_components.wakehub.core.model import PowerState
 from .test_sim_proxmox import token_config
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator
 
     from tests.homelab import Homelab, HomelabThread
 
@@ -278,3 +279,34 @@ def test_the_status_interval_is_a_simulator_option() -> None:
 
     assert parse_args(["--status-interval", "10"]).status_interval == 10.0
     assert parse_args([]).status_interval == 0.0
+
+
+async def test_a_guest_that_migrated_away_is_named(
+    pve: ProxmoxHost, homelab: HomelabThread
+) -> None:
+    """Waited for while migrating, then gone from this node: said so.
+
+    (The guest's configuration moves to the other node's directory,
+    qemu-server ``PVE/QemuMigrate.pm``; this node then answers "does not
+    exist" for it.)
+    """
+
+    def move(target: str) -> Callable[[Homelab], None]:
+        def apply(lab: Homelab) -> None:
+            lab._reparent("VM-Ubuntu", target)
+
+        return apply
+
+    homelab.set_power("Machine2", "on")
+    homelab.fault("VM-Ubuntu", "lock", "migrate")
+    task = asyncio.ensure_future(pve.power_guest("102", True, wait=10))
+    await asyncio.sleep(0.2)
+    homelab.call(move("Machine2"))
+    try:
+        homelab.fault("VM-Ubuntu", "lock", None)
+        with pytest.raises(NotFoundError) as err:
+            await task
+    finally:
+        homelab.call(move("Machine1"))
+    assert err.value.code == "guest_migrated"
+    assert err.value.message == "guest 102 migrated away from node pve1"
