@@ -9,6 +9,7 @@ the leaf certificate or drops the server's message.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -375,12 +376,15 @@ async def test_ticket_login_through_the_ca_pin(homelab: HomelabThread) -> None:
 
 
 async def test_trusted_certificate_keeps_normal_verification(
-    homelab: HomelabThread, monkeypatch: pytest.MonkeyPatch
+    homelab: HomelabThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Verification on (a publicly trusted, ACME-like certificate): no pin, renewals fine.
 
-    The trust store is Home Assistant's usual one plus, for this test only,
-    a fresh CA of Machine1's (standing in for a public CA).
+    The trust store is requests' usual one (certifi) plus, for this test only,
+    a fresh CA of Machine1's (standing in for a public CA). requests reads its
+    default bundle from ``requests.adapters.DEFAULT_CA_BUNDLE_PATH`` (2.32 also
+    preloads it into ``_preloaded_ssl_context``, which 2.33 dropped), so both
+    are pointed at a bundle that adds that CA.
     """
     import certifi
     import requests.adapters
@@ -389,11 +393,13 @@ async def test_trusted_certificate_keeps_normal_verification(
     homelab.set_power("Machine1", "on")
     homelab.fault("Machine1", "ca_change")  # a CA no other test trusts
     pve = _ready(homelab, "Machine1")
-    # Built as requests builds its own default context.
-    context = create_urllib3_context()
-    context.load_verify_locations(certifi.where())
-    context.load_verify_locations(cadata=pve["ca_certificate"])
-    monkeypatch.setattr(requests.adapters, "_preloaded_ssl_context", context)
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(Path(certifi.where()).read_text() + "\n" + pve["ca_certificate"])
+    monkeypatch.setattr(requests.adapters, "DEFAULT_CA_BUNDLE_PATH", str(bundle))
+    if hasattr(requests.adapters, "_preloaded_ssl_context"):
+        context = create_urllib3_context()
+        context.load_verify_locations(str(bundle))
+        monkeypatch.setattr(requests.adapters, "_preloaded_ssl_context", context)
     host = ProxmoxHost(
         replace(
             _config(homelab, "Machine1", pin="leaf"), fingerprint=None, verify_tls=True
