@@ -197,14 +197,44 @@ async def test_over_ssh_tunnel(restore_host_keys: HomelabThread) -> None:
         await check_connection(pinned)
 
 
-def _tcp_listeners() -> set[str]:
-    """The local addresses of every listening TCP socket (IPv4 and IPv6)."""
+def _simulator_ports(value: Any) -> set[int]:
+    """Every ``port`` the simulator announced (its services share this process)."""
+    if isinstance(value, dict):
+        found = {value["port"]} if isinstance(value.get("port"), int) else set()
+        for item in value.values():
+            found |= _simulator_ports(item)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_simulator_ports(item) for item in value))
+    return set()
+
+
+def _own_tcp_listeners(homelab: HomelabThread) -> set[str]:
+    """The local addresses of the listening TCP sockets this process holds,
+    the simulator's own services left out.
+
+    Only this process's sockets count (their inodes among ``/proc/self/fd``):
+    the machine's other processes, a test runner next door among them, open
+    and close listeners at any time.
+    """
+    inodes: set[str] = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    simulator = _simulator_ports(homelab.ready)
     found: set[str] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError):
             for line in Path(table).read_text().splitlines()[1:]:
                 fields = line.split()
-                if fields[3] == "0A":  # TCP_LISTEN
+                port = int(fields[1].rsplit(":", 1)[1], 16)
+                if (
+                    fields[3] == "0A"  # TCP_LISTEN
+                    and fields[9] in inodes
+                    and port not in simulator
+                ):
                     found.add(fields[1])
     return found
 
@@ -239,7 +269,7 @@ async def test_ssh_tunnel_is_a_private_unix_socket(
     homelab = restore_host_keys
     homelab.set_power("VM-Docker", "running")
     host = DockerHost(ssh_config(homelab))
-    before = _tcp_listeners()
+    before = _own_tcp_listeners(homelab)
     try:
         await host.check()
         path = host.tunnel_path
@@ -248,7 +278,7 @@ async def test_ssh_tunnel_is_a_private_unix_socket(
         directory = os.path.dirname(path)
         assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
         assert os.stat(directory).st_uid == os.geteuid()
-        assert _tcp_listeners() <= before
+        assert _own_tcp_listeners(homelab) <= before
         python = _system_python()
         if os.geteuid() == 0 and python is not None:
             other = await asyncio.create_subprocess_exec(
