@@ -84,7 +84,8 @@ class Topology:
         before its guests), then ``edges`` (``(dependent, dependency)``) one
         by one with :meth:`add_dependency`, and raises the first refusal. A
         refused edge is named by the error's ``edge``, so that a caller can
-        leave it out and build again.
+        leave it out and build again. Each edge costs one cycle search (see
+        :meth:`find_cycle_path`), which settles at once in the usual shapes.
         """
         topology = cls()
         for node in nodes:
