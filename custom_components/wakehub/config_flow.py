@@ -38,9 +38,11 @@ import hashlib
 import ipaddress
 import logging
 import re
+import socket
 import time
 from typing import TYPE_CHECKING, Any, Final
 
+from homeassistant.components import network
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
@@ -117,6 +119,7 @@ from .const import (
     CONF_PORT,
     CONF_PRIVATE_KEY,
     CONF_PROBE_PORT,
+    CONF_PROBE_PORTS,
     CONF_PROPOSAL_EXPIRY,
     CONF_PROXMOX,
     CONF_READINESS,
@@ -138,6 +141,7 @@ from .const import (
     CONF_USERNAME,
     CONF_VERIFY_AT_BOOT,
     CONF_VERIFY_TLS,
+    CONF_WOL_INTERFACE,
     DEFAULT_BROADCAST_ADDRESS,
     DEFAULT_BROADCAST_PORT,
     DEFAULT_DOCKER_PORT,
@@ -178,6 +182,8 @@ from .orchestrator.power import DEFAULT_SETTLE, Readiness
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from homeassistant.core import HomeAssistant
 
     from .coordinator import WakeHubConfigEntry, WakeHubRuntimeData
 
@@ -1597,6 +1603,52 @@ def _parse_ports(text: str) -> tuple[int, ...]:
     return ports
 
 
+def _local_ipv4(address: str) -> bool:
+    """Whether ``address`` is an IPv4 address of this Home Assistant host.
+
+    Binding a UDP socket to it is what the Wake-on-LAN library does with its
+    ``interface``: it fails when the address is not one of ours.
+    """
+    try:
+        if ipaddress.ip_address(address).version != 4:
+            return False
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((address, 0))
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+async def _async_interface_options(hass: HomeAssistant) -> list[SelectOptionDict]:
+    """Home Assistant's IPv4 addresses, to send Wake-on-LAN from one of them."""
+    options: list[SelectOptionDict] = []
+    for adapter in await network.async_get_adapters(hass):
+        for ipv4 in adapter["ipv4"]:
+            address = str(ipv4["address"])
+            options.append(
+                SelectOptionDict(value=address, label=f"{address} ({adapter['name']})")
+            )
+    return options
+
+
+def _machine_settings(
+    node: dict[str, Any], user_input: dict[str, Any]
+) -> dict[str, str]:
+    """Store the machine's more probe ports and Wake-on-LAN source; the errors."""
+    errors: dict[str, str] = {}
+    interface = str(user_input.get(CONF_WOL_INTERFACE) or "").strip()
+    if interface and not _local_ipv4(interface):
+        errors[CONF_WOL_INTERFACE] = "invalid_interface"
+    try:
+        ports = _parse_ports(str(user_input.get(CONF_PROBE_PORTS) or ""))
+    except ValueError:
+        errors[CONF_PROBE_PORTS] = "invalid_probe_ports"
+    else:
+        node[CONF_PROBE_PORTS] = list(dict.fromkeys(ports))
+    node[CONF_WOL_INTERFACE] = interface or None
+    return errors
+
+
 def _guest_settings(
     kind: str, node: dict[str, Any], user_input: dict[str, Any]
 ) -> dict[str, str]:
@@ -1838,11 +1890,14 @@ class WakeHubOptionsFlow(OptionsFlow):
                 }
             )
             if kind == _MACHINE_NODE:
-                self._options[CONF_MACHINE] = node
-                return self._async_save()
-            node[CONF_NAME] = user_input[CONF_NAME]
-            if guest:
-                errors = _guest_settings(kind, node, user_input)
+                errors = _machine_settings(node, user_input)
+                if not errors:
+                    self._options[CONF_MACHINE] = node
+                    return self._async_save()
+            else:
+                node[CONF_NAME] = user_input[CONF_NAME]
+                if guest:
+                    errors = _guest_settings(kind, node, user_input)
         if user_input is not None and not errors:
             mode = user_input.get(CONF_DOCKER, DOCKER_NONE)
             if mode == DOCKER_NONE:
@@ -1883,6 +1938,28 @@ class WakeHubOptionsFlow(OptionsFlow):
                 vol.Required(CONF_STOP_TIMEOUT, default=stop // scale): timeout,
             }
         )
+        if kind == _MACHINE_NODE:
+            probe_ports = node.get(CONF_PROBE_PORTS) or []
+            fields.update(
+                {
+                    vol.Optional(
+                        CONF_PROBE_PORTS,
+                        description={
+                            "suggested_value": ", ".join(map(str, probe_ports)) or None
+                        },
+                    ): _TEXT,
+                    vol.Optional(
+                        CONF_WOL_INTERFACE,
+                        description={"suggested_value": node.get(CONF_WOL_INTERFACE)},
+                    ): SelectSelector(
+                        SelectSelectorConfig(
+                            options=await _async_interface_options(self.hass),
+                            custom_value=True,
+                            mode=SelectSelectorMode.DROPDOWN,
+                        )
+                    ),
+                }
+            )
         if guest:
             ports = node.get(CONF_READINESS_PORTS) or []
             if not ports and (url_default := url_port(node.get(CONF_URL))[1]):

@@ -109,6 +109,8 @@ CONF_MAC: Final = "mac"
 CONF_BROADCAST_ADDRESS: Final = "broadcast_address"
 CONF_BROADCAST_PORT: Final = "broadcast_port"
 CONF_PROBE_PORT: Final = "probe_port"
+CONF_PROBE_PORTS: Final = "probe_ports"
+CONF_WOL_INTERFACE: Final = "wol_interface"
 CONF_SSH: Final = "ssh"
 # Set when the machine was saved while powered off: the SSH host key is still
 # to be pinned (trust on first use) and the credentials verified at the first

@@ -2,7 +2,8 @@
 
 One refresh costs O(hosts), never O(children):
 
-1. probe the machine (a TCP connect);
+1. probe the machine (TCP connects to its probe ports and to the APIs it
+   serves, at once: it is off only when none of them accepts);
 2. when it is up and runs Proxmox VE, read every guest in ONE request;
 3. for every Docker host of the tree that is up (the machine itself, and each
    managed VM/LXC that runs Docker and is running), read every container in
@@ -372,7 +373,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
 
     async def _async_update_data(self) -> MachineSnapshot:
         """Probe the machine, then read each host that is up, once."""
-        if not await self.channels.machine.probe():
+        if not await self.channels.machine.is_on():
             return self._snapshot_machine_off()
 
         await self._async_verify_at_boot()

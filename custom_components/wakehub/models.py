@@ -39,6 +39,7 @@ from .const import (
     CONF_HOST_KEY,
     CONF_KEY,
     CONF_MAC,
+    CONF_MACHINE,
     CONF_MODE,
     CONF_NODE,
     CONF_NODES,
@@ -47,6 +48,7 @@ from .const import (
     CONF_PORT,
     CONF_PRIVATE_KEY,
     CONF_PROBE_PORT,
+    CONF_PROBE_PORTS,
     CONF_PROXMOX,
     CONF_REALM,
     CONF_SHUTDOWN_COMMAND,
@@ -58,6 +60,7 @@ from .const import (
     CONF_USE_SUDO,
     CONF_USERNAME,
     CONF_VERIFY_TLS,
+    CONF_WOL_INTERFACE,
     DEFAULT_BROADCAST_ADDRESS,
     DEFAULT_BROADCAST_PORT,
     DEFAULT_DOCKER_SOCKET,
@@ -164,24 +167,58 @@ def docker_config(docker: Mapping[str, Any]) -> DockerConfig:
     )
 
 
-def wake_on_lan(data: Mapping[str, Any]) -> WakeOnLan:
-    """The Wake-on-LAN settings of a machine's entry data."""
+def wake_on_lan(
+    data: Mapping[str, Any], machine_options: Mapping[str, Any] | None = None
+) -> WakeOnLan:
+    """The Wake-on-LAN settings of a machine's entry data and options."""
     return WakeOnLan(
         mac=data[CONF_MAC],
         broadcast=data.get(CONF_BROADCAST_ADDRESS, DEFAULT_BROADCAST_ADDRESS),
         port=int(data.get(CONF_BROADCAST_PORT, DEFAULT_BROADCAST_PORT)),
+        interface=(machine_options or {}).get(CONF_WOL_INTERFACE) or None,
     )
 
 
+def _api_ports(data: Mapping[str, Any]) -> tuple[int, ...]:
+    """The ports of the APIs the machine serves at its own address.
+
+    An API reached at another address (a cluster's other node, a Docker
+    host elsewhere) says nothing about this machine; a unix socket neither.
+    """
+    host = data[CONF_HOST]
+    ports: list[int] = []
+    proxmox = data.get(CONF_PROXMOX)
+    if proxmox and proxmox.get(CONF_HOST, host) == host:
+        ports.append(int(proxmox.get(CONF_PORT, DEFAULT_PROXMOX_PORT)))
+    docker = data.get(CONF_DOCKER)
+    if (
+        docker
+        and docker.get(CONF_MODE) != DockerEndpoint.UNIX.value
+        and docker.get(CONF_HOST, host) == host
+        and docker.get(CONF_PORT)
+    ):
+        ports.append(int(docker[CONF_PORT]))
+    return tuple(ports)
+
+
 def build_machine(
-    data: Mapping[str, Any], proxmox: ProxmoxHost | None = None
+    data: Mapping[str, Any],
+    proxmox: ProxmoxHost | None = None,
+    machine_options: Mapping[str, Any] | None = None,
 ) -> Machine:
-    """The machine of an entry: probed, woken by WoL, shut down over SSH."""
+    """The machine of an entry: probed, woken by WoL, shut down over SSH.
+
+    ``machine_options`` are the machine's node settings: more probe ports,
+    and the address Wake-on-LAN is sent from.
+    """
+    options = machine_options or {}
     ssh = ssh_config(data[CONF_HOST], data.get(CONF_SSH, {}))
     return Machine(
         host=data[CONF_HOST],
         probe_port=int(data.get(CONF_PROBE_PORT, DEFAULT_SSH_PORT)),
-        wol=wake_on_lan(data),
+        extra_probe_ports=tuple(int(p) for p in options.get(CONF_PROBE_PORTS) or ()),
+        api_ports=_api_ports(data),
+        wol=wake_on_lan(data, options),
         ssh=SshChannel(ssh) if ssh is not None else None,
         proxmox=proxmox,
     )
@@ -215,5 +252,7 @@ async def async_build_channels(
                 docker_config(settings[CONF_DOCKER]), session=session
             )
     return WakeHubChannels(
-        machine=build_machine(data, proxmox), proxmox=proxmox, docker=docker
+        machine=build_machine(data, proxmox, entry.options.get(CONF_MACHINE) or {}),
+        proxmox=proxmox,
+        docker=docker,
     )

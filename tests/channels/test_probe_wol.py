@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import socket
 from typing import TYPE_CHECKING
@@ -18,13 +19,13 @@ from custom_components.wakehub.channels import (
     power_on,
 )
 from custom_components.wakehub.channels.errors import UnreachableError
-from custom_components.wakehub.channels.probe import probe
+from custom_components.wakehub.channels.probe import ProbeResult, probe, probe_port
 from custom_components.wakehub.channels.wol import WakeOnLan
 from custom_components.wakehub.core.errors import InvalidMacError
 from tests.real_servers import free_port
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
     from homeassistant.core import HomeAssistant
 
@@ -38,9 +39,23 @@ class _Collector(asyncio.DatagramProtocol):
 
     def __init__(self) -> None:
         self.packets: list[tuple[float, bytes]] = []
+        self.senders: list[object] = []
 
     def datagram_received(self, data: bytes, addr: object) -> None:
         self.packets.append((asyncio.get_running_loop().time(), data))
+        self.senders.append(addr)
+
+
+@contextlib.contextmanager
+def _silent_port() -> Iterator[int]:
+    """A loopback port that answers nothing, like a powered-off host: a full
+    accept queue makes Linux drop every SYN (see tests/homelab/service.py)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):
+            yield port
 
 
 @pytest.fixture
@@ -98,6 +113,23 @@ def test_wol_defaults_and_validation() -> None:
         WakeOnLan(mac="aabbccddeeff", packets=0)
 
 
+async def test_wol_from_a_chosen_source_address(
+    udp_sink: tuple[int, _Collector],
+) -> None:
+    """With several networks, the packets leave from the address chosen."""
+    port, collector = udp_sink
+    wol = WakeOnLan(
+        mac="aabbccddeeff",
+        broadcast="127.0.0.1",
+        port=port,
+        interface="127.0.0.1",
+        packets=1,
+    )
+    await wol.send()
+    await _wait_packets(collector, 1)
+    assert collector.senders[0][0] == "127.0.0.1"  # type: ignore[index]
+
+
 async def test_wol_send_failure_is_unreachable() -> None:
     """A source address this host does not have cannot bind: UnreachableError.
 
@@ -122,6 +154,64 @@ async def test_probe_open_closed_and_expired() -> None:
         # deadline exercises the timeout path instead.
         assert not await probe("127.0.0.1", port, timeout=0)
     assert not await probe("127.0.0.1", free_port())
+
+
+async def test_probe_tells_refused_from_silent() -> None:
+    """A refusal is an answer (the machine is on); only silence means off."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        assert await probe_port("127.0.0.1", listener.getsockname()[1]) is (
+            ProbeResult.OPEN
+        )
+    assert await probe_port("127.0.0.1", free_port()) is ProbeResult.REFUSED
+    with _silent_port() as port:
+        assert await probe_port("127.0.0.1", port, timeout=0.3) is ProbeResult.SILENT
+        assert not await probe("127.0.0.1", port, timeout=0.3)
+    assert await probe_port("no-such-host.invalid", 22, 0.3) is ProbeResult.SILENT
+
+
+async def test_machine_is_off_only_when_no_signal_answers() -> None:
+    """Probe ports and API ports: one accepting port means on; the machine is
+    up (ready after a wake) only when a probe port accepts."""
+    with (
+        _silent_port() as silent,
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener,
+    ):
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        open_port = listener.getsockname()[1]
+        off = Machine(
+            host="127.0.0.1",
+            probe_port=silent,
+            api_ports=(free_port(),),
+            probe_timeout=0.3,
+        )
+        assert not await off.is_on()
+        assert not await off.probe()
+        # sshd down, but its Proxmox API answers: on, not up.
+        api_only = Machine(
+            host="127.0.0.1",
+            probe_port=free_port(),
+            api_ports=(open_port,),
+            probe_timeout=0.3,
+        )
+        assert await api_only.is_on()
+        assert not await api_only.probe()
+        # A second probe port that accepts: up.
+        second = Machine(
+            host="127.0.0.1",
+            probe_port=silent,
+            extra_probe_ports=(open_port, silent),
+            probe_timeout=0.3,
+        )
+        assert second.probe_ports == (silent, open_port)
+        assert await second.probe()
+        assert await second.is_on()
+        assert (await second.signals()) == {
+            silent: ProbeResult.SILENT,
+            open_port: ProbeResult.OPEN,
+        }
 
 
 async def test_machine_facade_in_hass(

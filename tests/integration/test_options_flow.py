@@ -295,6 +295,66 @@ async def test_the_agent_check_is_for_vms(
     )
 
 
+async def test_machine_probe_ports_and_wol_source(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """More probe ports and the Wake-on-LAN source address, in the machine's
+    settings: checked, saved, and used by the reloaded entry's machine."""
+    menu = await _menu(hass, init_integration)
+    result = await _pick(hass, menu, "node_settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": "machine"}
+    )
+    keys = {str(key) for key in result["data_schema"].schema}
+    assert {"probe_ports", "wol_interface"} <= keys
+    settings = {
+        "confirm_shutdown": True,
+        "pinned": False,
+        "start_timeout": 5,
+        "stop_timeout": 5,
+    }
+    flow_id = result["flow_id"]
+    # 192.0.2.1 (TEST-NET-1) is never one of this host's addresses.
+    result = await hass.config_entries.options.async_configure(
+        flow_id,
+        {**settings, "probe_ports": "445, http", "wol_interface": "192.0.2.1"},
+    )
+    assert result["errors"] == {
+        "probe_ports": "invalid_probe_ports",
+        "wol_interface": "invalid_interface",
+    }
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {**settings, "probe_ports": "70000", "wol_interface": "::1"}
+    )
+    assert result["errors"] == {
+        "probe_ports": "invalid_probe_ports",
+        "wol_interface": "invalid_interface",
+    }
+    result = await hass.config_entries.options.async_configure(
+        flow_id,
+        {**settings, "probe_ports": "445; 8080, 445", "wol_interface": "127.0.0.1"},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    machine = init_integration.options["machine"]
+    assert machine["probe_ports"] == [445, 8080]
+    assert machine["wol_interface"] == "127.0.0.1"
+    await hass.async_block_till_done()
+    built = init_integration.runtime_data.channels.machine
+    assert built.extra_probe_ports == (445, 8080)
+    assert built.wol is not None
+    assert built.wol.interface == "127.0.0.1"
+    # Cleared again: the system chooses the source address.
+    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": "machine"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], settings
+    )
+    assert init_integration.options["machine"]["wol_interface"] is None
+    assert init_integration.options["machine"]["probe_ports"] == []
+
+
 async def test_guest_docker_api_tcp(
     hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
 ) -> None:

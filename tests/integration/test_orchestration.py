@@ -213,6 +213,53 @@ async def test_library_error_reaches_the_user(
     assert "unexpected" not in notification["message"]
 
 
+async def test_stop_fails_while_sshd_refuses_and_the_api_answers(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """Machine1's sshd is down (its probe port, the SSH port, refuses) but
+    its Proxmox API answers: every signal must agree before a machine is off,
+    so Machine1 shows on, and "Stop Machine1" fails with its own reason
+    instead of completing while Machine1 is still on."""
+    homelab.set_power("Machine1", "on")
+    homelab.fault("Machine1", "ssh_refuse")
+    await async_setup_homelab(hass, homelab)
+    assert state_of(hass, "Machine1") == "on"
+    assert hass.states.get(switch_id("Machine1")).state == "on"
+    failed: list[dict[str, Any]] = []
+    hass.bus.async_listen(
+        hub_module.EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
+    )
+    notifications: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: notifications.update(updated))
+    )
+
+    await async_turn(hass, SERVICE_TURN_OFF, "Machine1")
+    await async_wait_idle(hass)
+
+    assert homelab.state("Machine1") == "on"
+    assert commands(homelab) == []
+    assert [(f["name"], f["error_code"]) for f in failed] == [
+        ("Machine1", "not_controllable")
+    ]
+    assert "refuses SSH connections" in failed[0]["error_message"]
+    (notification,) = [
+        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
+    ]
+    assert "(code not_controllable)" in notification["message"]
+    status = hass.states.get("sensor.machine1_status")
+    assert status.state == "error"
+    assert status.attributes["error_code"] == "not_controllable"
+
+    # sshd is back: the same stop goes through.
+    homelab.fault("Machine1", "ssh_refuse", None)
+    await async_turn(hass, SERVICE_TURN_OFF, "Machine1")
+    await async_wait_idle(hass)
+    assert state_of(hass, "Machine1") == "off"
+    # Its services stop before the power does.
+    await homelab.async_wait_state("Machine1", "off", timeout=10)
+
+
 async def test_double_start_joins(hass: HomeAssistant, homelab: HomelabThread) -> None:
     """A second start of the same node joins the running cascade."""
     await async_setup_homelab(hass, homelab)

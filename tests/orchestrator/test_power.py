@@ -94,6 +94,9 @@ class Box:
             raise self.error
         return self.up
 
+    async def is_on(self) -> bool:
+        return await self.probe()
+
     async def wake(self) -> None:
         self.calls.append("wake")
         if self.wake_error is not None:

@@ -29,6 +29,7 @@ or a :class:`~.docker.DockerConfig`, and close them with ``await host.close()``.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast, overload
 
@@ -44,13 +45,14 @@ from .errors import (
     InvalidConfigError,
     NodeIdentityError,
     NoQuorumError,
+    NotControllableError,
     NotFoundError,
     PermissionDeniedError,
     TaskFailedError,
     TlsVerificationError,
     UnreachableError,
 )
-from .probe import DEFAULT_PROBE_TIMEOUT, probe
+from .probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, probe, probe_port
 from .proxmox import (
     ProxmoxConfig,
     ProxmoxHost,
@@ -89,8 +91,10 @@ __all__ = [
     "MachinePower",
     "NoQuorumError",
     "NodeIdentityError",
+    "NotControllableError",
     "NotFoundError",
     "PermissionDeniedError",
+    "ProbeResult",
     "ProxmoxConfig",
     "ProxmoxHost",
     "ShutdownCommand",
@@ -109,6 +113,7 @@ __all__ = [
     "power_off",
     "power_on",
     "probe",
+    "probe_port",
 ]
 
 
@@ -116,21 +121,49 @@ __all__ = [
 class Machine:
     """A physical machine as a :class:`~.base.MachinePower`.
 
-    ``probe_port`` decides whether it is up. It is woken by ``wol`` and shut
-    down over ``ssh`` when configured, otherwise through ``proxmox`` (the
-    node-shutdown API, which needs Sys.PowerMgmt).
+    Its signals are TCP connects to its probe ports (``probe_port`` and
+    ``extra_probe_ports``) and to the ports of the APIs it serves itself
+    (``api_ports``: its Proxmox VE or Docker API at its own address). It is
+    *up* (ready after a wake) when a probe port accepts a connection, and
+    *off* only when none of its signals accepts one: a machine whose SSH
+    server is down but whose Proxmox API answers is on. It is woken by
+    ``wol`` and shut down over ``ssh`` when configured, otherwise through
+    ``proxmox`` (the node-shutdown API, which needs Sys.PowerMgmt).
     """
 
     host: str
     probe_port: int
+    extra_probe_ports: tuple[int, ...] = ()
+    api_ports: tuple[int, ...] = ()
     wol: WakeOnLan | None = None
     ssh: SshChannel | None = None
     proxmox: ProxmoxHost | None = None
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT
 
+    @property
+    def probe_ports(self) -> tuple[int, ...]:
+        """The probe ports, the main one first, without duplicates."""
+        return tuple(dict.fromkeys((self.probe_port, *self.extra_probe_ports)))
+
+    async def signals(self) -> dict[int, ProbeResult]:
+        """Probe every port WakeHub knows for the machine, in parallel."""
+        ports = tuple(dict.fromkeys((*self.probe_ports, *self.api_ports)))
+        results = await asyncio.gather(
+            *(probe_port(self.host, port, self.probe_timeout) for port in ports)
+        )
+        return dict(zip(ports, results, strict=True))
+
     async def probe(self) -> bool:
-        """Return True when the machine answers on its probe port."""
-        return await probe(self.host, self.probe_port, self.probe_timeout)
+        """Return True when one of its probe ports accepts a connection."""
+        results = await asyncio.gather(
+            *(probe(self.host, port, self.probe_timeout) for port in self.probe_ports)
+        )
+        return any(results)
+
+    async def is_on(self) -> bool:
+        """Return False only when none of its signals accepts a connection."""
+        signals = await self.signals()
+        return any(result is ProbeResult.OPEN for result in signals.values())
 
     async def wake(self) -> None:
         """Send the Wake-on-LAN magic packets."""

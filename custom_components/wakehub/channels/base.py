@@ -73,7 +73,10 @@ class MachinePower(Protocol):
     """A physical machine."""
 
     async def probe(self) -> bool:
-        """Return True when the machine answers on its probe port."""
+        """Return True when the machine's probe port accepts a connection."""
+
+    async def is_on(self) -> bool:
+        """Return False only when nothing of the machine accepts a connection."""
 
     async def wake(self) -> None:
         """Send Wake-on-LAN magic packets."""

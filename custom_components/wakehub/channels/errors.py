@@ -80,6 +80,17 @@ class ShutdownNotAllowedError(ChannelError):
         self.reason = reason
 
 
+class NotControllableError(ChannelError):
+    """The machine is on (it answers), but the channel that stops it refuses.
+
+    A refused TCP connection is an answer: the machine's network stack runs.
+    A machine whose SSH server refuses connections (``sshd`` crashed or
+    stopped) is on, and WakeHub cannot shut it down over SSH.
+    """
+
+    code = "not_controllable"
+
+
 class NotFoundError(ChannelError):
     """The node (guest, container) does not exist on its host."""
 

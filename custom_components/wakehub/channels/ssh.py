@@ -15,7 +15,9 @@ Security model:
   :class:`SshConfig`.
 
 A connection dropped while the shutdown command runs means the machine went
-down, and counts as success.
+down, and counts as success. A *refused* connection at shutdown means the
+machine answers (it is on) but its SSH server does not run:
+:class:`NotControllableError`, never "already off".
 
 :meth:`SshChannel.check` (the config flow's test) proves more than a login:
 it runs a harmless fixed command that shows the configured shutdown will be
@@ -43,6 +45,7 @@ from .errors import (
     CommandFailedError,
     HostKeyMismatchError,
     InvalidConfigError,
+    NotControllableError,
     ShutdownNotAllowedError,
     UnreachableError,
 )
@@ -324,16 +327,26 @@ class SshChannel:
         required``) raises ``CommandFailedError`` with the remote message.
         """
         command = self.config.command_line
-        async with self.connection() as conn:
-            try:
-                async with asyncio.timeout(self.config.timeout):
-                    result = await conn.run(command, check=False)
-            except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError):
-                return  # the machine dropped the connection: it is going down
-            except TimeoutError as err:
-                raise ChannelTimeoutError(
-                    f"{command!r} did not finish within {self.config.timeout} s"
+        try:
+            conn = await self.open()
+        except UnreachableError as err:
+            if isinstance(err.__cause__, ConnectionRefusedError):
+                raise NotControllableError(
+                    f"{self._where} refuses SSH connections: the machine answers, "
+                    "so it is on, but its SSH server does not run"
                 ) from err
+            raise
+        try:
+            async with asyncio.timeout(self.config.timeout):
+                result = await conn.run(command, check=False)
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError):
+            return  # the machine dropped the connection: it is going down
+        except TimeoutError as err:
+            raise ChannelTimeoutError(
+                f"{command!r} did not finish within {self.config.timeout} s"
+            ) from err
+        finally:
+            await close_connection(conn)
         if result.exit_status in (0, None):
             return  # None: closed by the server without a status (shutting down)
         stderr = result.stderr if isinstance(result.stderr, str) else ""

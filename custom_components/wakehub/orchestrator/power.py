@@ -20,7 +20,9 @@ driver in the simulator's ready document). It gathers them in a
   once QEMU is launched; a container when its host reports it running and,
   if it has a health check, healthy;
 * a started node is ready once it is up and the APIs of it that later steps
-  go through (``needs``) answer; a stopped node once it is no longer up;
+  go through (``needs``) answer; a stopped node once it is no longer up (a
+  machine once none of its signals, probe ports and its own APIs, accepts a
+  connection any more);
 * a guest's stop step lasts at least Proxmox's own shutdown window plus a
   margin (:func:`step_timeout`), so WakeHub never reports a failure while
   Proxmox is still inside it.
@@ -241,7 +243,9 @@ async def _send_step(step: Step, node: NodeChannels, *, wait: float) -> bool:
     start = step.action is Action.START
     if node.kind is NodeKind.MACHINE:
         machine = _machine(node)
-        if await machine.probe() == start:
+        # Up: a probe port accepts. Off: none of its signals accepts (a
+        # machine whose sshd is down but whose API answers is still on).
+        if await (machine.probe() if start else machine.is_on()) == start:
             return False
         if start:
             await power_on(machine)
@@ -312,7 +316,7 @@ async def is_down(node: NodeChannels) -> bool:
     A guest is down when its live ``status/current`` says ``stopped``.
     """
     if node.kind is NodeKind.MACHINE:
-        return not await _machine(node).probe()
+        return not await _machine(node).is_on()
     if _is_guest(node):
         guests, key = _guest_api(node)
         return (await guests.current(key)).status == "stopped"
