@@ -21,6 +21,7 @@ import contextlib
 import logging
 import random
 import socket
+import threading
 from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
@@ -77,6 +78,13 @@ def client_socket() -> socket.socket:
 # range may meanwhile be taken by any outgoing connection on the machine (the
 # local end of another test's client), and the node could never come up.
 _SERVICE_PORTS: Final = range(20000, 32768)
+# Every port handed to a service so far, in this process (simulators may run
+# in several threads). A service keeps its port for life, and while its node
+# is off that port is free to the kernel: without this record another
+# service's first open could take it, and the first node could never come
+# back (EADDRINUSE, seen with the hundreds of services of scripts/bench poll).
+_HANDED_OUT: set[int] = set()
+_HANDED_OUT_LOCK = threading.Lock()
 
 
 def loopback_socket(port: int, kind: socket.SocketKind) -> socket.socket:
@@ -87,9 +95,14 @@ def loopback_socket(port: int, kind: socket.SocketKind) -> socket.socket:
     socket's first port (``port`` 0) is picked outside the ephemeral range.
     """
     if port == 0 and kind == socket.SOCK_STREAM:
-        for candidate in random.sample(_SERVICE_PORTS, 64):
-            with contextlib.suppress(OSError):
-                return loopback_socket(candidate, kind)
+        with _HANDED_OUT_LOCK:
+            for candidate in random.sample(_SERVICE_PORTS, 64):
+                if candidate in _HANDED_OUT:
+                    continue
+                with contextlib.suppress(OSError):
+                    sock = loopback_socket(candidate, kind)
+                    _HANDED_OUT.add(candidate)
+                    return sock
     sock = _SimulatorSocket(socket.AF_INET, kind)
     try:
         if kind == socket.SOCK_STREAM:
