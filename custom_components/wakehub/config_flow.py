@@ -166,11 +166,16 @@ from .const import (
     READINESS_CHECKS,
 )
 from .coordinator import build_tree
-from .core.errors import CoreError, DependencyCycleError, InvalidMacError
+from .core.errors import DependencyCycleError, InvalidMacError
 from .core.ids import machine_id, normalize_mac
-from .core.model import ALLOWED_CAPABILITIES, Node
-from .core.topology import Topology
 from .driver import url_port
+from .graph import (
+    BuiltTopology,
+    build_topology,
+    check_dependencies,
+    stored_edges,
+    with_dependencies,
+)
 from .models import (
     child_node_id,
     docker_config,
@@ -2143,60 +2148,26 @@ class WakeHubOptionsFlow(OptionsFlow):
 
     # ---------------------------------------------------------- dependencies
 
-    def _dependency_topology(self) -> tuple[Topology, dict[str, str]]:
-        """Every node of every loaded entry, and every stored edge but ours.
+    def _dependency_topology(self) -> BuiltTopology:
+        """Every node of every loaded entry and of this one, with their edges.
 
-        Returns the topology (without the edges of the node being edited) and
-        each node's label. The hosting tree counts: a machine cannot depend
-        on a container it hosts. Capabilities are the widest each kind allows,
-        since only the structure matters for a cycle. Stored edges that do
-        not fit (a vanished node: see the dangling-edge repair) are left out.
+        Built as the hub builds it (:func:`~.graph.build_topology`); stored
+        edges that do not fit (a vanished node: see the dangling-edge repair)
+        are left out.
         """
-        entries = {
-            entry.entry_id: entry
+        return build_topology(
+            entry
             for entry in self.hass.config_entries.async_entries(DOMAIN)
             if entry.state is ConfigEntryState.LOADED
             or entry.entry_id == self.config_entry.entry_id
-        }
-        topology = Topology()
-        labels: dict[str, str] = {}
-        edges: list[tuple[str, str]] = []
-        for entry in entries.values():
-            for node in build_tree(entry).values():
-                try:
-                    topology.add_node(
-                        Node(
-                            id=node.id,
-                            kind=node.kind,
-                            name=node.name,
-                            parent=node.parent,
-                            capabilities=ALLOWED_CAPABILITIES[node.kind],
-                        )
-                    )
-                except CoreError:
-                    continue
-                labels[node.id] = (
-                    node.name if node.parent is None else f"{node.name} ({entry.title})"
-                )
-            edges.extend(
-                (str(edge[0]), str(edge[1]))
-                for edge in entry.options.get(CONF_DEPENDENCIES, [])
-            )
-        for dependent, dependency in edges:
-            if dependent == self._node_id:
-                continue
-            try:
-                topology.add_dependency(dependent, dependency)
-            except CoreError:
-                continue
-        return topology, labels
+        )
 
     def _current_dependencies(self) -> list[str]:
         """What the node being edited depends on, as stored."""
         return [
-            str(edge[1])
-            for edge in self._options.get(CONF_DEPENDENCIES, [])
-            if str(edge[0]) == self._node_id
+            dependency
+            for dependent, dependency in stored_edges(self._options)
+            if dependent == self._node_id
         ]
 
     async def async_step_dependencies(
@@ -2235,27 +2206,25 @@ class WakeHubOptionsFlow(OptionsFlow):
         The edges are stored in this entry's options (it owns the dependent),
         replacing the node's previous ones and keeping every other option.
         """
-        topology, labels = self._dependency_topology()
+        built = self._dependency_topology()
+        labels = built.labels
         current = self._current_dependencies()
         errors: dict[str, str] = {}
         placeholders = {"node": labels.get(self._node_id, self._node_id), "path": ""}
         if user_input is not None:
             chosen = list(dict.fromkeys(user_input.get(CONF_DEPENDENCIES, [])))
-            for dependency in chosen:
-                if dependency not in topology:
-                    continue  # a vanished node kept on purpose: the repair says so
-                try:
-                    topology.add_dependency(self._node_id, dependency)
-                except DependencyCycleError as err:
-                    errors["base"] = "dependency_cycle"
-                    placeholders["path"] = err.placeholders["path"]
-                    break
+            try:
+                # A vanished node kept on purpose is not checked: the repair says so.
+                check_dependencies(
+                    built.topology,
+                    self._node_id,
+                    [node for node in chosen if node in built.topology],
+                )
+            except DependencyCycleError as err:
+                errors["base"] = "dependency_cycle"
+                placeholders["path"] = err.placeholders["path"]
             if not errors:
-                self._options[CONF_DEPENDENCIES] = [
-                    list(edge)
-                    for edge in self._options.get(CONF_DEPENDENCIES, [])
-                    if str(edge[0]) != self._node_id
-                ] + [[self._node_id, dependency] for dependency in chosen]
+                self._options = with_dependencies(self._options, self._node_id, chosen)
                 return self._async_save()
             current = chosen
         options = [

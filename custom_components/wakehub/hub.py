@@ -52,9 +52,6 @@ from .channels.errors import HostKeyMismatchError, NoQuorumError
 from .compat import async_get_node_device, async_move_node_device
 from .const import (
     CASCADE_NOTIFICATION_PREFIX,
-    CONF_CONFIRM_SHUTDOWN,
-    CONF_DEPENDENCIES,
-    CONF_MACHINE,
     CONF_NODE,
     CONF_PINNED,
     CONF_PROPOSAL_EXPIRY,
@@ -67,11 +64,11 @@ from .const import (
     EVENT_CASCADE_STEP,
 )
 from .coordinator import NodeActivity as Overlay
-from .core.errors import CoreError, TopologyError, UnknownNodeError
-from .core.model import Capability, Node, NodeKind
+from .core.errors import CoreError, UnknownNodeError
 from .core.topology import Topology
 from .driver import HaNodeDriver
 from .entity import node_settings
+from .graph import build_topology
 from .migration import async_move_guest
 from .orchestrator import (
     Cascade,
@@ -248,67 +245,18 @@ class WakeHubHub:
     def async_rebuild(self) -> None:
         """Build the global topology again from every loaded entry.
 
-        One :meth:`Topology.from_parts` over the nodes that are valid and the
-        edges between loaded nodes; an edge it refuses (a cycle stored by
-        hand) is named by the error, left out with a warning, and the rest is
-        built again. Edges
-        to a node no loaded entry has are left out here and raised as
+        One :func:`~.graph.build_topology` over the loaded entries: an edge
+        it refuses (a cycle stored by hand) is left out with a warning. Edges
+        to a node no loaded entry has are left out there and raised as
         repair issues (:func:`~.repairs.async_check_dangling_edges`).
         """
-        checker = Topology()
-        nodes: list[Node] = []
-        by_node: dict[str, WakeHubCoordinator] = {}
-        for entry in self.entries.values():
-            coordinator = entry.runtime_data.coordinator
-            machine_settings = entry.options.get(CONF_MACHINE) or {}
-            for tree_node in coordinator.tree.values():
-                capabilities: set[Capability] = set()
-                if tree_node.kind is NodeKind.MACHINE:
-                    if coordinator.has_proxmox:
-                        capabilities.add(Capability.PROXMOX)
-                    settings: Mapping[str, Any] = machine_settings
-                else:
-                    settings = tree_node.settings
-                if tree_node.id in coordinator.docker_hosts:
-                    capabilities.add(Capability.DOCKER)
-                node = Node(
-                    id=tree_node.id,
-                    kind=tree_node.kind,
-                    name=tree_node.name,
-                    parent=tree_node.parent,
-                    capabilities=frozenset(capabilities),
-                    confirm_shutdown=settings.get(CONF_CONFIRM_SHUTDOWN),
-                )
-                try:
-                    # Validates the node alone (kind, parent, capabilities);
-                    # nodes only, so this stays linear.
-                    checker.add_node(node)
-                except CoreError as err:
-                    _LOGGER.warning("Node %s left out: %s", tree_node.name, err)
-                    continue
-                nodes.append(node)
-                by_node[tree_node.id] = coordinator
-        edges = [
-            (str(dependent), str(dependency))
-            for entry in self.entries.values()
-            for dependent, dependency in entry.options.get(CONF_DEPENDENCIES, [])
-            # An edge to a node of an entry not loaded (or gone) waits.
-            if dependent in checker and dependency in checker
-        ]
-        while True:
-            try:
-                topology = Topology.from_parts(nodes, edges)
-            except TopologyError as err:
-                # Only an edge can be refused here (the nodes passed above).
-                if err.edge is None:  # pragma: no cover - defensive
-                    raise
-                _LOGGER.warning("Dependency left out: %s", err)
-                edges.remove(err.edge)
-                continue
-            break
-        self._by_node = by_node
-        self.orchestrator.update_topology(topology)
-        async_check_dangling_edges(self.hass, topology.nodes)
+        built = build_topology(self.entries.values())
+        self._by_node = {
+            node_id: self.entries[owner].runtime_data.coordinator
+            for node_id, owner in built.owners.items()
+        }
+        self.orchestrator.update_topology(built.topology)
+        async_check_dangling_edges(self.hass, built.topology.nodes)
         self._notify()  # the cascade sensor's node list (see node_catalog)
 
     @callback

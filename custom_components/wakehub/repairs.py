@@ -14,19 +14,19 @@ global topology; issues that no longer apply are deleted there.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.helpers import issue_registry as ir
 
 from .compat import vol
-from .const import CONF_DEPENDENCIES, DOMAIN
+from .const import DOMAIN
 from .coordinator import build_tree
+from .graph import stored_edges, without_edge
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
     from .compat import RepairsFlowResult
@@ -60,15 +60,6 @@ def _label(node_id: str, names: dict[str, str]) -> str:
     return container if sep and container else node_id
 
 
-def _edges(entry: ConfigEntry[Any]) -> list[tuple[str, str]]:
-    """The well-formed edges stored in an entry's options."""
-    return [
-        (str(edge[0]), str(edge[1]))
-        for edge in entry.options.get(CONF_DEPENDENCIES, [])
-        if isinstance(edge, list | tuple) and len(edge) == 2
-    ]
-
-
 def async_check_dangling_edges(
     hass: HomeAssistant, known_node_ids: Iterable[str]
 ) -> list[tuple[str, str, str]]:
@@ -90,7 +81,7 @@ def async_check_dangling_edges(
     dangling: list[tuple[str, str, str]] = []
     wanted: set[str] = set()
     for entry in entries:
-        for dependent, dependency in _edges(entry):
+        for dependent, dependency in stored_edges(entry.options):
             if dependent in existing and dependency in existing:
                 continue
             dangling.append((entry.entry_id, dependent, dependency))
@@ -138,21 +129,10 @@ def async_remove_edge(
     entry = hass.config_entries.async_get_entry(entry_id)
     if entry is None:
         return False
-    edges = entry.options.get(CONF_DEPENDENCIES, [])
-    kept = [
-        list(edge)
-        for edge in edges
-        if not (
-            isinstance(edge, list | tuple)
-            and len(edge) == 2
-            and (str(edge[0]), str(edge[1])) == (dependent, dependency)
-        )
-    ]
-    if len(kept) == len(edges):
+    options = without_edge(entry.options, (dependent, dependency))
+    if options is None:
         return False
-    hass.config_entries.async_update_entry(
-        entry, options={**entry.options, CONF_DEPENDENCIES: kept}
-    )
+    hass.config_entries.async_update_entry(entry, options=options)
     return True
 
 

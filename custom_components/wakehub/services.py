@@ -45,9 +45,10 @@ from homeassistant.helpers import (
 )
 
 from .compat import vol
-from .const import CONF_DEPENDENCIES, DOMAIN
+from .const import DOMAIN
 from .core.errors import CoreError
 from .core.planner import Action, ReasonKind
+from .graph import edit_edge
 from .hub import HUB_KEY
 
 if TYPE_CHECKING:
@@ -243,30 +244,20 @@ def async_setup_services(hass: HomeAssistant) -> None:
         the_hub = hub()
         dependent = resolve_node(the_hub, call.data[ATTR_DEPENDENT])
         dependency = resolve_node(the_hub, call.data[ATTR_DEPENDENCY])
-        topology = the_hub.topology.copy()
+        coordinator = the_hub.coordinator_of(dependent)
+        assert coordinator is not None  # resolve_node found it in the topology
+        entry = coordinator.config_entry
         try:
-            if add:
-                topology.check_dependency(dependent, dependency)
-            else:
-                topology.remove_dependency(dependent, dependency)
+            options = edit_edge(
+                the_hub.topology, entry.options, (dependent, dependency), add=add
+            )
         except CoreError as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
                 translation_key=err.code,
                 translation_placeholders=err.placeholders,
             ) from err
-        coordinator = the_hub.coordinator_of(dependent)
-        assert coordinator is not None  # resolve_node found it in the topology
-        entry = coordinator.config_entry
-        edges = [list(edge) for edge in entry.options.get(CONF_DEPENDENCIES, [])]
-        edge = [dependent, dependency]
-        if add:
-            edges.append(edge)
-        else:
-            edges = [e for e in edges if e != edge]
-        hass.config_entries.async_update_entry(
-            entry, options={**entry.options, CONF_DEPENDENCIES: edges}
-        )
+        hass.config_entries.async_update_entry(entry, options=options)
         # The update listener rebuilds the topology without reloading; do it
         # now as well, so the answer of this call already reflects the edge.
         the_hub.async_rebuild()
