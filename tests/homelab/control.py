@@ -12,6 +12,10 @@ Routes (stable, other tools rely on them):
 - ``GET /requests`` and ``POST /requests/reset``: request counters.
 - ``POST /power`` ``{"node", "state"}``: set a state instantly.
 - ``POST /faults`` ``{"node", "fault", "value"}``: inject (or clear) a fault.
+- ``POST /metrics`` ``{"node", "cpu"?, "mem"?, "netin"?, "netout"?,
+  "connections"?}``: set (``null``: restore) a node's usage figures, served
+  by Proxmox, Docker stats and SSH (metrics.py); ``GET /metrics/{name}``
+  shows what the node serves now.
 - ``POST /recreate`` ``{"node"}``: give a container a new ID.
 - ``POST /migrate`` ``{"node", "target"}``: move a guest to another node of
   its cluster (as ``qm migrate``).
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from . import metrics
 from .core import HomelabError
 
 if TYPE_CHECKING:
@@ -114,6 +119,25 @@ def build_control_app(lab: Homelab) -> web.Application:
         except (HomelabError, ValueError) as err:
             return _error(err)
         return web.json_response(lab.node_summary(lab.node(str(data["node"]))))
+
+    @routes.post("/metrics")
+    async def set_metrics(request: web.Request) -> web.Response:
+        data = await _body(request)
+        name = str(data.pop("node", None))
+        try:
+            node = lab.node(name)
+            metrics.set_metrics(node, data)
+        except (HomelabError, ValueError, TypeError, KeyError) as err:
+            return _error(err)
+        return web.json_response(lab.metrics_summary(node))
+
+    @routes.get("/metrics/{name}")
+    async def get_metrics(request: web.Request) -> web.Response:
+        try:
+            node = lab.node(request.match_info["name"])
+        except HomelabError as err:
+            return _error(err, 404)
+        return web.json_response(lab.metrics_summary(node))
 
     @routes.post("/recreate")
     async def recreate(request: web.Request) -> web.Response:

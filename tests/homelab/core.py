@@ -17,6 +17,7 @@ import secrets
 from typing import TYPE_CHECKING, Any, Final
 import uuid
 
+from . import metrics
 from .crypto import (
     CertificateAuthority,
     TlsIdentity,
@@ -379,6 +380,7 @@ class Homelab:
         self.qdevice = self._initial_qdevice
         for node in self.nodes.values():
             node.faults.clear()
+            node.metrics.clear()
             self._set_state(node, node.down_state)
             node.transition = None
             node.health = None
@@ -447,6 +449,26 @@ class Homelab:
             "container_id": node.container_id or None,
             "health": node.health,
             "faults": dict(node.faults),
+            "metrics": metrics.public(node),
+        }
+
+    def metrics_summary(self, node: Node) -> dict[str, Any]:
+        """What ``node`` serves now: its usage figures and its overrides."""
+        maxmem = node.maxmem
+        if node.kind == "container":
+            maxmem = self.node(node.parent or node.name).maxmem
+        return {
+            "node": node.name,
+            "cpu": metrics.cpu(node),
+            "mem": metrics.mem(node, maxmem),
+            "maxmem": maxmem,
+            "netin": metrics.counter(node, "netin"),
+            "netout": metrics.counter(node, "netout"),
+            "connections": [
+                {"port": port, "peer": peer}
+                for port, peer in node.metrics.get("connections", ())
+            ],
+            "overrides": metrics.public(node),
         }
 
     def ancestors(self, name: str) -> list[Node]:

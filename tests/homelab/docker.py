@@ -2,7 +2,7 @@
 
 Paths work with and without a ``/v1.NN`` prefix, as on the real engine. The
 shapes follow Docker Engine API 1.41+ for what WakeHub uses: ping, version,
-container list/inspect/start/stop and the event stream.
+container list/inspect/stats/start/stop and the event stream.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from . import metrics
 from .model import Node, wall_time
 
 if TYPE_CHECKING:
@@ -172,17 +173,23 @@ class DockerApi:
         if path == "/events" and method == "GET":
             return await self.events(request)
         container = re.fullmatch(
-            r"/containers/(?P<ref>[^/]+)/(?P<op>json|start|stop)", path
+            r"/containers/(?P<ref>[^/]+)/(?P<op>json|stats|start|stop)", path
         )
         if container:
             op = container["op"]
-            if (op == "json") != (method == "GET") or method not in ("GET", "POST"):
+            reads = op in ("json", "stats")
+            if reads != (method == "GET") or method not in ("GET", "POST"):
                 return docker_error(405, "method not allowed")
             target = self.find(container["ref"])
             if target is None:
                 return docker_error(404, f"No such container: {container['ref']}")
             if op == "json":
                 return web.json_response(self.inspect(target))
+            if op == "stats":
+                # One document, as stream=false (metrics.py).
+                return web.json_response(
+                    metrics.docker_stats(target, self.lab.node(self.host))
+                )
             if op == "start":
                 return await self.start(target)
             return await self.stop(target)

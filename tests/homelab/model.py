@@ -93,6 +93,8 @@ class Node:
     health: str | None = None  # "starting" / "healthy" for containers with a check
     pid: int = 0
     faults: dict[str, Any] = field(default_factory=dict)
+    # Usage overrides set through the control API (see metrics.py).
+    metrics: dict[str, Any] = field(default_factory=dict)
     # Guests: whether the OS has booted (its services and agent answer), the
     # QMP status when not plain running/stopped, HA's view of it.
     booted: bool = False

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
+from . import metrics
 from .crypto import fingerprint_sha256
 from .model import Node, monotonic, wall_time
 
@@ -535,13 +536,13 @@ class ProxmoxApi:
             "status": "running" if up else "stopped",
             "name": guest.name,
             "cpus": guest.maxcpu,
-            "cpu": round(0.013 + (guest.vmid or 0) % 7 / 1000, 4) if up else 0,
+            "cpu": metrics.cpu(guest),
             "maxmem": guest.maxmem,
-            "mem": guest.maxmem // 4 if up else 0,
+            "mem": metrics.mem(guest, guest.maxmem),
             "maxdisk": guest.maxdisk,
             "disk": guest.maxdisk // 5 if guest.kind == "lxc" and up else 0,
-            "netin": 1200 * uptime if up else 0,
-            "netout": 800 * uptime if up else 0,
+            "netin": metrics.counter(guest, "netin"),
+            "netout": metrics.counter(guest, "netout"),
             "diskread": 4096 * uptime if up else 0,
             "diskwrite": 2048 * uptime if up else 0,
             "uptime": uptime,
@@ -630,9 +631,9 @@ class ProxmoxApi:
         if with_stats and online:
             entry.update(
                 {
-                    "cpu": 0.01,
+                    "cpu": metrics.cpu(machine),
                     "maxcpu": machine.maxcpu,
-                    "mem": machine.maxmem // 5,
+                    "mem": metrics.mem(machine, machine.maxmem),
                     "maxmem": machine.maxmem,
                     "disk": 12 * 1024**3,
                     "maxdisk": 100 * 1024**3,

@@ -11,7 +11,9 @@ It accepts two users, with the homelab's password or the client key:
     use the Docker socket.
 
 It runs what a real host would honour of: the shutdown commands, ``id``,
-``id -u`` and ``sudo -n -l <command>``; it answers 127 to anything else. It
+``id -u``, ``sudo -n -l <command>`` and the two read-only usage commands
+(``ss -Htn state established``, ``cat /proc/stat /proc/meminfo``: metrics.py);
+it answers 127 to anything else. It
 forwards direct-streamlocal channels for ``/var/run/docker.sock`` to the
 host's simulated Docker API, as ``ssh -L`` to a real host would.
 
@@ -41,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import asyncssh
 
+from . import metrics
 from .model import monotonic
 from .service import HOST, Listener, client_socket, loopback_socket
 
@@ -76,6 +79,12 @@ LOGIND_REFUSAL: Final = (
     "Failed to power off system via logind: Interactive authentication required.\n"
 )
 OPEN_FAILED: Final = "open failed"
+
+
+def _address(sockaddr: Any) -> str:
+    """``host:port`` as ``ss`` prints it (IPv6 in brackets)."""
+    host, port = sockaddr[0], sockaddr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def id_line(username: str) -> str:
@@ -233,6 +242,17 @@ class SshListener(Listener):
             return
         if words == ["id", "-u"]:
             process.stdout.write(f"{USERS[username][0]}\n")
+            process.exit(0)
+            return
+        if words in (metrics.SS_WORDS, metrics.PROC_WORDS):
+            if words == metrics.SS_WORDS:
+                session = (
+                    _address(process.get_extra_info("sockname")),
+                    _address(process.get_extra_info("peername")),
+                )
+                process.stdout.write(metrics.ss_output(node, session))
+            else:
+                process.stdout.write(metrics.proc_output(node))
             process.exit(0)
             return
         sudo = False
