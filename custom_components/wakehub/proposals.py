@@ -49,8 +49,7 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
-from homeassistant.helpers.translation import async_get_translations
-from homeassistant.util import dt as dt_util, slugify
+from homeassistant.util import dt as dt_util
 
 from .const import (
     DEFAULT_PROPOSAL_EXPIRY,
@@ -58,10 +57,10 @@ from .const import (
     EVENT_NODE_KEPT,
     EVENT_PROPOSAL_CLOSED,
     EVENT_SHUTDOWN_PROPOSED,
-    PROPOSAL_NOTIFICATION_PREFIX,
 )
 from .core.model import PowerState, is_active
 from .core.planner import Decision, Verdict
+from .notifications import async_notify, proposal_notification_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -88,17 +87,6 @@ CLOSED_MEMORY: Final = 100
 
 PROPOSAL_ID_PREFIX: Final = "p_"
 """Proposal ids start with a letter, so templates never turn one into a number."""
-
-# English fallbacks of the translated notification texts (strings.json
-# ``exceptions.proposal_title`` / ``exceptions.proposal_message``).
-_FALLBACK_TITLE: Final = "Shut down {name}?"
-_FALLBACK_MESSAGE: Final = (
-    "{name} has no more active dependents. Shut it down?\n\n"
-    "To shut it down, run the `wakehub.confirm_shutdown` action with"
-    " `proposal_id: {proposal_id}`. To keep it on, run"
-    " `wakehub.dismiss_shutdown` with the same proposal id, or dismiss this"
-    " notification. Without an answer the proposal expires at {expires_at}."
-)
 
 
 class Outcome(StrEnum):
@@ -134,7 +122,7 @@ class Proposal:
     @property
     def notification_id(self) -> str:
         """The persistent notification that asks the question."""
-        return notification_id_for(self.node)
+        return proposal_notification_id(self.node)
 
     def as_dict(self) -> ProposalDict:
         """Serialise, with ISO 8601 times."""
@@ -161,11 +149,6 @@ class Proposal:
             created_at=created,
             expires_at=expires,
         )
-
-
-def notification_id_for(node_id: str) -> str:
-    """The id of the persistent notification of a proposal about ``node_id``."""
-    return f"{PROPOSAL_NOTIFICATION_PREFIX}{slugify(node_id)}"
 
 
 class ProposalManager:
@@ -530,17 +513,11 @@ class ProposalManager:
             "proposal_id": proposal.id,
             "expires_at": dt_util.as_local(proposal.expires_at).strftime("%H:%M"),
         }
-        strings = await async_get_translations(
-            self.hass, self.hass.config.language, "exceptions", {DOMAIN}
-        )
-        prefix = f"component.{DOMAIN}.exceptions."
-        title = strings.get(f"{prefix}proposal_title.message", _FALLBACK_TITLE)
-        message = strings.get(f"{prefix}proposal_message.message", _FALLBACK_MESSAGE)
-        persistent_notification.async_create(
+        await async_notify(
             self.hass,
-            message.format(**placeholders),
-            title=title.format(**placeholders),
-            notification_id=proposal.notification_id,
+            proposal.notification_id,
+            ("proposal_title", "proposal_message"),
+            placeholders,
         )
 
     # ------------------------------------------------------------------ store

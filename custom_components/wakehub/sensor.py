@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -23,6 +23,7 @@ from .const import (
 from .core.model import NodeKind, PowerState
 from .entity import WakeHubEntity, node_settings
 from .hub import HUB_KEY
+from .service_device import CASCADE_SENSOR_UNIQUE_ID, SERVICE_DEVICE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.typing import StateType
 
     from .coordinator import TreeNode, WakeHubConfigEntry, WakeHubCoordinator
+    from .hub import WakeHubHub
 
 # Every sensor reads the coordinator's data: no update of its own.
 PARALLEL_UPDATES = 0
@@ -239,13 +241,24 @@ async def async_setup_entry(
     entry: WakeHubConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the sensors of every node of the entry's tree."""
+    """Add the sensors of every node of the entry's tree.
+
+    The domain-wide cascade sensor is added through this platform too, when
+    the entry is the service device's home (see :mod:`.service_device`).
+    """
     coordinator = entry.runtime_data.coordinator
     async_add_entities(
         WakeHubSensorEntity(coordinator, node, description)
         for node in coordinator.tree.values()
         for description in SENSORS
         if description.exists_fn(coordinator, node)
+    )
+    hub = hass.data[HUB_KEY]
+    # The cascade sensor comes through the platform of its home entry.
+    entry.async_on_unload(
+        hub.home.async_register_platform(
+            entry.entry_id, lambda: async_add_entities([CascadeSensor(hub)])
+        )
     )
 
 
@@ -289,3 +302,80 @@ class WakeHubSensorEntity(WakeHubEntity, SensorEntity):
     def extra_state_attributes(self) -> dict[str, Any] | None:
         """Extra facts: the cascade step, or the discovered children."""
         return self.entity_description.attributes_fn(self.coordinator, self.node)
+
+
+CASCADE_STATES: Final = ["idle", "running"]
+
+
+class CascadeSensor(SensorEntity):
+    """Idle or running, with the current (or last) cascade in its attributes.
+
+    The attributes give the target, the action, the status and every step
+    with its own status (pending, running, done, skipped, failed, cancelled),
+    for dashboards, and ``nodes``: every node as the card lists it (see
+    :meth:`WakeHubHub.node_catalog`), since this sensor stays available when
+    a node's own entities do not.
+    """
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    _attr_translation_key = "cascade"
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_options = CASCADE_STATES
+    _attr_unique_id = CASCADE_SENSOR_UNIQUE_ID
+    _attr_device_info = SERVICE_DEVICE
+    _unrecorded_attributes = frozenset({"steps", "queued", "nodes"})
+
+    def __init__(self, hub: WakeHubHub) -> None:
+        """Follow ``hub``'s cascades."""
+        self._hub = hub
+
+    async def async_added_to_hass(self) -> None:
+        """Update on every cascade event."""
+        self.async_on_remove(self._hub.async_add_listener(self.async_write_ha_state))
+
+    @property
+    def native_value(self) -> str:
+        """``running`` while a cascade runs, else ``idle``."""
+        orchestrator = self._hub.orchestrator
+        running = orchestrator.running
+        busy = (running is not None and not running.done) or orchestrator.queued
+        return "running" if busy else "idle"
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The running (or last) cascade, its steps, and what is queued."""
+        orchestrator = self._hub.orchestrator
+        cascade = orchestrator.running or self._hub.last_cascade
+        attributes: dict[str, Any] = {
+            "target": None,
+            "target_name": None,
+            "action": None,
+            "status": None,
+            "steps": [],
+            "queued": [c.target_name for c in orchestrator.queued],
+            "nodes": self._hub.node_catalog(),
+        }
+        if cascade is not None:
+            data = cascade.as_dict()
+            attributes.update(
+                {
+                    "cascade_id": data["id"],
+                    "target": data["target"],
+                    "target_name": data["target_name"],
+                    "action": data["action"],
+                    "status": data["status"],
+                    "current_step": data["current_step"],
+                    "steps": [
+                        {
+                            "node": step["node"],
+                            "name": step["name"],
+                            "action": step["action"],
+                            "status": step["status"],
+                        }
+                        for step in data["steps"]
+                    ],
+                    "error": data["error"],
+                }
+            )
+        return attributes

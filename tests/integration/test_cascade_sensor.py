@@ -17,9 +17,12 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.entity_platform import async_get_platforms
 import pytest
 
-from custom_components.wakehub import hub as hub_module
 from custom_components.wakehub.compat import async_get_node_device
 from custom_components.wakehub.const import DOMAIN
+from custom_components.wakehub.service_device import (
+    CASCADE_SENSOR_UNIQUE_ID,
+    SERVICE_DEVICE_ID,
+)
 
 from .conftest import node_id_of
 from .hub_helpers import (
@@ -45,7 +48,7 @@ def _home(hass: HomeAssistant) -> er.RegistryEntry:
     """The cascade sensor's registry entry (its config entry is the home)."""
     ent_reg = er.async_get(hass)
     entity_id = ent_reg.async_get_entity_id(
-        Platform.SENSOR, DOMAIN, hub_module.CASCADE_SENSOR_UNIQUE_ID
+        Platform.SENSOR, DOMAIN, CASCADE_SENSOR_UNIQUE_ID
     )
     assert entity_id == SENSOR
     entry = ent_reg.async_get(entity_id)
@@ -56,7 +59,7 @@ def _home(hass: HomeAssistant) -> er.RegistryEntry:
 def _service_devices(hass: HomeAssistant) -> list[dr.DeviceEntry]:
     """Every device of WakeHub's entries carrying the service identifier."""
     registry = dr.async_get(hass)
-    identifier = (DOMAIN, hub_module.SERVICE_DEVICE_ID)
+    identifier = (DOMAIN, SERVICE_DEVICE_ID)
     found = {
         device.id: device
         for entry in hass.config_entries.async_entries(DOMAIN)
@@ -141,7 +144,7 @@ async def test_moves_to_another_entry_then_goes_with_the_last(
     switch = hass.states.get(switch_id("NAS"))
     assert switch is not None
     assert switch.state == "unavailable"
-    assert hub_module.CASCADE_SENSOR_UNIQUE_ID not in {
+    assert CASCADE_SENSOR_UNIQUE_ID not in {
         entity.unique_id
         for platform in async_get_platforms(hass, DOMAIN)
         for entity in platform.entities.values()

@@ -92,6 +92,6 @@ async def test_host_key_of_another_host_starts_no_reauth(
     """A guest's Docker tunnel, or a node no entry has: no machine reauth."""
     await async_setup_homelab(hass, homelab)
     hub = hub_of(hass)
-    assert hub._async_review_host_key(node_id_of(homelab.ready, "plex")) is None
-    assert hub._async_review_host_key("nobody") is None
+    assert hub.reporter.async_review_host_key(node_id_of(homelab.ready, "plex")) is None
+    assert hub.reporter.async_review_host_key("nobody") is None
     assert not hass.config_entries.flow.async_progress()

@@ -14,7 +14,11 @@ from homeassistant.const import SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.core import callback
 import pytest
 
-from custom_components.wakehub import hub as hub_module
+from custom_components.wakehub.const import (
+    EVENT_CASCADE_COMPLETED,
+    EVENT_CASCADE_FAILED,
+    EVENT_CASCADE_STEP,
+)
 from custom_components.wakehub.core.planner import Action
 
 from .conftest import state_of
@@ -67,7 +71,7 @@ async def test_scenario_2_start_sandbox(
     await async_setup_homelab(hass, homelab)
     events: list[dict[str, Any]] = []
     hass.bus.async_listen(
-        hub_module.EVENT_CASCADE_COMPLETED, callback(lambda e: events.append(e.data))
+        EVENT_CASCADE_COMPLETED, callback(lambda e: events.append(e.data))
     )
 
     await async_turn(hass, SERVICE_TURN_ON, "sandbox")
@@ -117,7 +121,7 @@ async def test_failure_stops_at_step_1(
     await async_setup_homelab(hass, homelab, settings={"NAS": {"start_timeout": 1}})
     failed: list[dict[str, Any]] = []
     hass.bus.async_listen(
-        hub_module.EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
+        EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
     )
     notifications: dict[str, Any] = {}
     persistent_notification.async_register_callback(
@@ -187,7 +191,7 @@ async def test_library_error_reaches_the_user(
     monkeypatch.delattr(wakeonlan, "send_magic_packet")
     failed: list[dict[str, Any]] = []
     hass.bus.async_listen(
-        hub_module.EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
+        EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
     )
     notifications: dict[str, Any] = {}
     persistent_notification.async_register_callback(
@@ -227,7 +231,7 @@ async def test_stop_fails_while_sshd_refuses_and_the_api_answers(
     assert hass.states.get(switch_id("Machine1")).state == "on"
     failed: list[dict[str, Any]] = []
     hass.bus.async_listen(
-        hub_module.EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
+        EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
     )
     notifications: dict[str, Any] = {}
     persistent_notification.async_register_callback(
@@ -290,9 +294,9 @@ async def test_stop_during_start_cancels_at_step_boundary(
         if event.data["name"] == "Jellyfin" and event.data["status"] == "started":
             jellyfin_started.set()
 
-    hass.bus.async_listen(hub_module.EVENT_CASCADE_STEP, on_step)
+    hass.bus.async_listen(EVENT_CASCADE_STEP, on_step)
     hass.bus.async_listen(
-        hub_module.EVENT_CASCADE_COMPLETED, callback(lambda e: ended.append(e.data))
+        EVENT_CASCADE_COMPLETED, callback(lambda e: ended.append(e.data))
     )
     await async_turn(hass, SERVICE_TURN_ON, "sandbox")
     await asyncio.wait_for(jellyfin_started.wait(), 10)
@@ -341,7 +345,7 @@ async def test_restart_marker_written_at_stop(
     await async_setup_homelab(hass, homelab)
     waiting = asyncio.Event()
     hass.bus.async_listen(
-        hub_module.EVENT_CASCADE_STEP,
+        EVENT_CASCADE_STEP,
         callback(lambda e: waiting.set() if e.data["status"] == "started" else None),
     )
     await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
@@ -378,7 +382,7 @@ async def test_interrupted_cascade_reported_at_start(
     }
     failed: list[dict[str, Any]] = []
     hass.bus.async_listen(
-        hub_module.EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
+        EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
     )
     notifications: dict[str, Any] = {}
     persistent_notification.async_register_callback(

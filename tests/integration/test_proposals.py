@@ -29,6 +29,7 @@ from custom_components.wakehub.core import (
     Verdict,
     reevaluate,
 )
+from custom_components.wakehub.notifications import proposal_notification_id
 from custom_components.wakehub.proposals import (
     CLOSED_MEMORY,
     EVENT_NODE_KEPT,
@@ -36,7 +37,6 @@ from custom_components.wakehub.proposals import (
     EVENT_SHUTDOWN_PROPOSED,
     STORAGE_KEY,
     ProposalManager,
-    notification_id_for,
 )
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ MACHINE2 = "aa:aa:aa:aa:aa:03"
 VM_DOCKER = f"{MACHINE1}/101"
 PLEX = f"{VM_DOCKER}/docker/plex"
 JELLYFIN = f"{MACHINE2}/202"
-NOTIFICATION = notification_id_for(NAS)
+NOTIFICATION = proposal_notification_id(NAS)
 
 
 def _topology() -> Topology:

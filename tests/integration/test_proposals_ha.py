@@ -22,7 +22,7 @@ from custom_components.wakehub.const import (
     DOMAIN,
     EVENT_PROPOSAL_CLOSED,
 )
-from custom_components.wakehub.proposals import notification_id_for
+from custom_components.wakehub.notifications import proposal_notification_id
 
 from .conftest import node_id_of, state_of
 from .hub_helpers import (
@@ -58,7 +58,7 @@ async def _propose(hass: HomeAssistant, homelab: HomelabThread) -> str:
 
 def _has_notification(hass: HomeAssistant, homelab: HomelabThread) -> bool:
     notifications = persistent_notification._async_get_or_create_notifications(hass)
-    return notification_id_for(node_id_of(homelab.ready, "NAS")) in notifications
+    return proposal_notification_id(node_id_of(homelab.ready, "NAS")) in notifications
 
 
 async def test_dismiss_through_the_service(
@@ -84,7 +84,7 @@ async def test_dismissing_the_notification_declines(
     await _propose(hass, homelab)
     closed = async_capture_events(hass, EVENT_PROPOSAL_CLOSED)
     persistent_notification.async_dismiss(
-        hass, notification_id_for(node_id_of(homelab.ready, "NAS"))
+        hass, proposal_notification_id(node_id_of(homelab.ready, "NAS"))
     )
     await hass.async_block_till_done()
     assert [e.data["outcome"] for e in closed] == ["dismissed"]

@@ -23,11 +23,13 @@ from pytest_homeassistant_custom_component.common import async_capture_events
 from custom_components.wakehub import hub as hub_module
 from custom_components.wakehub.const import (
     DOMAIN,
+    EVENT_CASCADE_COMPLETED,
+    EVENT_CASCADE_FAILED,
     EVENT_NODE_KEPT,
     EVENT_PROPOSAL_CLOSED,
     EVENT_SHUTDOWN_PROPOSED,
 )
-from custom_components.wakehub.proposals import notification_id_for
+from custom_components.wakehub.notifications import proposal_notification_id
 
 from .conftest import node_id_of, state_of
 from .hub_helpers import (
@@ -114,7 +116,7 @@ async def test_scenario_3_jellyfin_off_proposes_the_nas(
     assert proposal_id.startswith("p_")
     assert event.data["name"] == "NAS"
     nas = node_id_of(homelab.ready, "NAS")
-    notification = _notifications(hass)[notification_id_for(nas)]
+    notification = _notifications(hass)[proposal_notification_id(nas)]
     assert notification["title"] == "Shut down NAS?"
     assert proposal_id in notification["message"]
 
@@ -125,7 +127,7 @@ async def test_scenario_3_jellyfin_off_proposes_the_nas(
     assert commands(homelab) == [*MACHINE1_STOP, ("ssh_shutdown", "NAS")]
     assert [c["command"] for c in homelab.commands()][-1] == "systemctl poweroff"
     assert state_of(hass, "NAS") == "off"
-    assert notification_id_for(nas) not in _notifications(hass)
+    assert proposal_notification_id(nas) not in _notifications(hass)
     assert hub_of(hass).proposals.proposals == []
 
 
@@ -228,7 +230,7 @@ async def test_stale_proposal_never_undoes_a_start(
     ]
     assert hub.proposals.proposals == []
     nas = node_id_of(homelab.ready, "NAS")
-    assert notification_id_for(nas) not in _notifications(hass)
+    assert proposal_notification_id(nas) not in _notifications(hass)
     assert "proposal_id" not in hass.states.get("sensor.nas_status").attributes
 
     for data in ({"proposal_id": proposals["NAS"]}, {"entity_id": "switch.nas"}):
@@ -329,7 +331,7 @@ async def test_scenario_7_proxmox_401(
     """An expired token: the cascade fails at Machine2 and a reauth flow starts."""
     entries = await async_setup_homelab(hass, homelab)
     homelab.fault("Machine2", "api_status", 401)
-    failed = async_capture_events(hass, hub_module.EVENT_CASCADE_FAILED)
+    failed = async_capture_events(hass, EVENT_CASCADE_FAILED)
 
     await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
     await async_wait_idle(hass)
@@ -352,7 +354,7 @@ async def test_scenario_7_host_key_change(
     homelab.set_power("NAS", "on")
     await async_setup_homelab(hass, homelab)
     homelab.fault("NAS", "hostkey_change")
-    failed = async_capture_events(hass, hub_module.EVENT_CASCADE_FAILED)
+    failed = async_capture_events(hass, EVENT_CASCADE_FAILED)
 
     await async_turn(hass, SERVICE_TURN_OFF, "NAS")
     await async_wait_idle(hass)
@@ -376,7 +378,7 @@ async def test_two_targets_at_once(hass: HomeAssistant, homelab: HomelabThread) 
     await async_setup_homelab(hass, homelab)
     ended: list[str] = []
     hass.bus.async_listen(
-        hub_module.EVENT_CASCADE_COMPLETED,
+        EVENT_CASCADE_COMPLETED,
         callback(lambda e: ended.append(e.data["target_name"])),
     )
     await hass.services.async_call(

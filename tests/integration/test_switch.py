@@ -18,9 +18,8 @@ from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import async_get_platforms
 import pytest
 
-from custom_components.wakehub import hub as hub_module
 from custom_components.wakehub.compat import async_get_node_device
-from custom_components.wakehub.const import DOMAIN
+from custom_components.wakehub.const import DOMAIN, EVENT_CASCADE_STEP
 
 from .conftest import node_id_of, state_of
 from .hub_helpers import (
@@ -62,7 +61,7 @@ def _step_started(hass: HomeAssistant, name: str) -> asyncio.Event:
         if event.data["name"] == name and event.data["status"] == "started":
             started.set()
 
-    hass.bus.async_listen(hub_module.EVENT_CASCADE_STEP, on_step)
+    hass.bus.async_listen(EVENT_CASCADE_STEP, on_step)
     return started
 
 

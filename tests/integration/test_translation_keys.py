@@ -35,8 +35,8 @@ Assistant's conventions:
   given to an exception, or to a helper that passes its first parameter on
   as ``translation_key`` (``services._invalid``); ``translation_key=err.code``
   uses the codes of the core errors; the persistent notifications read
-  ``exceptions.<k>.message`` too: literal keys handed to the hub's
-  ``_async_notify_failure`` and the ``<k>.message`` lookups of proposals.py;
+  ``exceptions.<k>.message`` too: literal keys handed to
+  ``notifications.async_notify`` or the reporter's ``_async_notify_failure``;
 * issues: a literal (or module-constant) ``translation_key`` of
   ``async_create_issue``;
 * services: every action of services.yaml and each of its fields has a name
@@ -537,7 +537,7 @@ def _exceptions() -> dict[str, set[str]]:
                 and (key := _resolve(node.args[0], constants))
             ):
                 required.add(key)
-            if name == "_async_notify_failure":
+            if name in ("_async_notify_failure", "async_notify"):
                 for arg in node.args:
                     elements = arg.elts if isinstance(arg, ast.Tuple) else [arg]
                     required |= {t for e in elements if (t := _const_value(e))}

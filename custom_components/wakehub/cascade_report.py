@@ -1,0 +1,295 @@
+"""The orchestrator's events, told to Home Assistant.
+
+:class:`CascadeReporter` receives every :class:`~.orchestrator.OrchestratorEvent`
+and turns it into what Home Assistant shows:
+
+- each node's activity (``starting``/``stopping``/``error`` with the current
+  step, ``"2/3: waiting for Machine2's Proxmox API"``), pushed to the node's
+  coordinator, which gives it to the entities with the node's view;
+- bus events ``wakehub_cascade_started``/``_step``/``_completed``/``_failed``
+  (their data: docs/events.md);
+- a persistent notification, in the user's language, when a cascade fails,
+  and a reauthentication when it failed on a machine's changed host key;
+- fast polling of the coordinators a running cascade acts on;
+- the restart marker (:mod:`.restart_marker`) at each step;
+- the re-evaluation's decisions, to the shutdown proposals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.core import callback
+
+from .channels.errors import HostKeyMismatchError, NoQuorumError
+from .const import (
+    EVENT_CASCADE_COMPLETED,
+    EVENT_CASCADE_FAILED,
+    EVENT_CASCADE_STARTED,
+    EVENT_CASCADE_STEP,
+)
+from .coordinator import NodeActivity
+from .notifications import async_notify, cascade_notification_id
+from .orchestrator import (
+    Cascade,
+    CascadeEnded,
+    CascadeStarted,
+    CascadeStatus,
+    NodeActivityChanged,
+    OrchestratorEvent,
+    Reevaluated,
+    StepChanged,
+    StepEventKind,
+)
+from .restart_marker import Marker, marker_of
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from homeassistant.core import CALLBACK_TYPE
+
+    from .hub import WakeHubHub
+
+_LOGGER = logging.getLogger(__package__)
+
+
+def _event_base(cascade: Cascade) -> dict[str, Any]:
+    return {
+        "cascade_id": cascade.id,
+        "action": str(cascade.action),
+        "target": cascade.target,
+        "target_name": cascade.target_name,
+        "origin": str(cascade.origin),
+        "status": str(cascade.status),
+    }
+
+
+class CascadeReporter:
+    """Tells Home Assistant what the hub's orchestrator does."""
+
+    def __init__(self, hub: WakeHubHub) -> None:
+        """Report the cascades of ``hub``'s orchestrator."""
+        self._hub = hub
+        self.hass = hub.hass
+        self._step_text: dict[str, str] = {}
+        self._fast_polling: dict[str, list[CALLBACK_TYPE]] = {}
+        self.stopping = False
+        self.last_cascade: Cascade | None = None
+
+    @callback
+    def forget(self, node_ids: Mapping[str, Any]) -> None:
+        """Drop the step texts of nodes that left (their entry unloaded)."""
+        for node_id in node_ids:
+            self._step_text.pop(node_id, None)
+
+    @callback
+    def on_event(self, event: OrchestratorEvent) -> None:
+        """Report one orchestrator event."""
+        if isinstance(event, NodeActivityChanged):
+            self._push_activity(event.node)
+            return
+        if isinstance(event, StepChanged):
+            self._on_step(event)
+        elif isinstance(event, CascadeStarted):
+            self._on_started(event.cascade)
+            self._hub.check_withdrawals()
+        elif isinstance(event, CascadeEnded):
+            self._on_ended(event.cascade)
+        elif isinstance(event, Reevaluated):
+            self._on_reevaluated(event)
+        self._hub.notify_listeners()
+
+    @callback
+    def _push_activity(self, node_id: str) -> None:
+        coordinator = self._hub.coordinator_of(node_id)
+        activity = self._hub.orchestrator.node_activity(node_id)
+        if activity is None:
+            self._step_text.pop(node_id, None)
+            if coordinator is not None:
+                coordinator.clear_activity(node_id)
+            return
+        if coordinator is not None:
+            coordinator.set_activity(
+                node_id,
+                NodeActivity(
+                    state=activity.state,
+                    step=self._step_text.get(node_id),
+                    error_code=activity.code,
+                    error_message=activity.message,
+                ),
+            )
+
+    @callback
+    def _on_started(self, cascade: Cascade) -> None:
+        self.last_cascade = cascade
+        ends: list[CALLBACK_TYPE] = []
+        for coordinator in self._hub.coordinators_of(cascade.nodes):
+            ends.append(coordinator.async_begin_fast_polling())
+            coordinator.async_update_listeners()
+        self._fast_polling[cascade.id] = ends
+        self._hub.marker.save(marker_of(cascade))
+        self.hass.bus.async_fire(
+            EVENT_CASCADE_STARTED,
+            {
+                **_event_base(cascade),
+                "steps": [
+                    {
+                        "node": cstep.node,
+                        "name": cstep.name,
+                        "action": str(cstep.step.action),
+                        "channel": str(cstep.step.channel),
+                    }
+                    for cstep in cascade.steps
+                ],
+            },
+        )
+
+    @callback
+    def _on_step(self, event: StepChanged) -> None:
+        cascade, cstep = event.cascade, event.step
+        if event.detail is not None:
+            self._step_text[cstep.node] = (
+                f"{event.index + 1}/{event.total}: {event.detail}"
+            )
+            self._push_activity(cstep.node)
+        if event.kind is StepEventKind.STARTED:
+            self._hub.marker.save(marker_of(cascade, event.index))
+        if event.kind is StepEventKind.WAITING:
+            return
+        self.hass.bus.async_fire(
+            EVENT_CASCADE_STEP,
+            {
+                **_event_base(cascade),
+                "node": cstep.node,
+                "name": cstep.name,
+                "step": event.index + 1,
+                "total": event.total,
+                "status": str(event.kind),
+                "detail": event.detail,
+            },
+        )
+
+    @callback
+    def _on_ended(self, cascade: Cascade) -> None:
+        self.last_cascade = cascade
+        for end in self._fast_polling.pop(cascade.id, []):
+            end()
+        # A last refresh of every tree the cascade touched: the entities show
+        # where it left the nodes without waiting for the next poll.
+        for coordinator in self._hub.coordinators_of(cascade.nodes):
+            coordinator.async_update_listeners()
+            if not self.stopping:
+                self._hub.refresh_in_background(coordinator)
+        if self.stopping and cascade.status is CascadeStatus.INTERRUPTED:
+            return  # Reported at the next start, from the stored marker.
+        self._hub.marker.cascade_ended(cascade.id)
+        if cascade.status in (CascadeStatus.COMPLETED, CascadeStatus.CANCELLED):
+            self.hass.bus.async_fire(
+                EVENT_CASCADE_COMPLETED,
+                {**_event_base(cascade), "cancel_reason": cascade.cancel_reason},
+            )
+            return
+        error = cascade.error
+        step = error.step if error is not None else None
+        node = error.node if error is not None and error.node else cascade.target
+        data = {
+            **_event_base(cascade),
+            "node": node,
+            "name": self._hub.name_of(node),
+            "step": step + 1 if step is not None else None,
+            "total": len(cascade.steps),
+            "error_code": error.code if error is not None else None,
+            "error_message": error.message if error is not None else None,
+        }
+        self.hass.bus.async_fire(EVENT_CASCADE_FAILED, data)
+        texts = ("cascade_failed_title", "cascade_failed")
+        if data["error_code"] == HostKeyMismatchError.code and (
+            machine := self.async_review_host_key(node)
+        ):
+            texts = ("cascade_failed_host_key_title", "cascade_failed_host_key")
+            data = {**data, "machine": machine}
+        elif data["error_code"] == NoQuorumError.code:
+            texts = ("cascade_failed_no_quorum_title", "cascade_failed_no_quorum")
+        self.hass.async_create_task(
+            self._async_notify_failure(cascade.id, texts, data),
+            eager_start=True,
+        )
+
+    @callback
+    def async_review_host_key(self, node: str) -> str | None:
+        """Start the reauth that reviews a machine's changed SSH host key.
+
+        ``node`` failed on a host key: the machine itself (its shutdown) or a
+        container of the machine's own Docker API through SSH. Returns the
+        machine's entry title, or ``None`` when the key is not the machine's
+        (a guest's Docker tunnel: its key is re-pinned in the node settings).
+        """
+        coordinator = self._hub.coordinator_of(node)
+        if coordinator is None:
+            return None
+        machine = coordinator.machine_id
+        if node != machine and coordinator.tree[node].parent != machine:
+            return None
+        entry = coordinator.config_entry
+        entry.async_start_reauth(self.hass)
+        return entry.title
+
+    @callback
+    def _on_reevaluated(self, event: Reevaluated) -> None:
+        # Every node: a KEEP decision names the dependents and children
+        # that keep the node on.
+        names = {
+            node_id: node.name for node_id, node in self._hub.topology.nodes.items()
+        }
+        self.hass.async_create_task(
+            self._hub.proposals.async_handle_reevaluation(event.decisions, names),
+            eager_start=True,
+        )
+
+    async def _async_notify_failure(
+        self, cascade_id: str, texts: tuple[str, str], data: Mapping[str, Any]
+    ) -> None:
+        """A persistent notification; ``texts`` are its title and message keys."""
+        placeholders = {
+            "target": str(data["target_name"]),
+            "node": str(data.get("name") or data["target_name"]),
+            "step": str(data.get("step") or "?"),
+            "total": str(data.get("total") or "?"),
+            "code": str(data.get("error_code") or ""),
+            "message": str(data.get("error_message") or ""),
+            "machine": str(data.get("machine") or ""),
+        }
+        await async_notify(
+            self.hass, cascade_notification_id(cascade_id), texts, placeholders
+        )
+
+    async def async_report_interrupted(self, marker: Marker) -> None:
+        """Report the cascade a restart interrupted (its stored marker)."""
+        data = {
+            "cascade_id": marker.get("id"),
+            "action": marker.get("action"),
+            "target": marker.get("target"),
+            "target_name": marker.get("target_name"),
+            "origin": marker.get("origin"),
+            "status": str(CascadeStatus.INTERRUPTED),
+            "node": marker.get("node"),
+            "name": marker.get("name"),
+            "step": marker.get("step"),
+            "total": marker.get("total"),
+            "error_code": "interrupted",
+            "error_message": "Home Assistant restarted during the cascade",
+        }
+        _LOGGER.warning(
+            "The cascade %s of %s was interrupted by a restart at step %s/%s",
+            data["action"],
+            data["target_name"],
+            data["step"],
+            data["total"],
+        )
+        self.hass.bus.async_fire(EVENT_CASCADE_FAILED, data)
+        await self._async_notify_failure(
+            str(marker.get("id")),
+            ("cascade_interrupted_title", "cascade_interrupted"),
+            data,
+        )
