@@ -98,6 +98,7 @@ BOOL_FAULTS: Final = frozenset(
         "ssh_refuse",
         "sudo_password_required",
         "ignore_shutdown",
+        "ss_missing",  # no iproute2: `ss` is not found (exit 127)
     }
 )
 ACTION_FAULTS: Final = frozenset(

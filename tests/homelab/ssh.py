@@ -244,7 +244,8 @@ class SshListener(Listener):
             process.stdout.write(f"{USERS[username][0]}\n")
             process.exit(0)
             return
-        if words in (metrics.SS_WORDS, metrics.PROC_WORDS):
+        missing = words == metrics.SS_WORDS and node.faults.get("ss_missing")
+        if words in (metrics.SS_WORDS, metrics.PROC_WORDS) and not missing:
             if words == metrics.SS_WORDS:
                 session = (
                     _address(process.get_extra_info("sockname")),

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast, overload
 
 from .base import ChildInfo, ChildKind, HostApi, MachinePower
-from .docker import DockerConfig, DockerEndpoint, DockerHost
+from .docker import ContainerUsage, DockerConfig, DockerEndpoint, DockerHost
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -61,6 +61,7 @@ from .proxmox import (
 )
 from .ssh import (
     HostKey,
+    ReadOnlyCommand,
     ShutdownCommand,
     SshChannel,
     SshConfig,
@@ -80,6 +81,7 @@ __all__ = [
     "ChildInfo",
     "ChildKind",
     "CommandFailedError",
+    "ContainerUsage",
     "DockerConfig",
     "DockerEndpoint",
     "DockerHost",
@@ -97,6 +99,7 @@ __all__ = [
     "ProbeResult",
     "ProxmoxConfig",
     "ProxmoxHost",
+    "ReadOnlyCommand",
     "ShutdownCommand",
     "SshChannel",
     "SshConfig",

@@ -24,7 +24,9 @@ Containers are identified by their NAME (without Docker's leading ``/``): a
 container recreated by ``compose up`` keeps its name but not its ID.
 
 Requests per call: :meth:`DockerHost.read_states` makes exactly ONE request,
-``GET /containers/json?all=1``. aiodocker negotiates the API version once per
+``GET /containers/json?all=1``; :meth:`DockerHost.usage` (for an inactivity
+rule, once per period, never per poll) ONE ``GET /containers/{name}/stats``
+with ``stream=false``. aiodocker negotiates the API version once per
 client, with one ``GET /version`` on its very first request (``check`` does
 that before the first poll).
 """
@@ -75,6 +77,51 @@ _HEALTH_MARKERS = (
     ("(unhealthy)", "unhealthy"),
     ("(health: starting)", "starting"),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerUsage:
+    """One container's usage, from one stats document.
+
+    ``cpu_percent`` is the share of all the host's CPUs (0-100): the Docker
+    CLI's ``cpu_delta / system_delta * online_cpus * 100`` without the
+    ``online_cpus`` factor. ``ram_percent`` is the usage less the page cache
+    (``inactive_file``, as the CLI does) over the limit. ``net_bytes`` is
+    received plus sent bytes over every interface since the container
+    started. ``None`` where the document has no figure (a stopped container).
+    """
+
+    cpu_percent: float | None
+    ram_percent: float | None
+    net_bytes: int | None
+
+    @classmethod
+    def from_stats(cls, stats: dict[str, Any]) -> ContainerUsage:
+        """Read a ``GET /containers/{id}/stats?stream=false`` document."""
+        cpu: float | None = None
+        now, before = stats.get("cpu_stats") or {}, stats.get("precpu_stats") or {}
+        try:
+            used = now["cpu_usage"]["total_usage"] - before["cpu_usage"]["total_usage"]
+            system = now["system_cpu_usage"] - before["system_cpu_usage"]
+            if system > 0 and used >= 0:
+                cpu = min(100.0, 100.0 * used / system)
+        except (KeyError, TypeError):
+            cpu = None
+        ram: float | None = None
+        memory = stats.get("memory_stats") or {}
+        usage, limit = memory.get("usage"), memory.get("limit")
+        if isinstance(usage, int) and isinstance(limit, int) and limit > 0:
+            cache = (memory.get("stats") or {}).get("inactive_file", 0)
+            ram = 100.0 * max(0, usage - int(cache or 0)) / limit
+        networks = stats.get("networks")
+        net: int | None = None
+        if isinstance(networks, dict):
+            net = sum(
+                int(iface.get("rx_bytes", 0)) + int(iface.get("tx_bytes", 0))
+                for iface in networks.values()
+                if isinstance(iface, dict)
+            )
+        return cls(cpu_percent=cpu, ram_percent=ram, net_bytes=net)
 
 
 class DockerEndpoint(StrEnum):
@@ -416,6 +463,21 @@ class DockerHost:
                 details=details,
             )
         return states
+
+    async def usage(self, key: str) -> ContainerUsage:
+        """One container's usage: ONE ``GET /containers/{name}/stats``.
+
+        ``stream=false``: one document, whose ``precpu_stats`` the engine
+        takes about a second before ``cpu_stats``.
+        """
+
+        async def call(docker: aiodocker.Docker) -> list[Any]:
+            # aiodocker gives stats no timeout of its own (a stream may last).
+            async with asyncio.timeout(self.config.timeout):
+                return list(await docker.containers.container(key).stats(stream=False))
+
+        documents = await self._guard(call)
+        return ContainerUsage.from_stats(dict(documents[0]) if documents else {})
 
     async def start(self, key: str) -> None:
         """Start a container by name (already running, HTTP 304, is success)."""

@@ -26,6 +26,10 @@ with it, and raises :class:`ShutdownNotAllowedError` otherwise. A key that
 the machine restricts to the shutdown (``command=`` in ``authorized_keys``,
 ``SshConfig.forced_command``) is only logged in with: the server would run
 the shutdown instead of any command.
+
+:meth:`SshChannel.read` runs the inactivity rules' fixed read-only commands
+(:class:`ReadOnlyCommand`, never user text) over one pinned connection, and
+refuses to with a forced-command key.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterable
 
 DEFAULT_SSH_PORT = 22
 DEFAULT_SSH_TIMEOUT = 10.0
@@ -76,6 +80,15 @@ class HostKey:
     """The OpenSSH public key line (``ssh-ed25519 AAAA...``) to pin."""
     fingerprint: str
     """``SHA256:...``, as ``ssh-keygen -l`` prints it."""
+
+
+class ReadOnlyCommand(StrEnum):
+    """The fixed read-only commands an inactivity rule reads a machine with."""
+
+    CONNECTIONS = "ss -Htn state established"
+    """Established TCP connections (iproute2), no header, no State column."""
+    USAGE = "cat /proc/stat /proc/meminfo"
+    """Cumulative CPU jiffies and memory figures (proc(5))."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -354,3 +367,28 @@ class SshChannel:
         message = (stderr.strip() or stdout.strip()).splitlines()
         detail = message[0] if message else f"exit status {result.exit_status}"
         raise CommandFailedError(f"{command!r} failed on {self._where}: {detail}")
+
+    async def read(self, commands: Iterable[ReadOnlyCommand]) -> dict[str, str]:
+        """Run fixed read-only commands over ONE connection; their stdout.
+
+        Raises :class:`InvalidConfigError` with a forced-command key (the
+        server would run the shutdown instead), :class:`CommandFailedError`
+        when a command exits non-zero (``ss`` missing, say).
+        """
+        if self.config.forced_command:
+            raise InvalidConfigError(
+                f"the key for {self._where} is restricted to the shutdown "
+                "(command= in authorized_keys): nothing else can be read"
+            )
+        outputs: dict[str, str] = {}
+        async with self.connection() as conn:
+            for command in commands:
+                result = await self._run_check(conn, str(ReadOnlyCommand(command)))
+                if result.exit_status != 0:
+                    detail = _first_line(result) or f"exit status {result.exit_status}"
+                    raise CommandFailedError(
+                        f"{command.value!r} failed on {self._where}: {detail}"
+                    )
+                stdout = result.stdout
+                outputs[command.value] = stdout if isinstance(stdout, str) else ""
+        return outputs
