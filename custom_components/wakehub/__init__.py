@@ -11,17 +11,14 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 
+from .card import async_register_card
 from .const import CONF_DEPENDENCIES, CONF_NODES, DOMAIN
-from .coordinator import (
-    WakeHubConfigEntry,
-    WakeHubCoordinator,
-    WakeHubRuntimeData,
-    async_remove_persisted_tree,
-    build_tree,
-)
+from .coordinator import WakeHubCoordinator
 from .entity import async_register_devices
-from .frontend import async_register_card
+from .entry_channels import async_build_channels
 from .hub import HUB_KEY, WakeHubHub
+from .known_children import async_remove_persisted_tree
+from .models import WakeHubConfigEntry, WakeHubRuntimeData, build_tree
 from .services import async_setup_services
 
 if TYPE_CHECKING:
@@ -52,8 +49,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> b
     A machine that is off is a normal state: the first refresh then only
     probes it, makes no API request, and every node shows ``off``.
     """
-    from .models import async_build_channels
-
     channels = await async_build_channels(hass, entry)
     # Released on unload, and also when the first refresh fails the setup.
     entry.async_on_unload(channels.async_close)

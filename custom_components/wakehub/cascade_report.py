@@ -29,7 +29,6 @@ from .const import (
     EVENT_CASCADE_STARTED,
     EVENT_CASCADE_STEP,
 )
-from .coordinator import NodeActivity
 from .notifications import async_notify, cascade_notification_id
 from .orchestrator import (
     Cascade,
@@ -102,22 +101,13 @@ class CascadeReporter:
 
     @callback
     def _push_activity(self, node_id: str) -> None:
-        coordinator = self._hub.coordinator_of(node_id)
+        """Give the node's coordinator the orchestrator's activity and step text."""
         activity = self._hub.orchestrator.node_activity(node_id)
         if activity is None:
             self._step_text.pop(node_id, None)
-            if coordinator is not None:
-                coordinator.clear_activity(node_id)
-            return
-        if coordinator is not None:
-            coordinator.set_activity(
-                node_id,
-                NodeActivity(
-                    state=activity.state,
-                    step=self._step_text.get(node_id),
-                    error_code=activity.code,
-                    error_message=activity.message,
-                ),
+        if (coordinator := self._hub.coordinator_of(node_id)) is not None:
+            coordinator.async_set_overlay(
+                node_id, activity=activity, step=self._step_text.get(node_id)
             )
 
     @callback

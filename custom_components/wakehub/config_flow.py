@@ -165,10 +165,15 @@ from .const import (
     PROXMOX_ROLE_PRIVILEGES,
     READINESS_CHECKS,
 )
-from .coordinator import build_tree
 from .core.errors import DependencyCycleError, InvalidMacError
 from .core.ids import machine_id, normalize_mac
-from .driver import url_port
+from .entry_channels import (
+    child_node_id,
+    docker_config,
+    proxmox_config,
+    ssh_config,
+    wake_on_lan,
+)
 from .graph import (
     BuiltTopology,
     build_topology,
@@ -176,13 +181,8 @@ from .graph import (
     stored_edges,
     with_dependencies,
 )
-from .models import (
-    child_node_id,
-    docker_config,
-    proxmox_config,
-    ssh_config,
-    wake_on_lan,
-)
+from .ha_driver import url_port
+from .models import build_tree
 from .orchestrator.power import DEFAULT_SETTLE, Readiness
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ if TYPE_CHECKING:
 
     from homeassistant.core import HomeAssistant
 
-    from .coordinator import WakeHubConfigEntry, WakeHubRuntimeData
+    from .models import WakeHubConfigEntry, WakeHubRuntimeData
 
 _LOGGER = logging.getLogger(__name__)
 

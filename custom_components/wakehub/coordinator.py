@@ -17,26 +17,27 @@ booted, ``paused``, ``suspended``, migrating...).
 
 The same refreshes discover the children that the APIs report but the user does
 not manage yet, and the last known tree is persisted so that a machine that is
-off at start-up still shows its children.
+off at start-up still shows its children (:mod:`.known_children`).
+
+The coordinator is the one owner of each node's view (:meth:`WakeHubCoordinator.view`):
+the last poll plus what WakeHub says of the node, which the hub pushes
+(:meth:`WakeHubCoordinator.async_set_overlay`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import replace
 from datetime import timedelta
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
-from homeassistant.helpers.storage import Store
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
-from .channels import Machine, SshChannel, fetch_host_key
-from .channels.base import ChildInfo, ChildKind, HostApi
+from .boot_check import async_verify_at_boot
 from .channels.errors import (
     AuthenticationError,
     ChannelError,
@@ -48,212 +49,40 @@ from .compat import async_get_node_device
 from .const import (
     CONF_CA,
     CONF_FINGERPRINT,
-    CONF_HOST,
-    CONF_HOST_KEY,
-    CONF_KIND,
     CONF_MAC,
     CONF_NAME,
-    CONF_NODES,
-    CONF_PARENT,
-    CONF_PORT,
     CONF_PROXMOX,
     CONF_SCAN_INTERVAL,
-    CONF_SSH,
     CONF_VERIFY_AT_BOOT,
     DEFAULT_SCAN_INTERVAL,
-    DEFAULT_SSH_PORT,
     DOMAIN,
 )
 from .core.ids import machine_id
 from .core.model import NodeKind, PowerState
-from .models import child_node_id, ssh_config
+from .known_children import KnownChildren, child_power
+from .models import (
+    MachineSnapshot,
+    NodeData,
+    NodeOverlay,
+    NodeView,
+    TreeNode,
+    WakeHubChannels,
+    WakeHubConfigEntry,
+    build_tree,
+)
+from .repairs import async_update_missing_issues
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from .channels.base import ChildInfo, HostApi
 
 _LOGGER = logging.getLogger(__package__)
 
 FAST_SCAN_INTERVAL: Final = timedelta(seconds=1)
 """How often a coordinator polls while a cascade runs on its tree."""
 
-STORAGE_VERSION: Final = 1
-
-_VOLATILE_DETAILS: Final = frozenset(
-    {"cpu", "mem", "uptime", "netin", "netout", "diskread", "diskwrite", "disk"}
-)
-"""Figures that change at every refresh: never persisted, never in attributes."""
-
-type WakeHubConfigEntry = ConfigEntry[WakeHubRuntimeData]
-
-
-@dataclass(slots=True, kw_only=True)
-class WakeHubChannels:
-    """The channel objects of one entry.
-
-    ``docker`` maps the node id of every Docker host of the tree (the machine
-    itself, or a managed VM/LXC) to its Docker API.
-    """
-
-    machine: Machine
-    proxmox: ProxmoxHost | None = None
-    docker: dict[str, HostApi] = field(default_factory=dict)
-
-    async def async_close(self) -> None:
-        """Release every connection the APIs hold."""
-        apis: list[HostApi] = list(self.docker.values())
-        if self.proxmox is not None:
-            apis.append(self.proxmox)
-        await asyncio.gather(*(api.close() for api in apis), return_exceptions=True)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TreeNode:
-    """One managed node of the entry's hosting tree, as configured."""
-
-    id: str
-    kind: NodeKind
-    name: str
-    key: str | None = None
-    parent: str | None = None
-    settings: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodeActivity:
-    """A transient state that the orchestrator overlays on a polled one."""
-
-    state: PowerState
-    step: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NodeData:
-    """What the last refresh knows about one managed node."""
-
-    state: PowerState
-    status: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DiscoveredChild:
-    """A child an API reports (or reported) that the user does not manage."""
-
-    node_id: str
-    host_id: str
-    info: ChildInfo
-
-    def as_attribute(self) -> dict[str, Any]:
-        """Return the stable facts about this child, for state attributes."""
-        return {
-            "node_id": self.node_id,
-            "name": self.info.name,
-            "kind": str(self.info.kind),
-            "key": self.info.key,
-            **_stable_details(self.info.details),
-        }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MachineSnapshot:
-    """What one refresh fetched for a whole tree."""
-
-    machine_up: bool
-    nodes: Mapping[str, NodeData]
-    discovered: Mapping[str, tuple[DiscoveredChild, ...]]
-    missing: frozenset[str] = frozenset()
-    failed_hosts: frozenset[str] = frozenset()
-    migrated: Mapping[str, str] = field(default_factory=dict)
-    """Missing guests the cluster now runs on another node: node id -> node name."""
-
-
-@dataclass(slots=True, kw_only=True)
-class WakeHubRuntimeData:
-    """What a loaded entry keeps in ``entry.runtime_data``."""
-
-    coordinator: WakeHubCoordinator
-    channels: WakeHubChannels
-
-
-def _stable_details(details: Mapping[str, Any]) -> dict[str, Any]:
-    """Drop the figures that change at every refresh."""
-    return {k: v for k, v in details.items() if k not in _VOLATILE_DETAILS}
-
-
-def _child_power(info: ChildInfo) -> PowerState:
-    """A child's polled power state.
-
-    A Proxmox guest is off only when Proxmox says ``stopped``: ``unknown``
-    (``pvestatd`` has not published it yet, just after the node booted) and
-    QEMU's other words (``paused``, ``suspended``, ``inmigrate``...) are not
-    off, and a start must not skip a paused VM as if it were on. A start or
-    a stop then reads the guest's live status before acting.
-    """
-    if info.running:
-        return PowerState.ON
-    if info.kind is ChildKind.CONTAINER or info.status == "stopped":
-        return PowerState.OFF
-    return PowerState.UNKNOWN
-
-
-def _child_to_json(info: ChildInfo) -> dict[str, Any]:
-    """Serialise a child for the store (without the volatile figures)."""
-    return {
-        "key": info.key,
-        "kind": str(info.kind),
-        "name": info.name,
-        "details": _stable_details(info.details),
-    }
-
-
-def _child_from_json(raw: Mapping[str, Any]) -> ChildInfo:
-    """Rebuild a persisted child; it is shown ``off`` until its host answers."""
-    return ChildInfo(
-        key=str(raw["key"]),
-        kind=ChildKind(raw["kind"]),
-        name=str(raw["name"]),
-        running=False,
-        status="unknown",
-        details=dict(raw.get("details", {})),
-    )
-
-
-def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
-    """The store of an entry's last known tree."""
-    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
-
-
-async def async_remove_persisted_tree(hass: HomeAssistant, entry_id: str) -> None:
-    """Forget the persisted tree of an entry that is being removed."""
-    await _store(hass, entry_id).async_remove()
-
-
-def build_tree(entry: ConfigEntry[Any]) -> dict[str, TreeNode]:
-    """Return the entry's managed nodes by id, parents before children."""
-    machine = machine_id(entry.data[CONF_MAC])
-    nodes: dict[str, TreeNode] = {
-        machine: TreeNode(id=machine, kind=NodeKind.MACHINE, name=entry.data[CONF_NAME])
-    }
-    children = [
-        TreeNode(
-            id=node_id,
-            kind=NodeKind(settings[CONF_KIND]),
-            name=settings.get(CONF_NAME) or str(settings["key"]),
-            key=str(settings["key"]),
-            parent=str(settings[CONF_PARENT]),
-            settings=settings,
-        )
-        for node_id, settings in entry.options.get(CONF_NODES, {}).items()
-    ]
-    # A guest's containers come after the guests: only a guest's id holds a
-    # "/" (a machine's is its MAC).
-    for node in sorted(
-        children, key=lambda node: ("/" in (node.parent or ""), node.id)
-    ):
-        nodes[node.id] = node
-    return nodes
+_NO_OVERLAY: Final = NodeOverlay()
 
 
 class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
@@ -282,11 +111,9 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             )
         )
         self._fast_polling = 0
-        self._activities: dict[str, NodeActivity] = {}
+        self._overlays: dict[str, NodeOverlay] = {}
         self._failing: dict[str, str] = {}
-        self._known: dict[str, dict[str, ChildInfo]] = {}
-        self._store = _store(hass, entry.entry_id)
-        self._stored: dict[str, Any] | None = None
+        self._known = KnownChildren(hass, entry.entry_id)
         self._verified_this_boot = False
         super().__init__(
             hass,
@@ -305,39 +132,35 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
 
     async def _async_setup(self) -> None:
         """Load the last known tree before the first refresh."""
-        stored = await self._store.async_load()
-        if stored:
-            self._stored = stored
-            self._known = {
-                host: {raw["key"]: _child_from_json(raw) for raw in children}
-                for host, children in stored.get("children", {}).items()
-            }
+        await self._known.async_load()
 
-    # The orchestrator's hooks -------------------------------------------------
+    # The node views ---------------------------------------------------------------
+
+    def view(self, node_id: str) -> NodeView:
+        """The node as its entities show it: the last poll plus WakeHub's overlay."""
+        polled = self.data.nodes.get(node_id) if self.data is not None else None
+        return NodeView(polled=polled, overlay=self._overlays.get(node_id, _NO_OVERLAY))
 
     def node_state(self, node_id: str) -> PowerState:
-        """Return a node's state: a running cascade's overlay, else the polled one."""
-        if (activity := self._activities.get(node_id)) is not None:
-            return activity.state
-        if self.data is None or (node := self.data.nodes.get(node_id)) is None:
-            return PowerState.UNKNOWN
-        return node.state
-
-    def activity(self, node_id: str) -> NodeActivity | None:
-        """Return the transient state a cascade set on a node, if any."""
-        return self._activities.get(node_id)
+        """A node's state: the orchestrator's activity, else the polled one."""
+        return self.view(node_id).state
 
     @callback
-    def set_activity(self, node_id: str, activity: NodeActivity) -> None:
-        """Overlay a transient state (starting, stopping, error) on a node."""
-        self._activities[node_id] = activity
+    def async_set_overlay(self, node_id: str, **changes: Any) -> None:
+        """Change what WakeHub says of a node (see :class:`~.models.NodeOverlay`).
+
+        The hub and the cascade reporter push each change here; the entities
+        update at once when the node's view changed.
+        """
+        old = self._overlays.get(node_id, _NO_OVERLAY)
+        new = replace(old, **changes)
+        if new == old:
+            return
+        if new == _NO_OVERLAY:
+            del self._overlays[node_id]
+        else:
+            self._overlays[node_id] = new
         self.async_update_listeners()
-
-    @callback
-    def clear_activity(self, node_id: str) -> None:
-        """Drop a node's transient state: its polled state shows again."""
-        if self._activities.pop(node_id, None) is not None:
-            self.async_update_listeners()
 
     @callback
     def async_begin_fast_polling(self) -> CALLBACK_TYPE:
@@ -376,7 +199,11 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         if not await self.channels.machine.is_on():
             return self._snapshot_machine_off()
 
-        await self._async_verify_at_boot()
+        if self.config_entry.data.get(CONF_VERIFY_AT_BOOT) and (
+            not self._verified_this_boot
+        ):
+            self._verified_this_boot = True
+            await async_verify_at_boot(self.hass, self.config_entry, self.channels)
         await self._async_fetch_version()
         states: dict[str, PowerState] = {self.machine_id: PowerState.ON}
         read: dict[str, dict[str, ChildInfo] | None] = {}
@@ -406,12 +233,12 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             elif node.kind is NodeKind.CONTAINER:
                 nodes[node.id] = self._child_state(node, states, read, missing)
 
-        await self._async_remember(read)
-        self._update_missing_issues(missing)
+        await self._known.async_remember(read)
+        async_update_missing_issues(self.hass, self.tree, missing)
         return MachineSnapshot(
             machine_up=True,
             nodes=nodes,
-            discovered=self._discovered(),
+            discovered=self._known.discovered(self.hosts, self.tree),
             missing=frozenset(missing),
             failed_hosts=frozenset(self._failing),
             migrated=self._migrated(missing),
@@ -453,7 +280,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             missing.add(node.id)
             return NodeData(state=PowerState.UNKNOWN)
         return NodeData(
-            state=_child_power(info),
+            state=child_power(info),
             status=info.status,
             details=dict(info.details),
         )
@@ -508,62 +335,6 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             proxmox.get(CONF_CA) or proxmox.get(CONF_FINGERPRINT)
         )
 
-    @property
-    def ssh_issue_id(self) -> str:
-        """The repair issue raised when the credentials fail at the first boot."""
-        return f"ssh_failed_at_boot_{self.config_entry.entry_id}"
-
-    async def _async_verify_at_boot(self) -> None:
-        """Pin the host key and test the SSH login of an entry saved untested.
-
-        An entry saved while its machine was off carries ``verify_at_boot``
-        and no host key. At the first refresh that finds the machine up, its
-        SSH host key is trusted on first use and the login is tested once:
-        on success the key is pinned in the entry and the marker dropped; on
-        failure a repair issue points at reauthentication, and the test runs
-        again at the next boot or after the entry reloads (reauth reloads it).
-        """
-        entry = self.config_entry
-        if not entry.data.get(CONF_VERIFY_AT_BOOT) or self._verified_this_boot:
-            return
-        self._verified_this_boot = True
-        host: str = entry.data[CONF_HOST]
-        ssh = dict(entry.data[CONF_SSH])
-        try:
-            key = await fetch_host_key(host, int(ssh.get(CONF_PORT, DEFAULT_SSH_PORT)))
-            ssh[CONF_HOST_KEY] = key.public_key
-            config = ssh_config(host, ssh)
-            assert config is not None  # the host key was just set
-            channel = SshChannel(config)
-            await channel.check()
-        except ChannelError as err:
-            _LOGGER.warning(
-                "The SSH credentials of %s failed at its first boot (%s): %s",
-                entry.title,
-                err.code,
-                err.message,
-            )
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                self.ssh_issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="ssh_failed_at_boot",
-                translation_placeholders={"name": entry.title, "message": err.message},
-            )
-            entry.async_start_reauth(self.hass)
-            return
-        _LOGGER.info(
-            "Pinned the SSH host key of %s (%s) at its first boot",
-            entry.title,
-            key.fingerprint,
-        )
-        ir.async_delete_issue(self.hass, DOMAIN, self.ssh_issue_id)
-        data = {k: v for k, v in entry.data.items() if k != CONF_VERIFY_AT_BOOT}
-        self.hass.config_entries.async_update_entry(entry, data={**data, CONF_SSH: ssh})
-        self.channels.machine.ssh = channel
-
     async def _async_fetch_version(self) -> None:
         """Read the Proxmox VE version once per boot of the machine."""
         proxmox = self.channels.proxmox
@@ -591,59 +362,5 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         return MachineSnapshot(
             machine_up=False,
             nodes={node_id: NodeData(state=PowerState.OFF) for node_id in self.tree},
-            discovered=self._discovered(),
+            discovered=self._known.discovered(self.hosts, self.tree),
         )
-
-    def _discovered(self) -> dict[str, tuple[DiscoveredChild, ...]]:
-        """The known children of each host that the user does not manage."""
-        discovered: dict[str, tuple[DiscoveredChild, ...]] = {}
-        for host in self.hosts:
-            found = []
-            for info in self._known.get(host, {}).values():
-                node_id = child_node_id(host, info)
-                if node_id not in self.tree:
-                    found.append(
-                        DiscoveredChild(node_id=node_id, host_id=host, info=info)
-                    )
-            discovered[host] = tuple(sorted(found, key=lambda c: c.info.name.lower()))
-        return discovered
-
-    async def _async_remember(
-        self, read: Mapping[str, dict[str, ChildInfo] | None]
-    ) -> None:
-        """Keep the children each answering host listed, and persist changes."""
-        for host, children in read.items():
-            if children is not None:
-                self._known[host] = dict(children)
-        stored = {
-            "children": {
-                host: [_child_to_json(info) for info in children.values()]
-                for host, children in sorted(self._known.items())
-            }
-        }
-        if stored != self._stored:
-            self._stored = stored
-            await self._store.async_save(stored)
-
-    @callback
-    def _update_missing_issues(self, missing: set[str]) -> None:
-        """Raise a repair issue per managed node its answering host lost."""
-        for node in self.tree.values():
-            issue_id = f"node_missing_{node.id}"
-            if node.id not in missing:
-                ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-                continue
-            assert node.parent is not None
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key="node_missing",
-                translation_placeholders={
-                    "node": node.name,
-                    "host": self.tree[node.parent].name,
-                    "key": node.key or "",
-                },
-            )

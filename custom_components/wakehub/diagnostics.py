@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from homeassistant.core import HomeAssistant
 
-    from .coordinator import WakeHubConfigEntry
+    from .models import WakeHubConfigEntry
 
 TO_REDACT = {
     # Credentials.

@@ -18,7 +18,7 @@ from .const import (
     DEFAULT_PROXMOX_PORT,
     DOMAIN,
 )
-from .coordinator import TreeNode, WakeHubCoordinator
+from .coordinator import WakeHubCoordinator
 from .core.model import NodeKind, PowerState
 
 if TYPE_CHECKING:
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity import EntityDescription
+
+    from .models import TreeNode
 
 _GUEST_MODELS = {NodeKind.VM: "QEMU virtual machine", NodeKind.LXC: "LXC container"}
 

@@ -26,10 +26,10 @@ from .const import (
     CONF_MACHINE,
     CONF_PROXMOX,
 )
-from .coordinator import build_tree
 from .core.errors import TopologyError
 from .core.model import Capability, Node, NodeKind
 from .core.topology import Topology
+from .models import build_tree
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

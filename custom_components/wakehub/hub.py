@@ -42,9 +42,9 @@ from .const import (
 )
 from .core.errors import CoreError, UnknownNodeError
 from .core.topology import Topology
-from .driver import HaNodeDriver
 from .entity import node_settings
 from .graph import build_topology
+from .ha_driver import HaNodeDriver
 from .migration import async_move_guest
 from .orchestrator import (
     Cascade,
@@ -63,8 +63,9 @@ if TYPE_CHECKING:
 
     from homeassistant.core import CALLBACK_TYPE
 
-    from .coordinator import WakeHubConfigEntry, WakeHubCoordinator
+    from .coordinator import WakeHubCoordinator
     from .core.planner import Action
+    from .models import WakeHubConfigEntry
 
 HUB_KEY: HassKey[WakeHubHub] = HassKey(DOMAIN)
 """Where the hub lives in ``hass.data``."""
@@ -120,7 +121,10 @@ class WakeHubHub:
         self.marker = RestartMarker(
             hass, lambda: self.orchestrator.started_for_dependents
         )
-        self.proposals = ProposalManager(hass, expiry_for=self._proposal_expiry)
+        self.proposals = ProposalManager(
+            hass, expiry_for=self._proposal_expiry, on_change=self._push_overlay
+        )
+        self._pending: dict[str, Action] = {}
         self.home = ServiceDeviceHome(hass)
         self._entry_listeners: dict[str, CALLBACK_TYPE] = {}
         self._listeners: list[CALLBACK_TYPE] = []
@@ -213,6 +217,8 @@ class WakeHubHub:
             for node_id, owner in built.owners.items()
         }
         self.orchestrator.update_topology(built.topology)
+        for node_id in self._by_node:
+            self._push_overlay(node_id)
         async_check_dangling_edges(self.hass, built.topology.nodes)
         self.notify_listeners()  # the cascade sensor's node list (see node_catalog)
 
@@ -310,18 +316,6 @@ class WakeHubHub:
         node = self.topology.nodes.get(node_id)
         return node.name if node is not None else node_id
 
-    def pending_action(self, node_id: str) -> str | None:
-        """``start``/``stop`` when a queued or running cascade targets the node."""
-        for cascade in (self.orchestrator.running, *self.orchestrator.queued):
-            if (
-                cascade is not None
-                and not cascade.done
-                and cascade.cancel_reason is None
-                and cascade.target == node_id
-            ):
-                return str(cascade.action)
-        return None
-
     async def async_request(self, action: Action, node_id: str) -> Cascade:
         """Validate, plan and queue a cascade; translated errors at once.
 
@@ -371,9 +365,37 @@ class WakeHubHub:
 
     @callback
     def notify_listeners(self) -> None:
-        """Call every listener (a cascade moved on, the topology changed)."""
+        """Call every listener (a cascade moved on, the topology changed).
+
+        The nodes' views learn first which cascades target them.
+        """
+        pending: dict[str, Action] = {}
+        for cascade in (self.orchestrator.running, *self.orchestrator.queued):
+            if (
+                cascade is not None
+                and not cascade.done
+                and cascade.cancel_reason is None
+            ):
+                pending.setdefault(cascade.target, cascade.action)
+        previous, self._pending = self._pending, pending
+        for node_id in previous.keys() | pending.keys():
+            if previous.get(node_id) != pending.get(node_id):
+                self._push_overlay(node_id)
         for update in list(self._listeners):
             update()
+
+    @callback
+    def _push_overlay(self, node_id: str) -> None:
+        """Give the node's coordinator its pending cascade and proposal."""
+        if (coordinator := self._by_node.get(node_id)) is None:
+            return
+        proposal = self.proposals.get(node_id)
+        coordinator.async_set_overlay(
+            node_id,
+            pending=self._pending.get(node_id),
+            proposal_id=proposal.id if proposal is not None else None,
+            proposal_expires_at=proposal.expires_at if proposal is not None else None,
+        )
 
     def _proposal_expiry(self, node_id: str) -> timedelta | None:
         """The ``proposal_expiry`` option (minutes) of the node's entry."""

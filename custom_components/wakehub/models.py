@@ -1,258 +1,192 @@
-"""From a config entry's dicts to channel objects.
+"""The data the Home Assistant layer holds about each entry and node.
 
-This is the one place that reads the layout documented in :mod:`.const` and
-turns it into the typed configurations of :mod:`.channels`. The config flow
-uses the same functions to test what the user typed, so what is tested is
-exactly what the runtime will later use.
+- :class:`TreeNode`, :func:`build_tree`: a config entry's hosting tree, as
+  configured (the machine, then its managed guests and containers);
+- :class:`WakeHubChannels`: the channel objects of one entry (built by
+  :mod:`.entry_channels`);
+- :class:`NodeData`, :class:`DiscoveredChild`, :class:`MachineSnapshot`:
+  what one poll of a machine's tree found;
+- :class:`NodeOverlay`: what WakeHub itself says of a node (the
+  orchestrator's activity, the pending cascade, the shutdown proposal);
+- :class:`NodeView`: the one view of a node that every entity reads, from
+  its coordinator (:meth:`~.coordinator.WakeHubCoordinator.view`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.config_entries import ConfigEntry
 
-from .channels import (
-    ChildInfo,
-    ChildKind,
-    DockerConfig,
-    DockerEndpoint,
-    DockerHost,
-    HostApi,
-    Machine,
-    ProxmoxConfig,
-    ProxmoxHost,
-    ShutdownCommand,
-    SshChannel,
-    SshConfig,
-    WakeOnLan,
-)
-from .const import (
-    CONF_BROADCAST_ADDRESS,
-    CONF_BROADCAST_PORT,
-    CONF_CA,
-    CONF_CERT,
-    CONF_DOCKER,
-    CONF_FINGERPRINT,
-    CONF_FORCED_COMMAND,
-    CONF_HOST,
-    CONF_HOST_KEY,
-    CONF_KEY,
-    CONF_MAC,
-    CONF_MACHINE,
-    CONF_MODE,
-    CONF_NODE,
-    CONF_NODES,
-    CONF_PASSPHRASE,
-    CONF_PASSWORD,
-    CONF_PORT,
-    CONF_PRIVATE_KEY,
-    CONF_PROBE_PORT,
-    CONF_PROBE_PORTS,
-    CONF_PROXMOX,
-    CONF_REALM,
-    CONF_SHUTDOWN_COMMAND,
-    CONF_SOCKET_PATH,
-    CONF_SSH,
-    CONF_TOKEN_NAME,
-    CONF_TOKEN_USER,
-    CONF_TOKEN_VALUE,
-    CONF_USE_SUDO,
-    CONF_USERNAME,
-    CONF_VERIFY_TLS,
-    CONF_WOL_INTERFACE,
-    DEFAULT_BROADCAST_ADDRESS,
-    DEFAULT_BROADCAST_PORT,
-    DEFAULT_DOCKER_SOCKET,
-    DEFAULT_PROXMOX_PORT,
-    DEFAULT_REALM,
-    DEFAULT_SSH_PORT,
-)
-from .core.ids import container_id, guest_id, machine_id
+from .const import CONF_KIND, CONF_MAC, CONF_NAME, CONF_NODES, CONF_PARENT
+from .core.ids import machine_id
+from .core.model import NodeKind, PowerState
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
 
-    from homeassistant.config_entries import ConfigEntry
-    from homeassistant.core import HomeAssistant
+    from .channels import Machine
+    from .channels.base import ChildInfo, HostApi
+    from .channels.proxmox import ProxmoxHost
+    from .coordinator import WakeHubCoordinator
+    from .core.planner import Action
+    from .orchestrator import NodeActivity
 
-    from .coordinator import WakeHubChannels
+VOLATILE_DETAILS: Final = frozenset(
+    {"cpu", "mem", "uptime", "netin", "netout", "diskread", "diskwrite", "disk"}
+)
+"""Figures that change at every refresh: never persisted, never in attributes."""
+
+type WakeHubConfigEntry = ConfigEntry[WakeHubRuntimeData]
 
 
-def child_node_id(host_id: str, child: ChildInfo) -> str:
-    """The stable node id a child of ``host_id`` has (or gets once managed)."""
-    if child.kind is ChildKind.CONTAINER:
-        return container_id(host_id, child.key)
-    return guest_id(host_id, int(child.key))
+def stable_details(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop the figures that change at every refresh."""
+    return {k: v for k, v in details.items() if k not in VOLATILE_DETAILS}
 
 
-def ssh_config(host: str, ssh: Mapping[str, Any]) -> SshConfig | None:
-    """The SSH configuration of an ``ssh`` dict, or None before its key is pinned.
+@dataclass(slots=True, kw_only=True)
+class WakeHubChannels:
+    """The channel objects of one entry.
 
-    An entry saved while its machine was off has no pinned host key yet: it
-    is pinned at the first boot, and until then nothing is sent over SSH.
+    ``docker`` maps the node id of every Docker host of the tree (the machine
+    itself, or a managed VM/LXC) to its Docker API.
     """
-    if not ssh.get(CONF_HOST_KEY):
-        return None
-    return SshConfig(
-        host=host,
-        port=int(ssh.get(CONF_PORT, DEFAULT_SSH_PORT)),
-        username=ssh[CONF_USERNAME],
-        host_key=ssh[CONF_HOST_KEY],
-        password=ssh.get(CONF_PASSWORD) or None,
-        private_key=ssh.get(CONF_PRIVATE_KEY) or None,
-        passphrase=ssh.get(CONF_PASSPHRASE) or None,
-        shutdown_command=ShutdownCommand(
-            ssh.get(CONF_SHUTDOWN_COMMAND, ShutdownCommand.SYSTEMCTL_POWEROFF)
-        ),
-        use_sudo=bool(ssh.get(CONF_USE_SUDO, False)),
-        # Entries made before the setting existed may use a key restricted by
-        # command= (the docs recommend it): never run a check command on them.
-        forced_command=bool(ssh.get(CONF_FORCED_COMMAND, True)),
-    )
+
+    machine: Machine
+    proxmox: ProxmoxHost | None = None
+    docker: dict[str, HostApi] = field(default_factory=dict)
+
+    async def async_close(self) -> None:
+        """Release every connection the APIs hold."""
+        apis: list[HostApi] = list(self.docker.values())
+        if self.proxmox is not None:
+            apis.append(self.proxmox)
+        await asyncio.gather(*(api.close() for api in apis), return_exceptions=True)
 
 
-def proxmox_config(
-    proxmox: Mapping[str, Any], node: str | None = None
-) -> ProxmoxConfig:
-    """The Proxmox configuration of a ``proxmox`` dict.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreeNode:
+    """One managed node of the entry's hosting tree, as configured."""
 
-    ``node`` overrides the stored node name (the flow reads ``/nodes`` before
-    it knows it).
-    """
-    common: dict[str, Any] = {
-        "host": proxmox[CONF_HOST],
-        "port": int(proxmox.get(CONF_PORT, DEFAULT_PROXMOX_PORT)),
-        "node": node if node is not None else proxmox.get(CONF_NODE, ""),
-        "verify_tls": bool(proxmox.get(CONF_VERIFY_TLS, True)),
-        "fingerprint": proxmox.get(CONF_FINGERPRINT) or None,
-        "ca_certificate": proxmox.get(CONF_CA) or None,
+    id: str
+    kind: NodeKind
+    name: str
+    key: str | None = None
+    parent: str | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def build_tree(entry: ConfigEntry[Any]) -> dict[str, TreeNode]:
+    """Return the entry's managed nodes by id, parents before children."""
+    machine = machine_id(entry.data[CONF_MAC])
+    nodes: dict[str, TreeNode] = {
+        machine: TreeNode(id=machine, kind=NodeKind.MACHINE, name=entry.data[CONF_NAME])
     }
-    if proxmox.get(CONF_TOKEN_VALUE):
-        return ProxmoxConfig(
-            user=proxmox[CONF_TOKEN_USER],
-            token_name=proxmox[CONF_TOKEN_NAME],
-            token_value=proxmox[CONF_TOKEN_VALUE],
-            **common,
+    children = [
+        TreeNode(
+            id=node_id,
+            kind=NodeKind(settings[CONF_KIND]),
+            name=settings.get(CONF_NAME) or str(settings["key"]),
+            key=str(settings["key"]),
+            parent=str(settings[CONF_PARENT]),
+            settings=settings,
         )
-    return ProxmoxConfig(
-        user=proxmox[CONF_USERNAME],
-        realm=proxmox.get(CONF_REALM, DEFAULT_REALM),
-        password=proxmox[CONF_PASSWORD],
-        **common,
-    )
-
-
-def docker_config(docker: Mapping[str, Any]) -> DockerConfig:
-    """The Docker configuration of a ``docker`` dict (any of the four modes)."""
-    mode = DockerEndpoint(docker[CONF_MODE])
-    if mode is DockerEndpoint.UNIX:
-        return DockerConfig(
-            endpoint=mode,
-            socket_path=docker.get(CONF_SOCKET_PATH, DEFAULT_DOCKER_SOCKET),
-        )
-    if mode is DockerEndpoint.SSH:
-        return DockerConfig(
-            endpoint=mode,
-            socket_path=docker.get(CONF_SOCKET_PATH, DEFAULT_DOCKER_SOCKET),
-            ssh=ssh_config(docker[CONF_HOST], docker),
-        )
-    return DockerConfig(
-        endpoint=mode,
-        host=docker[CONF_HOST],
-        port=int(docker[CONF_PORT]),
-        tls_ca=docker.get(CONF_CA),
-        tls_cert=docker.get(CONF_CERT),
-        tls_key=docker.get(CONF_KEY),
-    )
-
-
-def wake_on_lan(
-    data: Mapping[str, Any], machine_options: Mapping[str, Any] | None = None
-) -> WakeOnLan:
-    """The Wake-on-LAN settings of a machine's entry data and options."""
-    return WakeOnLan(
-        mac=data[CONF_MAC],
-        broadcast=data.get(CONF_BROADCAST_ADDRESS, DEFAULT_BROADCAST_ADDRESS),
-        port=int(data.get(CONF_BROADCAST_PORT, DEFAULT_BROADCAST_PORT)),
-        interface=(machine_options or {}).get(CONF_WOL_INTERFACE) or None,
-    )
-
-
-def _api_ports(data: Mapping[str, Any]) -> tuple[int, ...]:
-    """The ports of the APIs the machine serves at its own address.
-
-    An API reached at another address (a cluster's other node, a Docker
-    host elsewhere) says nothing about this machine; a unix socket neither.
-    """
-    host = data[CONF_HOST]
-    ports: list[int] = []
-    proxmox = data.get(CONF_PROXMOX)
-    if proxmox and proxmox.get(CONF_HOST, host) == host:
-        ports.append(int(proxmox.get(CONF_PORT, DEFAULT_PROXMOX_PORT)))
-    docker = data.get(CONF_DOCKER)
-    if (
-        docker
-        and docker.get(CONF_MODE) != DockerEndpoint.UNIX.value
-        and docker.get(CONF_HOST, host) == host
-        and docker.get(CONF_PORT)
+        for node_id, settings in entry.options.get(CONF_NODES, {}).items()
+    ]
+    # A guest's containers come after the guests: only a guest's id holds a
+    # "/" (a machine's is its MAC).
+    for node in sorted(
+        children, key=lambda node: ("/" in (node.parent or ""), node.id)
     ):
-        ports.append(int(docker[CONF_PORT]))
-    return tuple(ports)
+        nodes[node.id] = node
+    return nodes
 
 
-def build_machine(
-    data: Mapping[str, Any],
-    proxmox: ProxmoxHost | None = None,
-    machine_options: Mapping[str, Any] | None = None,
-) -> Machine:
-    """The machine of an entry: probed, woken by WoL, shut down over SSH.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeData:
+    """What the last refresh knows about one managed node."""
 
-    ``machine_options`` are the machine's node settings: more probe ports,
-    and the address Wake-on-LAN is sent from.
+    state: PowerState
+    status: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiscoveredChild:
+    """A child an API reports (or reported) that the user does not manage."""
+
+    node_id: str
+    host_id: str
+    info: ChildInfo
+
+    def as_attribute(self) -> dict[str, Any]:
+        """Return the stable facts about this child, for state attributes."""
+        return {
+            "node_id": self.node_id,
+            "name": self.info.name,
+            "kind": str(self.info.kind),
+            "key": self.info.key,
+            **stable_details(self.info.details),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MachineSnapshot:
+    """What one refresh fetched for a whole tree."""
+
+    machine_up: bool
+    nodes: Mapping[str, NodeData]
+    discovered: Mapping[str, tuple[DiscoveredChild, ...]]
+    missing: frozenset[str] = frozenset()
+    failed_hosts: frozenset[str] = frozenset()
+    migrated: Mapping[str, str] = field(default_factory=dict)
+    """Missing guests the cluster now runs on another node: node id -> node name."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeOverlay:
+    """What WakeHub itself says of a node, beside what the poll found.
+
+    ``activity`` is the orchestrator's (starting, stopping, or the error of a
+    failed step) with ``step``, the current step's text; ``pending`` the
+    action of a queued or running cascade that targets the node;
+    ``proposal_id`` and ``proposal_expires_at`` the pending shutdown
+    proposal about it.
     """
-    options = machine_options or {}
-    ssh = ssh_config(data[CONF_HOST], data.get(CONF_SSH, {}))
-    return Machine(
-        host=data[CONF_HOST],
-        probe_port=int(data.get(CONF_PROBE_PORT, DEFAULT_SSH_PORT)),
-        extra_probe_ports=tuple(int(p) for p in options.get(CONF_PROBE_PORTS) or ()),
-        api_ports=_api_ports(data),
-        wol=wake_on_lan(data, options),
-        ssh=SshChannel(ssh) if ssh is not None else None,
-        proxmox=proxmox,
-    )
+
+    activity: NodeActivity | None = None
+    step: str | None = None
+    pending: Action | None = None
+    proposal_id: str | None = None
+    proposal_expires_at: datetime | None = None
 
 
-async def async_build_channels(
-    hass: HomeAssistant, entry: ConfigEntry[Any]
-) -> WakeHubChannels:
-    """Build every channel of one entry; nothing connects until first used.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeView:
+    """One node as its entities show it: the last poll plus WakeHub's overlay.
 
-    The Docker hosts are the machine itself when it has a Docker API, and
-    every managed VM or LXC whose node settings carry one.
+    ``state`` is the orchestrator's activity while there is one, else the
+    polled state, else ``UNKNOWN`` (no poll yet, or the node left the tree).
     """
-    from .coordinator import WakeHubChannels
 
-    data = entry.data
-    proxmox = (
-        ProxmoxHost(proxmox_config(data[CONF_PROXMOX]))
-        if data.get(CONF_PROXMOX)
-        else None
-    )
-    session = async_get_clientsession(hass)
-    docker: dict[str, HostApi] = {}
-    if data.get(CONF_DOCKER):
-        docker[machine_id(data[CONF_MAC])] = DockerHost(
-            docker_config(data[CONF_DOCKER]), session=session
-        )
-    for node_id, settings in entry.options.get(CONF_NODES, {}).items():
-        if settings.get(CONF_DOCKER):
-            docker[node_id] = DockerHost(
-                docker_config(settings[CONF_DOCKER]), session=session
-            )
-    return WakeHubChannels(
-        machine=build_machine(data, proxmox, entry.options.get(CONF_MACHINE) or {}),
-        proxmox=proxmox,
-        docker=docker,
-    )
+    polled: NodeData | None
+    overlay: NodeOverlay
+
+    @property
+    def state(self) -> PowerState:
+        """The state to show: the activity's, else the polled one."""
+        if self.overlay.activity is not None:
+            return self.overlay.activity.state
+        return self.polled.state if self.polled is not None else PowerState.UNKNOWN
+
+
+@dataclass(slots=True, kw_only=True)
+class WakeHubRuntimeData:
+    """What a loaded entry keeps in ``entry.runtime_data``."""
+
+    coordinator: WakeHubCoordinator
+    channels: WakeHubChannels

@@ -166,17 +166,20 @@ class ProposalManager:
         *,
         expiry: timedelta = DEFAULT_PROPOSAL_EXPIRY,
         expiry_for: Callable[[str], timedelta | None] | None = None,
+        on_change: Callable[[str], None] | None = None,
         store_key: str = STORAGE_KEY,
     ) -> None:
         """Prepare an empty manager; nothing is read before :meth:`async_load`.
 
         ``expiry_for(node_id)`` gives the expiry configured for a node (the
         ``proposal_expiry`` option of the entry owning it), or ``None`` for
-        ``expiry``.
+        ``expiry``. ``on_change(node_id)`` is called when a proposal about
+        the node is made, renewed or closed.
         """
         self.hass = hass
         self.expiry = expiry
         self._expiry_for = expiry_for
+        self._on_change = on_change
         self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, store_key)
         self._proposals: dict[str, Proposal] = {}  # by node id
         self._closed: dict[str, str] = {}  # node id by closed proposal id
@@ -347,6 +350,7 @@ class ProposalManager:
             proposal.id,
         )
         self._schedule_expiry(proposal)
+        self._changed(node_id)
         await self._async_notify(proposal)
         self.hass.bus.async_fire(
             EVENT_SHUTDOWN_PROPOSED,
@@ -462,8 +466,13 @@ class ProposalManager:
         persistent_notification.async_dismiss(self.hass, proposal.notification_id)
         if outcome is not Outcome.WITHDRAWN:
             _LOGGER.info("The proposal to shut %s down was %s", proposal.name, outcome)
+        self._changed(proposal.node)
         self._fire_closed(proposal, outcome)
         self._schedule_save()
+
+    def _changed(self, node_id: str) -> None:
+        if self._on_change is not None:
+            self._on_change(node_id)
 
     def _fire_closed(self, proposal: Proposal, outcome: Outcome) -> None:
         self.hass.bus.async_fire(

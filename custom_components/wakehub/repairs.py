@@ -1,4 +1,7 @@
-"""Repairs: dependency edges that point at a node that no longer exists.
+"""Repairs: dependency edges to a node that no longer exists; lost nodes.
+
+A managed guest or container its answering host no longer reports gets a
+``node_missing`` issue (:func:`async_update_missing_issues`, from each poll).
 
 An edge ``[dependent, dependency]`` lives in the options of the entry that
 owns the dependent. When either end disappears (its entry was removed, or the
@@ -21,15 +24,16 @@ from homeassistant.helpers import issue_registry as ir
 
 from .compat import vol
 from .const import DOMAIN
-from .coordinator import build_tree
 from .graph import stored_edges, without_edge
+from .models import build_tree
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from homeassistant.core import HomeAssistant
 
     from .compat import RepairsFlowResult
+    from .models import TreeNode
 
 ISSUE_PREFIX: Final = "dangling_dependency_"
 TRANSLATION_KEY: Final = "dangling_dependency"
@@ -116,6 +120,43 @@ def async_check_dangling_edges(
         ):
             ir.async_delete_issue(hass, DOMAIN, issue_id)
     return dangling
+
+
+MISSING_PREFIX: Final = "node_missing_"
+
+
+def missing_issue_id(node_id: str) -> str:
+    """The repair issue of a managed node its host no longer reports."""
+    return f"{MISSING_PREFIX}{node_id}"
+
+
+def async_update_missing_issues(
+    hass: HomeAssistant, tree: Mapping[str, TreeNode], missing: Iterable[str]
+) -> None:
+    """Raise a repair issue per node of ``tree`` its answering host lost.
+
+    The issues of the other nodes of the tree are deleted.
+    """
+    missing = set(missing)
+    for node in tree.values():
+        issue_id = missing_issue_id(node.id)
+        if node.id not in missing:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+            continue
+        assert node.parent is not None
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="node_missing",
+            translation_placeholders={
+                "node": node.name,
+                "host": tree[node.parent].name,
+                "key": node.key or "",
+            },
+        )
 
 
 def async_remove_edge(

@@ -12,13 +12,10 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
-from homeassistant.core import callback
 
 from .const import (
     CONF_PINNED,
     CONF_URL,
-    EVENT_PROPOSAL_CLOSED,
-    EVENT_SHUTDOWN_PROPOSED,
 )
 from .core.model import NodeKind, PowerState
 from .entity import WakeHubEntity, node_settings
@@ -28,12 +25,13 @@ from .service_device import CASCADE_SENSOR_UNIQUE_ID, SERVICE_DEVICE
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from homeassistant.core import Event, HomeAssistant
+    from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
     from homeassistant.helpers.typing import StateType
 
-    from .coordinator import TreeNode, WakeHubConfigEntry, WakeHubCoordinator
+    from .coordinator import WakeHubCoordinator
     from .hub import WakeHubHub
+    from .models import TreeNode, WakeHubConfigEntry
 
 # Every sensor reads the coordinator's data: no update of its own.
 PARALLEL_UPDATES = 0
@@ -87,16 +85,15 @@ def _status_attributes(
         "pinned": bool(settings.get(CONF_PINNED)),
         "url": settings.get(CONF_URL) or None,
     }
-    if (activity := coordinator.activity(node.id)) is not None:
-        attributes["step"] = activity.step
-        if activity.error_code is not None:
-            attributes["error_code"] = activity.error_code
-            attributes["error_message"] = activity.error_message
-    if (hub := coordinator.hass.data.get(HUB_KEY)) is not None and (
-        proposal := hub.proposals.get(node.id)
-    ) is not None:
-        attributes["proposal_id"] = proposal.id
-        attributes["proposal_expires_at"] = proposal.expires_at.isoformat()
+    overlay = coordinator.view(node.id).overlay
+    if (activity := overlay.activity) is not None:
+        attributes["step"] = overlay.step
+        if activity.code is not None:
+            attributes["error_code"] = activity.code
+            attributes["error_message"] = activity.message
+    if overlay.proposal_id is not None and overlay.proposal_expires_at is not None:
+        attributes["proposal_id"] = overlay.proposal_id
+        attributes["proposal_expires_at"] = overlay.proposal_expires_at.isoformat()
     return attributes
 
 
@@ -269,22 +266,6 @@ class WakeHubSensorEntity(WakeHubEntity, SensorEntity):
     _unrecorded_attributes = frozenset(
         {"services", "step", "proposal_id", "proposal_expires_at"}
     )
-
-    async def async_added_to_hass(self) -> None:
-        """A status sensor also follows the node's shutdown proposals."""
-        await super().async_added_to_hass()
-        if self.entity_description.key != "status":
-            return
-
-        @callback
-        def _proposal_changed(event: Event) -> None:
-            if event.data.get("node") == self.node.id:
-                self.async_write_ha_state()
-
-        for event_type in (EVENT_SHUTDOWN_PROPOSED, EVENT_PROPOSAL_CLOSED):
-            self.async_on_remove(
-                self.hass.bus.async_listen(event_type, _proposal_changed)
-            )
 
     @property
     def available(self) -> bool:

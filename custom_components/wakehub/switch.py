@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-    from .coordinator import TreeNode, WakeHubConfigEntry, WakeHubCoordinator
+    from .coordinator import WakeHubCoordinator
     from .hub import WakeHubHub
+    from .models import TreeNode, WakeHubConfigEntry
 
 # Turning a switch on only queues a cascade; the orchestrator serialises them.
 PARALLEL_UPDATES = 0
@@ -61,23 +62,18 @@ class WakeHubSwitch(WakeHubEntity, SwitchEntity):
         super().__init__(coordinator, node, POWER)
         self._hub = hub
 
-    async def async_added_to_hass(self) -> None:
-        """Follow the cascades too (a queued one changes the target state)."""
-        await super().async_added_to_hass()
-        self.async_on_remove(self._hub.async_add_listener(self.async_write_ha_state))
-
     @property
     def is_on(self) -> bool:
         """The target state of a cascade about the node, else the polled one."""
-        if (pending := self._hub.pending_action(self.node.id)) is not None:
-            return pending == Action.START
-        state = self.coordinator.node_state(self.node.id)
+        view = self.coordinator.view(self.node.id)
+        if (pending := view.overlay.pending) is not None:
+            return pending is Action.START
+        state = view.state
         if state is PowerState.STARTING:
             return True
         if state in (PowerState.STOPPING, PowerState.ERROR):
-            data = self.coordinator.data.nodes.get(self.node.id)
             return state is PowerState.ERROR and (
-                data is not None and data.state is PowerState.ON
+                view.polled is not None and view.polled.state is PowerState.ON
             )
         return state is PowerState.ON
 

@@ -23,8 +23,8 @@ from custom_components.wakehub.channels import (
     TaskFailedError,
 )
 from custom_components.wakehub.channels.base import ChildInfo, ChildKind
-from custom_components.wakehub.coordinator import _child_power
 from custom_components.wakehub.core.model import PowerState
+from custom_components.wakehub.known_children import child_power
 
 from .test_sim_proxmox import token_config
 
@@ -144,7 +144,7 @@ async def test_a_paused_vm_is_resumed(
     assert (await pve.current("102")).status == qmpstatus
     states = await pve.read_states()
     assert (states["102"].status, states["102"].running) == (qmpstatus, False)
-    assert _child_power(states["102"]) is PowerState.UNKNOWN
+    assert child_power(states["102"]) is PowerState.UNKNOWN
     assert await pve.power_guest("102", True, wait=10)
     assert (await pve.current("102")).running
     actions = [e["action"] for e in homelab.log() if e["node"] == "VM-Ubuntu"]
@@ -199,7 +199,7 @@ async def test_unknown_after_a_boot_and_a_lagging_listing(
     homelab.set_power("VM-Ubuntu", "running")  # boots Machine1 with it
     states = await pve.read_states()
     assert states["102"].status == "unknown"
-    assert _child_power(states["102"]) is PowerState.UNKNOWN  # not off
+    assert child_power(states["102"]) is PowerState.UNKNOWN  # not off
     await asyncio.sleep(0.25)
     assert (await pve.read_states())["102"].status == "running"
     homelab.set_power("VM-Ubuntu", "stopped")  # stopped by hand
@@ -217,10 +217,10 @@ def test_only_stopped_is_off() -> None:
             key="k", kind=kind, name="k", running=status == "running", status=status
         )
 
-    assert _child_power(child(ChildKind.VM, "running")) is PowerState.ON
-    assert _child_power(child(ChildKind.LXC, "stopped")) is PowerState.OFF
-    assert _child_power(child(ChildKind.VM, "unknown")) is PowerState.UNKNOWN
-    assert _child_power(child(ChildKind.CONTAINER, "exited")) is PowerState.OFF
+    assert child_power(child(ChildKind.VM, "running")) is PowerState.ON
+    assert child_power(child(ChildKind.LXC, "stopped")) is PowerState.OFF
+    assert child_power(child(ChildKind.VM, "unknown")) is PowerState.UNKNOWN
+    assert child_power(child(ChildKind.CONTAINER, "exited")) is PowerState.OFF
 
 
 # -- real readiness ----------------------------------------------------------------

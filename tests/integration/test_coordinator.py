@@ -17,9 +17,9 @@ from custom_components.wakehub.const import DOMAIN
 from custom_components.wakehub.coordinator import (
     DEFAULT_SCAN_INTERVAL,
     FAST_SCAN_INTERVAL,
-    NodeActivity,
 )
 from custom_components.wakehub.core.model import PowerState
+from custom_components.wakehub.orchestrator import NodeActivity
 
 from .conftest import async_next_poll, entity_id_of, node_id_of, state_of
 
@@ -190,8 +190,10 @@ async def test_orchestrator_hooks(
     plex = node_id_of(ready, "plex")
     assert coordinator.node_state("not-a-node") is PowerState.UNKNOWN
 
-    coordinator.set_activity(
-        plex, NodeActivity(state=PowerState.STARTING, step="wake Machine1")
+    coordinator.async_set_overlay(
+        plex,
+        activity=NodeActivity(state=PowerState.STARTING, cascade_id="c1"),
+        step="wake Machine1",
     )
     await hass.async_block_till_done()
     state = hass.states.get(entity_id_of("plex"))
@@ -200,14 +202,15 @@ async def test_orchestrator_hooks(
     assert state.attributes["step"] == "wake Machine1"
     assert "error_code" not in state.attributes
 
-    coordinator.set_activity(
+    coordinator.async_set_overlay(
         plex,
-        NodeActivity(
+        activity=NodeActivity(
             state=PowerState.ERROR,
-            step="start plex",
-            error_code="timeout",
-            error_message="plex did not start in 60 s",
+            cascade_id="c1",
+            code="timeout",
+            message="plex did not start in 60 s",
         ),
+        step="start plex",
     )
     await hass.async_block_till_done()
     state = hass.states.get(entity_id_of("plex"))
@@ -216,8 +219,9 @@ async def test_orchestrator_hooks(
     assert state.attributes["error_code"] == "timeout"
     assert state.attributes["error_message"] == "plex did not start in 60 s"
 
-    coordinator.clear_activity(plex)
-    coordinator.clear_activity(plex)  # nothing left to clear: no update
+    coordinator.async_set_overlay(plex, activity=None, step=None)
+    # nothing left to clear: no update
+    coordinator.async_set_overlay(plex, activity=None, step=None)
     await hass.async_block_till_done()
     state = hass.states.get(entity_id_of("plex"))
     assert state is not None

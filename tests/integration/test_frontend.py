@@ -13,8 +13,8 @@ from unittest.mock import patch
 
 from homeassistant.setup import async_setup_component
 
+from custom_components.wakehub.card import CARD_URL, async_register_card
 from custom_components.wakehub.const import DOMAIN
-from custom_components.wakehub.frontend import CARD_URL, async_register_card
 
 from .conftest import entity_id_of
 

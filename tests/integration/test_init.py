@@ -240,7 +240,7 @@ async def test_machines_without_proxmox(
 def test_models_docker_and_ssh_configs() -> None:
     """Every Docker mode of the entry layout becomes its channel configuration."""
     from custom_components.wakehub.channels import DockerEndpoint
-    from custom_components.wakehub.models import docker_config, ssh_config
+    from custom_components.wakehub.entry_channels import docker_config, ssh_config
 
     unix = docker_config({"mode": "unix"})
     assert unix.endpoint is DockerEndpoint.UNIX

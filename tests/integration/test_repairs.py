@@ -16,7 +16,7 @@ from homeassistant.setup import async_setup_component
 import pytest
 
 from custom_components.wakehub.const import CONF_DEPENDENCIES, DOMAIN
-from custom_components.wakehub.coordinator import build_tree
+from custom_components.wakehub.models import build_tree
 from custom_components.wakehub.repairs import (
     async_check_dangling_edges,
     async_create_fix_flow,

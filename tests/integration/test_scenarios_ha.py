@@ -136,8 +136,8 @@ async def test_autoremove_chain(hass: HomeAssistant, homelab: HomelabThread) -> 
 
     Jellyfin (a dependency) and VM-Docker (the host) were started only for
     sandbox: both stop. The NAS, Machine1 and Machine2, woken for the
-    cascade and now running nothing needed, are proposed (domain rules
-    section 4.6): no host stays on forever unasked.
+    cascade and now running nothing needed, are proposed (docs/design.md,
+    "Re-evaluation"): no host stays on forever unasked.
     """
     await async_setup_homelab(hass, homelab)
     await async_turn(hass, SERVICE_TURN_ON, "sandbox")

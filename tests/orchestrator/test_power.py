@@ -470,7 +470,7 @@ async def test_timeouts_are_not_library_errors() -> None:
 
 def test_guest_settings_from_the_options() -> None:
     """The HA driver's reading of a guest's options (defaults included)."""
-    from custom_components.wakehub.driver import guest_settings, url_port
+    from custom_components.wakehub.ha_driver import guest_settings, url_port
 
     assert url_port(None) == (None, None)
     assert url_port("http://[::1") == (None, None)  # not a URL

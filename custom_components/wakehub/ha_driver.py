@@ -59,7 +59,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from .channels.base import HostApi
-    from .coordinator import TreeNode, WakeHubCoordinator
+    from .coordinator import WakeHubCoordinator
+    from .models import TreeNode
 
 STATES_MAX_AGE: Final = 1.0
 """Seconds after which ``states()`` refreshes a coordinator before answering."""
@@ -226,7 +227,9 @@ class HaNodeDriver:
     async def is_ready(
         self, node_id: str, *, action: Action, needs: frozenset[Capability]
     ) -> bool:
-        """Whether the node reached the step's goal (domain rules, section 3).
+        """Whether the node reached the step's goal.
+
+        The rules: docs/design.md, "Starting a node".
 
         When it did, the next :meth:`request_refresh` of its coordinator runs
         at once, throttle or not: the entity must follow now, not up to a
