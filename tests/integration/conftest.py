@@ -61,6 +61,9 @@ from custom_components.wakehub.core.ids import container_id, guest_id, machine_i
 # The simulator's fixtures, until tests/conftest.py registers them for everyone.
 from tests.homelab.fixtures import homelab, homelab_server  # noqa: F401
 
+# Every flow step a test reaches is rendered as the frontend does (en, fr).
+from .flow_rendering import render_every_flow_step  # noqa: F401
+
 if TYPE_CHECKING:
     from collections.abc import Collection
 
