@@ -4,8 +4,12 @@
 path and adds it to the frontend's extra JS modules, so the card is available
 on every dashboard with no resource to add by hand (HACS users included).
 
-The module URL carries a hash of the file (``?v=...``): the static path is
-cached by browsers, and a new version of the card gets a new URL.
+The card's text is in ``frontend/translations/<language>.js``, one file per
+language, served next to it. The module URL carries a hash of the card and
+its translations (``?v=...``): the static paths are cached by browsers, and a
+new version gets new URLs (the card adds the same ``v`` to the translations
+it imports). It also lists the languages found (``&l=en,fr``), so that adding
+a language is adding its file.
 
 Skipped, with a debug message, when ``http`` or ``frontend`` is not loaded
 (a headless set-up, the unit tests): both are ``after_dependencies``.
@@ -27,14 +31,23 @@ _LOGGER = logging.getLogger(__package__)
 
 CARD_FILE: Final = Path(__file__).parent / "frontend" / "wakehub-card.js"
 CARD_URL: Final = f"/{DOMAIN}/wakehub-card.js"
-"""Where the card is served; the registered module URL adds ``?v=<hash>``."""
+"""Where the card is served; the registered module URL adds ``?v=<hash>&l=...``."""
+TRANSLATIONS_DIR: Final = CARD_FILE.parent / "translations"
+TRANSLATIONS_URL: Final = f"/{DOMAIN}/translations"
+"""The card imports ``translations/<language>.js`` relative to its own URL."""
 
 _REGISTERED: Final = f"{DOMAIN}_card_registered"
 
 
-def _file_version(path: Path) -> str:
-    """A short hash of the card's content, for cache busting."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+def _files() -> tuple[str, list[str]]:
+    """A short hash of the card and its translations, and the languages."""
+    digest = hashlib.sha256(CARD_FILE.read_bytes())
+    languages = []
+    for path in sorted(TRANSLATIONS_DIR.glob("*.js")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+        languages.append(path.stem)
+    return digest.hexdigest()[:12], languages
 
 
 async def async_register_card(hass: HomeAssistant) -> str | None:
@@ -61,11 +74,14 @@ async def async_register_card(hass: HomeAssistant) -> str | None:
             StaticPathConfig,
         )
 
-    version = await hass.async_add_executor_job(_file_version, CARD_FILE)
+    version, languages = await hass.async_add_executor_job(_files)
     await hass.http.async_register_static_paths(
-        [StaticPathConfig(CARD_URL, str(CARD_FILE), cache_headers=True)]
+        [
+            StaticPathConfig(CARD_URL, str(CARD_FILE), cache_headers=True),
+            StaticPathConfig(TRANSLATIONS_URL, str(TRANSLATIONS_DIR), cache_headers=True),
+        ]
     )
-    url = f"{CARD_URL}?v={version}"
+    url = f"{CARD_URL}?v={version}&l={','.join(languages)}"
     add_extra_js_url(hass, url)
     hass.data[_REGISTERED] = url
     _LOGGER.debug("Dashboard card registered at %s", url)

@@ -13,50 +13,149 @@
  *
  * Everything it shows comes from entities: each node's status sensor
  * (state on/off/starting/stopping/error; attributes node_id, kind, pinned,
- * url, step, error_code, error_message, proposal_id) and the domain's
- * cascade sensor (attributes target, action, status, steps, error, and
- * nodes: every node with its status sensor, so that a node whose sensor is
- * unavailable, without attributes, still has its row, shown unavailable).
- * Actions: wakehub.start, wakehub.plan + wakehub.stop (after the user
- * confirms the plan), wakehub.confirm_shutdown, wakehub.dismiss_shutdown.
+ * url, error_code, error_message, proposal_id, proposal_expires_at) and the
+ * domain's cascade sensor (attributes target, action, status, steps, error,
+ * and nodes: every node with its status sensor and its error, so that a node
+ * whose sensor is unavailable, without attributes, still has its row, shown
+ * unavailable). Actions: wakehub.start, wakehub.plan + wakehub.stop (after
+ * the user confirms the plan), wakehub.confirm_shutdown,
+ * wakehub.dismiss_shutdown, wakehub.clear_error.
+ *
+ * Its text is in translations/<language>.js, one file per language, picked
+ * from hass.locale.language (see translations/en.js).
  */
 
 const DOMAIN = "wakehub";
-const VERSION = "0.1.0";
+const VERSION = "0.2.0";
+
+// --------------------------------------------------------------- languages
+
+// The module's own URL says which languages exist (?l=en,fr: the files the
+// integration found in translations/) and the version of the files (?v=),
+// which the translations' URLs carry too, so a new version is never read
+// from a stale cache.
+const MODULE_URL = new URL(import.meta.url);
+const FILE_VERSION = MODULE_URL.searchParams.get("v");
+const LANGUAGES = (MODULE_URL.searchParams.get("l") || "en,fr").split(",").filter(Boolean);
+const loadedLanguages = new Map(); // language -> Promise<strings>
+
+function loadLanguage(language) {
+  if (!loadedLanguages.has(language)) {
+    const url = new URL(`translations/${language}.js`, MODULE_URL);
+    if (FILE_VERSION) url.searchParams.set("v", FILE_VERSION);
+    loadedLanguages.set(
+      language,
+      import(url.href).then(
+        (module) => module.default || {},
+        (err) => {
+          console.warn(`WakeHub card: no ${language} text (${err})`);
+          return {};
+        },
+      ),
+    );
+  }
+  return loadedLanguages.get(language);
+}
+
+/** The user's language among ours: "pt-BR", then "pt", then English. */
+function pickLanguage(hass) {
+  const wanted = String((hass && ((hass.locale && hass.locale.language) || hass.language)) || "en");
+  if (LANGUAGES.includes(wanted)) return wanted;
+  const base = wanted.split("-")[0];
+  return LANGUAGES.find((l) => l.split("-")[0] === base) || "en";
+}
+
+/** A translator over a language's strings, English for what it lacks. */
+class Texts {
+  constructor(language, strings, english) {
+    this.language = language;
+    this._strings = strings || {};
+    this._english = english || {};
+  }
+
+  static lookup(table, key) {
+    return key.split(".").reduce((v, k) => (v && typeof v === "object" ? v[k] : undefined), table);
+  }
+
+  has(key) {
+    return typeof Texts.lookup(this._strings, key) === "string" || typeof Texts.lookup(this._english, key) === "string";
+  }
+
+  /** The text of `key`, its {placeholders} filled in (not escaped). */
+  t(key, params = {}) {
+    let text = Texts.lookup(this._strings, key);
+    if (typeof text !== "string") text = Texts.lookup(this._english, key);
+    if (typeof text !== "string") return key;
+    return text.replace(/\{(\w+)\}/g, (m, name) => (params[name] !== undefined ? String(params[name]) : m));
+  }
+
+  /** "A", "A and B", "A, B and C". */
+  join(names) {
+    if (names.length < 2) return names.join("");
+    return `${names.slice(0, -1).join(", ")}${this.t("and")}${names[names.length - 1]}`;
+  }
+}
+
+/** Load the user's language (and English under it); resolves to Texts. */
+async function textsFor(language) {
+  const [strings, english] = await Promise.all([loadLanguage(language), loadLanguage("en")]);
+  return new Texts(language, strings, english);
+}
+
+/** A time in the user's language, format and time zone (HA's profile). */
+function formatTime(hass, iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return "";
+  const locale = hass.locale || {};
+  const options = { hour: "numeric", minute: "2-digit" };
+  // The profile's "server" time zone is Home Assistant's; else the browser's.
+  if (locale.time_zone === "server" && hass.config && hass.config.time_zone) {
+    options.timeZone = hass.config.time_zone;
+  }
+  if (locale.time_format === "12") options.hour12 = true;
+  if (locale.time_format === "24") options.hour12 = false;
+  try {
+    return new Intl.DateTimeFormat(locale.language || hass.language || undefined, options).format(date);
+  } catch (_err) {
+    return date.toLocaleTimeString();
+  }
+}
+
+// ------------------------------------------------------------------- looks
 
 const STATES = {
-  on: { label: "On", icon: "mdi:power", color: "var(--success-color, #43a047)" },
-  off: { label: "Off", icon: "mdi:power-off", color: "var(--secondary-text-color, #727272)" },
-  starting: { label: "Starting", icon: "mdi:arrow-up-bold-circle-outline", color: "var(--info-color, #039be5)" },
-  stopping: { label: "Stopping", icon: "mdi:arrow-down-bold-circle-outline", color: "var(--warning-color, #ffa600)" },
-  error: { label: "Error", icon: "mdi:alert-circle", color: "var(--error-color, #db4437)" },
-  unavailable: { label: "Unavailable", icon: "mdi:help-circle-outline", color: "var(--disabled-text-color, #bdbdbd)" },
+  on: { icon: "mdi:power", color: "var(--success-color, #43a047)" },
+  off: { icon: "mdi:power-off", color: "var(--secondary-text-color, #727272)" },
+  starting: { icon: "mdi:arrow-up-bold-circle-outline", color: "var(--info-color, #039be5)" },
+  stopping: { icon: "mdi:arrow-down-bold-circle-outline", color: "var(--warning-color, #ffa600)" },
+  error: { icon: "mdi:alert-circle", color: "var(--error-color, #db4437)" },
+  unavailable: { icon: "mdi:help-circle-outline", color: "var(--disabled-text-color, #bdbdbd)" },
 };
 
-const KINDS = {
-  machine: { label: "Machine", icon: "mdi:server" },
-  vm: { label: "VM", icon: "mdi:monitor" },
-  lxc: { label: "LXC", icon: "mdi:cube-outline" },
-  container: { label: "Container", icon: "mdi:docker" },
+const KIND_ICONS = {
+  machine: "mdi:server",
+  vm: "mdi:monitor",
+  lxc: "mdi:cube-outline",
+  container: "mdi:docker",
 };
 
 const STEP_MARKS = {
-  pending: { mark: "○", label: "pending" },
-  running: { mark: "◐", label: "running" },
-  done: { mark: "✓", label: "done" },
-  skipped: { mark: "–", label: "skipped (already there)" },
-  failed: { mark: "✗", label: "failed" },
-  cancelled: { mark: "⊘", label: "cancelled" },
+  pending: "○",
+  running: "◐",
+  done: "✓",
+  skipped: "–",
+  failed: "✗",
+  cancelled: "⊘",
 };
 
-/** "A", "A and B", "A, B and C" (names already escaped). */
-const joinNames = (names) =>
-  names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
+const LIVE = new Set(["running", "queued"]);
 
 const escapeHtml = (value) =>
   String(value ?? "").replace(/[&<>"']/g, (c) =>
     ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c],
   );
+
+// -------------------------------------------------------------------- data
 
 /** Is this state a WakeHub node's status sensor? */
 const isStatusSensor = (hass, state) =>
@@ -75,7 +174,7 @@ const isStatusSensor = (hass, state) =>
  * found (and shown unavailable). Status sensors found by their attributes
  * complete it. `entity` is the node's status sensor, `state` its state object
  * (undefined when it has none), `attrs` its attributes over the list's fields
- * (node_id, kind, pinned, url).
+ * (node_id, kind, pinned, url, error_code, error_message).
  */
 function wakehubNodes(hass) {
   const byNode = new Map();
@@ -119,13 +218,25 @@ function cascadeSensor(hass) {
   );
 }
 
+/** A node's device, if Home Assistant knows it. */
+function nodeDevice(hass, node) {
+  const entry = node && node.entity && hass.entities && hass.entities[node.entity];
+  return (entry && entry.device_id && hass.devices && hass.devices[entry.device_id]) || null;
+}
+
 /** A node's name: its device's (as the user renamed it), else WakeHub's. */
 function nodeName(hass, node) {
-  const entry = node.entity && hass.entities && hass.entities[node.entity];
-  const device = entry && entry.device_id && hass.devices && hass.devices[entry.device_id];
+  const device = nodeDevice(hass, node);
   if (device) return device.name_by_user || device.name;
   if (node.name) return node.name;
   return String(node.attrs.friendly_name || node.id).replace(/ Status$/i, "");
+}
+
+/** The name of what a node runs on (its device's parent), or null. */
+function hostName(hass, node) {
+  const device = nodeDevice(hass, node);
+  const host = device && device.via_device_id && hass.devices && hass.devices[device.via_device_id];
+  return host ? host.name_by_user || host.name : null;
 }
 
 /** Resolve one `nodes:` item (entity id, node id or name) to a node. */
@@ -143,16 +254,59 @@ function resolveNode(hass, nodes, ref) {
   return undefined;
 }
 
+/**
+ * What went wrong, for people: what answered, where, what to check.
+ *
+ * `error` is {code, message}; `node` the node that failed; `action` start
+ * or stop. The API is the one WakeHub used for that node (Proxmox for a
+ * guest, Docker for a container, Wake-on-LAN or SSH for a machine), the
+ * host the machine (or Docker host) it runs on.
+ */
+function describeError(texts, hass, all, error, nodeId, action) {
+  const node = all.get(nodeId);
+  const name = node ? nodeName(hass, node) : nodeId || "";
+  const kind = node && node.attrs.kind;
+  const verb = action === "stop" ? "stop" : "start";
+  const api = kind === "vm" || kind === "lxc" ? "proxmox" : kind === "container" ? "docker" : verb === "start" ? "wol" : "ssh";
+  const host = kind === "machine" || !node ? name : hostName(hass, node) || name;
+  let detail = String(error.message || error.code || "").trim();
+  const params = {
+    node: name,
+    host,
+    api: texts.t(`api.${api}`),
+    verb: texts.t(`verb.${verb}`),
+    verb_done: texts.t(`verb_done.${verb}`),
+    verb_cap: texts.t(`verb_cap.${verb}`),
+    detail,
+  };
+  const code = String(error.code || "");
+  // "HTTP 500: ..." (Proxmox, Docker): the status and what it means.
+  const http = /^HTTP (\d{3})\b:?\s*(.*)$/.exec(detail);
+  if (code === "api_error" && http) {
+    const reason = texts.has(`http.${http[1]}`) ? texts.t(`http.${http[1]}`) : http[2] || "";
+    return texts.t("error.api_error_http", { ...params, status: http[1], reason });
+  }
+  if (code && code !== "default" && texts.has(`error.${code}`)) return texts.t(`error.${code}`, params);
+  return texts.t("error.default", params);
+}
+
 class WakeHubCard extends HTMLElement {
   constructor() {
     super();
     this.attachShadow({ mode: "open" });
     this._config = {};
-    this._confirm = {}; // node id -> {plan?, busy?, error?}
-    this._busy = {}; // node id -> action text while a call is sent
+    this._confirm = {}; // node id -> {plan?, busy?}
+    this._busy = {}; // node id -> busy.* key while a call is sent
     this._errors = {}; // node id -> last call error
     this._renderKey = "";
+    this._texts = null;
     this.shadowRoot.addEventListener("click", (ev) => this._onClick(ev));
+    this.shadowRoot.addEventListener("keydown", (ev) => {
+      if ((ev.key === "Enter" || ev.key === " ") && ev.target.dataset && ev.target.dataset.action === "more-info") {
+        ev.preventDefault();
+        this._onClick(ev);
+      }
+    });
   }
 
   static getStubConfig() {
@@ -190,6 +344,21 @@ class WakeHubCard extends HTMLElement {
     return { columns: 12, min_columns: 6 };
   }
 
+  /** The texts of the user's language; null while its file loads. */
+  _currentTexts() {
+    const language = pickLanguage(this._hass);
+    if (this._texts && this._texts.language === language) return this._texts;
+    if (this._loading !== language) {
+      this._loading = language;
+      textsFor(language).then((texts) => {
+        if (this._loading !== language) return;
+        this._texts = texts;
+        this._render(true);
+      });
+    }
+    return this._texts; // the previous language until the new one is there
+  }
+
   // ------------------------------------------------------------------ data
 
   _nodes() {
@@ -205,18 +374,17 @@ class WakeHubCard extends HTMLElement {
         .sort((a, b) => nodeName(hass, a).localeCompare(nodeName(hass, b)));
     }
     const cascade = cascadeSensor(hass);
-    return nodes.map((node) => this._node(node, cascade));
+    return nodes.map((node) => this._node(node, cascade, all));
   }
 
-  _node(node, cascade) {
+  _node(node, cascade, all) {
     const a = node.attrs;
     const hass = this._hass;
     const c = cascade && cascade.attributes;
     const cascadeHere = c && c.target === node.id ? c : null;
     // Another node's running start that goes through this one (the NAS woken
     // for Jellyfin): Cancel on this row cancels that start.
-    const via = c && !cascadeHere && c.action === "start" &&
-      (c.status === "running" || c.status === "queued") &&
+    const via = c && !cascadeHere && c.action === "start" && LIVE.has(c.status) &&
       (c.steps || []).some((s) => s.node === node.id)
       ? c.target_name || c.target
       : null;
@@ -224,22 +392,37 @@ class WakeHubCard extends HTMLElement {
     const raw = node.state && node.state.state;
     let status = STATES[raw] ? raw : "unavailable";
     // A cascade about this node that has not reached it yet: show where it goes.
-    if (cascadeHere && (cascadeHere.status === "running" || cascadeHere.status === "queued")) {
+    if (cascadeHere && LIVE.has(cascadeHere.status)) {
       if (cascadeHere.action === "start" && status === "off") status = "starting";
       if (cascadeHere.action === "stop" && status === "on") status = "stopping";
+    }
+    // The error to show on this row: the node's own (it failed), or the
+    // failure of its own cascade while the node that failed still is in
+    // error (cleared when it reaches its target, or when dismissed).
+    let failure = null;
+    const inError = (id) => {
+      const other = all.get(id);
+      return !!(other && (other.attrs.error_code || (other.state && other.state.state === "error")));
+    };
+    const e = cascadeHere && cascadeHere.status === "failed" ? cascadeHere.error : null;
+    if (e && (inError(e.node || node.id) || inError(node.id))) {
+      failure = { code: e.code, message: e.message, node: e.node || node.id, action: cascadeHere.action, step: e.step };
+    } else if (a.error_code) {
+      const here = c && c.status === "failed" && c.error && c.error.node === node.id;
+      failure = { code: a.error_code, message: a.error_message, node: node.id, action: here ? c.action : "start" };
     }
     return {
       id: node.id,
       entity: node.entity,
       name: nodeName(hass, node),
       kind: a.kind,
+      host: hostName(hass, node),
       status,
-      step: a.step || null,
-      errorCode: a.error_code || null,
-      errorMessage: a.error_message || null,
       url: a.url || null,
       proposal: a.proposal_id || null,
+      proposalExpires: a.proposal_expires_at || null,
       via,
+      failure,
       cascade: cascadeHere
         ? {
             action: cascadeHere.action,
@@ -263,26 +446,36 @@ class WakeHubCard extends HTMLElement {
     const node = this._nodes().find((n) => n.id === button.dataset.node);
     if (!node) return;
     const handlers = {
-      start: () => this._run(node, "Starting…", () => this._call("start", node)),
+      // As a tile card: tapping the name, icon or state opens more-info.
+      "more-info": () => {
+        if (!node.entity) return;
+        this.dispatchEvent(
+          new CustomEvent("hass-more-info", { detail: { entityId: node.entity }, bubbles: true, composed: true }),
+        );
+      },
+      start: () => this._run(node, "start", () => this._call("start", node)),
       stop: () => this._askStop(node),
+      retry: () => {
+        const action = node.failure && node.failure.action === "stop" ? "stop" : "start";
+        return this._run(node, action, () => this._call(action, node));
+      },
+      "dismiss-error": () => this._run(node, "dismiss", () => this._call("clear_error", node)),
       "confirm-stop": () => {
         delete this._confirm[node.id];
-        return this._run(node, "Stopping…", () => this._call("stop", node));
+        return this._run(node, "stop", () => this._call("stop", node));
       },
       "cancel-stop": () => {
         delete this._confirm[node.id];
         this._render(true);
       },
-      "confirm-proposal": () =>
-        this._run(node, "Shutting down…", () => this._call("confirm_shutdown", node)),
-      "dismiss-proposal": () =>
-        this._run(node, "Keeping it on…", () => this._call("dismiss_shutdown", node)),
+      "confirm-proposal": () => this._run(node, "shut_down", () => this._call("confirm_shutdown", node)),
+      "dismiss-proposal": () => this._run(node, "keep_on", () => this._call("dismiss_shutdown", node)),
     };
     handlers[button.dataset.action]?.();
   }
 
-  async _run(node, text, fn) {
-    this._busy[node.id] = text;
+  async _run(node, busy, fn) {
+    this._busy[node.id] = busy;
     delete this._errors[node.id];
     this._render(true);
     try {
@@ -321,152 +514,170 @@ class WakeHubCard extends HTMLElement {
 
   _render(force = false) {
     if (!this._hass) return;
+    const texts = this._currentTexts();
+    if (!texts) return; // its file is on its way: rendered when it comes
     const nodes = this._nodes();
-    const key = JSON.stringify([this._config, nodes, this._confirm, this._busy, this._errors]);
+    const key = JSON.stringify([texts.language, this._config, nodes, this._confirm, this._busy, this._errors]);
     if (!force && key === this._renderKey) return;
     this._renderKey = key;
+    this._all = wakehubNodes(this._hass);
     const title = this._config.title;
     const body = nodes.length
-      ? nodes.map((n) => this._renderNode(n)).join("")
-      : `<p class="empty">No pinned WakeHub node yet. Pin one in WakeHub's options, or list
-         <code>nodes:</code> in this card's configuration.</p>`;
+      ? nodes.map((n) => this._renderNode(texts, n)).join("")
+      : `<p class="empty">${escapeHtml(texts.t("empty"))}</p>`;
     this.shadowRoot.innerHTML = `
       <style>${STYLE}</style>
-      <ha-card ${title ? `header="${escapeHtml(title)}"` : ""}>
+      <ha-card lang="${escapeHtml(texts.language)}" ${title ? `header="${escapeHtml(title)}"` : ""}>
         <div class="nodes">${body}</div>
       </ha-card>`;
   }
 
-  _renderNode(n) {
+  _renderNode(texts, n) {
+    const T = (key, params) => escapeHtml(texts.t(key, params));
     const st = STATES[n.status];
-    const kind = KINDS[n.kind] || { label: n.kind, icon: "mdi:help" };
     const busy = this._busy[n.id];
     const confirm = this._confirm[n.id];
     const running = n.status === "starting" || n.status === "stopping" ||
-      (n.cascade && (n.cascade.status === "running" || n.cascade.status === "queued"));
+      (n.cascade && LIVE.has(n.cascade.status));
     const id = escapeHtml(n.id);
-    const name = escapeHtml(n.name);
+    const name = n.name;
     const isOn = n.status === "on" || n.status === "starting" || (n.status === "error" && n.cascade?.action === "start");
     // A start can be stopped while it runs (the cascade stops at its next
     // step, then the node is shut down); a running stop cannot be undone.
     const stopping = n.status === "stopping" || (running && n.cascade?.action === "stop");
     const powerButton = !isOn
       ? `<button class="start" data-action="start" data-node="${id}" ${busy || running ? "disabled" : ""}
-           aria-label="Start ${name}">Start</button>`
+           aria-label="${T("aria.start", { name })}">${T("button.start")}</button>`
       : n.status === "starting"
         ? `<button class="stop" data-action="stop" data-node="${id}" ${busy || confirm ? "disabled" : ""}
-           aria-label="Cancel the start of ${n.via ? escapeHtml(n.via) : name}">Cancel</button>`
+           aria-label="${T("aria.cancel_start", { name: n.via || name })}">${T("button.cancel")}</button>`
         : `<button class="stop" data-action="stop" data-node="${id}" ${busy || confirm || stopping ? "disabled" : ""}
-           aria-label="Stop ${name}">Stop</button>`;
+           aria-label="${T("aria.stop", { name })}">${T("button.stop")}</button>`;
     const open = n.url
       ? `<a class="open" href="${escapeHtml(n.url)}" target="_blank" rel="noopener noreferrer"
-           aria-label="Open ${name}">Open</a>`
+           aria-label="${T("aria.open", { name })}">${T("button.open")}</a>`
       : "";
+    const kind = texts.has(`kind.${n.kind}`) ? texts.t(`kind.${n.kind}`) : "";
+    const kindLine = n.host && n.kind !== "machine" ? texts.t("kind_on", { kind, host: n.host }) : kind;
+    const info = n.entity ? `data-action="more-info" data-node="${id}" role="button" tabindex="0"` : "";
     return `
-      <section class="node" data-node="${id}" data-state="${n.status}" aria-label="${name}">
+      <section class="node" data-node="${id}" data-state="${n.status}" aria-label="${escapeHtml(name)}">
         <div class="row">
-          <ha-icon class="kind-icon" icon="${kind.icon}" aria-hidden="true"></ha-icon>
-          <div class="title">
-            <div class="name">${name}</div>
-            <div class="kind">${escapeHtml(kind.label)}</div>
+          <div class="info" ${info} aria-label="${T("aria.details", { name })}">
+            <ha-icon class="kind-icon" icon="${KIND_ICONS[n.kind] || "mdi:help"}" aria-hidden="true"></ha-icon>
+            <div class="title">
+              <div class="name">${escapeHtml(name)}</div>
+              <div class="kind">${escapeHtml(kindLine)}</div>
+            </div>
+            <span class="state" style="--state-color:${st.color}" data-state="${n.status}">
+              <ha-icon icon="${st.icon}" aria-hidden="true"></ha-icon>
+              <span class="state-label">${T(`state.${n.status}`)}</span>
+            </span>
           </div>
-          <span class="state" style="--state-color:${st.color}" data-state="${n.status}">
-            <ha-icon icon="${st.icon}" aria-hidden="true"></ha-icon>
-            <span class="state-label">${st.label}</span>
-          </span>
           <div class="actions">${open}${powerButton}</div>
         </div>
         <div class="live" aria-live="polite">
-          ${busy ? `<p class="busy">${escapeHtml(busy)}</p>` : ""}
-          ${this._renderProgress(n)}
-          ${this._renderError(n)}
+          ${busy ? `<p class="busy">${T(`busy.${busy}`)}</p>` : ""}
+          ${this._renderProgress(texts, n)}
+          ${this._renderError(texts, n)}
         </div>
-        ${confirm ? this._renderConfirm(n, confirm) : ""}
-        ${n.proposal ? this._renderProposal(n) : ""}
+        ${confirm ? this._renderConfirm(texts, n, confirm) : ""}
+        ${n.proposal ? this._renderProposal(texts, n) : ""}
       </section>`;
   }
 
-  _renderProgress(n) {
+  _renderProgress(texts, n) {
     const c = n.cascade;
-    const live = c && (c.status === "running" || c.status === "queued");
-    if (!live && !n.step) return "";
-    const total = c ? c.steps.length : 0;
-    const done = c ? c.steps.filter((s) => s.status === "done" || s.status === "skipped").length : 0;
-    const verb = c && c.action === "stop" ? "Stopping" : "Starting";
-    const steps = c
-      ? `<ol class="steps">${c.steps
-          .map((s) => {
-            const m = STEP_MARKS[s.status] || { mark: "?", label: s.status };
-            return `<li class="step" data-status="${escapeHtml(s.status)}">
-                <span class="mark" aria-hidden="true">${m.mark}</span>
-                <span>${escapeHtml(s.action === "stop" ? "Stop" : "Start")} ${escapeHtml(s.name)}</span>
-                <span class="step-status">${escapeHtml(m.label)}</span>
-              </li>`;
-          })
-          .join("")}</ol>`
-      : "";
+    if (!c || !LIVE.has(c.status)) return "";
+    const T = (key, params) => escapeHtml(texts.t(key, params));
+    const total = c.steps.length;
+    const done = c.steps.filter((s) => s.status === "done" || s.status === "skipped").length;
+    const action = c.action === "stop" ? "stop" : "start";
+    const summary = c.status === "queued" && !done
+      ? T("progress.queued")
+      : T(`progress.${action}`, { name: n.name, step: Math.min(done + 1, total), total });
+    const steps = `<ol class="steps">${c.steps
+      .map((s) => {
+        const label = texts.has(`step.${s.status}`) ? texts.t(`step.${s.status}`) : s.status;
+        return `<li class="step" data-status="${escapeHtml(s.status)}">
+            <span class="mark" aria-hidden="true">${STEP_MARKS[s.status] || "?"}</span>
+            <span>${T(s.action === "stop" ? "progress.step_stop" : "progress.step_start", { name: s.name })}</span>
+            <span class="step-status">${escapeHtml(label)}</span>
+          </li>`;
+      })
+      .join("")}</ol>`;
     return `<div class="progress" role="status">
-        ${live ? `<p class="summary">${verb} ${escapeHtml(n.name)}: step ${Math.min(done + 1, total)} of ${total}</p>` : ""}
-        ${n.step ? `<p class="detail">${escapeHtml(n.step)}</p>` : ""}
+        <p class="summary">${summary}</p>
         ${steps}
       </div>`;
   }
 
-  _renderError(n) {
+  _renderError(texts, n) {
+    const id = escapeHtml(n.id);
     const messages = [];
     if (this._errors[n.id]) messages.push(this._errors[n.id]);
-    if (n.status === "error" && (n.errorCode || n.errorMessage)) {
-      messages.push(`${n.errorCode ? `${n.errorCode}: ` : ""}${n.errorMessage || ""}`);
-    } else if (n.cascade && n.cascade.status === "failed" && n.cascade.error) {
-      const e = n.cascade.error;
-      const step = e.step !== null && e.step !== undefined ? n.cascade.steps[e.step] : null;
-      messages.push(`${step ? `Step ${e.step + 1} (${step.name}) failed: ` : ""}${e.code ? `${e.code}: ` : ""}${e.message || ""}`);
-    }
+    const f = n.failure;
+    if (f) messages.push(describeError(texts, this._hass, this._all, f, f.node, f.action));
     if (!messages.length) return "";
+    const retryable = f && !this._busy[n.id] && !(n.cascade && LIVE.has(n.cascade.status));
+    const actions = f
+      ? `<div class="actions">
+          <button data-action="dismiss-error" data-node="${id}" ${this._busy[n.id] ? "disabled" : ""}
+            aria-label="${escapeHtml(texts.t("aria.dismiss_error", { name: n.name }))}">${escapeHtml(texts.t("button.dismiss"))}</button>
+          <button class="start" data-action="retry" data-node="${id}" ${retryable ? "" : "disabled"}
+            aria-label="${escapeHtml(texts.t(f.action === "stop" ? "aria.retry_stop" : "aria.retry_start", { name: n.name }))}">${escapeHtml(texts.t("button.retry"))}</button>
+        </div>`
+      : "";
     return `<div class="error" role="alert">
         <ha-icon icon="mdi:alert-circle" aria-hidden="true"></ha-icon>
-        <div>${messages.map((m) => `<p>${escapeHtml(m)}</p>`).join("")}</div>
+        <div class="error-body">${messages.map((m) => `<p>${escapeHtml(m)}</p>`).join("")}${actions}</div>
       </div>`;
   }
 
-  _renderConfirm(n, confirm) {
+  _renderConfirm(texts, n, confirm) {
+    const T = (key, params) => escapeHtml(texts.t(key, params));
     const id = escapeHtml(n.id);
-    if (confirm.busy) return `<div class="confirm"><p>Planning the shutdown of ${escapeHtml(n.name)}…</p></div>`;
+    if (confirm.busy) return `<div class="confirm"><p>${T("confirm.planning", { name: n.name })}</p></div>`;
     const plan = confirm.plan || {};
-    const dependents = plan.dependents || [];
-    const also = dependents.length
-      ? ` and its ${dependents.length} dependent${dependents.length === 1 ? "" : "s"}`
-      : "";
+    const names = new Map((plan.steps || []).map((s) => [s.node, s.name]));
+    // What stops first, in order: what runs on the node (hosted) and what
+    // needs it (dependents), each said as such.
+    const first = (plan.dependents || []).map((d) => {
+      const step = (plan.steps || []).find((s) => s.node === d.node) || {};
+      const of = names.get(step.reason_of) || n.name;
+      return texts.t(d.reason === "hosted" ? "confirm.runs_on" : "confirm.needs", { name: d.name, of });
+    });
     // The starts this stop cancels (the plan names them): this node's own,
     // and any other start that needs it (Jellyfin's, for the NAS).
     const cancels = plan.cancels || [];
-    const others = cancels.filter((c) => c.target !== n.id).map((c) => escapeHtml(c.name));
+    const others = cancels.filter((c) => c.target !== n.id).map((c) => c.name);
     const starting = n.status === "starting" || cancels.length > 0;
-    const name = escapeHtml(n.name);
     let question;
-    if (!starting) question = `Shut down ${name}${also}?`;
-    else if (!others.length) question = `Cancel the start of ${name} and shut it down${also}?`;
-    else question = `Cancel the start of ${joinNames(others)} and shut ${name} down${also}?`;
-    const order = (plan.steps || []).map((s) => escapeHtml(s.name)).join(" → ");
-    return `<div class="confirm" role="alertdialog" aria-label="${question}">
-        <p class="question">${question}</p>
-        ${dependents.length ? `<ul class="dependents">${dependents.map((d) => `<li>${escapeHtml(d.name)}</li>`).join("")}</ul>` : ""}
-        ${order ? `<p class="order">Order: ${order}</p>` : ""}
+    if (!starting) question = texts.t("confirm.question", { name: n.name });
+    else if (!others.length) question = texts.t("confirm.cancel_own", { name: n.name });
+    else question = texts.t("confirm.cancel_other", { name: n.name, others: texts.join(others) });
+    return `<div class="confirm" role="alertdialog" aria-label="${escapeHtml(question)}">
+        <p class="question">${escapeHtml(question)}</p>
+        ${first.length ? `<p class="first">${T("confirm.first")}</p>
+          <ol class="dependents">${first.map((d) => `<li>${escapeHtml(d)}</li>`).join("")}</ol>` : ""}
         <div class="actions">
-          <button data-action="cancel-stop" data-node="${id}">${starting ? "Keep starting" : "Cancel"}</button>
-          <button class="stop" data-action="confirm-stop" data-node="${id}">${starting ? "Cancel the start" : "Shut down"}</button>
+          <button data-action="cancel-stop" data-node="${id}">${T(starting ? "button.keep_starting" : "button.cancel")}</button>
+          <button class="stop" data-action="confirm-stop" data-node="${id}">${T(starting ? "button.cancel_start" : "button.shut_down")}</button>
         </div>
       </div>`;
   }
 
-  _renderProposal(n) {
+  _renderProposal(texts, n) {
+    const T = (key, params) => escapeHtml(texts.t(key, params));
     const id = escapeHtml(n.id);
-    const name = escapeHtml(n.name);
-    return `<div class="proposal" role="group" aria-label="Shutdown proposal for ${name}">
-        <p>${name} has no more active dependents. Shut it down?</p>
+    const name = n.name;
+    const time = n.proposalExpires ? formatTime(this._hass, n.proposalExpires) : "";
+    return `<div class="proposal" role="group" aria-label="${T("aria.proposal", { name })}">
+        <p>${T("proposal.question", { name })}</p>
+        ${time ? `<p class="expires">${T("proposal.expires", { time })}</p>` : ""}
         <div class="actions">
-          <button data-action="dismiss-proposal" data-node="${id}" aria-label="Dismiss: keep ${name} on">Dismiss</button>
-          <button class="stop" data-action="confirm-proposal" data-node="${id}" aria-label="Confirm: shut ${name} down">Confirm</button>
+          <button data-action="dismiss-proposal" data-node="${id}" aria-label="${T("aria.keep_on", { name })}">${T("button.keep_on")}</button>
+          <button class="stop" data-action="confirm-proposal" data-node="${id}" aria-label="${T("aria.shut_down", { name })}">${T("button.shut_down")}</button>
         </div>
       </div>`;
   }
@@ -478,7 +689,12 @@ const STYLE = `
   .nodes { display: flex; flex-direction: column; }
   .node { padding: 12px 16px; border-top: 1px solid var(--divider-color, #e0e0e0); }
   .node:first-child { border-top: none; }
-  .row { display: flex; align-items: center; gap: 12px; }
+  .row { display: flex; align-items: center; gap: 12px; flex-wrap: wrap; }
+  .info {
+    flex: 1 1 220px; min-width: 0; display: flex; align-items: center; gap: 12px;
+    cursor: pointer; border-radius: 4px;
+  }
+  .info:focus-visible { outline: 2px solid var(--primary-color, #03a9f4); outline-offset: 2px; }
   .kind-icon { color: var(--state-icon-color, var(--secondary-text-color)); }
   .title { flex: 1; min-width: 0; }
   .name { font-weight: 500; color: var(--primary-text-color); overflow: hidden; text-overflow: ellipsis; }
@@ -519,6 +735,14 @@ const STYLE = `
     color: var(--error-color, #db4437); background: rgba(219, 68, 55, 0.08); font-size: 0.9em;
   }
   .error p { margin: 0; }
+  .error-body { flex: 1; }
+  .error .actions { margin-top: 8px; }
+  .expires { font-size: 0.85em; color: var(--secondary-text-color); }
+  .first { font-size: 0.9em; }
+  @media (max-width: 450px) {
+    .node { padding: 10px 12px; }
+    .row .actions { flex: 1 0 100%; }
+  }
   .confirm, .proposal {
     margin-top: 8px; padding: 10px 12px; border-radius: 4px;
     border: 1px solid var(--warning-color, #ffa600); background: rgba(255, 166, 0, 0.08);
@@ -526,11 +750,14 @@ const STYLE = `
   .confirm p, .proposal p { margin: 0 0 4px; }
   .question { font-weight: 500; }
   .dependents { margin: 4px 0; padding-left: 20px; }
-  .order { font-size: 0.85em; color: var(--secondary-text-color); }
   .empty { padding: 16px; color: var(--secondary-text-color); }
 `;
 
-/** The visual editor: a title, and which nodes to show (none = pinned ones). */
+/**
+ * The visual editor: Home Assistant's own form (ha-form), a title and an
+ * entity selector limited to WakeHub's nodes (their status sensors). None
+ * chosen means every pinned node, which the helper text names.
+ */
 class WakeHubCardEditor extends HTMLElement {
   setConfig(config) {
     this._config = { ...config };
@@ -538,54 +765,94 @@ class WakeHubCardEditor extends HTMLElement {
   }
 
   set hass(hass) {
-    const first = !this._hass;
     this._hass = hass;
-    if (first) this._render();
+    this._render();
   }
 
-  _changed(config) {
+  _changed(value) {
+    const config = { ...this._config };
+    if (value.title) config.title = value.title;
+    else delete config.title;
+    if (Array.isArray(value.nodes) && value.nodes.length) config.nodes = value.nodes;
+    else delete config.nodes;
     this._config = config;
     this.dispatchEvent(new CustomEvent("config-changed", { detail: { config }, bubbles: true, composed: true }));
   }
 
   _render() {
     if (!this._hass || !this._config) return;
-    const nodes = [...wakehubNodes(this._hass).values()];
-    const chosen = new Set(this._config.nodes || []);
-    this.innerHTML = `
-      <div style="display:flex;flex-direction:column;gap:12px;padding:4px 0">
-        <label>Title <input class="title" type="text" value="${escapeHtml(this._config.title || "")}"
-          style="width:100%;box-sizing:border-box;padding:6px"></label>
-        <fieldset style="border:1px solid var(--divider-color);border-radius:4px">
-          <legend>Nodes (none checked: every pinned node)</legend>
-          ${nodes
-            .map((n) => {
-              const name = nodeName(this._hass, n);
-              const checked = chosen.has(n.id) || chosen.has(n.entity);
-              return `<label style="display:block"><input type="checkbox" value="${escapeHtml(n.id)}"
-                ${checked ? "checked" : ""}> ${escapeHtml(name)}${n.attrs.pinned ? " (pinned)" : ""}</label>`;
+    const texts = this._texts && this._texts.language === pickLanguage(this._hass) ? this._texts : null;
+    if (!texts) {
+      textsFor(pickLanguage(this._hass)).then((t) => {
+        this._texts = t;
+        this._render();
+      });
+      return;
+    }
+    const hass = this._hass;
+    const all = wakehubNodes(hass);
+    const nodes = [...all.values()].filter((n) => n.entity);
+    // The configured items (entity ids, node ids or names) as the status
+    // sensors the selector lists.
+    const chosen = (this._config.nodes || [])
+      .map((ref) => resolveNode(hass, all, ref))
+      .filter((n) => n && n.entity)
+      .map((n) => n.entity);
+    const pinned = nodes
+      .filter((n) => n.attrs.pinned)
+      .map((n) => nodeName(hass, n))
+      .sort((a, b) => a.localeCompare(b));
+    if (!this._form) {
+      this._form = document.createElement("ha-form");
+      this._form.computeLabel = (schema) => this._texts.t(`editor.${schema.name}`);
+      this._form.computeHelper = (schema) =>
+        schema.name === "nodes"
+          ? this._texts.t("editor.nodes_help", {
+              pinned: this._pinned.length ? this._texts.join(this._pinned) : this._texts.t("editor.none_pinned"),
             })
-            .join("")}
-        </fieldset>
-      </div>`;
-    this.querySelector("input.title").addEventListener("change", (ev) => {
-      const config = { ...this._config, title: ev.target.value };
-      if (!ev.target.value) delete config.title;
-      this._changed(config);
-    });
-    this.querySelectorAll("input[type=checkbox]").forEach((box) =>
-      box.addEventListener("change", () => {
-        const nodes = [...this.querySelectorAll("input[type=checkbox]:checked")].map((b) => b.value);
-        const config = { ...this._config, nodes };
-        if (!nodes.length) delete config.nodes;
-        this._changed(config);
-      }),
-    );
+          : undefined;
+      this._form.addEventListener("value-changed", (ev) => {
+        ev.stopPropagation();
+        this._changed(ev.detail.value || {});
+      });
+      this.appendChild(this._form);
+    }
+    this._pinned = pinned;
+    this._form.hass = hass;
+    this._form.schema = [
+      { name: "title", selector: { text: {} } },
+      {
+        name: "nodes",
+        selector: { entity: { multiple: true, include_entities: nodes.map((n) => n.entity) } },
+      },
+    ];
+    this._form.data = { title: this._config.title || "", nodes: chosen };
   }
 }
 
-if (!customElements.get("wakehub-card")) customElements.define("wakehub-card", WakeHubCard);
-if (!customElements.get("wakehub-card-editor")) customElements.define("wakehub-card-editor", WakeHubCardEditor);
+/**
+ * Define the elements in the registry the frontend uses.
+ *
+ * Home Assistant's frontend imports this module alongside its own app, and
+ * its app installs a scoped custom-element registry polyfill that replaces
+ * window.customElements. When this module runs first, a definition made in
+ * the native registry is invisible to the new one: the dashboard shows
+ * "Custom element doesn't exist" until the next reload (1 load in 7 in the
+ * demo). So define at once, and again in the current registry once the
+ * frontend's own <home-assistant> is defined (the polyfill is in place by
+ * then); each registry gets each element once.
+ */
+const ELEMENTS = { "wakehub-card": WakeHubCard, "wakehub-card-editor": WakeHubCardEditor };
+
+function defineElements() {
+  const registry = window.customElements;
+  for (const [tag, element] of Object.entries(ELEMENTS)) {
+    if (!registry.get(tag)) registry.define(tag, element);
+  }
+}
+
+defineElements();
+window.customElements.whenDefined("home-assistant").then(defineElements);
 
 window.customCards = window.customCards || [];
 if (!window.customCards.some((c) => c.type === "wakehub-card")) {
