@@ -78,7 +78,9 @@ async def async_register_card(hass: HomeAssistant) -> str | None:
     await hass.http.async_register_static_paths(
         [
             StaticPathConfig(CARD_URL, str(CARD_FILE), cache_headers=True),
-            StaticPathConfig(TRANSLATIONS_URL, str(TRANSLATIONS_DIR), cache_headers=True),
+            StaticPathConfig(
+                TRANSLATIONS_URL, str(TRANSLATIONS_DIR), cache_headers=True
+            ),
         ]
     )
     url = f"{CARD_URL}?v={version}&l={','.join(languages)}"

@@ -41,6 +41,8 @@ from .const import (
     DOMAIN,
 )
 from .core.errors import CoreError, UnknownNodeError
+from .core.model import PowerState
+from .core.planner import Action
 from .core.topology import Topology
 from .entity import node_settings
 from .graph import build_topology
@@ -64,7 +66,6 @@ if TYPE_CHECKING:
     from homeassistant.core import CALLBACK_TYPE
 
     from .coordinator import WakeHubCoordinator
-    from .core.planner import Action
     from .models import WakeHubConfigEntry
 
 HUB_KEY: HassKey[WakeHubHub] = HassKey(DOMAIN)
@@ -185,6 +186,7 @@ class WakeHubHub:
         def _on_refresh() -> None:
             self.check_withdrawals()
             self._check_migrations(entry)
+            self._clear_reached_errors(entry.runtime_data.coordinator)
 
         self._entry_listeners[entry.entry_id] = (
             entry.runtime_data.coordinator.async_add_listener(_on_refresh)
@@ -277,9 +279,11 @@ class WakeHubHub:
         Each item holds what the status sensor's attributes say of the node
         (``node_id``, ``kind``, ``pinned``, ``url``), its ``name``, and
         ``status_entity``, the entity id of its status sensor (``None``
-        before it is registered). A sensor that is
+        before it is registered), and ``error_code``/``error_message`` while
+        the node is in error. A sensor that is
         unavailable loses its attributes in Home Assistant's state machine;
-        the card still finds its node here, and shows it unavailable.
+        the card still finds its node (and its error) here, and shows it
+        unavailable.
         """
         registry = er.async_get(self.hass)
         catalog: list[dict[str, Any]] = []
@@ -298,9 +302,42 @@ class WakeHubHub:
                     "status_entity": registry.async_get_entity_id(
                         Platform.SENSOR, DOMAIN, f"{node_id}-status"
                     ),
+                    **self._error_of(node_id),
                 }
             )
         return catalog
+
+    def _error_of(self, node_id: str) -> dict[str, str | None]:
+        """``error_code`` and ``error_message`` of a node in error, else nothing."""
+        activity = self.orchestrator.node_activity(node_id)
+        if activity is None or activity.state is not PowerState.ERROR:
+            return {}
+        return {"error_code": activity.code, "error_message": activity.message}
+
+    @callback
+    def clear_error(self, node_id: str) -> None:
+        """Forget a node's error (the user dismissed it): its polled state shows."""
+        self.orchestrator.clear_error(node_id)
+        self.notify_listeners()
+
+    @callback
+    def _clear_reached_errors(self, coordinator: WakeHubCoordinator) -> None:
+        """A node in error that reached its failed step's goal is no longer in error.
+
+        A start that failed on Jellyfin, then Jellyfin on (started by hand or
+        by a retry that WakeHub did not run): the error is over. The goal is
+        the action of the cascade that failed.
+        """
+        cascade = self.last_cascade
+        for node_id, data in coordinator.data.nodes.items():
+            activity = self.orchestrator.node_activity(node_id)
+            if activity is None or activity.state is not PowerState.ERROR:
+                continue
+            if cascade is None or cascade.id != activity.cascade_id:
+                continue
+            goal = PowerState.ON if cascade.action is Action.START else PowerState.OFF
+            if data.state is goal:
+                self.clear_error(node_id)
 
     def coordinator_of(self, node_id: str) -> WakeHubCoordinator | None:
         """The coordinator of the entry whose tree holds ``node_id``."""

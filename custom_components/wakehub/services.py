@@ -62,6 +62,7 @@ SERVICE_ADD_DEPENDENCY: Final = "add_dependency"
 SERVICE_REMOVE_DEPENDENCY: Final = "remove_dependency"
 SERVICE_CONFIRM_SHUTDOWN: Final = "confirm_shutdown"
 SERVICE_DISMISS_SHUTDOWN: Final = "dismiss_shutdown"
+SERVICE_CLEAR_ERROR: Final = "clear_error"
 
 ATTR_WAIT: Final = "wait"
 ATTR_ACTION: Final = "action"
@@ -89,6 +90,7 @@ DEPENDENCY_SCHEMA: Final = vol.Schema(
 PROPOSAL_SCHEMA: Final = vol.Schema(
     {**_TARGET, vol.Optional(ATTR_PROPOSAL_ID): cv.string}
 )
+TARGET_SCHEMA: Final = vol.Schema(_TARGET)
 
 
 def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
@@ -281,6 +283,11 @@ def async_setup_services(hass: HomeAssistant) -> None:
         for ref in proposal_refs(call):
             await hub().proposals.async_dismiss(ref)
 
+    async def clear_error(call: ServiceCall) -> None:
+        the_hub = hub()
+        for node_id in _targets(the_hub, call):
+            the_hub.clear_error(node_id)
+
     register = hass.services.async_register
     register(
         DOMAIN,
@@ -309,3 +316,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     register(DOMAIN, SERVICE_CONFIRM_SHUTDOWN, confirm_shutdown, schema=PROPOSAL_SCHEMA)
     register(DOMAIN, SERVICE_DISMISS_SHUTDOWN, dismiss_shutdown, schema=PROPOSAL_SCHEMA)
+    register(DOMAIN, SERVICE_CLEAR_ERROR, clear_error, schema=TARGET_SCHEMA)

@@ -1,0 +1,97 @@
+"""A node's error after a failed cascade: listed for the card, cleared by hand or by reaching its goal.
+
+The card shows a failed row with Retry and Dismiss; it reads the node's error
+from the cascade sensor's node list (which stays when the node's own status
+sensor is unavailable). Dismiss is ``wakehub.clear_error``; a node that
+reaches the state the failed action aimed at is no longer in error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.const import SERVICE_TURN_ON
+import pytest
+
+from custom_components.wakehub.const import DOMAIN
+
+from .hub_helpers import async_setup_homelab, async_turn, async_wait_idle, hub_of
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+
+    from tests.homelab.thread import HomelabThread
+
+
+pytestmark = pytest.mark.usefixtures("fast_polls")
+
+CASCADE = "sensor.wakehub_cascade"
+NAS = "sensor.nas_status"
+
+
+def _listed(hass: HomeAssistant, name: str) -> dict[str, Any]:
+    """The cascade sensor's node list item of ``name``."""
+    nodes = hass.states.get(CASCADE).attributes["nodes"]
+    (item,) = [n for n in nodes if n["name"] == name]
+    return dict(item)
+
+
+async def _fail_nas(hass: HomeAssistant, homelab: HomelabThread) -> None:
+    """Jellyfin's start fails at step 1: the NAS ignores its Wake-on-LAN."""
+    homelab.fault("NAS", "ignore_wol")
+    await async_setup_homelab(hass, homelab, settings={"NAS": {"start_timeout": 1}})
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_wait_idle(hass)
+    assert hass.states.get(NAS).state == "error"
+    listed = _listed(hass, "NAS")
+    assert listed["error_code"] == "timeout"
+    assert "NAS was not up" in listed["error_message"]
+    assert "error_code" not in _listed(hass, "Jellyfin")
+
+
+async def test_clear_error_dismisses_it(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """wakehub.clear_error (the card's Dismiss): the polled state shows again."""
+    await _fail_nas(hass, homelab)
+
+    await hass.services.async_call(
+        DOMAIN, "clear_error", target={"entity_id": NAS}, blocking=True
+    )
+    await hass.async_block_till_done()
+
+    status = hass.states.get(NAS)
+    assert status.state == "off"
+    assert "error_code" not in status.attributes
+    assert "error_code" not in _listed(hass, "NAS")
+    # The failed cascade is still the last one the sensor reports.
+    assert hass.states.get(CASCADE).attributes["status"] == "failed"
+
+
+async def test_error_clears_when_the_node_reaches_its_goal(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """The NAS boots after all (by hand): its failed start's goal is reached."""
+    await _fail_nas(hass, homelab)
+
+    homelab.set_power("NAS", "on")
+    await hub_of(hass).coordinator_of(_listed(hass, "NAS")["node_id"]).async_refresh()
+    await hass.async_block_till_done()
+
+    status = hass.states.get(NAS)
+    assert status.state == "on"
+    assert "error_code" not in status.attributes
+    assert "error_code" not in _listed(hass, "NAS")
+
+
+async def test_error_stays_while_the_goal_is_not_reached(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """A poll that finds the NAS still off leaves its error (and the card's Retry)."""
+    await _fail_nas(hass, homelab)
+
+    await hub_of(hass).coordinator_of(_listed(hass, "NAS")["node_id"]).async_refresh()
+    await hass.async_block_till_done()
+
+    assert hass.states.get(NAS).state == "error"
+    assert _listed(hass, "NAS")["error_code"] == "timeout"
