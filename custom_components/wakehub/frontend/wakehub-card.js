@@ -545,7 +545,11 @@ class WakeHubCard extends HTMLElement {
     // A start can be stopped while it runs (the cascade stops at its next
     // step, then the node is shut down); a running stop cannot be undone.
     const stopping = n.status === "stopping" || (running && n.cascade?.action === "stop");
-    const powerButton = !isOn
+    // A failed row offers Retry and Dismiss (below) instead of Start/Stop.
+    const failed = n.failure && (n.status === "error" || n.status === "unavailable");
+    const powerButton = failed
+      ? ""
+      : !isOn
       ? `<button class="start" data-action="start" data-node="${id}" ${busy || running ? "disabled" : ""}
            aria-label="${T("aria.start", { name })}">${T("button.start")}</button>`
       : n.status === "starting"
@@ -691,7 +695,7 @@ const STYLE = `
   .node:first-child { border-top: none; }
   .row { display: flex; align-items: center; gap: 12px; flex-wrap: wrap; }
   .info {
-    flex: 1 1 220px; min-width: 0; display: flex; align-items: center; gap: 12px;
+    flex: 1 1 150px; min-width: 0; display: flex; align-items: center; gap: 12px;
     cursor: pointer; border-radius: 4px;
   }
   .info:focus-visible { outline: 2px solid var(--primary-color, #03a9f4); outline-offset: 2px; }
@@ -741,7 +745,9 @@ const STYLE = `
   .first { font-size: 0.9em; }
   @media (max-width: 450px) {
     .node { padding: 10px 12px; }
-    .row .actions { flex: 1 0 100%; }
+    .row { gap: 8px; }
+    .info { gap: 8px; }
+    .row .actions { margin-left: auto; }
   }
   .confirm, .proposal {
     margin-top: 8px; padding: 10px 12px; border-radius: 4px;
