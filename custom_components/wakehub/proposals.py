@@ -60,7 +60,11 @@ from .const import (
 )
 from .core.model import PowerState, is_active
 from .core.planner import Decision, Verdict
-from .notifications import async_notify, proposal_notification_id
+from .notifications import (
+    async_notify,
+    async_translate,
+    proposal_notification_id,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -520,7 +524,8 @@ class ProposalManager:
         placeholders = {
             "name": proposal.name,
             "proposal_id": proposal.id,
-            "expires_at": dt_util.as_local(proposal.expires_at).strftime("%H:%M"),
+            "dashboard": "/",  # the user's default dashboard, where the card is
+            "expires_at": await self._async_local_time(proposal.expires_at),
         }
         await async_notify(
             self.hass,
@@ -528,6 +533,19 @@ class ProposalManager:
             ("proposal_title", "proposal_message"),
             placeholders,
         )
+
+    async def _async_local_time(self, when: datetime) -> str:
+        """``when`` in Home Assistant's time zone, on the language's clock.
+
+        The ``proposal_time`` text says which: ``12`` ("3:05 PM") or ``24``
+        ("15:05").
+        """
+        local = dt_util.as_local(when)
+        clock = await async_translate(self.hass, "proposal_time", {})
+        if clock.strip() == "12":
+            am_pm = "AM" if local.hour < 12 else "PM"
+            return f"{local.hour % 12 or 12}:{local.minute:02d} {am_pm}"
+        return f"{local.hour:02d}:{local.minute:02d}"
 
     # ------------------------------------------------------------------ store
 

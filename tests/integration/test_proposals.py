@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.components import persistent_notification
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
@@ -145,11 +146,19 @@ async def test_confirm_decision_notifies_and_fires(
     assert notification is not None
     assert notification["title"] == "Shut down NAS?"
     assert notification["message"].startswith(
-        "NAS has no more active dependents. Shut it down?"
+        "Nothing running needs NAS any more. Shut it down?"
     )
-    assert "wakehub.confirm_shutdown" in notification["message"]
-    assert "wakehub.dismiss_shutdown" in notification["message"]
-    assert f"proposal_id: {proposal_id}" in notification["message"]
+    # For people: the card (a link to the dashboard) or the phone, no
+    # action to type with an id; the time in Home Assistant's time zone.
+    assert (
+        "on the [WakeHub card](/), or from the phone notification"
+        in (notification["message"])
+    )
+    assert "wakehub.confirm_shutdown" not in notification["message"]
+    assert proposal_id not in notification["message"]
+    expires = dt_util.as_local(manager.get(NAS).expires_at)
+    clock = f"{expires.hour % 12 or 12}:{expires.minute:02d}"
+    assert f"Without an answer by {clock} " in notification["message"]
 
     (event,) = proposed
     assert event.data == {
@@ -176,11 +185,22 @@ async def test_notification_in_the_users_language(
 ) -> None:
     """The notification is written in Home Assistant's language."""
     hass.config.language = "fr"
+    await hass.config.async_set_time_zone("Europe/Paris")
     await _propose(hass, manager)
     notification = _notification(hass)
     assert notification is not None
     assert notification["title"] == "Éteindre NAS ?"
-    assert notification["message"].startswith("NAS n'a plus aucun dépendant actif.")
+    assert notification["message"].startswith(
+        "Plus rien d'actif n'a besoin de NAS. L'éteindre ?"
+    )
+    # The expiry in Home Assistant's time zone, on a 24-hour clock.
+    expires = manager.get(NAS).expires_at.astimezone(
+        dt_util.get_time_zone("Europe/Paris")
+    )
+    assert (
+        f"Sans réponse avant {expires:%H:%M}, NAS reste allumé."
+        in (notification["message"])
+    )
 
 
 async def test_keep_and_stop_decisions(
@@ -350,7 +370,7 @@ async def test_restart_keeps_the_proposal_and_its_notification(
     assert [p["proposal_id"] for p in second.proposals] == [proposal_id]
     notification = _notification(hass)
     assert notification is not None
-    assert proposal_id in notification["message"]
+    assert "Nothing running needs NAS any more" in notification["message"]
     # Answers work on the restored proposal, and are written at once.
     assert await second.async_confirm(proposal_id) == NAS
     assert hass_storage[STORAGE_KEY]["data"]["proposals"] == []

@@ -36,7 +36,8 @@ Assistant's conventions:
   as ``translation_key`` (``services._invalid``); ``translation_key=err.code``
   uses the codes of the core errors; the persistent notifications read
   ``exceptions.<k>.message`` too: literal keys handed to
-  ``notifications.async_notify`` or the reporter's ``_async_notify_failure``;
+  ``notifications.async_notify`` (or ``async_translate``) or the reporter's
+  ``_async_notify_failure``;
 * issues: a literal (or module-constant) ``translation_key`` of
   ``async_create_issue``;
 * services: every action of services.yaml and each of its fields has a name
@@ -537,7 +538,7 @@ def _exceptions() -> dict[str, set[str]]:
                 and (key := _resolve(node.args[0], constants))
             ):
                 required.add(key)
-            if name in ("_async_notify_failure", "async_notify"):
+            if name in ("_async_notify_failure", "async_notify", "async_translate"):
                 for arg in node.args:
                     elements = arg.elts if isinstance(arg, ast.Tuple) else [arg]
                     required |= {t for e in elements if (t := _const_value(e))}
