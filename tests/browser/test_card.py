@@ -31,11 +31,22 @@ Selenium and its ``/usr/bin/chromedriver``:
    Jellyfin and shut NAS down?"; confirmed, Jellyfin is never started;
 10. Machine2's Proxmox API answers HTTP 500: Jellyfin's status sensor goes
     unavailable (Home Assistant drops its attributes), and its row stays,
-    "Unavailable"; once the API answers again, "Off".
+    "Unavailable";
+11. Start Jellyfin meanwhile: the row says "Proxmox on Machine2 answered HTTP
+    500 (internal error) when starting Jellyfin: see the Proxmox task log."
+    once, with Retry and Dismiss; Dismiss clears it; after a second failure,
+    Retry once the API answers starts Jellyfin and the error goes;
+12. the user's language set to French: states, buttons and the stop
+    question in French;
+13. phone size (390 x 844): nothing sticks out of the card.
+
+A second test reloads the page 20 times in a row, the browser's cache off:
+the card renders every time.
 
 Screenshots of every stage go to ``artifacts/screenshots/`` (gitignored, CI
-artifacts); the card alone at the confirmation stage goes to
-``artifacts/screenshots/card.png`` (copied by hand to ``docs/images/``).
+artifacts); the card alone goes to ``artifacts/screenshots/card.png`` (the
+stop confirmation), ``card-error-retry.png`` and ``card-fr.png``, copied by
+hand to ``docs/images/``.
 
 Skipped, with the reason, when Chromium or chromedriver is not installed
 (``apt-get install -y chromium chromium-driver``), or when Home Assistant
