@@ -47,8 +47,17 @@ async def test_card_is_served_and_registered(
     assert response.status == HTTPStatus.OK
     assert "javascript" in response.headers["Content-Type"]
     text = await response.text()
-    assert 'customElements.define("wakehub-card"' in text
+    assert '"wakehub-card": WakeHubCard' in text
     assert "getStubConfig" in text
+    # The URL lists the languages found (one file each), served beside it
+    # with the same version.
+    version = url.split("?v=")[1].split("&")[0]
+    assert url.endswith("&l=en,fr")
+    for language, word in (("en", '"Shut down"'), ("fr", '"Éteindre"')):
+        response = await client.get(f"/{DOMAIN}/translations/{language}.js?v={version}")
+        assert response.status == HTTPStatus.OK
+        assert "javascript" in response.headers["Content-Type"]
+        assert word in await response.text()
 
 
 async def test_card_skipped_without_frontend(hass: HomeAssistant) -> None:
