@@ -53,11 +53,13 @@ normalised MAC)::
                 "readiness": None | "tcp" | "agent" | "running",  # None = auto
                 "readiness_ports": [8096, ...],       # the TCP check's ports
                 "settle_time": None | seconds,        # the "running" check's
+                "inactivity": None | {...},           # inactivity.Rule.as_dict()
             },
         },
         "machine": {                              # the machine's own settings
             "confirm_shutdown": None | bool, "pinned": False, "url": None,
             "start_timeout": None, "stop_timeout": None,
+            "inactivity": None | {...},           # inactivity.Rule.as_dict()
         },
         "dependencies": [["<dependent id>", "<dependency id>"], ...],
     }
@@ -97,6 +99,8 @@ EVENT_PROPOSAL_CLOSED: Final = f"{DOMAIN}_shutdown_proposal_closed"
 """Fired when a proposal ends; ``outcome`` is a ``proposals.Outcome``."""
 EVENT_NODE_KEPT: Final = f"{DOMAIN}_node_kept"
 """Fired for a KEEP decision: the node stays on, ``reason`` says why."""
+EVENT_NODE_IDLE: Final = f"{DOMAIN}_node_idle"
+"""Fired when a node's inactivity rule is due: a stop or a proposal follows."""
 
 # Persistent notification ids: the prefix, then the cascade id / the node id.
 CASCADE_NOTIFICATION_PREFIX: Final = f"{DOMAIN}_cascade_"
@@ -159,6 +163,8 @@ CONF_FORCE_STOP: Final = "force_stop"
 CONF_READINESS: Final = "readiness"
 CONF_READINESS_PORTS: Final = "readiness_ports"
 CONF_SETTLE_TIME: Final = "settle_time"
+CONF_INACTIVITY: Final = "inactivity"
+"""A node's inactivity rule (``inactivity.Rule.as_dict``), in its settings."""
 # A guest's readiness checks (orchestrator.power.Readiness), as the form offers them.
 READINESS_CHECKS: Final = ("tcp", "agent", "running")
 CONF_PROPOSAL_EXPIRY: Final = "proposal_expiry"

@@ -47,6 +47,7 @@ from .core.topology import Topology
 from .entity import node_settings
 from .graph import build_topology
 from .ha_driver import HaNodeDriver
+from .idle import InactivityMonitor
 from .migration import async_move_guest
 from .orchestrator import (
     Cascade,
@@ -118,6 +119,7 @@ class WakeHubHub:
         self._by_node: dict[str, WakeHubCoordinator] = {}
         self.driver = HaNodeDriver(lambda: self._by_node, self.refresh_in_background)
         self.reporter = CascadeReporter(self)
+        self.inactivity = InactivityMonitor(self)
         self.orchestrator = self._new_orchestrator(())
         self.marker = RestartMarker(
             hass, lambda: self.orchestrator.started_for_dependents
@@ -140,6 +142,7 @@ class WakeHubHub:
             started_for_dependents=marks,
         )
         orchestrator.add_listener(self.reporter.on_event)
+        orchestrator.add_listener(self.inactivity.on_event)
         return orchestrator
 
     async def async_setup(self) -> None:
@@ -151,6 +154,7 @@ class WakeHubHub:
         restart.
         """
         await self.proposals.async_load()
+        await self.inactivity.async_load()
         marks, interrupted = await self.marker.async_load()
         if marks:
             self.orchestrator = self._new_orchestrator(marks)
@@ -168,6 +172,7 @@ class WakeHubHub:
         await self.orchestrator.async_shutdown()
         self.driver.cancel_pending()
         await self.proposals.async_unload()
+        await self.inactivity.async_unload()
         await self.marker.async_flush()
 
     @property
@@ -187,6 +192,7 @@ class WakeHubHub:
             self.check_withdrawals()
             self._check_migrations(entry)
             self._clear_reached_errors(entry.runtime_data.coordinator)
+            self.inactivity.on_refresh(entry.runtime_data.coordinator)
 
         self._entry_listeners[entry.entry_id] = (
             entry.runtime_data.coordinator.async_add_listener(_on_refresh)

@@ -19,7 +19,10 @@ Event data, as the hub and :mod:`.proposals` fire them:
   ``expires_at``;
 * ``wakehub_shutdown_proposal_closed``: the same plus ``outcome``;
 * ``wakehub_node_kept``: ``node``, ``name``, ``reason`` (dependents,
-  children or manual), ``dependent_names``, ``child_names``.
+  children or manual), ``dependent_names``, ``child_names``;
+* ``wakehub_node_idle`` (:mod:`.idle`): ``node``, ``name``, ``minutes``,
+  ``action`` (stop or propose), ``criteria`` (each reading) and
+  ``description`` (the readings in words).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from .const import (
     EVENT_CASCADE_FAILED,
     EVENT_CASCADE_STARTED,
     EVENT_CASCADE_STEP,
+    EVENT_NODE_IDLE,
     EVENT_NODE_KEPT,
     EVENT_PROPOSAL_CLOSED,
     EVENT_SHUTDOWN_PROPOSED,
@@ -193,6 +197,21 @@ def _node_kept(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
     return data.get("name") or data.get("node"), f"stays on: {why}", data.get("node")
 
 
+def _node_idle(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
+    minutes = data.get("minutes")
+    what = (
+        "shutting it down awaits confirmation"
+        if data.get("action") == "propose"
+        else "shutting it down"
+    )
+    criteria = data.get("description") or "no criterion"
+    return (
+        data.get("name") or data.get("node"),
+        f"idle for {minutes} min ({criteria}): {what}",
+        data.get("node"),
+    )
+
+
 DESCRIBERS: Final[dict[str, Describer]] = {
     EVENT_CASCADE_STARTED: _cascade_started,
     EVENT_CASCADE_STEP: _cascade_step,
@@ -201,6 +220,7 @@ DESCRIBERS: Final[dict[str, Describer]] = {
     EVENT_SHUTDOWN_PROPOSED: _shutdown_proposed,
     EVENT_PROPOSAL_CLOSED: _proposal_closed,
     EVENT_NODE_KEPT: _node_kept,
+    EVENT_NODE_IDLE: _node_idle,
 }
 
 

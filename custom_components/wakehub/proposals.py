@@ -329,6 +329,10 @@ class ProposalManager:
             },
         )
 
+    async def async_propose(self, node_id: str, names: Mapping[str, str]) -> Proposal:
+        """Ask before shutting ``node_id`` down (an idle node's rule is due)."""
+        return await self._async_propose(node_id, names)
+
     async def _async_propose(self, node_id: str, names: Mapping[str, str]) -> Proposal:
         """Make (or renew) the proposal to shut ``node_id`` down."""
         now = dt_util.utcnow()

@@ -20,6 +20,7 @@ from .const import (
 from .core.model import NodeKind, PowerState
 from .entity import WakeHubEntity, node_settings
 from .hub import HUB_KEY
+from .idle import idle_sensors
 from .service_device import CASCADE_SENSOR_UNIQUE_ID, SERVICE_DEVICE
 
 if TYPE_CHECKING:
@@ -251,6 +252,7 @@ async def async_setup_entry(
         if description.exists_fn(coordinator, node)
     )
     hub = hass.data[HUB_KEY]
+    async_add_entities(idle_sensors(hub, coordinator))
     # The cascade sensor comes through the platform of its home entry.
     entry.async_on_unload(
         hub.home.async_register_platform(

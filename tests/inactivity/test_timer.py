@@ -136,3 +136,14 @@ def test_a_period_must_be_positive() -> None:
     """A zero period would be due at every sample."""
     with pytest.raises(ValueError):
         IdleTimer(0)
+
+
+def test_a_new_period_keeps_the_count_and_the_baseline() -> None:
+    """A rule changed mid-count: same idle time, next interval still counts."""
+    timer = IdleTimer(PERIOD)
+    _run(timer, 0, 300, 30)
+    longer = timer.with_period(2 * PERIOD)
+    assert longer.observe(330.0, idle=True).idle_s == 330.0
+    shorter = timer.with_period(100)
+    assert shorter.idle_s == 100
+    assert shorter.observe(330.0, idle=True).due

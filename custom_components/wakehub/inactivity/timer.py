@@ -122,6 +122,12 @@ class IdleTimer:
             return TimerStatus(TimerState.DUE, self.period_s, self.period_s)
         return TimerStatus(TimerState.IDLE, self._idle_s, self.period_s)
 
+    def with_period(self, period_s: float) -> IdleTimer:
+        """The same count against another period (the rule changed)."""
+        timer = IdleTimer(period_s, idle_s=self._idle_s, max_step_s=self._max_step_s)
+        timer._last = self._last
+        return timer
+
     def reset(self) -> None:
         """Start the count over (activity, an explicit start, the node off)."""
         self._idle_s = 0.0
