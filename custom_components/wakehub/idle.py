@@ -63,8 +63,9 @@ from .orchestrator import CascadeStarted
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from .coordinator import TreeNode, WakeHubCoordinator
+    from .coordinator import WakeHubCoordinator
     from .hub import WakeHubHub
+    from .models import TreeNode
     from .orchestrator import OrchestratorEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ class InactivityMonitor:
     ) -> Suspension | None:
         """A cascade involving the node, or an active dependent, suspends it."""
         orchestrator = self.hub.orchestrator
-        if coordinator.activity(node_id) is not None:
+        if coordinator.view(node_id).overlay.activity is not None:
             return Suspension.CASCADE
         for cascade in (orchestrator.running, *orchestrator.queued):
             if cascade is None or cascade.done:
