@@ -19,6 +19,7 @@ from .entry_channels import async_build_channels
 from .hub import HUB_KEY, WakeHubHub
 from .known_children import async_remove_persisted_tree
 from .models import WakeHubConfigEntry, WakeHubRuntimeData, build_tree
+from .option_issues import async_check_stored_options
 from .services import async_setup_services
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WakeHubConfigEntry) -> b
     A machine that is off is a normal state: the first refresh then only
     probes it, makes no API request, and every node shows ``off``.
     """
+    await async_check_stored_options(hass, entry)
     channels = await async_build_channels(hass, entry)
     # Released on unload, and also when the first refresh fails the setup.
     entry.async_on_unload(channels.async_close)

@@ -37,8 +37,6 @@ from dataclasses import dataclass
 import hashlib
 import ipaddress
 import logging
-import re
-import socket
 import time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -165,7 +163,7 @@ from .const import (
     PROXMOX_ROLE_PRIVILEGES,
     READINESS_CHECKS,
 )
-from .core.errors import DependencyCycleError, InvalidMacError
+from .core.errors import DependencyCycleError
 from .core.ids import machine_id, normalize_mac
 from .entry_channels import (
     child_node_id,
@@ -173,6 +171,17 @@ from .entry_channels import (
     proxmox_config,
     ssh_config,
     wake_on_lan,
+)
+from .flows.errors import FlowError
+from .flows.validators import (
+    API_FIELDS,
+    MACHINE_FIELDS,
+    NODE_FIELDS,
+    POLLING_FIELDS,
+    RECONFIGURE_FIELDS,
+    SSH_FIELDS,
+    async_private_key,
+    validate,
 )
 from .graph import (
     BuiltTopology,
@@ -183,6 +192,7 @@ from .graph import (
 )
 from .ha_driver import url_port
 from .models import build_tree
+from .option_issues import async_clear_option_issues
 from .orchestrator.power import DEFAULT_SETTLE, Readiness
 
 if TYPE_CHECKING:
@@ -219,10 +229,6 @@ CONF_ACCEPT_CERTIFICATE: Final = "accept_certificate"
 # hassfest forbids URLs in translations: the example is a placeholder.
 URL_EXAMPLE: Final = "http://jellyfin.lan:8096"
 
-_HOSTNAME_RE: Final = re.compile(
-    r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
-)
-
 _TEXT = TextSelector()
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _MULTILINE = TextSelector(TextSelectorConfig(multiline=True))
@@ -239,15 +245,6 @@ def _is_ip_address(host: str) -> bool:
         ipaddress.ip_address(host)
     except ValueError:
         return False
-    return True
-
-
-def _valid_host(host: str) -> bool:
-    """Return True for an IP address or an RFC 1123 host name."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return bool(_HOSTNAME_RE.match(host))
     return True
 
 
@@ -639,7 +636,7 @@ def _docker_config(
     config: dict[str, Any] = {
         CONF_MODE: mode,
         CONF_HOST: user_input[CONF_HOST],
-        CONF_PORT: int(user_input[CONF_PORT]),
+        CONF_PORT: user_input[CONF_PORT],
     }
     if mode == DOCKER_MODE_TLS:
         for key in (CONF_CA, CONF_CERT, CONF_KEY):
@@ -721,23 +718,22 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
-                mac = normalize_mac(user_input[CONF_MAC])
-            except InvalidMacError:
-                errors[CONF_MAC] = "invalid_mac"
-            if not _valid_host(user_input[CONF_HOST]):
-                errors[CONF_HOST] = "invalid_host"
-            if not _valid_host(user_input[CONF_BROADCAST_ADDRESS]):
-                errors[CONF_BROADCAST_ADDRESS] = "invalid_host"
-            if not errors:
-                await self.async_set_unique_id(mac)
+                clean = validate(user_input, MACHINE_FIELDS)
+            except FlowError as err:
+                errors.update(err.errors)
+            else:
+                await self.async_set_unique_id(clean[CONF_MAC])
                 self._abort_if_unique_id_configured()
                 self._data = {
-                    CONF_NAME: user_input[CONF_NAME],
-                    CONF_HOST: user_input[CONF_HOST],
-                    CONF_MAC: mac,
-                    CONF_BROADCAST_ADDRESS: user_input[CONF_BROADCAST_ADDRESS],
-                    CONF_BROADCAST_PORT: int(user_input[CONF_BROADCAST_PORT]),
-                    CONF_PROBE_PORT: int(user_input[CONF_PROBE_PORT]),
+                    key: clean[key]
+                    for key in (
+                        CONF_NAME,
+                        CONF_HOST,
+                        CONF_MAC,
+                        CONF_BROADCAST_ADDRESS,
+                        CONF_BROADCAST_PORT,
+                        CONF_PROBE_PORT,
+                    )
                 }
                 if await _async_probe(
                     self._data[CONF_HOST], self._data[CONF_PROBE_PORT]
@@ -825,21 +821,12 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         """SSH credentials and the shutdown command."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            ssh = {
-                CONF_PORT: int(user_input[CONF_PORT]),
-                CONF_USERNAME: user_input[CONF_USERNAME],
-                **_ssh_auth(user_input),
-                CONF_SHUTDOWN_COMMAND: user_input[CONF_SHUTDOWN_COMMAND],
-                CONF_USE_SUDO: user_input[CONF_USE_SUDO],
-                CONF_FORCED_COMMAND: user_input[CONF_FORCED_COMMAND],
-            }
-            if CONF_PASSWORD not in ssh and CONF_PRIVATE_KEY not in ssh:
-                errors["base"] = "auth_required"
-            elif self._untested:
-                self._data[CONF_SSH] = {**ssh, CONF_HOST_KEY: None}
-                self._data[CONF_VERIFY_AT_BOOT] = True
-                return self._async_create_machine_entry()
-            else:
+            try:
+                ssh = await self._async_ssh_input(user_input)
+                if self._untested:
+                    self._data[CONF_SSH] = {**ssh, CONF_HOST_KEY: None}
+                    self._data[CONF_VERIFY_AT_BOOT] = True
+                    return self._async_create_machine_entry()
                 try:
                     fingerprint, key_line = await _async_fetch_host_key(
                         self._data[CONF_HOST], ssh[CONF_PORT]
@@ -851,6 +838,8 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
                     self._pending_host_key = key_line
                     self._pending_fingerprint = fingerprint
                     return await self.async_step_ssh_host_key()
+            except FlowError as err:
+                errors.update(err.errors)
         return self.async_show_form(
             step_id="ssh",
             data_schema=self.add_suggested_values_to_schema(
@@ -859,6 +848,24 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
             description_placeholders={"host": self._data[CONF_HOST]},
         )
+
+    async def _async_ssh_input(self, user_input: dict[str, Any]) -> dict[str, Any]:
+        """The SSH form's fields, each through its validator, and a secret."""
+        clean = validate(user_input, SSH_FIELDS)
+        await async_private_key(
+            self.hass, user_input.get(CONF_PRIVATE_KEY), user_input.get(CONF_PASSPHRASE)
+        )
+        ssh = {
+            CONF_PORT: clean[CONF_PORT],
+            CONF_USERNAME: clean[CONF_USERNAME],
+            **_ssh_auth(user_input),
+            CONF_SHUTDOWN_COMMAND: user_input[CONF_SHUTDOWN_COMMAND],
+            CONF_USE_SUDO: user_input[CONF_USE_SUDO],
+            CONF_FORCED_COMMAND: user_input[CONF_FORCED_COMMAND],
+        }
+        if CONF_PASSWORD not in ssh and CONF_PRIVATE_KEY not in ssh:
+            raise FlowError("auth_required")
+        return ssh
 
     async def async_step_ssh_host_key(
         self, user_input: dict[str, Any] | None = None
@@ -957,9 +964,15 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         placeholders = {"privileges": PROXMOX_ROLE_PRIVILEGES}
         if user_input is not None:
+            try:
+                user_input = validate(user_input, API_FIELDS)
+            except FlowError as err:
+                errors.update(err.errors)
+                self._proxmox_step = step_id
+                return self._async_show_proxmox_form(errors, placeholders)
             proxmox = {
                 CONF_HOST: user_input[CONF_HOST],
-                CONF_PORT: int(user_input[CONF_PORT]),
+                CONF_PORT: user_input[CONF_PORT],
                 CONF_NODE: user_input.get(CONF_NODE) or None,
                 **{key: user_input[key] for key in credentials},
                 CONF_VERIFY_TLS: user_input[CONF_VERIFY_TLS],
@@ -1018,9 +1031,6 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         placeholders: dict[str, str],
     ) -> ConfigFlowResult | None:
         """Validate a Proxmox form; return the next step, or None on error."""
-        if not _valid_host(proxmox[CONF_HOST]):
-            errors[CONF_HOST] = "invalid_host"
-            return None
         self._pending_proxmox = proxmox
         if not proxmox[CONF_VERIFY_TLS]:
             try:
@@ -1132,10 +1142,10 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         defaults: dict[str, Any] = {CONF_HOST: self._data[CONF_HOST]}
         if user_input is not None:
             defaults.update(user_input)
-            if mode in (DOCKER_MODE_TCP, DOCKER_MODE_TLS) and not _valid_host(
-                user_input[CONF_HOST]
-            ):
-                errors[CONF_HOST] = "invalid_host"
+            try:
+                user_input = validate(user_input, API_FIELDS)
+            except FlowError as err:
+                errors.update(err.errors)
             else:
                 docker = _docker_config(
                     mode,
@@ -1473,7 +1483,15 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
             }
             ssh.update(_ssh_auth(user_input))
             updates: dict[str, Any] = {CONF_SSH: ssh}
-            if CONF_PASSWORD not in ssh and CONF_PRIVATE_KEY not in ssh:
+            try:
+                await async_private_key(
+                    self.hass, ssh.get(CONF_PRIVATE_KEY), ssh.get(CONF_PASSPHRASE)
+                )
+            except FlowError as err:
+                errors.update(err.errors)
+            if errors:
+                pass
+            elif CONF_PASSWORD not in ssh and CONF_PRIVATE_KEY not in ssh:
                 errors["base"] = "auth_required"
             elif ssh[CONF_HOST_KEY] is not None and await _async_probe(
                 data[CONF_HOST], data[CONF_PROBE_PORT]
@@ -1522,20 +1540,17 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            if not _valid_host(user_input[CONF_HOST]):
-                errors[CONF_HOST] = "invalid_host"
-            elif not _valid_host(user_input[CONF_BROADCAST_ADDRESS]):
-                errors[CONF_BROADCAST_ADDRESS] = "invalid_host"
+            try:
+                clean = validate(user_input, RECONFIGURE_FIELDS)
+            except FlowError as err:
+                errors.update(err.errors)
             else:
                 self._data = {
-                    **_move_host(entry.data, user_input[CONF_HOST]),
-                    CONF_BROADCAST_ADDRESS: user_input[CONF_BROADCAST_ADDRESS],
-                    CONF_BROADCAST_PORT: int(user_input[CONF_BROADCAST_PORT]),
-                    CONF_PROBE_PORT: int(user_input[CONF_PROBE_PORT]),
-                    CONF_SSH: {
-                        **entry.data[CONF_SSH],
-                        CONF_PORT: int(user_input[CONF_PORT]),
-                    },
+                    **_move_host(entry.data, clean[CONF_HOST]),
+                    CONF_BROADCAST_ADDRESS: clean[CONF_BROADCAST_ADDRESS],
+                    CONF_BROADCAST_PORT: clean[CONF_BROADCAST_PORT],
+                    CONF_PROBE_PORT: clean[CONF_PROBE_PORT],
+                    CONF_SSH: {**entry.data[CONF_SSH], CONF_PORT: clean[CONF_PORT]},
                 }
                 # A new host (or a reinstalled one) may present another key.
                 if await self._async_host_key_changed():
@@ -1597,31 +1612,6 @@ class WakeHubConfigFlow(ConfigFlow, domain=DOMAIN):
 
 _MACHINE_NODE: Final = "machine"
 _AGENT_READ_TIMEOUT: Final = 5.0
-_PORTS: Final = re.compile(r"[\s,;]+")
-
-
-def _parse_ports(text: str) -> tuple[int, ...]:
-    """``"8096, 2049"`` as ports; ``ValueError`` unless each is 1-65535."""
-    ports = tuple(int(part) for part in _PORTS.split(text.strip()) if part)
-    if any(not 0 < port < 65536 for port in ports):
-        raise ValueError(text)
-    return ports
-
-
-def _local_ipv4(address: str) -> bool:
-    """Whether ``address`` is an IPv4 address of this Home Assistant host.
-
-    Binding a UDP socket to it is what the Wake-on-LAN library does with its
-    ``interface``: it fails when the address is not one of ours.
-    """
-    try:
-        if ipaddress.ip_address(address).version != 4:
-            return False
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind((address, 0))
-    except (ValueError, OSError):
-        return False
-    return True
 
 
 async def _async_interface_options(hass: HomeAssistant) -> list[SelectOptionDict]:
@@ -1636,55 +1626,32 @@ async def _async_interface_options(hass: HomeAssistant) -> list[SelectOptionDict
     return options
 
 
-def _machine_settings(
-    node: dict[str, Any], user_input: dict[str, Any]
-) -> dict[str, str]:
-    """Store the machine's more probe ports and Wake-on-LAN source; the errors."""
-    errors: dict[str, str] = {}
-    interface = str(user_input.get(CONF_WOL_INTERFACE) or "").strip()
-    if interface and not _local_ipv4(interface):
-        errors[CONF_WOL_INTERFACE] = "invalid_interface"
-    try:
-        ports = _parse_ports(str(user_input.get(CONF_PROBE_PORTS) or ""))
-    except ValueError:
-        errors[CONF_PROBE_PORTS] = "invalid_probe_ports"
-    else:
-        node[CONF_PROBE_PORTS] = list(dict.fromkeys(ports))
-    node[CONF_WOL_INTERFACE] = interface or None
-    return errors
-
-
 def _guest_settings(
     kind: str, node: dict[str, Any], user_input: dict[str, Any]
 ) -> dict[str, str]:
     """Store a guest's readiness and shutdown settings in ``node``; the errors.
 
-    The TCP check connects to the service URL's host, on the ports given or
-    else the URL's own port; the guest agent is QEMU's only.
+    ``user_input`` went through the validators. The TCP check connects to the
+    service URL's host, on the ports given or else the URL's own port; the
+    guest agent is QEMU's only.
     """
     errors: dict[str, str] = {}
     readiness = Readiness(user_input[CONF_READINESS])
     host, url_default = url_port(node.get(CONF_URL))
-    ports: tuple[int, ...] = ()
-    try:
-        ports = _parse_ports(str(user_input.get(CONF_READINESS_PORTS) or ""))
-    except ValueError:
-        errors[CONF_READINESS_PORTS] = "invalid_ports"
-    if readiness is Readiness.TCP and not errors:
+    ports: tuple[int, ...] = tuple(user_input.get(CONF_READINESS_PORTS) or ())
+    if readiness is Readiness.TCP:
+        # A valid service URL is http(s): it always has a port.
         if host is None:
             errors[CONF_URL] = "readiness_needs_url"
-        elif not ports and url_default is None:
-            errors[CONF_READINESS_PORTS] = "invalid_ports"
         ports = ports or ((url_default,) if url_default is not None else ())
     if readiness is Readiness.AGENT and kind != ChildKind.VM:
         errors[CONF_READINESS] = "agent_needs_vm"
-    shutdown = user_input.get(CONF_SHUTDOWN_TIMEOUT)
     node.update(
         {
             CONF_READINESS: readiness.value,
             CONF_READINESS_PORTS: list(ports),
-            CONF_SETTLE_TIME: int(user_input[CONF_SETTLE_TIME]),
-            CONF_SHUTDOWN_TIMEOUT: int(shutdown) if shutdown else None,
+            CONF_SETTLE_TIME: user_input[CONF_SETTLE_TIME],
+            CONF_SHUTDOWN_TIMEOUT: user_input.get(CONF_SHUTDOWN_TIMEOUT),
             CONF_FORCE_STOP: user_input[CONF_FORCE_STOP],
         }
     )
@@ -1805,6 +1772,12 @@ class WakeHubOptionsFlow(OptionsFlow):
         """Save every option, the untouched parts included."""
         return self.async_create_entry(data=self._options)
 
+    @callback
+    def _async_save_validated(self, node: str | None) -> ConfigFlowResult:
+        """Save a node's (or the global) settings, validated: their issues go."""
+        async_clear_option_issues(self.hass, self.config_entry.entry_id, node)
+        return self._async_save()
+
     # --------------------------------------------------- services to configure
 
     async def async_step_services(
@@ -1885,31 +1858,35 @@ class WakeHubOptionsFlow(OptionsFlow):
         guest = kind in (ChildKind.VM, ChildKind.LXC)
         errors: dict[str, str] = {}
         if user_input is not None:
+            try:
+                clean = validate(user_input, NODE_FIELDS)
+            except FlowError as err:
+                errors = err.errors
+        if user_input is not None and not errors:
             node.update(
                 {
-                    CONF_CONFIRM_SHUTDOWN: user_input[CONF_CONFIRM_SHUTDOWN],
-                    CONF_PINNED: user_input[CONF_PINNED],
-                    CONF_URL: user_input.get(CONF_URL) or None,
-                    CONF_START_TIMEOUT: int(user_input[CONF_START_TIMEOUT] * scale),
-                    CONF_STOP_TIMEOUT: int(user_input[CONF_STOP_TIMEOUT] * scale),
+                    CONF_CONFIRM_SHUTDOWN: clean[CONF_CONFIRM_SHUTDOWN],
+                    CONF_PINNED: clean[CONF_PINNED],
+                    CONF_URL: clean.get(CONF_URL),
+                    CONF_START_TIMEOUT: clean[CONF_START_TIMEOUT] * scale,
+                    CONF_STOP_TIMEOUT: clean[CONF_STOP_TIMEOUT] * scale,
                 }
             )
             if kind == _MACHINE_NODE:
-                errors = _machine_settings(node, user_input)
-                if not errors:
-                    self._options[CONF_MACHINE] = node
-                    return self._async_save()
-            else:
-                node[CONF_NAME] = user_input[CONF_NAME]
-                if guest:
-                    errors = _guest_settings(kind, node, user_input)
+                node[CONF_PROBE_PORTS] = clean.get(CONF_PROBE_PORTS) or []
+                node[CONF_WOL_INTERFACE] = clean.get(CONF_WOL_INTERFACE)
+                self._options[CONF_MACHINE] = node
+                return self._async_save_validated(_MACHINE_NODE)
+            node[CONF_NAME] = clean[CONF_NAME]
+            if guest:
+                errors = _guest_settings(kind, node, clean)
         if user_input is not None and not errors:
             mode = user_input.get(CONF_DOCKER, DOCKER_NONE)
             if mode == DOCKER_NONE:
                 node[CONF_DOCKER] = None
             self._options[CONF_NODES][self._node_id] = node
             if mode == DOCKER_NONE:
-                return self._async_save()
+                return self._async_save_validated(self._node_id)
             self._docker_mode = mode
             return await self.async_step_node_docker()
 
@@ -2067,10 +2044,17 @@ class WakeHubOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             mode = self._docker_mode
-            if mode in (DOCKER_MODE_TCP, DOCKER_MODE_TLS, DOCKER_MODE_SSH) and (
-                not _valid_host(user_input[CONF_HOST])
-            ):
-                errors[CONF_HOST] = "invalid_host"
+            try:
+                user_input = validate(user_input, API_FIELDS)
+                await async_private_key(
+                    self.hass,
+                    user_input.get(CONF_PRIVATE_KEY),
+                    user_input.get(CONF_PASSPHRASE),
+                )
+            except FlowError as err:
+                errors.update(err.errors)
+            if errors:
+                pass
             elif mode == DOCKER_MODE_SSH:
                 auth = _ssh_auth(user_input)
                 if not auth.get(CONF_PASSWORD) and not auth.get(CONF_PRIVATE_KEY):
@@ -2078,7 +2062,7 @@ class WakeHubOptionsFlow(OptionsFlow):
                 else:
                     try:
                         fingerprint, key_line = await _async_fetch_host_key(
-                            user_input[CONF_HOST], int(user_input[CONF_PORT])
+                            user_input[CONF_HOST], user_input[CONF_PORT]
                         )
                     except Exception as err:  # noqa: BLE001
                         errors["base"] = _error_key(err)
@@ -2087,7 +2071,7 @@ class WakeHubOptionsFlow(OptionsFlow):
                         self._pending_docker = {
                             CONF_MODE: mode,
                             CONF_HOST: user_input[CONF_HOST],
-                            CONF_PORT: int(user_input[CONF_PORT]),
+                            CONF_PORT: user_input[CONF_PORT],
                             CONF_USERNAME: user_input[CONF_USERNAME],
                             **auth,
                             CONF_HOST_KEY: key_line,
@@ -2144,7 +2128,7 @@ class WakeHubOptionsFlow(OptionsFlow):
         node = dict(self._options[CONF_NODES][self._node_id])
         node[CONF_DOCKER] = docker
         self._options[CONF_NODES][self._node_id] = node
-        return self._async_save()
+        return self._async_save_validated(self._node_id)
 
     # ---------------------------------------------------------- dependencies
 
@@ -2260,10 +2244,16 @@ class WakeHubOptionsFlow(OptionsFlow):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """The polling interval (seconds) and the proposals' expiry (minutes)."""
+        errors: dict[str, str] = {}
         if user_input is not None:
-            self._options[CONF_SCAN_INTERVAL] = int(user_input[CONF_SCAN_INTERVAL])
-            self._options[CONF_PROPOSAL_EXPIRY] = int(user_input[CONF_PROPOSAL_EXPIRY])
-            return self._async_save()
+            try:
+                clean = validate(user_input, POLLING_FIELDS)
+            except FlowError as err:
+                errors = err.errors
+            else:
+                self._options[CONF_SCAN_INTERVAL] = clean[CONF_SCAN_INTERVAL]
+                self._options[CONF_PROPOSAL_EXPIRY] = clean[CONF_PROPOSAL_EXPIRY]
+                return self._async_save_validated(None)
         expiry = self._options.get(CONF_PROPOSAL_EXPIRY) or int(
             DEFAULT_PROPOSAL_EXPIRY.total_seconds() // 60
         )
@@ -2294,4 +2284,5 @@ class WakeHubOptionsFlow(OptionsFlow):
                     ),
                 }
             ),
+            errors=errors,
         )

@@ -264,7 +264,11 @@ async def test_guest_port_check_from_the_service_url(
 async def test_the_agent_check_is_for_vms(
     hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
 ) -> None:
-    """An LXC has no QEMU guest agent; a URL without a port needs ports."""
+    """An LXC has no QEMU guest agent; a service URL must be http(s).
+
+    An ``ftp://`` URL has no port a TCP check could use: it is refused as a
+    URL (the validator), before the check would ask for ports.
+    """
     homelab.set_power("Machine1", "on")
     mac = node_doc(homelab, "Machine1")["mac"]
     result = await _pick(hass, await _menu(hass, init_integration), "services")
@@ -285,7 +289,7 @@ async def test_the_agent_check_is_for_vms(
     result = await hass.config_entries.options.async_configure(
         flow_id, {**values, "readiness": "tcp", "url": "ftp://vm.lan"}
     )
-    assert result["errors"] == {"readiness_ports": "invalid_ports"}
+    assert result["errors"] == {"url": "invalid_url"}
     result = await hass.config_entries.options.async_configure(
         flow_id, {**values, "readiness": "agent"}
     )

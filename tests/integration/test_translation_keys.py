@@ -74,6 +74,8 @@ FILES = {
 }
 # The Home Assistant layer; core/, channels/ and orchestrator/ translate nothing.
 HA_MODULES = sorted(p for p in ROOT.glob("*.py"))
+# The flows: the entry point and the package of its steps, read as one module.
+FLOW_MODULES = [ROOT / "config_flow.py", *sorted((ROOT / "flows").glob("*.py"))]
 
 
 # ------------------------------------------------------------------ reading
@@ -184,6 +186,100 @@ def _bases(cls: ast.ClassDef) -> set[str]:
     }
 
 
+@cache
+def _flow_package() -> ast.Module:
+    """config_flow.py and flows/*.py as one module (their names do not clash)."""
+    body: list[ast.stmt] = []
+    for path in FLOW_MODULES:
+        body.extend(_module(path).body)
+    return ast.Module(body=body, type_ignores=[])
+
+
+def _with_mixins(module: ast.Module, cls: ast.ClassDef) -> ast.ClassDef:
+    """A flow class with the bodies of its mixins (classes of the same module)."""
+    classes = _classes(module)
+    body = list(cls.body)
+    for base in sorted(_bases(cls)):
+        if base in classes and base != cls.name:
+            body.extend(_with_mixins(module, classes[base]).body)
+    return ast.ClassDef(
+        name=cls.name,
+        bases=cls.bases,
+        keywords=[],
+        body=body,
+        decorator_list=[],
+        type_params=[],
+    )
+
+
+def _flow_class_names(module: ast.Module) -> set[str]:
+    """The flow classes and every mixin they are made of."""
+    classes = _classes(module)
+    names: set[str] = set()
+
+    def add(cls: ast.ClassDef) -> None:
+        names.add(cls.name)
+        for base in _bases(cls):
+            if base in classes and base not in names:
+                add(classes[base])
+
+    for cls in classes.values():
+        if _bases(cls) & {"ConfigFlow", "OptionsFlow", "RepairsFlow"}:
+            add(cls)
+    return names
+
+
+def _raised_keys(module: ast.Module, cls: ast.ClassDef) -> set[str]:
+    """The keys of the flow errors that the code a flow class reaches raises.
+
+    A check raises ``SomethingError("key", ...)`` or
+    ``InvalidInputError({field: "key"})``; the code reached is every
+    module-level function, class or table of the flow package the class
+    names, and what those name in turn (the other flow classes left out).
+    """
+    definitions: dict[str, ast.AST] = {}
+    flow_classes = _flow_class_names(module)
+    for stmt in module.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if stmt.name not in flow_classes:
+                definitions[stmt.name] = stmt
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    definitions[target.id] = stmt
+    reached: list[ast.AST] = [cls]
+    seen: set[str] = set()
+    while reached:
+        node = reached.pop()
+        for sub in ast.walk(node):
+            name = (
+                sub.id
+                if isinstance(sub, ast.Name)
+                else sub.attr
+                if isinstance(sub, ast.Attribute)
+                else None
+            )
+            if name in definitions and name not in seen:
+                seen.add(name)
+                reached.append(definitions[name])
+    keys: set[str] = set()
+    for node in [cls, *(definitions[name] for name in seen)]:
+        for sub in ast.walk(node):
+            if not (
+                isinstance(sub, ast.Call)
+                and _call_name(sub).endswith("Error")
+                and sub.args
+            ):
+                continue
+            first = sub.args[0]
+            if (text := _const_value(first)) is not None:
+                keys.add(text)
+            elif isinstance(first, ast.Dict):
+                keys |= {t for v in first.values if (t := _const_value(v))}
+    return keys
+
+
 # ------------------------------------------------------------------- flows
 
 
@@ -255,8 +351,9 @@ def _flow_keys(
                         found |= helper_strings(_call_name(node.value))
         return found
 
-    # Module-level helpers that fill the ``errors`` dict they are given.
-    errors: set[str] = set()
+    # Module-level helpers that fill the ``errors`` dict they are given, and
+    # the flow errors the checks the class reaches raise.
+    errors: set[str] = _raised_keys(module, cls)
     called = {_call_name(n) for n in ast.walk(cls) if isinstance(n, ast.Call)}
     for name in called & set(functions):
         errors |= error_literals(functions[name])
@@ -325,7 +422,7 @@ def _flow_keys(
 
 @cache
 def _form_fields() -> set[str]:
-    module = _module(ROOT / "config_flow.py")
+    module = _flow_package()
     constants = _module_constants(module)
     fields: set[str] = set()
     for node in ast.walk(module):
@@ -342,12 +439,12 @@ def _form_fields() -> set[str]:
 @cache
 def _flows() -> dict[str, dict[str, set[str]]]:
     flows: dict[str, dict[str, set[str]]] = {}
-    module = _module(ROOT / "config_flow.py")
+    module = _flow_package()
     for cls in _classes(module).values():
         if "ConfigFlow" in _bases(cls):
-            flows["config"] = _flow_keys(module, cls, "config")
+            flows["config"] = _flow_keys(module, _with_mixins(module, cls), "config")
         elif "OptionsFlow" in _bases(cls):
-            flows["options"] = _flow_keys(module, cls, "options")
+            flows["options"] = _flow_keys(module, _with_mixins(module, cls), "options")
     repairs = _module(ROOT / "repairs.py")
     constants = _module_constants(repairs)
     for cls in _classes(repairs).values():
@@ -593,7 +690,7 @@ def _selectors() -> dict[str, set[str]]:
                 found[select["translation_key"]] = {
                     o if isinstance(o, str) else o["value"] for o in select["options"]
                 }
-    module = _module(ROOT / "config_flow.py")
+    module = _flow_package()
     constants = _module_constants(module)
     for node in ast.walk(module):
         if (

@@ -153,6 +153,20 @@ def parse_host_key(public_key: str) -> HostKey:
     return host_key_from_ssh_key(key)
 
 
+def check_private_key(private_key: str, passphrase: str | None = None) -> None:
+    """Read a private key (blocking: run it in an executor).
+
+    Raise ``InvalidConfigError`` for text that is no private key, and
+    ``AuthenticationError`` for a key the passphrase does not decrypt.
+    """
+    try:
+        asyncssh.import_private_key(private_key, passphrase)
+    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError, ValueError) as err:
+        if isinstance(err, asyncssh.KeyEncryptionError):
+            raise AuthenticationError(f"cannot decrypt the private key: {err}") from err
+        raise InvalidConfigError(f"invalid private key: {err}") from err
+
+
 def _map_error(err: BaseException, where: str) -> ChannelError:
     """Translate an asyncssh/OS error into a channel error."""
     if isinstance(err, ChannelError):
