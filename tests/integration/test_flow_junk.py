@@ -578,3 +578,16 @@ async def test_a_passphrase_that_does_not_open_the_key(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["ssh"]["private_key"] == encrypted
+
+
+def test_valid_values_pass_clean() -> None:
+    """What a user types right is kept (a name's surrounding blanks trimmed)."""
+    assert validators.host("nas.lan") == "nas.lan"
+    assert validators.host("fd00::1") == "fd00::1"
+    assert validators.name("  NAS  ") == "NAS"
+    assert validators.username("wakehub@pve") == "wakehub@pve"
+    assert validators.url("https://jf.lan:8920/web") == "https://jf.lan:8920/web"
+    assert validators.port("8006") == 8006
+    assert validators.readiness_ports("8096, 8920;8096") == [8096, 8920]
+    assert validators.wol_interface("127.0.0.1") == "127.0.0.1"
+    assert validators.mac("AA-BB-CC-DD-EE-FF") == "aa:bb:cc:dd:ee:ff"
