@@ -138,6 +138,21 @@ def build_topology(entries: Iterable[ConfigEntry[Any]]) -> BuiltTopology:
     return built
 
 
+def start_closure(topology: Topology, target: str) -> list[str]:
+    """``target`` and every node its start needs: dependencies and hosts, recursively."""
+    found: dict[str, None] = {}
+    todo = [target]
+    while todo:
+        node_id = todo.pop()
+        if node_id in found:
+            continue
+        found[node_id] = None
+        todo.extend(topology.dependencies(node_id))
+        if (parent := topology.parent(node_id)) is not None:
+            todo.append(parent)
+    return list(found)
+
+
 def check_dependencies(
     topology: Topology, dependent: str, dependencies: Iterable[str]
 ) -> None:

@@ -24,11 +24,17 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util.hass_dict import HassKey
 
 from .cascade_report import CascadeReporter
@@ -45,7 +51,7 @@ from .core.model import PowerState
 from .core.planner import Action
 from .core.topology import Topology
 from .entity import node_settings
-from .graph import build_topology
+from .graph import build_topology, start_closure
 from .ha_driver import HaNodeDriver
 from .idle import InactivityMonitor
 from .migration import async_move_guest
@@ -56,7 +62,12 @@ from .orchestrator import (
     OrchestratorClosedError,
 )
 from .proposals import ProposalManager
-from .repairs import async_check_dangling_edges
+from .repairs import (
+    FAILED_STATES,
+    async_check_dangling_edges,
+    async_check_unavailable_dependencies,
+    entry_state_text,
+)
 from .restart_marker import RestartMarker
 from .service_device import ServiceDeviceHome
 
@@ -128,6 +139,8 @@ class WakeHubHub:
             hass, expiry_for=self._proposal_expiry, on_change=self._push_overlay
         )
         self._pending: dict[str, Action] = {}
+        self._unavailable: dict[str, str] = {}
+        self._unsubscribe: CALLBACK_TYPE | None = None
         self.home = ServiceDeviceHome(hass)
         self._entry_listeners: dict[str, CALLBACK_TYPE] = {}
         self._listeners: list[CALLBACK_TYPE] = []
@@ -162,6 +175,17 @@ class WakeHubHub:
             await self.reporter.async_report_interrupted(interrupted)
             self.marker.save(None)
         self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
+        self._unsubscribe = async_dispatcher_connect(
+            self.hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._on_entry_changed
+        )
+
+    @callback
+    def _on_entry_changed(
+        self, _change: ConfigEntryChange, entry: ConfigEntry[Any]
+    ) -> None:
+        """Rebuild when an entry that is not loaded fails, is disabled or goes."""
+        if entry.domain == DOMAIN and entry.entry_id not in self.entries:
+            self.async_rebuild()
 
     async def _async_on_stop(self, _event: Event) -> None:
         await self.async_shutdown()
@@ -169,6 +193,9 @@ class WakeHubHub:
     async def async_shutdown(self) -> None:
         """Stop the orchestrator; the running cascade's marker stays stored."""
         self.reporter.stopping = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         await self.orchestrator.async_shutdown()
         self.driver.cancel_pending()
         await self.proposals.async_unload()
@@ -214,17 +241,29 @@ class WakeHubHub:
     def async_rebuild(self) -> None:
         """Build the global topology again from every loaded entry.
 
-        One :func:`~.graph.build_topology` over the loaded entries: an edge
-        it refuses (a cycle stored by hand) is left out with a warning. Edges
-        to a node no loaded entry has are left out there and raised as
-        repair issues (:func:`~.repairs.async_check_dangling_edges`).
+        One :func:`~.graph.build_topology` over every WakeHub entry: an edge
+        it refuses (a cycle stored by hand) is left out with a warning. The
+        nodes of an entry that is not loaded stay in, *unavailable*: a start
+        that needs one is refused, and an edge to one is a repair issue
+        (docs/design.md, "Unavailable nodes"). Edges to a node no entry has
+        are left out and raised as repair issues
+        (:func:`~.repairs.async_check_dangling_edges`).
         """
-        built = build_topology(self.entries.values())
+        built = build_topology(self.hass.config_entries.async_entries(DOMAIN))
         self._by_node = {
             node_id: self.entries[owner].runtime_data.coordinator
             for node_id, owner in built.owners.items()
+            if owner in self.entries
+        }
+        self._unavailable = {
+            node_id: owner
+            for node_id, owner in built.owners.items()
+            if owner not in self.entries
         }
         self.orchestrator.update_topology(built.topology)
+        async_check_unavailable_dependencies(
+            self.hass, built.topology, self._unavailable
+        )
         for node_id in self._by_node:
             self._push_overlay(node_id)
         async_check_dangling_edges(self.hass, built.topology.nodes)
@@ -366,11 +405,44 @@ class WakeHubHub:
         queued behind another, or a start this request cancelled, shows
         before the orchestrator's next event.
         """
+        if action is Action.START:
+            self._refuse_unavailable(node_id)
         with _translated_request_errors(node_id):
             cascade = await self.orchestrator.async_request(action, node_id)
         self.check_withdrawals()
         self.notify_listeners()
         return cascade
+
+    def _refuse_unavailable(self, target: str) -> None:
+        """Refuse a start that needs a node whose entry is not loaded.
+
+        The error names the first such node the start would reach and why its
+        entry is not loaded (docs/design.md, "Unavailable nodes").
+        """
+        if target not in self.topology:
+            return  # The orchestrator says the node is unknown.
+        for node_id in start_closure(self.topology, target):
+            owner = self._unavailable.get(node_id)
+            if (
+                owner is None
+                or (entry := self.hass.config_entries.async_get_entry(owner)) is None
+            ):
+                continue
+            translation_key = "dependency_not_loaded"
+            if entry.disabled_by:
+                translation_key = "dependency_disabled"
+            elif entry.state in FAILED_STATES:
+                translation_key = "dependency_failed"
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key=translation_key,
+                translation_placeholders={
+                    "target": self.name_of(target),
+                    "dependency": self.name_of(node_id),
+                    "entry": entry.title,
+                    "state": entry_state_text(entry),
+                },
+            )
 
     async def async_confirm_shutdown(self, proposal: str) -> Cascade:
         """Accept a shutdown proposal and queue its stop cascade.

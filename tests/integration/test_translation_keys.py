@@ -38,6 +38,7 @@ Assistant's conventions:
   ``exceptions.<k>.message`` too: literal keys handed to
   ``notifications.async_notify`` (or ``async_translate``) or the reporter's
   ``_async_notify_failure``;
+  a literal assigned to a ``translation_key`` variable counts too;
 * issues: a literal (or module-constant) ``translation_key`` of
   ``async_create_issue``;
 * services: every action of services.yaml and each of its fields has a name
@@ -645,10 +646,12 @@ def _exceptions() -> dict[str, set[str]]:
                         match := re.fullmatch(r"(\w+)\.message", str(part.value))
                     ):
                         required.add(match.group(1))
-        # Notification texts picked before the call: texts = ("..._title", "...").
+        # Keys picked before the call: texts = ("..._title", "..."), or
+        # translation_key = "..." (each branch assigns a literal).
         for node in ast.walk(module):
             if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "texts" for t in node.targets
+                isinstance(t, ast.Name) and t.id in ("texts", "translation_key")
+                for t in node.targets
             ):
                 required |= _strings_in(node.value)
     return {"required": required, "used": required | possible}
