@@ -405,22 +405,37 @@ class WakeHubHub:
         queued behind another, or a start this request cancelled, shows
         before the orchestrator's next event.
         """
-        if action is Action.START:
-            self._refuse_unavailable(node_id)
+        self._refuse_unavailable(action, node_id)
         with _translated_request_errors(node_id):
             cascade = await self.orchestrator.async_request(action, node_id)
         self.check_withdrawals()
         self.notify_listeners()
         return cascade
 
-    def _refuse_unavailable(self, target: str) -> None:
-        """Refuse a start that needs a node whose entry is not loaded.
+    def _refuse_unavailable(self, action: Action, target: str) -> None:
+        """Refuse a request about a node whose entry is not loaded.
 
-        The error names the first such node the start would reach and why its
-        entry is not loaded (docs/design.md, "Unavailable nodes").
+        Such a target is refused whatever the action. A start is also refused
+        when it needs such a node: the error names the first one the start
+        reaches and why its entry is not loaded (docs/design.md,
+        "Unavailable nodes").
         """
         if target not in self.topology:
             return  # The orchestrator says the node is unknown.
+        if (owner := self._unavailable.get(target)) is not None and (
+            entry := self.hass.config_entries.async_get_entry(owner)
+        ) is not None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="node_unavailable",
+                translation_placeholders={
+                    "node": self.name_of(target),
+                    "entry": entry.title,
+                    "state": entry_state_text(entry),
+                },
+            )
+        if action is not Action.START:
+            return
         for node_id in start_closure(self.topology, target):
             owner = self._unavailable.get(node_id)
             if (

@@ -143,7 +143,9 @@ FAILED_STATES: Final = frozenset(
 
 
 def entry_state_text(entry: ConfigEntry[Any]) -> str:
-    """The entry's state as the messages show it (``setup error``)."""
+    """The entry's state as the messages show it (``setup error``, ``disabled``)."""
+    if entry.disabled_by:
+        return "disabled"
     return str(entry.state.value).replace("_", " ")
 
 

@@ -252,7 +252,11 @@ async def test_cancelled_start_no_longer_shows_its_target(
 async def test_node_of_an_unloaded_entry_is_refused(
     hass: HomeAssistant, homelab: HomelabThread
 ) -> None:
-    """A switch whose entry went away raises a translated error, sends nothing."""
+    """A switch whose entry went away raises a translated error, sends nothing.
+
+    The node stays in the topology, unavailable (docs/design.md, "Unavailable
+    nodes"): the error names its entry and why it is not loaded.
+    """
     entries = await async_setup_homelab(hass, homelab)
     switch = _entity_object(hass, switch_id("Jellyfin"))
     assert await hass.config_entries.async_unload(entries["Machine2"].entry_id)
@@ -262,9 +266,11 @@ async def test_node_of_an_unloaded_entry_is_refused(
         with pytest.raises(ServiceValidationError) as err:
             await turn()
         assert err.value.translation_domain == DOMAIN
-        assert err.value.translation_key == "unknown_node"
+        assert err.value.translation_key == "node_unavailable"
         assert err.value.translation_placeholders == {
-            "node": node_id_of(homelab.ready, "Jellyfin")
+            "node": "Jellyfin",
+            "entry": "Machine2",
+            "state": "not loaded",
         }
     assert hub_of(hass).orchestrator.running is None
     assert commands(homelab) == []
