@@ -18,6 +18,14 @@ up through Home Assistant's own config entries. It measures:
     the setup and ``--refreshes`` refreshes (target: under 10 MB, and no growth
     from the second refresh to the last beyond ``--growth-kib``).
 
+(e) the reference homelab, everything on, with an inactivity rule on every
+    node (docs/data-updates.md, "Inactivity"): with the Proxmox criteria on
+    the guests and a Home Assistant entity on every node, the requests of
+    one refresh must equal (a); with CPU and RAM on the containers, Docker's
+    stats endpoint is read once per container with a rule per period (the
+    rule's clock is moved 30 s per refresh); and the memory over
+    ``--rule-refreshes`` refreshes grows by at most ``--growth-kib``.
+
 The steady-state figure is measured after one warm-up refresh: the first
 refresh that finds a host up also reads its version once (PVE ``/version``,
 Docker's API version negotiation). Prints a table; exits 1 when a target is
@@ -130,6 +138,10 @@ class Simulator:
         """The number of API requests since the last reset."""
         return int(self._call("GET", "/requests")["total"])
 
+    def endpoints(self) -> dict[str, int]:
+        """The requests since the last reset, by endpoint."""
+        return dict(self._call("GET", "/requests")["endpoints"])
+
     def reset_requests(self) -> None:
         """Zero the simulator's request counters."""
         self._call("POST", "/requests/reset")
@@ -158,6 +170,104 @@ async def _home_assistant() -> AsyncIterator[Any]:
         async with async_test_home_assistant(config_dir=config_dir) as hass:
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
             yield hass
+
+
+SIGNAL_ENTITY = "sensor.bench_sessions"
+STATS_ENDPOINT = "docker GET /containers/{id}/stats"
+
+
+def _rule(kind: str, *, container_usage: bool) -> dict[str, Any]:
+    """The rule of the inactivity case: no SSH read, Docker stats if asked."""
+    signals = [{"entity_id": SIGNAL_ENTITY, "kind": "above"}]
+    if kind in ("vm", "lxc"):
+        return {"enabled": True, "minutes": 10, "network": True, "signals": signals}
+    usage = container_usage and kind == "container"
+    return {
+        "enabled": True,
+        "minutes": 10,
+        "cpu": usage,
+        "ram": usage,
+        "signals": signals,
+    }
+
+
+def _with_rules(entries: list[Any], *, container_usage: bool) -> None:
+    """Give every node of ``entries`` an inactivity rule (before their setup)."""
+    for entry in entries:
+        options = entry.options
+        options["machine"]["inactivity"] = _rule("machine", container_usage=False)
+        for node in options["nodes"].values():
+            node["inactivity"] = _rule(node["kind"], container_usage=container_usage)
+
+
+class _Clock:
+    """The inactivity monitor's monotonic clock, moved by the benchmark."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _refresh_sampled(hass: Any, entries: list[Any], clock: _Clock) -> None:
+    """Move the rules' clock 30 s, refresh, and wait for the sampling."""
+    clock.now += 30
+    await asyncio.gather(
+        *(entry.runtime_data.coordinator.async_refresh() for entry in entries)
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _case_inactivity(refreshes: int) -> dict[str, float]:
+    """(e): requests with free criteria, stats per period, memory growth."""
+    from homeassistant.setup import async_setup_component
+
+    figures: dict[str, float] = {}
+    with Simulator() as simulator:
+        simulator.all_on()
+        for container_usage in (False, True):
+            async with _home_assistant() as hass:
+                # "In use": every node stays on, so no cascade disturbs the counts.
+                hass.states.async_set(SIGNAL_ENTITY, "1")
+                entries = _entries(hass, simulator)
+                _with_rules(entries, container_usage=container_usage)
+                if not await async_setup_component(hass, "wakehub", {}):
+                    raise RuntimeError("WakeHub did not load")
+                clock = _Clock()
+                hass.data["wakehub"].inactivity.clock = clock
+                await _setup(hass, entries)
+                await _refresh_sampled(hass, entries, clock)  # warm-up
+                if not container_usage:
+                    simulator.reset_requests()
+                    await _refresh_sampled(hass, entries, clock)
+                    figures["requests"] = simulator.requests()
+                    figures["rules"] = sum(
+                        len(entry.runtime_data.coordinator.tree) for entry in entries
+                    )
+                    continue
+                containers = sum(
+                    node["kind"] == "container"
+                    for entry in entries
+                    for node in entry.options["nodes"].values()
+                )
+                figures["containers"] = containers
+                # The warm-up read every container once; a period is 20 refreshes.
+                simulator.reset_requests()
+                for _ in range(20):
+                    await _refresh_sampled(hass, entries, clock)
+                endpoints = simulator.endpoints()
+                figures["stats_per_period"] = endpoints.get(STATS_ENDPOINT, 0)
+                gc.collect()
+                tracemalloc.start()
+                samples = []
+                for _ in range(refreshes):
+                    await _refresh_sampled(hass, entries, clock)
+                    gc.collect()
+                    samples.append(tracemalloc.get_traced_memory()[0])
+                tracemalloc.stop()
+                figures["growth_kib"] = (samples[-1] - samples[1]) / 1024
+    return figures
 
 
 def _entries(hass: Any, simulator: Simulator) -> list[Any]:
@@ -281,6 +391,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--guests", type=int, default=60)
     parser.add_argument("--containers", type=int, default=200)
     parser.add_argument("--refreshes", type=int, default=10)
+    parser.add_argument("--rule-refreshes", type=int, default=100)
     parser.add_argument(
         "--growth-kib",
         type=float,
@@ -348,6 +459,31 @@ async def _run(args: argparse.Namespace) -> list[Row]:
             f"{growth_kib:+.0f} KiB",
             f"<= {args.growth_kib:.0f} KiB",
             growth_kib <= args.growth_kib,
+        )
+    )
+    rules = await _case_inactivity(args.rule_refreshes)
+    rows.append(
+        Row(
+            f"(e) rules on all {rules['rules']:.0f} nodes: Proxmox + HA-entity",
+            f"{rules['requests']:.0f} requests / refresh",
+            f"= (a) = {small}",
+            rules["requests"] == small,
+        )
+    )
+    rows.append(
+        Row(
+            f"(e) rules: Docker stats, {rules['containers']:.0f} containers",
+            f"{rules['stats_per_period']:.0f} stats requests / period",
+            f"= {rules['containers']:.0f} (1 per container)",
+            rules["stats_per_period"] == rules["containers"],
+        )
+    )
+    rows.append(
+        Row(
+            f"(e) rules: memory growth over {args.rule_refreshes} refreshes",
+            f"{rules['growth_kib']:+.0f} KiB",
+            f"< {args.growth_kib:.0f} KiB",
+            rules["growth_kib"] < args.growth_kib,
         )
     )
     return rows

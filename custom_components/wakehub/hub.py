@@ -324,8 +324,9 @@ class WakeHubHub:
         Each item holds what the status sensor's attributes say of the node
         (``node_id``, ``kind``, ``pinned``, ``url``), its ``name``, and
         ``status_entity``, the entity id of its status sensor (``None``
-        before it is registered), and ``error_code``/``error_message`` while
-        the node is in error. A sensor that is
+        before it is registered), ``error_code``/``error_message`` while
+        the node is in error, and ``idle_entity``, its idle-time sensor, when
+        it has an inactivity rule (:mod:`.idle`). A sensor that is
         unavailable loses its attributes in Home Assistant's state machine;
         the card still finds its node (and its error) here, and shows it
         unavailable.
@@ -348,9 +349,18 @@ class WakeHubHub:
                         Platform.SENSOR, DOMAIN, f"{node_id}-status"
                     ),
                     **self._error_of(node_id),
+                    **self._idle_entity(registry, node_id),
                 }
             )
         return catalog
+
+    @staticmethod
+    def _idle_entity(registry: er.EntityRegistry, node_id: str) -> dict[str, str]:
+        """``idle_entity``: the node's idle-time sensor, if it has a rule."""
+        entity_id = registry.async_get_entity_id(
+            Platform.SENSOR, DOMAIN, f"{node_id}-idle"
+        )
+        return {"idle_entity": entity_id} if entity_id else {}
 
     def _error_of(self, node_id: str) -> dict[str, str | None]:
         """``error_code`` and ``error_message`` of a node in error, else nothing."""

@@ -101,6 +101,10 @@ async def test_vm_idle_for_its_period_is_stopped(
     assert attributes["status"] == "idle 0 of 1 min"
     assert attributes["remaining"] == 0.5
     assert set(attributes["criteria"]) == {"cpu", "ram"}
+    # The card finds the time left through the cascade sensor's node list.
+    catalog = {item["name"]: item for item in hub_of(hass).node_catalog()}
+    assert catalog["VM-Ubuntu"]["idle_entity"] == entity_id_of("VM-Ubuntu", "idle_time")
+    assert "idle_entity" not in catalog["VM-Docker"]
     assert attributes["criteria"]["ram"]["value"] == 25.0
     assert not idle
     await _poll(hass, homelab, clock, "VM-Ubuntu")

@@ -176,6 +176,18 @@ const isStatusSensor = (hass, state) =>
  * (undefined when it has none), `attrs` its attributes over the list's fields
  * (node_id, kind, pinned, url, error_code, error_message).
  */
+/*
+ * Minutes left before an idle node's automatic shutdown (or proposal), from
+ * its idle-time sensor (the catalog's `idle_entity`); null unless the node is
+ * counting idle time right now.
+ */
+function idleLeft(hass, entityId) {
+  const state = entityId ? hass.states[entityId] : undefined;
+  if (!state || state.attributes.state !== "idle") return null;
+  const left = Number(state.attributes.remaining);
+  return Number.isFinite(left) ? Math.max(0, Math.ceil(left)) : null;
+}
+
 function wakehubNodes(hass) {
   const byNode = new Map();
   const cascade = cascadeSensor(hass);
@@ -421,6 +433,7 @@ class WakeHubCard extends HTMLElement {
       url: a.url || null,
       proposal: a.proposal_id || null,
       proposalExpires: a.proposal_expires_at || null,
+      idleLeft: idleLeft(hass, a.idle_entity),
       via,
       failure,
       cascade: cascadeHere
@@ -587,6 +600,7 @@ class WakeHubCard extends HTMLElement {
         </div>
         ${confirm ? this._renderConfirm(texts, n, confirm) : ""}
         ${n.proposal ? this._renderProposal(texts, n) : ""}
+        ${n.idleLeft !== null && !n.proposal ? `<p class="idle">${T("idle.left", { minutes: n.idleLeft })}</p>` : ""}
       </section>`;
   }
 
@@ -741,7 +755,8 @@ const STYLE = `
   .error p { margin: 0; }
   .error-body { flex: 1; }
   .error .actions { margin-top: 8px; }
-  .expires { font-size: 0.85em; color: var(--secondary-text-color); }
+  .expires, .idle { font-size: 0.85em; color: var(--secondary-text-color); }
+  .idle { margin: 0 0 4px; }
   .first { font-size: 0.9em; }
   @media (max-width: 450px) {
     .node { padding: 10px 12px; }

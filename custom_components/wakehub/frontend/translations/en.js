@@ -82,6 +82,10 @@ export default {
     question: "Nothing running needs {name} any more. Shut it down?",
     expires: "Kept on if nobody answers by {time}.",
   },
+  // An inactivity rule counting: the time left before the automatic shutdown.
+  idle: {
+    left: "Idle: shuts down in {minutes} min unless it is used",
+  },
   // " and " joins the last two names of a list: "A, B and C".
   and: " and ",
   empty: "No pinned WakeHub node yet. Pin one in WakeHub's options, or list the nodes in this card's configuration.",

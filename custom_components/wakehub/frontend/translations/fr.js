@@ -75,6 +75,9 @@ export default {
     question: "Plus rien d'actif n'a besoin de {name}. L'éteindre ?",
     expires: "Laissé allumé sans réponse avant {time}.",
   },
+  idle: {
+    left: "Inactif : s'éteint dans {minutes} min s'il n'est pas utilisé",
+  },
   and: " et ",
   empty: "Aucun nœud WakeHub épinglé pour l'instant. Épinglez-en un dans les options de WakeHub, ou listez les nœuds dans la configuration de cette carte.",
   verb: { start: "du démarrage de", stop: "de l'arrêt de" },
