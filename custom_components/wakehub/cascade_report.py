@@ -29,6 +29,8 @@ from .const import (
     EVENT_CASCADE_STARTED,
     EVENT_CASCADE_STEP,
 )
+from .core.model import PowerState
+from .core.planner import Action
 from .notifications import async_notify, cascade_notification_id
 from .orchestrator import (
     Cascade,
@@ -40,6 +42,7 @@ from .orchestrator import (
     Reevaluated,
     StepChanged,
     StepEventKind,
+    StepStatus,
 )
 from .restart_marker import Marker, marker_of
 
@@ -107,8 +110,23 @@ class CascadeReporter:
             self._step_text.pop(node_id, None)
         if (coordinator := self._hub.coordinator_of(node_id)) is not None:
             coordinator.async_set_overlay(
-                node_id, activity=activity, step=self._step_text.get(node_id)
+                node_id,
+                activity=activity,
+                step=self._step_text.get(node_id),
+                reached=None if activity is not None else self._reached(node_id),
             )
+
+    def _reached(self, node_id: str) -> PowerState | None:
+        """Where the running cascade's finished step left the node, if it did."""
+        cascade = self._hub.orchestrator.running
+        for cstep in reversed(cascade.steps if cascade is not None else ()):
+            if cstep.node != node_id:
+                continue
+            if cstep.status not in (StepStatus.DONE, StepStatus.SKIPPED):
+                return None
+            started = cstep.step.action is Action.START
+            return PowerState.ON if started else PowerState.OFF
+        return None
 
     @callback
     def _on_started(self, cascade: Cascade) -> None:

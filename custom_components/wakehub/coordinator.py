@@ -112,6 +112,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         )
         self._fast_polling = 0
         self._overlays: dict[str, NodeOverlay] = {}
+        self._polls_begun = 0
         self._failing: dict[str, str] = {}
         self._known = KnownChildren(hass, entry.entry_id)
         self._verified_this_boot = False
@@ -153,6 +154,10 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         update at once when the node's view changed.
         """
         old = self._overlays.get(node_id, _NO_OVERLAY)
+        if changes.get("reached") is not None:
+            changes["reached_poll"] = self._polls_begun
+        elif "reached" in changes:
+            changes["reached_poll"] = 0
         new = replace(old, **changes)
         if new == old:
             return
@@ -195,6 +200,24 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
     # Polling --------------------------------------------------------------------
 
     async def _async_update_data(self) -> MachineSnapshot:
+        """Poll; the states finished steps reached give way to it.
+
+        Only a poll that began after a step finished replaces the state the
+        step reached: one already under way may have read the node before.
+        """
+        self._polls_begun += 1
+        begun = self._polls_begun
+        snapshot = await self._async_poll()
+        for node_id, overlay in list(self._overlays.items()):
+            if overlay.reached is not None and overlay.reached_poll < begun:
+                new = replace(overlay, reached=None, reached_poll=0)
+                if new == _NO_OVERLAY:
+                    del self._overlays[node_id]
+                else:
+                    self._overlays[node_id] = new
+        return snapshot
+
+    async def _async_poll(self) -> MachineSnapshot:
         """Probe the machine, then read each host that is up, once."""
         if not await self.channels.machine.is_on():
             return self._snapshot_machine_off()

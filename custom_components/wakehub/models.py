@@ -23,6 +23,7 @@ from homeassistant.config_entries import ConfigEntry
 from .const import CONF_KIND, CONF_MAC, CONF_NAME, CONF_NODES, CONF_PARENT
 from .core.ids import machine_id
 from .core.model import NodeKind, PowerState
+from .core.planner import Action
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from .channels.base import ChildInfo, HostApi
     from .channels.proxmox import ProxmoxHost
     from .coordinator import WakeHubCoordinator
-    from .core.planner import Action
     from .orchestrator import NodeActivity
 
 VOLATILE_DETAILS: Final = frozenset(
@@ -163,6 +163,12 @@ class NodeOverlay:
     pending: Action | None = None
     proposal_id: str | None = None
     proposal_expires_at: datetime | None = None
+    reached: PowerState | None = None
+    """The state a finished step left the node in (on after a start), shown
+    until a poll that began after the step says how the node is: the poll
+    from before the step would show the node going back (docs/design.md)."""
+    reached_poll: int = 0
+    """How many polls had begun when ``reached`` was set."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,7 +176,11 @@ class NodeView:
     """One node as its entities show it: the last poll plus WakeHub's overlay.
 
     ``state`` is the orchestrator's activity while there is one, else the
+    state a finished step left the node in (until a newer poll), else the
     polled state, else ``UNKNOWN`` (no poll yet, or the node left the tree).
+    A node off that a queued or running start targets is ``STARTING`` (on
+    that a stop targets, ``STOPPING``): the recorded states follow the
+    cascade without going back.
     """
 
     polled: NodeData | None
@@ -179,9 +189,19 @@ class NodeView:
     @property
     def state(self) -> PowerState:
         """The state to show: the activity's, else the polled one."""
-        if self.overlay.activity is not None:
-            return self.overlay.activity.state
-        return self.polled.state if self.polled is not None else PowerState.UNKNOWN
+        overlay = self.overlay
+        if overlay.activity is not None:
+            return overlay.activity.state
+        if overlay.reached is not None:
+            return overlay.reached
+        if self.polled is None:
+            return PowerState.UNKNOWN
+        polled = self.polled.state
+        if overlay.pending is Action.START and polled is PowerState.OFF:
+            return PowerState.STARTING
+        if overlay.pending is Action.STOP and polled is PowerState.ON:
+            return PowerState.STOPPING
+        return polled
 
 
 @dataclass(slots=True, kw_only=True)

@@ -118,7 +118,7 @@ async def test_scenario_3_jellyfin_off_proposes_the_nas(
     nas = node_id_of(homelab.ready, "NAS")
     notification = _notifications(hass)[proposal_notification_id(nas)]
     assert notification["title"] == "Shut down NAS?"
-    assert proposal_id in notification["message"]
+    assert "on the [WakeHub card](/)" in notification["message"]
 
     await hass.services.async_call(
         DOMAIN, "confirm_shutdown", {"proposal_id": proposal_id}, blocking=True
