@@ -33,6 +33,10 @@ from typing import Any, Final
 from homeassistant.const import Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.translation import (
+    async_get_cached_translations,
+    async_get_translations,
+)
 
 from .const import (
     DOMAIN,
@@ -54,147 +58,166 @@ LOGBOOK_ENTRY_NAME: Final = "name"
 
 _FALLBACK_NAME: Final = "WakeHub"
 
-type Describer = Callable[[Mapping[str, Any]], tuple[str | None, str, str | None]]
-"""Event data → (display name, message, node id for the entity)."""
+type Text = Callable[..., str]
+"""A translated text: ``text("logbook_kept", why=...)`` (see :func:`_texts`)."""
+
+type Describer = Callable[[Text, Mapping[str, Any]], tuple[str | None, str, str | None]]
+"""(texts, event data) → (display name, message, node id for the entity)."""
 
 
-def _action_words(data: Mapping[str, Any]) -> tuple[str, str]:
-    """('starting', 'started') or ('shutting down', 'shut down')."""
-    if data.get("action") == "stop":
-        return "shutting down", "shut down"
-    return "starting", "started"
+def _act(data: Mapping[str, Any]) -> str:
+    """``start`` or ``stop``: the suffix of the texts that depend on it."""
+    return "stop" if data.get("action") == "stop" else "start"
 
 
-def _join(names: list[str]) -> str:
-    """'A', 'A and B', 'A, B and C'."""
+def _join(text: Text, names: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C' (the language's "and")."""
     if len(names) <= 1:
         return "".join(names)
-    return f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"{', '.join(names[:-1])} {text('logbook_and')} {names[-1]}"
 
 
-def _of_total(data: Mapping[str, Any]) -> str:
+def _at(text: Text, data: Mapping[str, Any]) -> str:
+    """' at step 2/3', ' at step 2', or nothing."""
     step, total = data.get("step"), data.get("total")
     if step is None:
         return ""
-    return f"step {step}/{total}" if total is not None else f"step {step}"
+    if total is None:
+        return " " + text("logbook_at_step_n", step=step)
+    return " " + text("logbook_at_step", step=step, total=total)
 
 
-_ORIGINS: Final = {
-    "reevaluation": " because nothing needs it any more",
-    "confirmation": " after the shutdown was confirmed",
-}
-
-
-def _cascade_started(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
-    doing, _ = _action_words(data)
+def _cascade_started(
+    text: Text, data: Mapping[str, Any]
+) -> tuple[str | None, str, str | None]:
     steps = data.get("steps")
     count = len(steps) if isinstance(steps, list) else None
-    plan = (
-        " (nothing to do)"
-        if count == 0
-        else f" ({count} step{'s' if count != 1 else ''})"
-        if count is not None
-        else ""
-    )
-    origin = _ORIGINS.get(str(data.get("origin")), "")
+    if count is None:
+        plan = ""
+    elif count == 0:
+        plan = f" ({text('logbook_plan_none')})"
+    elif count == 1:
+        plan = f" ({text('logbook_plan_one')})"
+    else:
+        plan = f" ({text('logbook_plan_many', count=count)})"
+    origin = str(data.get("origin"))
+    if origin in ("reevaluation", "confirmation"):
+        origin = " " + text(f"logbook_origin_{origin}")
+    else:
+        origin = ""
     return (
         data.get("target_name") or data.get("target"),
-        f"began {doing}{origin}{plan}",
+        text(f"logbook_began_{_act(data)}", origin=origin, plan=plan),
         data.get("target"),
     )
 
 
-def _cascade_step(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
-    doing, done = _action_words(data)
-    target = data.get("target_name") or data.get("target") or "?"
-    where = _of_total(data)
-    context = f" ({where} of {doing} {target})" if where else f" ({doing} {target})"
+def _cascade_step(
+    text: Text, data: Mapping[str, Any]
+) -> tuple[str | None, str, str | None]:
+    act = _act(data)
+    what = text(
+        f"logbook_of_{act}",
+        target=data.get("target_name") or data.get("target") or "?",
+    )
+    step, total = data.get("step"), data.get("total")
+    if step is not None and total is not None:
+        what = text("logbook_step_of", step=step, total=total, what=what)
+    elif step is not None:
+        what = text("logbook_step_n_of", step=step, what=what)
     status = data.get("status")
-    if status == "done":
-        verb = done
-    elif status == "skipped":
-        verb = "skipped, already " + ("off" if data.get("action") == "stop" else "on")
+    if status in ("done", "skipped"):
+        verb = text(f"logbook_step_{status}_{act}")
     elif status == "failed":
-        verb = "failed"
+        verb = text("logbook_step_failed")
     else:
-        verb = doing
+        verb = text(f"logbook_step_started_{act}")
     detail = data.get("detail")
     suffix = f": {detail}" if detail and status in ("started", "failed") else ""
     return (
         data.get("name") or data.get("node"),
-        f"{verb}{context}{suffix}",
+        f"{verb} ({what}){suffix}",
         data.get("node"),
     )
 
 
-def _cascade_completed(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
-    doing, done = _action_words(data)
+def _cascade_completed(
+    text: Text, data: Mapping[str, Any]
+) -> tuple[str | None, str, str | None]:
+    act = _act(data)
     if data.get("status") == "cancelled":
         why = data.get("cancel_reason")
-        message = f"{doing} was cancelled" + (f": {why}" if why else "")
+        message = text(f"logbook_cancelled_{act}", why=f": {why}" if why else "")
     else:
-        message = f"was {done}"
+        message = text(f"logbook_done_{act}")
     return data.get("target_name") or data.get("target"), message, data.get("target")
 
 
-def _cascade_failed(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
-    doing, _ = _action_words(data)
-    where = _of_total(data)
+def _cascade_failed(
+    text: Text, data: Mapping[str, Any]
+) -> tuple[str | None, str, str | None]:
+    act = _act(data)
     node = data.get("name") or data.get("node")
-    at = f" at {where}" if where else ""
+    at = _at(text, data)
     if node and node != data.get("target_name"):
         at += f" ({node})"
     if data.get("status") == "interrupted" or data.get("error_code") == "interrupted":
-        message = f"{doing} was interrupted by a restart{at}"
+        message = text(f"logbook_interrupted_{act}", at=at)
     else:
-        code, text = data.get("error_code"), data.get("error_message")
-        why = ": ".join(str(part) for part in (code, text) if part)
-        message = f"{doing} failed{at}" + (f": {why}" if why else "")
+        code, detail = data.get("error_code"), data.get("error_message")
+        why = ": ".join(str(part) for part in (code, detail) if part)
+        message = text(f"logbook_failed_{act}", at=at, why=f": {why}" if why else "")
     return data.get("target_name") or data.get("target"), message, data.get("target")
 
 
-def _shutdown_proposed(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
+def _shutdown_proposed(
+    text: Text, data: Mapping[str, Any]
+) -> tuple[str | None, str, str | None]:
     return (
         data.get("name") or data.get("node"),
-        "has no more active dependents: shutting it down awaits confirmation",
+        text("logbook_proposed"),
         data.get("node"),
     )
 
 
-_OUTCOMES: Final = {
-    "confirmed": "shutdown confirmed",
-    "dismissed": "shutdown declined: it stays on",
-    "expired": "shutdown proposal expired without an answer: it stays on",
-    "withdrawn": "shutdown proposal withdrawn: it is needed again or already off",
-}
+_OUTCOMES: Final = frozenset({"confirmed", "dismissed", "expired", "withdrawn"})
 
 
-def _proposal_closed(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
+def _proposal_closed(
+    text: Text, data: Mapping[str, Any]
+) -> tuple[str | None, str, str | None]:
     outcome = str(data.get("outcome"))
-    return (
-        data.get("name") or data.get("node"),
-        _OUTCOMES.get(outcome, f"shutdown proposal closed ({outcome})"),
-        data.get("node"),
+    message = (
+        text(f"logbook_closed_{outcome}")
+        if outcome in _OUTCOMES
+        else text("logbook_closed_other", outcome=outcome)
     )
+    return data.get("name") or data.get("node"), message, data.get("node")
 
 
-def _node_kept(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
+def _node_kept(
+    text: Text, data: Mapping[str, Any]
+) -> tuple[str | None, str, str | None]:
     reason = data.get("reason")
     dependents = [str(name) for name in data.get("dependent_names") or []]
     children = [str(name) for name in data.get("child_names") or []]
     if reason == "manual":
-        why = "it was started on its own"
+        why = text("logbook_kept_manual")
     elif reason == "starting":
         needed_by = data.get("needed_by_name") or data.get("needed_by") or "?"
-        why = f"the start of {needed_by} needs it"
+        why = text("logbook_kept_starting", name=needed_by)
     else:
         parts = []
         if dependents:
-            parts.append(f"still needed by {_join(dependents)}")
+            parts.append(text("logbook_kept_needed", names=_join(text, dependents)))
         if children:
-            parts.append(f"still hosts {_join(children)}")
-        why = " and ".join(parts) or "it is still in use"
-    return data.get("name") or data.get("node"), f"stays on: {why}", data.get("node")
+            parts.append(text("logbook_kept_hosts", names=_join(text, children)))
+        why = f" {text('logbook_and')} ".join(parts) or text("logbook_kept_in_use")
+    return (
+        data.get("name") or data.get("node"),
+        text("logbook_kept", why=why),
+        data.get("node"),
+    )
 
 
 def _node_idle(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
@@ -224,6 +247,37 @@ DESCRIBERS: Final[dict[str, Describer]] = {
 }
 
 
+def _texts(hass: HomeAssistant) -> Text:
+    """The logbook's texts in Home Assistant's language, English for the rest.
+
+    The texts are ``exceptions.logbook_*`` of the translations, read from
+    Home Assistant's cache (a description is synchronous), which
+    :func:`async_describe_events` fills; a text in neither language shows
+    its key.
+    """
+    found: dict[str, str] = {}
+    for language in (hass.config.language, "en"):
+        for key, value in async_get_cached_translations(
+            hass, language, "exceptions", DOMAIN
+        ).items():
+            found.setdefault(key, value)
+
+    def text(key: str, **placeholders: Any) -> str:
+        template = found.get(f"component.{DOMAIN}.exceptions.{key}.message", key)
+        try:
+            return template.format(**placeholders)
+        except (KeyError, IndexError, ValueError):
+            return template
+
+    return text
+
+
+async def async_load_texts(hass: HomeAssistant) -> None:
+    """Load the logbook's texts (Home Assistant's language and English)."""
+    for language in dict.fromkeys((hass.config.language, "en")):
+        await async_get_translations(hass, language, "exceptions", [DOMAIN])
+
+
 def _entity_of(hass: HomeAssistant, node_id: str) -> str | None:
     """The node's power switch, else its status sensor, if registered."""
     registry = er.async_get(hass)
@@ -242,10 +296,12 @@ def async_describe_events(
 ) -> None:
     """Register a description for every WakeHub event."""
 
+    hass.async_create_task(async_load_texts(hass), eager_start=True)
+
     def _make(describer: Describer) -> Callable[[Event], dict[str, str]]:
         @callback
         def _describe(event: Event) -> dict[str, str]:
-            name, message, node = describer(event.data)
+            name, message, node = describer(_texts(hass), event.data)
             entry = {
                 LOGBOOK_ENTRY_NAME: str(name or _FALLBACK_NAME),
                 LOGBOOK_ENTRY_MESSAGE: message,

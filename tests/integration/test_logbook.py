@@ -29,7 +29,9 @@ CASCADE = {
 
 
 @pytest.fixture
-def describe(hass: HomeAssistant) -> Callable[[str, dict[str, Any]], dict[str, str]]:
+async def describe(
+    hass: HomeAssistant,
+) -> Callable[[str, dict[str, Any]], dict[str, str]]:
     """Register the descriptions as the logbook does; describe one event."""
     registered: dict[str, Callable[[Event], dict[str, str]]] = {}
 
@@ -38,6 +40,7 @@ def describe(hass: HomeAssistant) -> Callable[[str, dict[str, Any]], dict[str, s
         registered[event_type] = fn
 
     async_describe_events(hass, _register)
+    await hass.async_block_till_done()  # the texts are loaded
     assert set(registered) == set(DESCRIBERS)
 
     def _describe(event_type: str, data: dict[str, Any]) -> dict[str, str]:
@@ -249,4 +252,43 @@ def test_missing_data_still_reads(
     assert (
         describe("wakehub_shutdown_proposal_closed", {"outcome": "odd"})["message"]
         == "shutdown proposal closed (odd)"
+    )
+
+
+async def test_descriptions_in_french(hass: HomeAssistant) -> None:
+    """In Home Assistant's language: the same events read in French."""
+    hass.config.language = "fr"
+    registered: dict[str, Callable[[Event], dict[str, str]]] = {}
+    async_describe_events(
+        hass, lambda _domain, event_type, fn: registered.__setitem__(event_type, fn)
+    )
+    await hass.async_block_till_done()
+
+    def message(event_type: str, data: dict[str, Any]) -> str:
+        return registered[event_type](Event(event_type, data))["message"]
+
+    assert message("wakehub_cascade_started", {**CASCADE, "steps": [1, 2, 3]}) == (
+        "a commencé à démarrer (3 étapes)"
+    )
+    assert message(
+        "wakehub_cascade_step",
+        {
+            **CASCADE,
+            "node": NAS,
+            "name": "NAS",
+            "step": 1,
+            "total": 3,
+            "status": "done",
+        },
+    ) == ("démarré (étape 1/3 : démarrage de Jellyfin)")
+    assert message(
+        "wakehub_cascade_failed",
+        {**CASCADE, "name": "NAS", "step": 1, "total": 3, "error_code": "timeout"},
+    ) == ("le démarrage a échoué à l'étape 1/3 (NAS): timeout")
+    assert message(
+        "wakehub_node_kept",
+        {"node": NAS, "name": "NAS", "dependent_names": ["plex", "Jellyfin"]},
+    ) == ("reste allumé : encore nécessaire à plex et Jellyfin")
+    assert message("wakehub_shutdown_proposal_closed", {"outcome": "dismissed"}) == (
+        "extinction refusée : il reste allumé"
     )

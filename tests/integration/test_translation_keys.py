@@ -37,7 +37,8 @@ Assistant's conventions:
   uses the codes of the core errors; the persistent notifications read
   ``exceptions.<k>.message`` too: literal keys handed to
   ``notifications.async_notify`` (or ``async_translate``) or the reporter's
-  ``_async_notify_failure``;
+  ``_async_notify_failure``; the logbook's ``text("k")``, and the keys an
+  f-string ``text(f"k_{x}")`` can make;
   a literal assigned to a ``translation_key`` variable counts too;
 * issues: a literal (or module-constant) ``translation_key`` of
   ``async_create_issue``;
@@ -636,6 +637,22 @@ def _exceptions() -> dict[str, set[str]]:
                 and (key := _resolve(node.args[0], constants))
             ):
                 required.add(key)
+            # The logbook's texts: text("key") or text(f"key_{act}").
+            if name == "text" and node.args:
+                if key := _const_value(node.args[0]):
+                    required.add(key)
+                elif isinstance(node.args[0], ast.JoinedStr):
+                    pattern = "".join(
+                        re.escape(str(part.value))
+                        if isinstance(part, ast.Constant)
+                        else r"\w+"
+                        for part in node.args[0].values
+                    )
+                    possible |= {
+                        key
+                        for key in _strings("strings.json")["exceptions"]
+                        if re.fullmatch(pattern, key)
+                    }
             if name in ("_async_notify_failure", "async_notify", "async_translate"):
                 for arg in node.args:
                     elements = arg.elts if isinstance(arg, ast.Tuple) else [arg]
