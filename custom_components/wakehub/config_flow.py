@@ -1721,6 +1721,16 @@ def _describe_child(child: ChildInfo) -> str:
     return ", ".join(facts)
 
 
+def _identify_node(node_id: str, node: Mapping[str, Any], mac: str) -> str:
+    """A node the API does not list now: the machine's MAC, a guest's vmid, a container's name."""
+    if node_id == _MACHINE_NODE:
+        return f"MAC {mac}"
+    key = node_id.rsplit("/", 1)[-1]
+    if node.get(CONF_KIND) == ChildKind.CONTAINER.value:
+        return f"container {key}"
+    return f"vmid {key}"
+
+
 class WakeHubOptionsFlow(OptionsFlow):
     """Services to configure, node settings and the polling interval."""
 
@@ -1755,7 +1765,10 @@ class WakeHubOptionsFlow(OptionsFlow):
         return self.async_show_menu(
             step_id="init",
             menu_options=self._menu_options(),
-            description_placeholders={"count": str(len(self._unmanaged()))},
+            description_placeholders={
+                "count": str(len(self._unmanaged())),
+                "machine": self.config_entry.title,
+            },
         )
 
     def _unmanaged(self) -> dict[str, tuple[ChildInfo, str]]:
@@ -2007,7 +2020,15 @@ class WakeHubOptionsFlow(OptionsFlow):
             errors=errors,
             description_placeholders={
                 "name": node.get(CONF_NAME, self.config_entry.title),
-                "details": _describe_child(found[0]) if found else "-",
+                "machine": self.config_entry.title,
+                # What the API reports, else what identifies the node.
+                "details": (
+                    _describe_child(found[0])
+                    if found
+                    else _identify_node(
+                        self._node_id, node, self.config_entry.data[CONF_MAC]
+                    )
+                ),
                 "url_example": URL_EXAMPLE,
             },
         )

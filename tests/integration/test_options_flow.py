@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 import pytest
 
+from custom_components.wakehub.config_flow import _identify_node
 from custom_components.wakehub.core.ids import container_id, guest_id
 
 from .flow_helpers import node_doc
@@ -81,7 +82,11 @@ async def test_menu_counts_services_to_configure(
         "dependencies",
         "polling",
     ]
-    assert result["description_placeholders"] == {"count": "1"}
+    # The dialog says which machine it belongs to.
+    assert result["description_placeholders"] == {
+        "count": "1",
+        "machine": init_integration.title,
+    }
 
 
 async def test_configure_a_discovered_service(
@@ -156,6 +161,10 @@ async def test_machine_settings_in_minutes(
     )
     assert result["step_id"] == "node"
     assert "name" not in {str(key) for key in result["data_schema"].schema}
+    # No "-" for what the API reports: the machine is named by its MAC.
+    placeholders = result["description_placeholders"]
+    assert placeholders["machine"] == init_integration.title
+    assert placeholders["details"] == f"MAC {init_integration.data['mac']}"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
@@ -498,7 +507,7 @@ async def test_no_service_to_configure(
 ) -> None:
     """Everything is managed: the services step says so."""
     result = await _menu(hass, init_integration)
-    assert result["description_placeholders"] == {"count": "0"}
+    assert result["description_placeholders"]["count"] == "0"
     result = await _pick(hass, result, "services")
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "no_services"
@@ -510,7 +519,7 @@ async def test_entry_not_loaded_has_nothing_discovered(
     """An entry that is not loaded offers no service to configure."""
     mock_config_entry.add_to_hass(hass)
     result = await _menu(hass, mock_config_entry)
-    assert result["description_placeholders"] == {"count": "0"}
+    assert result["description_placeholders"]["count"] == "0"
 
 
 async def test_proposal_expiry(
@@ -611,3 +620,17 @@ def test_the_default_readiness_check() -> None:
     assert _default_readiness({"url": "http://jf.lan:8096"}, agent=True) == "tcp"
     assert _default_readiness({"url": None}, agent=True) == "agent"
     assert _default_readiness({}, agent=False) == "running"
+
+
+def test_a_node_the_api_does_not_list_is_identified() -> None:
+    """Without the API's figures, the node's description names it, never "-"."""
+    assert _identify_node("aa:bb:cc:00:00:02/202", {"kind": "lxc"}, "x") == "vmid 202"
+    assert (
+        _identify_node(
+            "aa:bb:cc:00:00:03/101/docker/sandbox", {"kind": "container"}, "x"
+        )
+        == "container sandbox"
+    )
+    assert _identify_node("machine", {}, "aa:bb:cc:00:00:01") == (
+        "MAC aa:bb:cc:00:00:01"
+    )
