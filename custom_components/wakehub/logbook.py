@@ -220,17 +220,14 @@ def _node_kept(
     )
 
 
-def _node_idle(data: Mapping[str, Any]) -> tuple[str | None, str, str | None]:
-    minutes = data.get("minutes")
-    what = (
-        "shutting it down awaits confirmation"
-        if data.get("action") == "propose"
-        else "shutting it down"
-    )
-    criteria = data.get("description") or "no criterion"
+def _node_idle(
+    text: Text, data: Mapping[str, Any]
+) -> tuple[str | None, str, str | None]:
+    action = "propose" if data.get("action") == "propose" else "stop"
+    criteria = data.get("description") or text("logbook_idle_no_criterion")
     return (
         data.get("name") or data.get("node"),
-        f"idle for {minutes} min ({criteria}): {what}",
+        text(f"logbook_idle_{action}", minutes=data.get("minutes"), criteria=criteria),
         data.get("node"),
     )
 
