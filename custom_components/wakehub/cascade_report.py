@@ -44,6 +44,7 @@ from .orchestrator import (
     StepEventKind,
     StepStatus,
 )
+from .proposals import async_handle_reevaluation
 from .restart_marker import Marker, marker_of
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
     from homeassistant.core import CALLBACK_TYPE
 
+    from .coordinator import WakeHubCoordinator
     from .hub import WakeHubHub
 
 _LOGGER = logging.getLogger(__package__)
@@ -225,6 +227,25 @@ class CascadeReporter:
         )
 
     @callback
+    def clear_reached_errors(self, coordinator: WakeHubCoordinator) -> None:
+        """A node in error that reached its failed step's goal is no longer in error.
+
+        A start that failed on Jellyfin, then Jellyfin on (started by hand or
+        by a retry that WakeHub did not run): the error is over. The goal is
+        the action of the cascade that failed.
+        """
+        cascade = self.last_cascade
+        for node_id, data in coordinator.data.nodes.items():
+            activity = self._hub.orchestrator.node_activity(node_id)
+            if activity is None or activity.state is not PowerState.ERROR:
+                continue
+            if cascade is None or cascade.id != activity.cascade_id:
+                continue
+            goal = PowerState.ON if cascade.action is Action.START else PowerState.OFF
+            if data.state is goal:
+                self._hub.clear_error(node_id)
+
+    @callback
     def async_review_host_key(self, node: str) -> str | None:
         """Start the reauth that reviews a machine's changed SSH host key.
 
@@ -251,7 +272,7 @@ class CascadeReporter:
             node_id: node.name for node_id, node in self._hub.topology.nodes.items()
         }
         self.hass.async_create_task(
-            self._hub.proposals.async_handle_reevaluation(event.decisions, names),
+            async_handle_reevaluation(self._hub.proposals, event.decisions, names),
             eager_start=True,
         )
 

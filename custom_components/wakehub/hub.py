@@ -30,31 +30,24 @@ from homeassistant.config_entries import (
     ConfigEntryChange,
     ConfigEntryState,
 )
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util.hass_dict import HassKey
 
+from .availability import async_check_unavailable_dependencies, unavailable_refusal
 from .cascade_report import CascadeReporter
 from .const import (
-    CONF_NODE,
-    CONF_PINNED,
     CONF_PROPOSAL_EXPIRY,
-    CONF_PROXMOX,
-    CONF_URL,
     DOMAIN,
 )
 from .core.errors import CoreError, UnknownNodeError
-from .core.model import PowerState
-from .core.planner import Action
 from .core.topology import Topology
-from .entity import node_settings
-from .graph import build_topology, start_closure
+from .graph import build_topology
 from .ha_driver import HaNodeDriver
 from .idle import InactivityMonitor
-from .migration import async_move_guest
+from .migration import async_check_migrations
 from .orchestrator import (
     Cascade,
     NodeNeededError,
@@ -62,22 +55,18 @@ from .orchestrator import (
     OrchestratorClosedError,
 )
 from .proposals import ProposalManager
-from .repairs import (
-    FAILED_STATES,
-    async_check_dangling_edges,
-    async_check_unavailable_dependencies,
-    entry_state_text,
-)
+from .repairs import async_check_dangling_edges
 from .restart_marker import RestartMarker
 from .service_device import ServiceDeviceHome
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
     from homeassistant.core import CALLBACK_TYPE
 
     from .coordinator import WakeHubCoordinator
+    from .core.planner import Action
     from .models import WakeHubConfigEntry
 
 HUB_KEY: HassKey[WakeHubHub] = HassKey(DOMAIN)
@@ -217,8 +206,8 @@ class WakeHubHub:
         @callback
         def _on_refresh() -> None:
             self.check_withdrawals()
-            self._check_migrations(entry)
-            self._clear_reached_errors(entry.runtime_data.coordinator)
+            async_check_migrations(self.hass, entry, self.entries.values())
+            self.reporter.clear_reached_errors(entry.runtime_data.coordinator)
             self.inactivity.on_refresh(entry.runtime_data.coordinator)
 
         self._entry_listeners[entry.entry_id] = (
@@ -270,30 +259,6 @@ class WakeHubHub:
         self.notify_listeners()  # the cascade sensor's node list (see node_catalog)
 
     @callback
-    def _check_migrations(self, entry: WakeHubConfigEntry) -> None:
-        """Move the guests that migrated to another machine's node to its entry.
-
-        A guest its node no longer runs, which the cluster reports on the
-        node of another loaded entry, moves there with its settings,
-        containers, dependencies and entities (:mod:`.migration`).
-        """
-        snapshot = entry.runtime_data.coordinator.data
-        if snapshot is None or not snapshot.migrated:
-            return
-        for node_id, pve_node in snapshot.migrated.items():
-            target = next(
-                (
-                    other
-                    for other in self.entries.values()
-                    if other.entry_id != entry.entry_id
-                    and (other.data.get(CONF_PROXMOX) or {}).get(CONF_NODE) == pve_node
-                ),
-                None,
-            )
-            if target is not None:
-                async_move_guest(self.hass, entry, target, node_id)
-
-    @callback
     def check_withdrawals(self) -> None:
         """Withdraw the proposals that a poll or a queued start made pointless.
 
@@ -318,81 +283,16 @@ class WakeHubHub:
         """The current global topology."""
         return self.orchestrator.topology
 
-    def node_catalog(self) -> list[dict[str, Any]]:
-        """Every node, as the dashboard card lists it, in the cascade sensor.
-
-        Each item holds what the status sensor's attributes say of the node
-        (``node_id``, ``kind``, ``pinned``, ``url``), its ``name``, and
-        ``status_entity``, the entity id of its status sensor (``None``
-        before it is registered), ``error_code``/``error_message`` while
-        the node is in error, and ``idle_entity``, its idle-time sensor, when
-        it has an inactivity rule (:mod:`.idle`). A sensor that is
-        unavailable loses its attributes in Home Assistant's state machine;
-        the card still finds its node (and its error) here, and shows it
-        unavailable.
-        """
-        registry = er.async_get(self.hass)
-        catalog: list[dict[str, Any]] = []
-        for node_id, coordinator in self._by_node.items():
-            tree_node = coordinator.tree.get(node_id)
-            if tree_node is None:  # pragma: no cover - rebuilt from the tree
-                continue
-            settings = node_settings(coordinator, tree_node)
-            catalog.append(
-                {
-                    "node_id": node_id,
-                    "kind": tree_node.kind.value,
-                    "pinned": bool(settings.get(CONF_PINNED)),
-                    "url": settings.get(CONF_URL) or None,
-                    "name": tree_node.name,
-                    "status_entity": registry.async_get_entity_id(
-                        Platform.SENSOR, DOMAIN, f"{node_id}-status"
-                    ),
-                    **self._error_of(node_id),
-                    **self._idle_entity(registry, node_id),
-                }
-            )
-        return catalog
-
-    @staticmethod
-    def _idle_entity(registry: er.EntityRegistry, node_id: str) -> dict[str, str]:
-        """``idle_entity``: the node's idle-time sensor, if it has a rule."""
-        entity_id = registry.async_get_entity_id(
-            Platform.SENSOR, DOMAIN, f"{node_id}-idle"
-        )
-        return {"idle_entity": entity_id} if entity_id else {}
-
-    def _error_of(self, node_id: str) -> dict[str, str | None]:
-        """``error_code`` and ``error_message`` of a node in error, else nothing."""
-        activity = self.orchestrator.node_activity(node_id)
-        if activity is None or activity.state is not PowerState.ERROR:
-            return {}
-        return {"error_code": activity.code, "error_message": activity.message}
-
     @callback
     def clear_error(self, node_id: str) -> None:
         """Forget a node's error (the user dismissed it): its polled state shows."""
         self.orchestrator.clear_error(node_id)
         self.notify_listeners()
 
-    @callback
-    def _clear_reached_errors(self, coordinator: WakeHubCoordinator) -> None:
-        """A node in error that reached its failed step's goal is no longer in error.
-
-        A start that failed on Jellyfin, then Jellyfin on (started by hand or
-        by a retry that WakeHub did not run): the error is over. The goal is
-        the action of the cascade that failed.
-        """
-        cascade = self.last_cascade
-        for node_id, data in coordinator.data.nodes.items():
-            activity = self.orchestrator.node_activity(node_id)
-            if activity is None or activity.state is not PowerState.ERROR:
-                continue
-            if cascade is None or cascade.id != activity.cascade_id:
-                continue
-            goal = PowerState.ON if cascade.action is Action.START else PowerState.OFF
-            if data.state is goal:
-                self.clear_error(node_id)
+    @property
+    def loaded_nodes(self) -> Mapping[str, WakeHubCoordinator]:
+        """Every node of a loaded entry, with its entry's coordinator."""
+        return self._by_node
 
     def coordinator_of(self, node_id: str) -> WakeHubCoordinator | None:
         """The coordinator of the entry whose tree holds ``node_id``."""
@@ -415,59 +315,17 @@ class WakeHubHub:
         queued behind another, or a start this request cancelled, shows
         before the orchestrator's next event.
         """
-        self._refuse_unavailable(action, node_id)
+        if (
+            refusal := unavailable_refusal(
+                self.hass, self.topology, self._unavailable, action, node_id
+            )
+        ) is not None:
+            raise refusal
         with _translated_request_errors(node_id):
             cascade = await self.orchestrator.async_request(action, node_id)
         self.check_withdrawals()
         self.notify_listeners()
         return cascade
-
-    def _refuse_unavailable(self, action: Action, target: str) -> None:
-        """Refuse a request about a node whose entry is not loaded.
-
-        Such a target is refused whatever the action. A start is also refused
-        when it needs such a node: the error names the first one the start
-        reaches and why its entry is not loaded (docs/design.md,
-        "Unavailable nodes").
-        """
-        if target not in self.topology:
-            return  # The orchestrator says the node is unknown.
-        if (owner := self._unavailable.get(target)) is not None and (
-            entry := self.hass.config_entries.async_get_entry(owner)
-        ) is not None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="node_unavailable",
-                translation_placeholders={
-                    "node": self.name_of(target),
-                    "entry": entry.title,
-                    "state": entry_state_text(entry),
-                },
-            )
-        if action is not Action.START:
-            return
-        for node_id in start_closure(self.topology, target):
-            owner = self._unavailable.get(node_id)
-            if (
-                owner is None
-                or (entry := self.hass.config_entries.async_get_entry(owner)) is None
-            ):
-                continue
-            translation_key = "dependency_not_loaded"
-            if entry.disabled_by:
-                translation_key = "dependency_disabled"
-            elif entry.state in FAILED_STATES:
-                translation_key = "dependency_failed"
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key=translation_key,
-                translation_placeholders={
-                    "target": self.name_of(target),
-                    "dependency": self.name_of(node_id),
-                    "entry": entry.title,
-                    "state": entry_state_text(entry),
-                },
-            )
 
     async def async_confirm_shutdown(self, proposal: str) -> Cascade:
         """Accept a shutdown proposal and queue its stop cascade.

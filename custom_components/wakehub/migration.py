@@ -25,14 +25,16 @@ from .const import (
     CONF_DEPENDENCIES,
     CONF_KEY,
     CONF_MAC,
+    CONF_NODE,
     CONF_NODES,
     CONF_PARENT,
+    CONF_PROXMOX,
     DOMAIN,
 )
 from .core.ids import guest_id, machine_id
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
@@ -146,3 +148,29 @@ def _move_registries(
             continue
         devices.async_update_device(device.id, new_identifiers={(DOMAIN, new)})
         move_node_device(devices, new, source.entry_id, target.entry_id)
+
+
+@callback
+def async_check_migrations(
+    hass: HomeAssistant, entry: ConfigEntry, entries: Iterable[ConfigEntry]
+) -> None:
+    """Move the guests of ``entry`` that migrated to another loaded entry's node.
+
+    A guest its node no longer runs, which the cluster reports on the node of
+    another of ``entries``, moves there (:func:`async_move_guest`).
+    """
+    snapshot = entry.runtime_data.coordinator.data
+    if snapshot is None or not snapshot.migrated:
+        return
+    for node_id, pve_node in snapshot.migrated.items():
+        target = next(
+            (
+                other
+                for other in entries
+                if other.entry_id != entry.entry_id
+                and (other.data.get(CONF_PROXMOX) or {}).get(CONF_NODE) == pve_node
+            ),
+            None,
+        )
+        if target is not None:
+            async_move_guest(hass, entry, target, node_id)

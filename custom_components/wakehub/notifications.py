@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from homeassistant.components import persistent_notification
 from homeassistant.helpers.translation import async_get_translations
-from homeassistant.util import slugify
+from homeassistant.util import dt as dt_util, slugify
 
 from .const import (
     CASCADE_NOTIFICATION_PREFIX,
@@ -24,6 +24,7 @@ from .const import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
 
     from homeassistant.core import HomeAssistant
 
@@ -68,3 +69,17 @@ async def async_notify(
     persistent_notification.async_create(
         hass, message, title=title, notification_id=notification_id
     )
+
+
+async def async_local_time(hass: HomeAssistant, when: datetime) -> str:
+    """``when`` in Home Assistant's time zone, on the language's clock.
+
+    The ``proposal_time`` text says which: ``12`` ("3:05 PM") or ``24``
+    ("15:05").
+    """
+    local = dt_util.as_local(when)
+    clock = await async_translate(hass, "proposal_time", {})
+    if clock.strip() == "12":
+        am_pm = "AM" if local.hour < 12 else "PM"
+        return f"{local.hour % 12 or 12}:{local.minute:02d} {am_pm}"
+    return f"{local.hour:02d}:{local.minute:02d}"

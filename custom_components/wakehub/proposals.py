@@ -48,23 +48,23 @@ from homeassistant.components import persistent_notification
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.event import async_track_point_in_utc_time
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .const import (
     DEFAULT_PROPOSAL_EXPIRY,
     DOMAIN,
-    EVENT_NODE_KEPT,
     EVENT_PROPOSAL_CLOSED,
     EVENT_SHUTDOWN_PROPOSED,
 )
 from .core.model import PowerState, is_active
 from .core.planner import Decision, Verdict
+from .node_kept import report_kept
 from .notifications import (
+    async_local_time,
     async_notify,
-    async_translate,
     proposal_notification_id,
 )
+from .proposal_store import STORAGE_KEY, ProposalStore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -73,18 +73,6 @@ if TYPE_CHECKING:
     from .core.topology import Topology
 
 _LOGGER = logging.getLogger(__name__)
-
-STORAGE_KEY: Final = f"{DOMAIN}.proposals"
-STORAGE_VERSION: Final = 1
-SAVE_DELAY: Final = 1.0
-"""Seconds before a change made in a callback is written (flushed on unload)."""
-
-KEEP_REASON_DEPENDENTS: Final = "dependents"
-KEEP_REASON_CHILDREN: Final = "children"
-KEEP_REASON_MANUAL: Final = "manual"
-"""The node was started on its own (not for a dependent): never auto-stopped."""
-KEEP_REASON_STARTING: Final = "starting"
-"""A queued start needs the node (``needed_by``, ``needed_by_name``)."""
 
 CLOSED_MEMORY: Final = 100
 """How many closed proposals :meth:`ProposalManager.node_of` still knows."""
@@ -155,12 +143,35 @@ class Proposal:
         )
 
 
+def withdrawal_reason(
+    node_id: str,
+    states: Mapping[str, PowerState],
+    topology: Topology,
+    needed: Mapping[str, str],
+) -> str | None:
+    """Why a proposal about ``node_id`` no longer makes sense, or ``None``.
+
+    See :meth:`ProposalManager.async_check_withdrawals`.
+    """
+    if node_id not in topology:
+        return "it no longer exists"
+    if (target := needed.get(node_id)) is not None:
+        return f"the start of {target} needs it"
+    if states.get(node_id, PowerState.OFF) in (PowerState.OFF, PowerState.STOPPING):
+        return "it was stopped some other way"
+    if any(is_active(states.get(n)) for n in topology.dependents(node_id)):
+        return "it has an active dependent again"
+    if any(is_active(states.get(n)) for n in topology.children(node_id)):
+        return "it hosts an active node again"
+    return None
+
+
 class ProposalManager:
     """Persist, notify, answer, expire and withdraw shutdown proposals.
 
     The hub creates one in ``async_setup``, awaits :meth:`async_load`, feeds
     it every :class:`~.orchestrator.events.Reevaluated` event through
-    :meth:`async_handle_reevaluation`, calls :meth:`async_check_withdrawals`
+    :func:`async_handle_reevaluation`, calls :meth:`async_check_withdrawals`
     on every coordinator update, and :meth:`async_unload` when it goes away.
     """
 
@@ -184,12 +195,15 @@ class ProposalManager:
         self.expiry = expiry
         self._expiry_for = expiry_for
         self._on_change = on_change
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, store_key)
+        self._store = ProposalStore(
+            hass,
+            store_key,
+            lambda: [dict(p.as_dict()) for p in self._proposals.values()],
+        )
         self._proposals: dict[str, Proposal] = {}  # by node id
         self._closed: dict[str, str] = {}  # node id by closed proposal id
         self._timers: dict[str, CALLBACK_TYPE] = {}  # by node id
         self._unsubscribe: CALLBACK_TYPE | None = None
-        self._dirty = False
 
     # ------------------------------------------------------------- life cycle
 
@@ -199,15 +213,14 @@ class ProposalManager:
         Also starts listening to persistent-notification removals: dismissing
         a proposal's notification declines it.
         """
-        stored = await self._store.async_load() or {}
         now = dt_util.utcnow()
         expired: list[Proposal] = []
-        for raw in stored.get("proposals", []):
+        for raw in await self._store.async_load():
             try:
                 proposal = Proposal.from_dict(raw)
             except (KeyError, TypeError, ValueError):
                 _LOGGER.warning("Dropping a malformed stored proposal: %s", raw)
-                self._dirty = True
+                self._store.dirty = True
                 continue
             if proposal.expires_at <= now:
                 expired.append(proposal)
@@ -217,14 +230,14 @@ class ProposalManager:
             self.hass, self._async_notifications_updated
         )
         for proposal in expired:
-            self._dirty = True
+            self._store.dirty = True
             persistent_notification.async_dismiss(self.hass, proposal.notification_id)
-            self._fire_closed(proposal, Outcome.EXPIRED)
+            fire_closed(self.hass, proposal, Outcome.EXPIRED)
         for proposal in self._proposals.values():
-            await self._async_notify(proposal)
+            await async_notify_proposal(self.hass, proposal)
             self._schedule_expiry(proposal)
-        if self._dirty:
-            self._schedule_save()
+        if self._store.dirty:
+            self._store.schedule_save()
 
     async def async_unload(self) -> None:
         """Cancel every timer and subscription, and write what is pending.
@@ -237,9 +250,7 @@ class ProposalManager:
         for cancel in self._timers.values():
             cancel()
         self._timers.clear()
-        if self._dirty:
-            await self._store.async_save(self._data_to_save())
-            self._dirty = False
+        await self._store.async_save_if_dirty()
 
     # ---------------------------------------------------------------- queries
 
@@ -274,67 +285,13 @@ class ProposalManager:
 
     # -------------------------------------------------------- re-evaluations
 
-    async def async_handle_reevaluation(
-        self, decisions: Iterable[Decision], names: Mapping[str, str]
-    ) -> None:
-        """Turn CONFIRM decisions into proposals and report KEEP decisions.
+    async def async_propose(self, node_id: str, names: Mapping[str, str]) -> Proposal:
+        """Make (or renew) the proposal to shut ``node_id`` down.
 
-        ``names`` maps node ids to display names (a missing one shows the id).
-        STOP decisions are ignored: the orchestrator runs them as cascades. A
-        node that already has a pending proposal keeps its proposal id (an
+        A node that already has a pending proposal keeps its proposal id (an
         automation may hold it); the question is asked again with a new
         expiry.
-
-        ``names`` should cover every node of the topology: a KEEP decision
-        names the dependents and children that keep the node on.
         """
-        for decision in decisions:
-            if decision.verdict is Verdict.KEEP:
-                self._report_kept(decision, names)
-            elif decision.verdict is Verdict.CONFIRM:
-                await self._async_propose(decision.node, names)
-
-    def _report_kept(self, decision: Decision, names: Mapping[str, str]) -> None:
-        """Log and fire why a node stays on."""
-        name = names.get(decision.node, decision.node)
-        dependents = [names.get(node, node) for node in decision.active_dependents]
-        children = [names.get(node, node) for node in decision.active_children]
-        needed_by = decision.needed_by
-        needed_by_name = names.get(needed_by, needed_by) if needed_by else None
-        if decision.independent:
-            reason = KEEP_REASON_MANUAL
-            why = "it was started on its own, not for a dependent"
-        elif needed_by_name is not None:
-            reason = KEEP_REASON_STARTING
-            why = f"the start of {needed_by_name} needs it"
-        elif dependents:
-            reason = KEEP_REASON_DEPENDENTS
-            why = f"still needed by {', '.join(dependents)}"
-        else:
-            reason = KEEP_REASON_CHILDREN
-            why = f"still hosts {', '.join(children)}"
-        _LOGGER.info("%s stays on: %s", name, why)
-        self.hass.bus.async_fire(
-            EVENT_NODE_KEPT,
-            {
-                "node": decision.node,
-                "name": name,
-                "reason": reason,
-                "active_dependents": list(decision.active_dependents),
-                "active_children": list(decision.active_children),
-                "dependent_names": dependents,
-                "child_names": children,
-                "needed_by": needed_by,
-                "needed_by_name": needed_by_name,
-            },
-        )
-
-    async def async_propose(self, node_id: str, names: Mapping[str, str]) -> Proposal:
-        """Ask before shutting ``node_id`` down (an idle node's rule is due)."""
-        return await self._async_propose(node_id, names)
-
-    async def _async_propose(self, node_id: str, names: Mapping[str, str]) -> Proposal:
-        """Make (or renew) the proposal to shut ``node_id`` down."""
         now = dt_util.utcnow()
         name = names.get(node_id, node_id)
         expiry = self.expiry_of(node_id)
@@ -359,7 +316,7 @@ class ProposalManager:
         )
         self._schedule_expiry(proposal)
         self._changed(node_id)
-        await self._async_notify(proposal)
+        await async_notify_proposal(self.hass, proposal)
         self.hass.bus.async_fire(
             EVENT_SHUTDOWN_PROPOSED,
             {
@@ -369,7 +326,7 @@ class ProposalManager:
                 "expires_at": proposal.expires_at.isoformat(),
             },
         )
-        self._schedule_save()
+        self._store.schedule_save()
         return proposal
 
     def expiry_of(self, node_id: str) -> timedelta:
@@ -388,7 +345,7 @@ class ProposalManager:
         """
         proposal = self._require(proposal_id_or_node_id)
         self._close(proposal, Outcome.CONFIRMED)
-        await self._async_flush()
+        await self._store.async_flush()
         return proposal.node
 
     async def async_dismiss(self, proposal_id_or_node_id: str) -> str:
@@ -399,7 +356,7 @@ class ProposalManager:
         """
         proposal = self._require(proposal_id_or_node_id)
         self._close(proposal, Outcome.DISMISSED)
-        await self._async_flush()
+        await self._store.async_flush()
         return proposal.node
 
     @callback
@@ -421,27 +378,14 @@ class ProposalManager:
         """
         withdrawn: list[str] = []
         for proposal in list(self._proposals.values()):
-            node_id = proposal.node
-            if node_id not in topology:
-                why = "it no longer exists"
-            elif needed and (target := needed.get(node_id)) is not None:
-                why = f"the start of {target} needs it"
-            elif states.get(node_id, PowerState.OFF) in (
-                PowerState.OFF,
-                PowerState.STOPPING,
-            ):
-                why = "it was stopped some other way"
-            elif any(is_active(states.get(n)) for n in topology.dependents(node_id)):
-                why = "it has an active dependent again"
-            elif any(is_active(states.get(n)) for n in topology.children(node_id)):
-                why = "it hosts an active node again"
-            else:
+            why = withdrawal_reason(proposal.node, states, topology, needed or {})
+            if why is None:
                 continue
             _LOGGER.info(
                 "Withdrawing the proposal to shut %s down: %s", proposal.name, why
             )
             self._close(proposal, Outcome.WITHDRAWN)
-            withdrawn.append(node_id)
+            withdrawn.append(proposal.node)
         return withdrawn
 
     def _require(self, proposal_id_or_node_id: str) -> Proposal:
@@ -475,23 +419,12 @@ class ProposalManager:
         if outcome is not Outcome.WITHDRAWN:
             _LOGGER.info("The proposal to shut %s down was %s", proposal.name, outcome)
         self._changed(proposal.node)
-        self._fire_closed(proposal, outcome)
-        self._schedule_save()
+        fire_closed(self.hass, proposal, outcome)
+        self._store.schedule_save()
 
     def _changed(self, node_id: str) -> None:
         if self._on_change is not None:
             self._on_change(node_id)
-
-    def _fire_closed(self, proposal: Proposal, outcome: Outcome) -> None:
-        self.hass.bus.async_fire(
-            EVENT_PROPOSAL_CLOSED,
-            {
-                "proposal_id": proposal.id,
-                "node": proposal.node,
-                "name": proposal.name,
-                "outcome": str(outcome),
-            },
-        )
 
     @callback
     def _async_notifications_updated(
@@ -523,48 +456,52 @@ class ProposalManager:
             self.hass, _expire, proposal.expires_at
         )
 
-    async def _async_notify(self, proposal: Proposal) -> None:
-        """Create (or replace) the proposal's notification, translated."""
-        placeholders = {
-            "name": proposal.name,
+
+async def async_handle_reevaluation(
+    manager: ProposalManager, decisions: Iterable[Decision], names: Mapping[str, str]
+) -> None:
+    """Turn CONFIRM decisions into ``manager``'s proposals; report KEEP decisions.
+
+    ``names`` maps node ids to display names (a missing one shows the id).
+    STOP decisions are ignored: the orchestrator runs them as cascades. A
+    node that already has a pending proposal keeps its proposal id (an
+    automation may hold it); the question is asked again with a new
+    expiry.
+
+    ``names`` should cover every node of the topology: a KEEP decision
+    names the dependents and children that keep the node on.
+    """
+    for decision in decisions:
+        if decision.verdict is Verdict.KEEP:
+            report_kept(manager.hass, decision, names)
+        elif decision.verdict is Verdict.CONFIRM:
+            await manager.async_propose(decision.node, names)
+
+
+def fire_closed(hass: HomeAssistant, proposal: Proposal, outcome: Outcome) -> None:
+    """Tell the bus how a proposal ended (``wakehub_shutdown_proposal_closed``)."""
+    hass.bus.async_fire(
+        EVENT_PROPOSAL_CLOSED,
+        {
             "proposal_id": proposal.id,
-            "dashboard": "/",  # the user's default dashboard, where the card is
-            "expires_at": await self._async_local_time(proposal.expires_at),
-        }
-        await async_notify(
-            self.hass,
-            proposal.notification_id,
-            ("proposal_title", "proposal_message"),
-            placeholders,
-        )
+            "node": proposal.node,
+            "name": proposal.name,
+            "outcome": str(outcome),
+        },
+    )
 
-    async def _async_local_time(self, when: datetime) -> str:
-        """``when`` in Home Assistant's time zone, on the language's clock.
 
-        The ``proposal_time`` text says which: ``12`` ("3:05 PM") or ``24``
-        ("15:05").
-        """
-        local = dt_util.as_local(when)
-        clock = await async_translate(self.hass, "proposal_time", {})
-        if clock.strip() == "12":
-            am_pm = "AM" if local.hour < 12 else "PM"
-            return f"{local.hour % 12 or 12}:{local.minute:02d} {am_pm}"
-        return f"{local.hour:02d}:{local.minute:02d}"
-
-    # ------------------------------------------------------------------ store
-
-    def _data_to_save(self) -> dict[str, Any]:
-        return {
-            "proposals": [
-                dict(proposal.as_dict()) for proposal in self._proposals.values()
-            ]
-        }
-
-    def _schedule_save(self) -> None:
-        self._dirty = True
-        self._store.async_delay_save(self._data_to_save, SAVE_DELAY)
-
-    async def _async_flush(self) -> None:
-        """Write now (an answer must survive an immediate restart)."""
-        await self._store.async_save(self._data_to_save())
-        self._dirty = False
+async def async_notify_proposal(hass: HomeAssistant, proposal: Proposal) -> None:
+    """Create (or replace) the proposal's notification, translated."""
+    placeholders = {
+        "name": proposal.name,
+        "proposal_id": proposal.id,
+        "dashboard": "/",  # the user's default dashboard, where the card is
+        "expires_at": await async_local_time(hass, proposal.expires_at),
+    }
+    await async_notify(
+        hass,
+        proposal.notification_id,
+        ("proposal_title", "proposal_message"),
+        placeholders,
+    )

@@ -17,10 +17,9 @@ global topology; issues that no longer apply are deleted there.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from homeassistant.components.repairs import RepairsFlow
-from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import issue_registry as ir
 
 from .compat import vol
@@ -31,11 +30,9 @@ from .models import build_tree
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
     from .compat import RepairsFlowResult
-    from .core.topology import Topology
     from .models import TreeNode
 
 ISSUE_PREFIX: Final = "dangling_dependency_"
@@ -49,12 +46,12 @@ DATA_DEPENDENT: Final = "dependent"
 DATA_DEPENDENCY: Final = "dependency"
 
 
-def _digest(*parts: str) -> str:
+def digest(*parts: str) -> str:
     """A stable, URL-safe digest of ``parts``, for an issue id."""
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
 
 
-def _delete_other_issues(hass: HomeAssistant, prefix: str, wanted: set[str]) -> None:
+def delete_other_issues(hass: HomeAssistant, prefix: str, wanted: set[str]) -> None:
     """Delete WakeHub's issues whose id starts with ``prefix``, except ``wanted``."""
     registry = ir.async_get(hass)
     for domain, issue_id in list(registry.issues):
@@ -64,7 +61,7 @@ def _delete_other_issues(hass: HomeAssistant, prefix: str, wanted: set[str]) -> 
 
 def dangling_issue_id(entry_id: str, dependent: str, dependency: str) -> str:
     """The repair issue id of one edge of one entry (stable, URL-safe)."""
-    return f"{ISSUE_PREFIX}{_digest(entry_id, dependent, dependency)}"
+    return f"{ISSUE_PREFIX}{digest(entry_id, dependent, dependency)}"
 
 
 def _label(node_id: str, names: dict[str, str]) -> str:
@@ -126,67 +123,8 @@ def async_check_dangling_edges(
                 },
             )
 
-    _delete_other_issues(hass, ISSUE_PREFIX, wanted)
+    delete_other_issues(hass, ISSUE_PREFIX, wanted)
     return dangling
-
-
-UNAVAILABLE_PREFIX: Final = "dependency_unavailable_"
-FAILED_STATES: Final = frozenset(
-    {
-        ConfigEntryState.SETUP_ERROR,
-        ConfigEntryState.SETUP_RETRY,
-        ConfigEntryState.MIGRATION_ERROR,
-        ConfigEntryState.FAILED_UNLOAD,
-    }
-)
-"""The states of an entry that tried to load and failed."""
-
-
-def entry_state_text(entry: ConfigEntry[Any]) -> str:
-    """The entry's state as the messages show it (``setup error``, ``disabled``)."""
-    if entry.disabled_by:
-        return "disabled"
-    return str(entry.state.value).replace("_", " ")
-
-
-def async_check_unavailable_dependencies(
-    hass: HomeAssistant, topology: Topology, unavailable: Mapping[str, str]
-) -> None:
-    """Raise an issue per edge to a node whose entry failed or is disabled.
-
-    ``unavailable`` maps the nodes of entries that are not loaded to their
-    entry id (see docs/design.md, "Unavailable nodes"). An entry that is
-    still loading raises nothing. Issues that no longer apply are deleted.
-    """
-    wanted: set[str] = set()
-    for dependent, dependency in topology.dependency_edges():
-        if dependent in unavailable or (owner := unavailable.get(dependency)) is None:
-            continue
-        entry = hass.config_entries.async_get_entry(owner)
-        if entry is None or not (entry.disabled_by or entry.state in FAILED_STATES):
-            continue
-        issue_id = f"{UNAVAILABLE_PREFIX}{_digest(owner, dependent, dependency)}"
-        wanted.add(issue_id)
-        common: dict[str, Any] = {
-            "is_fixable": False,
-            "is_persistent": False,
-            "severity": ir.IssueSeverity.ERROR,
-            "translation_placeholders": {
-                "dependent": topology.node(dependent).name,
-                "dependency": topology.node(dependency).name,
-                "entry": entry.title,
-                "state": entry_state_text(entry),
-            },
-        }
-        if entry.disabled_by:
-            ir.async_create_issue(
-                hass, DOMAIN, issue_id, translation_key="dependency_disabled", **common
-            )
-        else:
-            ir.async_create_issue(
-                hass, DOMAIN, issue_id, translation_key="dependency_failed", **common
-            )
-    _delete_other_issues(hass, UNAVAILABLE_PREFIX, wanted)
 
 
 MISSING_PREFIX: Final = "node_missing_"

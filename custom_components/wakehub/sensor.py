@@ -11,11 +11,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfTime
+from homeassistant.const import PERCENTAGE, EntityCategory, Platform, UnitOfTime
+from homeassistant.helpers import entity_registry as er
 
 from .const import (
     CONF_PINNED,
     CONF_URL,
+    DOMAIN,
 )
 from .core.model import NodeKind, PowerState
 from .entity import WakeHubEntity, node_settings
@@ -296,7 +298,7 @@ class CascadeSensor(SensorEntity):
     The attributes give the target, the action, the status and every step
     with its own status (pending, running, done, skipped, failed, cancelled),
     for dashboards, and ``nodes``: every node as the card lists it (see
-    :meth:`WakeHubHub.node_catalog`), since this sensor stays available when
+    :func:`node_catalog`), since this sensor stays available when
     a node's own entities do not.
     """
 
@@ -337,7 +339,7 @@ class CascadeSensor(SensorEntity):
             "status": None,
             "steps": [],
             "queued": [c.target_name for c in orchestrator.queued],
-            "nodes": self._hub.node_catalog(),
+            "nodes": node_catalog(self._hub),
         }
         if cascade is not None:
             data = cascade.as_dict()
@@ -362,3 +364,44 @@ class CascadeSensor(SensorEntity):
                 }
             )
         return attributes
+
+
+def node_catalog(hub: WakeHubHub) -> list[dict[str, Any]]:
+    """Every node of the loaded entries, as the dashboard card lists it.
+
+    Each item holds what the status sensor's attributes say of the node
+    (``node_id``, ``kind``, ``pinned``, ``url``), its ``name``, and
+    ``status_entity``, the entity id of its status sensor (``None`` before
+    it is registered), ``error_code``/``error_message`` while the node is in
+    error, and ``idle_entity``, its idle-time sensor, when it has an
+    inactivity rule (:mod:`.idle`). A sensor that is unavailable loses its attributes in Home
+    Assistant's state machine; the card still finds its node (and its error)
+    here, and shows it unavailable.
+    """
+    registry = er.async_get(hub.hass)
+    catalog: list[dict[str, Any]] = []
+    for node_id, coordinator in hub.loaded_nodes.items():
+        tree_node = coordinator.tree.get(node_id)
+        if tree_node is None:  # pragma: no cover - rebuilt from the tree
+            continue
+        settings = node_settings(coordinator, tree_node)
+        item: dict[str, Any] = {
+            "node_id": node_id,
+            "kind": tree_node.kind.value,
+            "pinned": bool(settings.get(CONF_PINNED)),
+            "url": settings.get(CONF_URL) or None,
+            "name": tree_node.name,
+            "status_entity": registry.async_get_entity_id(
+                Platform.SENSOR, DOMAIN, f"{node_id}-status"
+            ),
+        }
+        activity = coordinator.view(node_id).overlay.activity
+        if activity is not None and activity.state is PowerState.ERROR:
+            item["error_code"] = activity.code
+            item["error_message"] = activity.message
+        if idle := registry.async_get_entity_id(
+            Platform.SENSOR, DOMAIN, f"{node_id}-idle"
+        ):
+            item["idle_entity"] = idle
+        catalog.append(item)
+    return catalog

@@ -20,6 +20,7 @@ from custom_components.wakehub.const import (
     EVENT_SHUTDOWN_PROPOSED,
 )
 from custom_components.wakehub.logbook import DESCRIBERS
+from custom_components.wakehub.sensor import node_catalog
 from tests.homelab import metrics
 
 from . import hub_helpers
@@ -102,7 +103,7 @@ async def test_vm_idle_for_its_period_is_stopped(
     assert attributes["remaining"] == 0.5
     assert set(attributes["criteria"]) == {"cpu", "ram"}
     # The card finds the time left through the cascade sensor's node list.
-    catalog = {item["name"]: item for item in hub_of(hass).node_catalog()}
+    catalog = {item["name"]: item for item in node_catalog(hub_of(hass))}
     assert catalog["VM-Ubuntu"]["idle_entity"] == entity_id_of("VM-Ubuntu", "idle_time")
     assert "idle_entity" not in catalog["VM-Docker"]
     assert attributes["criteria"]["ram"]["value"] == 25.0

@@ -20,6 +20,11 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.wakehub.const import (
+    EVENT_NODE_KEPT,
+    EVENT_PROPOSAL_CLOSED,
+    EVENT_SHUTDOWN_PROPOSED,
+)
 from custom_components.wakehub.core import (
     Capability,
     Decision,
@@ -33,11 +38,9 @@ from custom_components.wakehub.core import (
 from custom_components.wakehub.notifications import proposal_notification_id
 from custom_components.wakehub.proposals import (
     CLOSED_MEMORY,
-    EVENT_NODE_KEPT,
-    EVENT_PROPOSAL_CLOSED,
-    EVENT_SHUTDOWN_PROPOSED,
     STORAGE_KEY,
     ProposalManager,
+    async_handle_reevaluation,
 )
 
 if TYPE_CHECKING:
@@ -129,7 +132,7 @@ async def manager(hass: HomeAssistant) -> Any:
 async def _propose(hass: HomeAssistant, manager: ProposalManager) -> str:
     decisions = _decisions(_states())
     assert decisions == [Decision(NAS, Verdict.CONFIRM)]
-    await manager.async_handle_reevaluation(decisions, NAMES)
+    await async_handle_reevaluation(manager, decisions, NAMES)
     await hass.async_block_till_done()
     (proposal,) = manager.proposals
     return proposal["proposal_id"]
@@ -211,8 +214,8 @@ async def test_keep_and_stop_decisions(
     proposed = async_capture_events(hass, EVENT_SHUTDOWN_PROPOSED)
     decisions = _decisions(_states(plex=ON))
     assert [d.verdict for d in decisions] == [Verdict.KEEP]
-    await manager.async_handle_reevaluation(
-        [*decisions, Decision(MACHINE2, Verdict.STOP)], NAMES
+    await async_handle_reevaluation(
+        manager, [*decisions, Decision(MACHINE2, Verdict.STOP)], NAMES
     )
     await hass.async_block_till_done()
     (event,) = kept
@@ -230,15 +233,15 @@ async def test_keep_and_stop_decisions(
     assert not proposed
     assert manager.proposals == []
 
-    await manager.async_handle_reevaluation(
-        [Decision(MACHINE1, Verdict.KEEP, (), (VM_DOCKER,))], NAMES
+    await async_handle_reevaluation(
+        manager, [Decision(MACHINE1, Verdict.KEEP, (), (VM_DOCKER,))], NAMES
     )
     await hass.async_block_till_done()
     assert kept[-1].data["reason"] == "children"
     assert kept[-1].data["child_names"] == ["VM-Docker"]
 
-    await manager.async_handle_reevaluation(
-        [Decision(NAS, Verdict.KEEP, needed_by=PLEX)], NAMES
+    await async_handle_reevaluation(
+        manager, [Decision(NAS, Verdict.KEEP, needed_by=PLEX)], NAMES
     )
     await hass.async_block_till_done()
     assert kept[-1].data["reason"] == "starting"
@@ -468,8 +471,8 @@ async def test_withdrawal_when_a_child_runs_again(
     hass: HomeAssistant, manager: ProposalManager
 ) -> None:
     """A machine proposal is withdrawn when one of its guests runs again."""
-    await manager.async_handle_reevaluation(
-        [Decision(MACHINE1, Verdict.CONFIRM)], NAMES
+    await async_handle_reevaluation(
+        manager, [Decision(MACHINE1, Verdict.CONFIRM)], NAMES
     )
     states = dict.fromkeys(TOPOLOGY, OFF) | {MACHINE1: ON}
     assert manager.async_check_withdrawals(states, TOPOLOGY) == []

@@ -17,9 +17,9 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 import pytest
 
+from custom_components.wakehub.availability import UNAVAILABLE_PREFIX
 from custom_components.wakehub.const import DOMAIN
 from custom_components.wakehub.core.planner import Action
-from custom_components.wakehub.repairs import UNAVAILABLE_PREFIX
 
 from .conftest import node_id_of, state_of
 from .hub_helpers import (
