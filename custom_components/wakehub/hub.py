@@ -47,6 +47,7 @@ from .core.topology import Topology
 from .graph import build_topology
 from .ha_driver import HaNodeDriver
 from .idle import InactivityMonitor
+from .listeners import Listeners
 from .migration import async_check_migrations
 from .orchestrator import (
     Cascade,
@@ -132,7 +133,7 @@ class WakeHubHub:
         self._unsubscribe: CALLBACK_TYPE | None = None
         self.home = ServiceDeviceHome(hass)
         self._entry_listeners: dict[str, CALLBACK_TYPE] = {}
-        self._listeners: list[CALLBACK_TYPE] = []
+        self._listeners = Listeners()
 
     # -- life cycle ---------------------------------------------------------------
 
@@ -352,14 +353,7 @@ class WakeHubHub:
     @callback
     def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
         """Call ``update`` whenever a cascade moves on; return the remover."""
-        self._listeners.append(update)
-
-        @callback
-        def remove() -> None:
-            if update in self._listeners:
-                self._listeners.remove(update)
-
-        return remove
+        return self._listeners.add(update)
 
     @callback
     def notify_listeners(self) -> None:
@@ -379,8 +373,7 @@ class WakeHubHub:
         for node_id in previous.keys() | pending.keys():
             if previous.get(node_id) != pending.get(node_id):
                 self._push_overlay(node_id)
-        for update in list(self._listeners):
-            update()
+        self._listeners.notify()
 
     @callback
     def _push_overlay(self, node_id: str) -> None:

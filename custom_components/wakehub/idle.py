@@ -58,6 +58,7 @@ from .inactivity import (
     evaluate,
 )
 from .inactivity.parsers import CpuTimes, count_connections, cpu_percent, parse_proc
+from .listeners import Listeners
 from .orchestrator import CascadeStarted
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class InactivityMonitor:
         self._watches: dict[str, Watch] = {}
         self._sampled: dict[str, object] = {}  # entry id -> the snapshot sampled
         self._busy: set[str] = set()
-        self._listeners: list[CALLBACK_TYPE] = []
+        self._listeners = Listeners()
 
     # -- life cycle ------------------------------------------------------------
 
@@ -172,14 +173,7 @@ class InactivityMonitor:
     @callback
     def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
         """Call ``update`` after every sampling round; return the remover."""
-        self._listeners.append(update)
-
-        @callback
-        def remove() -> None:
-            if update in self._listeners:
-                self._listeners.remove(update)
-
-        return remove
+        return self._listeners.add(update)
 
     # -- hooks -----------------------------------------------------------------
 
@@ -216,8 +210,7 @@ class InactivityMonitor:
         self._notify()
 
     def _notify(self) -> None:
-        for update in list(self._listeners):
-            update()
+        self._listeners.notify()
 
     # -- sampling --------------------------------------------------------------
 

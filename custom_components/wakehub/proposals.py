@@ -338,24 +338,21 @@ class ProposalManager:
     # ---------------------------------------------------------------- answers
 
     async def async_confirm(self, proposal_id_or_node_id: str) -> str:
-        """Accept a proposal; return its node id, for the caller's stop cascade.
-
-        Raises :class:`ServiceValidationError` (``unknown_proposal``) when no
-        proposal has this id or is about this node.
-        """
-        proposal = self._require(proposal_id_or_node_id)
-        self._close(proposal, Outcome.CONFIRMED)
-        await self._store.async_flush()
-        return proposal.node
+        """Accept a proposal; return its node id, for the caller's stop cascade."""
+        return await self._async_answer(proposal_id_or_node_id, Outcome.CONFIRMED)
 
     async def async_dismiss(self, proposal_id_or_node_id: str) -> str:
-        """Decline a proposal: the node stays on. Returns its node id.
+        """Decline a proposal: the node stays on. Returns its node id."""
+        return await self._async_answer(proposal_id_or_node_id, Outcome.DISMISSED)
+
+    async def _async_answer(self, proposal_id_or_node_id: str, outcome: Outcome) -> str:
+        """Close a proposal with the user's answer, stored at once.
 
         Raises :class:`ServiceValidationError` (``unknown_proposal``) when no
         proposal has this id or is about this node.
         """
         proposal = self._require(proposal_id_or_node_id)
-        self._close(proposal, Outcome.DISMISSED)
+        self._close(proposal, outcome)
         await self._store.async_flush()
         return proposal.node
 

@@ -254,11 +254,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 the_hub.topology, entry.options, (dependent, dependency), add=add
             )
         except CoreError as err:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key=err.code,
-                translation_placeholders=err.placeholders,
-            ) from err
+            raise _invalid(err.code, **err.placeholders) from err
         hass.config_entries.async_update_entry(entry, options=options)
         # The update listener rebuilds the topology without reloading; do it
         # now as well, so the answer of this call already reflects the edge.
