@@ -59,7 +59,7 @@ LOGBOOK_ENTRY_NAME: Final = "name"
 _FALLBACK_NAME: Final = "WakeHub"
 
 type Text = Callable[..., str]
-"""A translated text: ``text("logbook_kept", why=...)`` (see :func:`_texts`)."""
+"""A translated text: ``text("logbook_kept", why=...)`` (see :func:`texts`)."""
 
 type Describer = Callable[[Text, Mapping[str, Any]], tuple[str | None, str, str | None]]
 """(texts, event data) → (display name, message, node id for the entity)."""
@@ -244,7 +244,7 @@ DESCRIBERS: Final[dict[str, Describer]] = {
 }
 
 
-def _texts(hass: HomeAssistant) -> Text:
+def texts(hass: HomeAssistant) -> Text:
     """The logbook's texts in Home Assistant's language, English for the rest.
 
     The texts are ``exceptions.logbook_*`` of the translations, read from
@@ -298,7 +298,7 @@ def async_describe_events(
     def _make(describer: Describer) -> Callable[[Event], dict[str, str]]:
         @callback
         def _describe(event: Event) -> dict[str, str]:
-            name, message, node = describer(_texts(hass), event.data)
+            name, message, node = describer(texts(hass), event.data)
             entry = {
                 LOGBOOK_ENTRY_NAME: str(name or _FALLBACK_NAME),
                 LOGBOOK_ENTRY_MESSAGE: message,

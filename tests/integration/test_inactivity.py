@@ -19,7 +19,7 @@ from custom_components.wakehub.const import (
     EVENT_NODE_IDLE,
     EVENT_SHUTDOWN_PROPOSED,
 )
-from custom_components.wakehub.logbook import DESCRIBERS
+from custom_components.wakehub.logbook import DESCRIBERS, async_load_texts, texts
 from custom_components.wakehub.sensor import node_catalog
 from tests.homelab import metrics
 
@@ -112,7 +112,8 @@ async def test_vm_idle_for_its_period_is_stopped(
     await async_wait_idle(hass)
     assert [event.data["action"] for event in idle] == ["stop"]
     # The logbook entry names the criteria and their values.
-    assert DESCRIBERS[EVENT_NODE_IDLE](idle[0].data) == (
+    await async_load_texts(hass)
+    assert DESCRIBERS[EVENT_NODE_IDLE](texts(hass), idle[0].data) == (
         "VM-Ubuntu",
         (
             "idle for 1 min (cpu 1.7 % (threshold 50 %); ram 25 % (threshold 50 %)):"
@@ -207,7 +208,8 @@ async def test_confirmation_makes_a_proposal_not_a_stop(
         await _poll(hass, homelab, clock, "VM-Ubuntu")
     await async_wait_idle(hass)
     assert [event.data["action"] for event in idle] == ["propose"]
-    assert DESCRIBERS[EVENT_NODE_IDLE](idle[0].data)[1].endswith(
+    await async_load_texts(hass)
+    assert DESCRIBERS[EVENT_NODE_IDLE](texts(hass), idle[0].data)[1].endswith(
         ": shutting it down awaits confirmation"
     )
     assert [event.data["name"] for event in proposed] == ["VM-Ubuntu"]
