@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .const import DOMAIN
+from .graph_card import async_register_graph_card
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -85,6 +86,7 @@ async def async_register_card(hass: HomeAssistant) -> str | None:
     )
     url = f"{CARD_URL}?v={version}&l={','.join(languages)}"
     add_extra_js_url(hass, url)
+    await async_register_graph_card(hass, StaticPathConfig, version, languages)
     hass.data[_REGISTERED] = url
     _LOGGER.debug("Dashboard card registered at %s", url)
     return url

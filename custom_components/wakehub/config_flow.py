@@ -187,6 +187,7 @@ from .graph import (
     BuiltTopology,
     build_topology,
     check_dependencies,
+    dependency_choices,
     stored_edges,
     with_dependencies,
 )
@@ -2232,10 +2233,13 @@ class WakeHubOptionsFlow(OptionsFlow):
                 self._options = with_dependencies(self._options, self._node_id, chosen)
                 return self._async_save()
             current = chosen
+        # Neither its hosts, what runs on it, nor a node that would close a
+        # cycle; what is chosen already stays listed, so it can be removed.
+        allowed = set(current) | dependency_choices(built.topology, self._node_id)
         options = [
             SelectOptionDict(value=node_id, label=label)
             for node_id, label in sorted(labels.items(), key=lambda i: i[1].lower())
-            if node_id != self._node_id
+            if node_id in allowed
         ] + [
             # A dependency on a vanished node stays listed, so it can be removed.
             SelectOptionDict(value=node_id, label=node_id)

@@ -170,6 +170,21 @@ def check_dependencies(
         trial.add_dependency(dependent, dependency)
 
 
+def dependency_choices(topology: Topology, node_id: str) -> set[str]:
+    """The nodes ``node_id`` may come to depend on, for a picker.
+
+    Not itself, not its hosts nor what runs on it (the hosting tree orders
+    those already), and none whose edge :meth:`Topology.check_dependency`
+    would refuse as a cycle (a node that needs ``node_id``, directly or not).
+    """
+    hosting = {node_id, *topology.ancestors(node_id), *topology.hosted_subtree(node_id)}
+    return {
+        other
+        for other in topology.nodes
+        if other not in hosting and topology.find_cycle_path(node_id, other) is None
+    }
+
+
 def with_dependencies(
     options: Mapping[str, Any], dependent: str, dependencies: Iterable[str]
 ) -> dict[str, Any]:

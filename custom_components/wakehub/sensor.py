@@ -373,12 +373,15 @@ def node_catalog(hub: WakeHubHub) -> list[dict[str, Any]]:
     (``node_id``, ``kind``, ``pinned``, ``url``), its ``name``, and
     ``status_entity``, the entity id of its status sensor (``None`` before
     it is registered), ``error_code``/``error_message`` while the node is in
-    error, and ``idle_entity``, its idle-time sensor, when it has an
-    inactivity rule (:mod:`.idle`). A sensor that is unavailable loses its attributes in Home
+    error, ``idle_entity``, its idle-time sensor, when it has an
+    inactivity rule (:mod:`.idle`), and for the graph card its ``parent``
+    (the node hosting it, ``None`` for a machine) and ``dependencies`` (the
+    nodes it needs, sorted). A sensor that is unavailable loses its attributes in Home
     Assistant's state machine; the card still finds its node (and its error)
     here, and shows it unavailable.
     """
     registry = er.async_get(hub.hass)
+    topology = hub.topology
     catalog: list[dict[str, Any]] = []
     for node_id, coordinator in hub.loaded_nodes.items():
         tree_node = coordinator.tree.get(node_id)
@@ -394,6 +397,10 @@ def node_catalog(hub: WakeHubHub) -> list[dict[str, Any]]:
             "status_entity": registry.async_get_entity_id(
                 Platform.SENSOR, DOMAIN, f"{node_id}-status"
             ),
+            "parent": tree_node.parent,
+            "dependencies": sorted(topology.dependencies(node_id))
+            if node_id in topology
+            else [],
         }
         activity = coordinator.view(node_id).overlay.activity
         if activity is not None and activity.state is PowerState.ERROR:

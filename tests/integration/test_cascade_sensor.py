@@ -188,8 +188,12 @@ async def test_lists_every_node_even_when_its_sensor_is_unavailable(
         "url": status["url"],
         "name": "Jellyfin",
         "status_entity": "sensor.jellyfin_status",
+        # For the graph card: what it runs on, what it needs.
+        "parent": node_id_of(homelab.ready, "Machine2"),
+        "dependencies": [node_id_of(homelab.ready, "NAS")],
     }
     assert nodes[node_id_of(homelab.ready, "NAS")]["kind"] == "machine"
+    assert nodes[node_id_of(homelab.ready, "NAS")]["parent"] is None
 
     homelab.fault("Machine2", "api_status", 500)
     coordinator = hub_of(hass).coordinator_of(jellyfin_id)

@@ -15,6 +15,7 @@ from homeassistant.setup import async_setup_component
 
 from custom_components.wakehub.card import CARD_URL, async_register_card
 from custom_components.wakehub.const import DOMAIN
+from custom_components.wakehub.graph_card import GRAPH_CARD_URL
 
 from .conftest import entity_id_of
 
@@ -38,9 +39,14 @@ async def test_card_is_served_and_registered(
         # A second registration is harmless: same URL, registered once.
         url = await async_register_card(hass)
 
-    add_extra_js_url.assert_called_once_with(hass, url)
     assert url is not None
     assert url.startswith(f"{CARD_URL}?v=")
+    # Registered once, with the graph card (and its languages) after it.
+    urls = [c.args[1] for c in add_extra_js_url.call_args_list]
+    assert urls[0] == url
+    assert len(urls) == 2
+    assert urls[1].startswith(f"{GRAPH_CARD_URL}?v=")
+    assert urls[1].endswith("&l=en,fr")
 
     client = await hass_client()
     response = await client.get(url)
@@ -57,6 +63,18 @@ async def test_card_is_served_and_registered(
         response = await client.get(f"/{DOMAIN}/translations/{language}.js?v={version}")
         assert response.status == HTTPStatus.OK
         assert "javascript" in response.headers["Content-Type"]
+        assert word in await response.text()
+    # The graph card, its URL with the same languages; its text (section
+    # "graph") is in the same files.
+    response = await client.get(urls[1])
+    assert response.status == HTTPStatus.OK
+    assert 'customElements.define("wakehub-graph-card"' in await response.text()
+    assert urls[1].endswith("&l=en,fr")
+    for language, word in (
+        ("en", "Add a dependency"),
+        ("fr", "Ajouter une dépendance"),
+    ):
+        response = await client.get(f"/{DOMAIN}/translations/{language}.js")
         assert word in await response.text()
 
 

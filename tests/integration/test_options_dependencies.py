@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 import pytest
 
 from custom_components.wakehub.const import CONF_DEPENDENCIES
@@ -135,7 +135,15 @@ async def test_other_edges_of_the_entry_are_kept(
 async def test_cycle_refused_with_the_path(
     hass: HomeAssistant, entries: dict[str, MockConfigEntry], ids: dict[str, str]
 ) -> None:
-    """Reference scenario 6: "NAS depends on sandbox" closes sandbox → Jellyfin → NAS."""
+    """Reference scenario 6: "NAS depends on sandbox" closes sandbox → Jellyfin → NAS.
+
+    The list leaves sandbox out once Jellyfin needs the NAS; a form opened
+    before that edge was added still offers it, and its answer is refused.
+    """
+    nas = entries["NAS"]
+    stale = await _edit(hass, nas, ids["NAS"])
+    assert ids["sandbox"] in _offered(stale)
+
     machine2 = entries["Machine2"]
     result = await _edit(hass, machine2, ids["Jellyfin"])
     result = await hass.config_entries.options.async_configure(
@@ -144,10 +152,13 @@ async def test_cycle_refused_with_the_path(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
 
-    nas = entries["NAS"]
-    result = await _edit(hass, nas, ids["NAS"])
+    fresh = _offered(await _edit(hass, nas, ids["NAS"]))
+    assert ids["sandbox"] not in fresh
+    assert ids["Jellyfin"] not in fresh
+    assert ids["Cloudflared"] in fresh
+
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_DEPENDENCIES: [ids["sandbox"]]}
+        stale["flow_id"], {CONF_DEPENDENCIES: [ids["sandbox"]]}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "dependency_cycle"}
@@ -165,19 +176,37 @@ async def test_cycle_refused_with_the_path(
     assert nas.options[CONF_DEPENDENCIES] == [[ids["NAS"], ids["Cloudflared"]]]
 
 
+async def test_hosts_and_hosted_nodes_left_out(
+    hass: HomeAssistant, entries: dict[str, MockConfigEntry], ids: dict[str, str]
+) -> None:
+    """Neither a node's hosts nor what runs on it are offered as dependencies."""
+    plex = _offered(await _edit(hass, entries["Machine1"], ids["plex"]))
+    assert ids["VM-Docker"] not in plex  # its host
+    assert ids["Machine1"] not in plex  # its host's host
+    assert ids["plex"] not in plex
+    assert {ids["sandbox"], ids["NAS"], ids["Jellyfin"], ids["Machine2"]} <= set(plex)
+    machine2 = _offered(await _edit(hass, entries["Machine2"], ids["Machine2"]))
+    hosted = {ids["Jellyfin"], ids["Cloudflared"], ids["Home-Assistant"]}
+    assert not hosted & set(machine2)
+    assert ids["NAS"] in machine2
+    # sandbox needs Jellyfin, which runs on Machine2: Machine2 needing sandbox
+    # would close a cycle.
+    assert ids["sandbox"] not in machine2
+    assert ids["VM-Docker"] in machine2
+
+
 async def test_cycle_through_the_hosting_tree(
     hass: HomeAssistant, entries: dict[str, MockConfigEntry], ids: dict[str, str]
 ) -> None:
-    """A machine cannot depend on a guest it hosts."""
+    """A machine cannot depend on a guest it hosts: not offered, not accepted."""
     machine2 = entries["Machine2"]
     result = await _edit(hass, machine2, ids["Machine2"])
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_DEPENDENCIES: [ids["Jellyfin"]]}
-    )
-    assert result["errors"] == {"base": "dependency_cycle"}
-    assert result["description_placeholders"]["path"] == (
-        "Jellyfin → Machine2 → Jellyfin"
-    )
+    assert ids["Jellyfin"] not in _offered(result)
+    with pytest.raises(InvalidData):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_DEPENDENCIES: [ids["Jellyfin"]]}
+        )
+    assert machine2.options[CONF_DEPENDENCIES] == []
 
 
 async def test_dangling_dependency_listed_for_removal(
