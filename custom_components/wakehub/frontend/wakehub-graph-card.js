@@ -182,6 +182,7 @@ const INDENT = 20;
 const ROW = BOX_H + 14;
 const COL_GAP = 64;
 const PAD = 14;
+const BEND_ROOM = 80; // right of the last column: arrows between nodes of one column
 
 /**
  * Each machine's tree as a block of rows (a child below its host, indented),
@@ -200,7 +201,7 @@ function layout(nodes, width) {
   });
   const maxDepth = Math.max(0, ...blocks.flat().map((r) => r.depth));
   const colW = BOX_W + maxDepth * INDENT;
-  const fit = Math.floor((Math.max(width, colW + 2 * PAD) - 2 * PAD + COL_GAP) / (colW + COL_GAP));
+  const fit = Math.floor((Math.max(width, colW + 2 * PAD) - 2 * PAD - BEND_ROOM + COL_GAP) / (colW + COL_GAP));
   const cols = Math.max(1, Math.min(fit, blocks.length || 1));
   const heights = new Array(cols).fill(0);
   const place = new Map();
@@ -212,8 +213,8 @@ function layout(nodes, width) {
     });
     heights[col] += rows.length + 0.5;
   }
-  const height = Math.max(1, ...heights) * ROW + 2 * PAD;
-  return { place, width: cols * colW + (cols - 1) * COL_GAP + 2 * PAD, height, cols, colW };
+  const height = Math.max(1, ...heights.map((h) => h - 0.5)) * ROW + 2 * PAD;
+  return { place, width: cols * colW + (cols - 1) * COL_GAP + BEND_ROOM + 2 * PAD, height, cols, colW };
 }
 
 // -------------------------------------------------------------------- card
@@ -314,6 +315,7 @@ class WakeHubGraphCard extends HTMLElement {
 
   _onClick(ev) {
     const path = ev.composedPath();
+    if (this._rowCard && path.includes(this._rowCard)) return; // the list card's own
     const button = path.find((el) => el.dataset && el.dataset.action);
     if (button) {
       if (!button.disabled) this._action(button.dataset.action, button.dataset);
@@ -456,7 +458,7 @@ class WakeHubGraphCard extends HTMLElement {
           // Same column: out of the right side and back in, around the boxes.
           const x1 = a.x + BOX_W;
           const x2 = b.x + BOX_W;
-          const bend = Math.max(x1, x2) + 28 + Math.min(60, Math.abs(a.y - b.y) / 6);
+          const bend = Math.max(x1, x2) + 24 + Math.min(BEND_ROOM - 30, Math.abs(a.y - b.y) / 6);
           path = `M${x1},${a.y + BOX_H / 2} C${bend},${a.y + BOX_H / 2} ${bend},${b.y + BOX_H / 2} ${x2 + 4},${b.y + BOX_H / 2}`;
         } else {
           const right = b.x > a.x;
