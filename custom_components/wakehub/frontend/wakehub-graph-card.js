@@ -176,13 +176,17 @@ function needing(nodes, id) {
 
 // ------------------------------------------------------------------ layout
 
-const BOX_W = 156;
+const BOX_W = 136;
 const BOX_H = 46;
-const INDENT = 20;
+const INDENT = 18;
 const ROW = BOX_H + 14;
-const COL_GAP = 64;
-const PAD = 14;
-const BEND_ROOM = 80; // right of the last column: arrows between nodes of one column
+const COL_GAP = 56;
+const PAD = 12;
+// Right of a column: the arrows between two nodes of that column bend there
+// (into the gap between columns, or past the last one).
+const bendRoom = (cols) => (cols > 1 ? 40 : 80);
+// The picture may be drawn this much wider than the card, then scaled down.
+const SQUEEZE = 1.12;
 
 /**
  * Each machine's tree as a block of rows (a child below its host, indented),
@@ -201,8 +205,9 @@ function layout(nodes, width) {
   });
   const maxDepth = Math.max(0, ...blocks.flat().map((r) => r.depth));
   const colW = BOX_W + maxDepth * INDENT;
-  const fit = Math.floor((Math.max(width, colW + 2 * PAD) - 2 * PAD - BEND_ROOM + COL_GAP) / (colW + COL_GAP));
-  const cols = Math.max(1, Math.min(fit, blocks.length || 1));
+  const need = (cols) => cols * colW + (cols - 1) * COL_GAP + 2 * PAD + bendRoom(cols);
+  let cols = Math.max(1, blocks.length);
+  while (cols > 1 && need(cols) > width * SQUEEZE) cols -= 1;
   const heights = new Array(cols).fill(0);
   const place = new Map();
   for (const rows of blocks) {
@@ -214,7 +219,7 @@ function layout(nodes, width) {
     heights[col] += rows.length + 0.5;
   }
   const height = Math.max(1, ...heights.map((h) => h - 0.5)) * ROW + 2 * PAD;
-  return { place, width: cols * colW + (cols - 1) * COL_GAP + BEND_ROOM + 2 * PAD, height, cols, colW };
+  return { place, width: need(cols), height, cols, colW };
 }
 
 // -------------------------------------------------------------------- card
@@ -430,7 +435,8 @@ class WakeHubGraphCard extends HTMLElement {
 
   _renderGraph(nodes) {
     const width = this._width || this.clientWidth || 360;
-    const { place, width: w, height: h } = layout(nodes, width);
+    const { place, width: w, height: h, cols } = layout(nodes, width);
+    const bendMax = bendRoom(cols) - 8;
     const selected = this._selected;
     const picking = this._picking;
     const blocked = picking ? new Set([...ancestors(nodes, picking), ...subtree(nodes, picking)]) : new Set();
@@ -458,7 +464,7 @@ class WakeHubGraphCard extends HTMLElement {
           // Same column: out of the right side and back in, around the boxes.
           const x1 = a.x + BOX_W;
           const x2 = b.x + BOX_W;
-          const bend = Math.max(x1, x2) + 24 + Math.min(BEND_ROOM - 30, Math.abs(a.y - b.y) / 6);
+          const bend = Math.max(x1, x2) + Math.min(bendMax, 16 + Math.abs(a.y - b.y) / 8);
           path = `M${x1},${a.y + BOX_H / 2} C${bend},${a.y + BOX_H / 2} ${bend},${b.y + BOX_H / 2} ${x2 + 4},${b.y + BOX_H / 2}`;
         } else {
           const right = b.x > a.x;
@@ -493,8 +499,8 @@ class WakeHubGraphCard extends HTMLElement {
             tabindex="0" role="button" aria-label="${escapeHtml(label)}">
             <rect class="box" width="${BOX_W}" height="${BOX_H}" rx="8"/>
             <circle class="dot" cx="14" cy="${BOX_H / 2}" r="6"/>
-            <text class="name" x="28" y="19">${escapeHtml(clip(n.name, 17))}</text>
-            <text class="sub" x="28" y="36">${escapeHtml(clip(`${kind} · ${state}`, 24))}</text>
+            <text class="name" x="28" y="19">${escapeHtml(clip(n.name, 14))}</text>
+            <text class="sub" x="28" y="36">${escapeHtml(clip(state, 16))}</text>
             <title>${escapeHtml(`${n.name}: ${kind}, ${state}`)}</title>
           </g>`;
       })
@@ -593,7 +599,7 @@ const STYLE = `
   g.node[data-state="off"] .box, g.node[data-state="unavailable"] .box { stroke-dasharray: 4 3; }
   g.node .dot { fill: var(--state-color); }
   g.node .name { font-size: 13px; font-weight: 500; fill: var(--primary-text-color, #212121); }
-  g.node .sub { font-size: 11px; fill: var(--secondary-text-color, #727272); }
+  g.node .sub { font-size: 11px; font-weight: 500; fill: var(--state-color); }
   g.node.selected .box, g.node:focus-visible .box { stroke-width: 3.5; filter: drop-shadow(0 0 3px var(--primary-color, #03a9f4)); }
   svg.picking g.node.candidate .box { stroke: var(--primary-color, #03a9f4); stroke-width: 3; }
   svg.picking g.node.blocked { opacity: 0.3; cursor: not-allowed; }
