@@ -39,7 +39,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-# The reference homelab (docs/reference-homelab.md).
+# The reference homelab (docs/design.md, "The reference homelab").
 MACHINES = ("NAS", "Machine1", "Machine2", "RaspberryPi")
 PROXMOX_MACHINES = ("Machine1", "Machine2")
 DOCKER_MACHINES = ("RaspberryPi",)

@@ -1,4 +1,4 @@
-"""The reference homelab of ``docs/reference-homelab.md``, as a topology.
+"""The reference homelab (docs/design.md, "The reference homelab"), as a topology.
 
 Other test suites import it::
 

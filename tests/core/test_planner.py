@@ -167,7 +167,7 @@ def test_scenario_3_stop_machine1(topology: Topology) -> None:
 
 
 def test_scenario_3_without_marks_applies_the_literal_rule(topology: Topology) -> None:
-    """``started_for_dependents=None``: domain rules section 4.3 to the letter.
+    """``started_for_dependents=None``: docs/design.md, "Re-evaluation", to the letter.
 
     Every node counts as started for its dependents, so Jellyfin (an LXC,
     which does not ask by default) is stopped with its last dependent, and
@@ -210,7 +210,7 @@ def test_autoremove_chain(topology: Topology) -> None:
     and VM-Docker. Stopping sandbox stops Jellyfin (its dependency) and
     VM-Docker (its host, left running nothing) automatically; their own
     re-evaluations then propose the NAS, Machine2 and Machine1 (machines:
-    confirmation). Domain rules section 4.6.
+    confirmation). docs/design.md, "Re-evaluation".
     """
     start = plan_start(topology, states_of(), ID["sandbox"])
     marks = dependency_marks(start)

@@ -15,7 +15,8 @@ default, stable for the simulator's lifetime), everything WakeHub talks to:
 - **Proxmox VE API** on Machine1 (node ``pve1``) and Machine2 (``pve2``):
   HTTPS with a node certificate signed by the host's own CA (as
   ``pve-ssl.pem`` by ``pve-root-ca.pem``), ``/api2/json``, ticket and token
-  auth, see ``docs/proxmox-api.md``. proxmoxer works against it unmodified.
+  auth, see docs/design.md, "The Proxmox VE API as WakeHub meets it".
+  proxmoxer works against it unmodified.
   In the default ``reference`` scenario the two hosts are standalone; in the
   ``cluster`` scenario they form one two-node cluster (``homelab``): both
   APIs list both nodes and all their guests, a call for the other node is

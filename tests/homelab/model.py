@@ -208,7 +208,7 @@ def _container(
 
 
 def reference_nodes(*, extra_guests: int = 0, extra_containers: int = 0) -> list[Node]:
-    """Build the reference homelab of ``reference-homelab.md``, all off.
+    """Build the reference homelab (docs/design.md, "The reference homelab"), all off.
 
     ``extra_guests`` adds that many more guests on Machine1 (alternately VMs and
     LXCs, vmids from 1001, named ``bench-guest-NNN``) and ``extra_containers``

@@ -1,7 +1,8 @@
 """The Proxmox VE API of a machine (``/api2/json`` over HTTPS).
 
 Shapes, status codes, reason phrases and error bodies follow
-``docs/proxmox-api.md``; proxmoxer talks to it unmodified.
+docs/design.md, "The Proxmox VE API as WakeHub meets it"; proxmoxer talks
+to it unmodified.
 
 In a cluster scenario the API of each member answers for the whole cluster,
 as pve-manager's does: ``GET /nodes`` and ``GET /cluster/resources`` list

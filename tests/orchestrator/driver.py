@@ -286,7 +286,7 @@ class SimulatorDriver:
     async def is_ready(
         self, node_id: str, *, action: Action, needs: frozenset[Capability]
     ) -> bool:
-        """Readiness as domain.md section 3 defines it (the integration's rules)."""
+        """Readiness as docs/design.md, "Starting a node", defines it (the integration's rules)."""
         return await reached(self.channels(node_id), action, needs)
 
     async def step_timeout(self, node_id: str, action: Action) -> float:

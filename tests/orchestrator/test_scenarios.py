@@ -202,7 +202,7 @@ async def test_dependencies_started_for_a_dependent_are_stopped_with_it(
     """Start sandbox from all off, then stop it: like ``apt autoremove``.
 
     Jellyfin was started only for sandbox, so it stops with it, and so does
-    VM-Docker, started only to host sandbox (domain rules section 4.6).
+    VM-Docker, started only to host sandbox (docs/design.md, "Re-evaluation").
     Their own re-evaluations then propose the NAS, Machine1 and Machine2
     (machines ask first).
     """

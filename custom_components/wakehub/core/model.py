@@ -57,7 +57,7 @@ ALLOWED_CAPABILITIES: Final[dict[NodeKind, frozenset[Capability]]] = {
     NodeKind.LXC: frozenset({Capability.DOCKER}),
     NodeKind.CONTAINER: frozenset(),
 }
-"""Which capabilities each kind may carry (domain rules, section 1)."""
+"""Which capabilities each kind may carry (docs/design.md, "Nodes")."""
 
 
 def is_active(state: PowerState | None) -> bool:

@@ -187,7 +187,7 @@ def reevaluate(
     The candidates are still active and not stopped themselves:
 
     * the direct dependencies of the stopped nodes;
-    * the hosts WakeHub started for a cascade (domain rules section 4.6):
+    * the hosts WakeHub started for a cascade (docs/design.md, "Re-evaluation"):
       for each stopped node, the first active node up its hosting chain
       (the hosts in between are off), when it is in
       ``started_for_dependents``. A host the user started, or that was
@@ -211,7 +211,7 @@ def reevaluate(
     up as a dependency or a host of another node (and that the user has not
     started explicitly since), like ``apt``'s "automatically installed"
     marks; :func:`dependency_marks` computes them from a start plan. ``None``
-    (the default) applies domain rules section 4.3 literally: every
+    (the default) applies docs/design.md, "Re-evaluation", literally: every
     dependency counts as started for its dependents, so a candidate that
     needs no confirmation is always stopped; no host is a candidate then,
     since nothing says WakeHub started it.

@@ -5,7 +5,7 @@ Execution model
     exists only while there is work, so nothing lingers when the orchestrator
     is idle. The worker runs one cascade at a time and, inside it, one step at
     a time, so **exactly one command is in flight at any moment** across the
-    whole homelab (domain rules, section 5).
+    whole homelab (docs/design.md, "Concurrency").
 
 A step
     1. ``driver.execute(step)`` reads the node's live state once and sends

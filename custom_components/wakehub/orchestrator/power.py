@@ -4,7 +4,7 @@ A :class:`~.driver.NodeDriver` knows where a node's channels are (the Home
 Assistant driver in the config entries' coordinators, the simulator tests'
 driver in the simulator's ready document). It gathers them in a
 :class:`NodeChannels` and hands it to :func:`send_step` and
-:func:`reached`, which hold the rules (domain rules, section 3):
+:func:`reached`, which hold the rules (docs/design.md, "Starting a node"):
 
 * a machine is woken by Wake-on-LAN and shut down over SSH, or through its
   own Proxmox API when the plan says so; a guest or a container is started
@@ -69,7 +69,7 @@ READINESS_PROBE_TIMEOUT: Final = 1.0
 
 
 class Readiness(StrEnum):
-    """How a VM or an LXC is known to be ready (domain rules, section 3)."""
+    """How a VM or an LXC is known to be ready (docs/design.md, "Starting a node")."""
 
     TCP = "tcp"
     """Its service's TCP port(s) accept connections."""
