@@ -26,7 +26,7 @@ from custom_components.wakehub.orchestrator import (
     StepStatus,
 )
 
-from .driver import SimulatorDriver, build_topology, node_ids
+from .simulator_driver import SimulatorDriver, build_topology, node_ids
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
