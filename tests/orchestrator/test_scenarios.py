@@ -1,7 +1,7 @@
 """The reference homelab's scenarios, end to end, against the simulator.
 
 The orchestrator drives the real channels (WoL, SSH, Proxmox, Docker) through
-:class:`~tests.orchestrator.driver.SimulatorDriver`; every assertion on
+:class:`~tests.orchestrator.simulator_driver.SimulatorDriver`; every assertion on
 commands reads the simulator's own log (``GET /log``), which records what it
 actually received, in order.
 """
