@@ -5,7 +5,8 @@ temporary config directory), then drives Debian's headless Chromium through
 Selenium and its ``/usr/bin/chromedriver``:
 
 1. log in through Home Assistant's login page; the default dashboard opens
-   on ``custom:wakehub-card`` with the pinned nodes, all off;
+   on ``custom:wakehub-card`` with the pinned nodes, all off; tapping
+   Jellyfin's name opens its more-info dialog;
 2. click Start on Jellyfin: the card shows the cascade step by step, then
    "On"; the simulator's ``/log`` shows NAS -> Machine2 -> Jellyfin;
 3. click Start on sandbox, wait until it is on;
@@ -182,6 +183,14 @@ _JS_PROPOSAL = (
     + """
 const node = card && card._nodes().find((n) => n.name === arguments[0]);
 return node ? node.proposal : null;
+"""
+)
+# The more-info dialog's entity, while it is open.
+_JS_MORE_INFO = (
+    _JS_DEEP
+    + """
+const dialog = deep(document, 'ha-more-info-dialog');
+return (dialog && dialog._entityId) || null;
 """
 )
 # Whatever sticks out of the card (at phone size): rows, buttons, texts.
@@ -488,6 +497,26 @@ def test_card_start_stop_confirm(demo: Demo, browser: Any) -> None:
         "Start Jellyfin",
     ]
     card.shot("dashboard-cold")
+
+    #    Tapping a row's name opens Home Assistant's more-info dialog, as a
+    #    tile card does (then closed again).
+    card.click("Jellyfin", "more-info")
+    _wait(
+        "Jellyfin's more-info dialog",
+        lambda: browser.execute_script(_JS_MORE_INFO),
+        UI_TIMEOUT,
+        card.context,
+    )
+    browser.execute_script(
+        "document.querySelector('home-assistant').dispatchEvent("
+        "new CustomEvent('hass-more-info', {detail: {entityId: null}}))"
+    )
+    _wait(
+        "the more-info dialog to close",
+        lambda: not browser.execute_script(_JS_MORE_INFO),
+        UI_TIMEOUT,
+        card.context,
+    )
 
     # 2. Start Jellyfin: the cascade step by step, then on.
     card.click("Jellyfin", "start")

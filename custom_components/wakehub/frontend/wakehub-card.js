@@ -10,6 +10,8 @@
  *     - switch.jellyfin       # any WakeHub entity of the node,
  *     - aa:bb:cc:dd:ee:ff     # or its node id,
  *     - plex                  # or its name
+ *   tap_action:               # optional, as a tile card's (default:
+ *     action: more-info       # the node's more-info dialog)
  *
  * Everything it shows comes from entities: each node's status sensor
  * (state on/off/starting/stopping/error; attributes node_id, kind, pinned,
@@ -166,17 +168,6 @@ const isStatusSensor = (hass, state) =>
     hass.entities[state.entity_id].platform === DOMAIN);
 
 /**
- * Every WakeHub node, by node id: {id, entity, state, name, attrs}.
- *
- * The list comes from the cascade sensor's `nodes`: that sensor stays
- * available when a node's own entities do not, and Home Assistant drops the
- * attributes of an unavailable sensor, so a node whose API fails is still
- * found (and shown unavailable). Status sensors found by their attributes
- * complete it. `entity` is the node's status sensor, `state` its state object
- * (undefined when it has none), `attrs` its attributes over the list's fields
- * (node_id, kind, pinned, url, error_code, error_message).
- */
-/*
  * Minutes left before an idle node's automatic shutdown (or proposal), from
  * its idle-time sensor (the catalog's `idle_entity`); null unless the node is
  * counting idle time right now.
@@ -188,6 +179,17 @@ function idleLeft(hass, entityId) {
   return Number.isFinite(left) ? Math.max(0, Math.ceil(left)) : null;
 }
 
+/**
+ * Every WakeHub node, by node id: {id, entity, state, name, attrs}.
+ *
+ * The list comes from the cascade sensor's `nodes`: that sensor stays
+ * available when a node's own entities do not, and Home Assistant drops the
+ * attributes of an unavailable sensor, so a node whose API fails is still
+ * found (and shown unavailable). Status sensors found by their attributes
+ * complete it. `entity` is the node's status sensor, `state` its state object
+ * (undefined when it has none), `attrs` its attributes over the list's fields
+ * (node_id, kind, pinned, url, error_code, error_message).
+ */
 function wakehubNodes(hass) {
   const byNode = new Map();
   const cascade = cascadeSensor(hass);
@@ -459,9 +461,21 @@ class WakeHubCard extends HTMLElement {
     const node = this._nodes().find((n) => n.id === button.dataset.node);
     if (!node) return;
     const handlers = {
-      // As a tile card: tapping the name, icon or state opens more-info.
+      // As a tile card: tapping the name, icon or state runs `tap_action`,
+      // by default the node's more-info dialog.
       "more-info": () => {
         if (!node.entity) return;
+        const tap = this._config.tap_action;
+        if (tap && tap.action !== "more-info") {
+          this.dispatchEvent(
+            new CustomEvent("hass-action", {
+              detail: { config: { entity: node.entity, tap_action: tap }, action: "tap" },
+              bubbles: true,
+              composed: true,
+            }),
+          );
+          return;
+        }
         this.dispatchEvent(
           new CustomEvent("hass-more-info", { detail: { entityId: node.entity }, bubbles: true, composed: true }),
         );
