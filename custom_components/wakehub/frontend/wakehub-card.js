@@ -723,7 +723,7 @@ const STYLE = `
   .node:first-child { border-top: none; }
   .row { display: flex; align-items: center; gap: 12px; flex-wrap: wrap; }
   .info {
-    flex: 1 1 150px; min-width: 0; display: flex; align-items: center; gap: 12px;
+    flex: 1 1 200px; min-width: min(200px, 100%); display: flex; align-items: center; gap: 12px;
     cursor: pointer; border-radius: 4px;
   }
   .info:focus-visible { outline: 2px solid var(--primary-color, #03a9f4); outline-offset: 2px; }
