@@ -173,6 +173,7 @@ from .entry_channels import (
     wake_on_lan,
 )
 from .flows.errors import FlowError
+from .flows.inactivity import InactivityOptionsMixin
 from .flows.validators import (
     API_FIELDS,
     MACHINE_FIELDS,
@@ -1732,7 +1733,7 @@ def _identify_node(node_id: str, node: Mapping[str, Any], mac: str) -> str:
     return f"vmid {key}"
 
 
-class WakeHubOptionsFlow(OptionsFlow):
+class WakeHubOptionsFlow(InactivityOptionsMixin, OptionsFlow):
     """Services to configure, node settings and the polling interval."""
 
     def __init__(self) -> None:
@@ -1749,7 +1750,7 @@ class WakeHubOptionsFlow(OptionsFlow):
 
         The dependencies step of the orchestration issue plugs in here.
         """
-        return ["services", "node_settings", "dependencies", "polling"]
+        return ["services", "node_settings", "dependencies", "inactivity", "polling"]
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None

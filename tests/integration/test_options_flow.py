@@ -80,6 +80,7 @@ async def test_menu_counts_services_to_configure(
         "services",
         "node_settings",
         "dependencies",
+        "inactivity",
         "polling",
     ]
     # The dialog says which machine it belongs to.
