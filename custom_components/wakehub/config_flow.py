@@ -2188,9 +2188,10 @@ class WakeHubOptionsFlow(InactivityOptionsMixin, OptionsFlow):
         options = [
             SelectOptionDict(
                 value=node.id,
+                # A child is named with what it runs on, not its raw kind.
                 label=node.name
-                if node.parent is None
-                else f"{node.name} ({node.kind})",
+                if node.parent is None or node.parent not in tree
+                else f"{node.name} ({tree[node.parent].name})",
             )
             for node in tree.values()
         ]

@@ -262,3 +262,21 @@ async def test_dangling_dependency_listed_for_removal(
         [ids["Cloudflared"], orphan],
         [ids["Jellyfin"], ids["NAS"]],
     ]
+
+
+async def test_nodes_named_with_their_host(
+    hass: HomeAssistant, entries: dict[str, MockConfigEntry], ids: dict[str, str]
+) -> None:
+    """The node list names each child with what it runs on, not a raw kind."""
+    result: Any = await hass.config_entries.options.async_init(
+        entries["Machine1"].entry_id
+    )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "dependencies"}
+    )
+    selector = result["data_schema"].schema["node"]
+    labels = {opt["value"]: opt["label"] for opt in selector.config["options"]}
+    assert labels[ids["Machine1"]] == "Machine1"
+    assert labels[ids["VM-Docker"]] == "VM-Docker (Machine1)"
+    assert labels[ids["sandbox"]] == "sandbox (VM-Docker)"
+    assert not [label for label in labels.values() if "(vm)" in label]
