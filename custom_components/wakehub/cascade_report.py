@@ -18,6 +18,7 @@ and turns it into what Home Assistant shows:
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
@@ -29,7 +30,7 @@ from .const import (
     EVENT_CASCADE_STARTED,
     EVENT_CASCADE_STEP,
 )
-from .core.model import PowerState
+from .core.model import NodeKind, PowerState
 from .core.planner import Action
 from .notifications import async_notify, cascade_notification_id
 from .orchestrator import (
@@ -221,6 +222,14 @@ class CascadeReporter:
             data = {**data, "machine": machine}
         elif data["error_code"] == NoQuorumError.code:
             texts = ("cascade_failed_no_quorum_title", "cascade_failed_no_quorum")
+        elif (answer := self._api_answer(node, data["error_message"])) is not None:
+            # What answered, where, and where to look: not "api_error: HTTP 500".
+            stop = cascade.action is Action.STOP
+            texts = (
+                "cascade_failed_title",
+                "cascade_failed_api_stop" if stop else "cascade_failed_api_start",
+            )
+            data = {**data, **answer}
         self.hass.async_create_task(
             self._async_notify_failure(cascade.id, texts, data),
             eager_start=True,
@@ -276,6 +285,30 @@ class CascadeReporter:
             eager_start=True,
         )
 
+    def _api_answer(self, node_id: str, message: str | None) -> dict[str, str] | None:
+        """The HTTP answer of a guest's Proxmox or a container's Docker, if that failed.
+
+        ``{"api", "host", "status", "reason"}`` for a message ``HTTP 500: ...``
+        about a VM, an LXC (Proxmox on its machine) or a container (Docker on
+        its host); ``None`` otherwise.
+        """
+        node = self._hub.topology.nodes.get(node_id)
+        match = re.match(r"HTTP (\d{3})\b:?\s*(.*)", message or "")
+        if node is None or match is None or node.parent is None:
+            return None
+        if node.kind in (NodeKind.VM, NodeKind.LXC):
+            api = "Proxmox"
+        elif node.kind is NodeKind.CONTAINER:
+            api = "Docker"
+        else:
+            return None
+        return {
+            "api": api,
+            "host": self._hub.name_of(node.parent),
+            "status": match.group(1),
+            "reason": match.group(2) or match.group(1),
+        }
+
     async def _async_notify_failure(
         self, cascade_id: str, texts: tuple[str, str], data: Mapping[str, Any]
     ) -> None:
@@ -288,6 +321,10 @@ class CascadeReporter:
             "code": str(data.get("error_code") or ""),
             "message": str(data.get("error_message") or ""),
             "machine": str(data.get("machine") or ""),
+            "api": str(data.get("api") or ""),
+            "host": str(data.get("host") or ""),
+            "status": str(data.get("status") or ""),
+            "reason": str(data.get("reason") or ""),
         }
         await async_notify(
             self.hass, cascade_notification_id(cascade_id), texts, placeholders

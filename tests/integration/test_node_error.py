@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.components import persistent_notification
 from homeassistant.const import SERVICE_TURN_ON
+from homeassistant.core import callback
 import pytest
 
 from custom_components.wakehub.const import DOMAIN
@@ -95,3 +97,35 @@ async def test_error_stays_while_the_goal_is_not_reached(
 
     assert hass.states.get(NAS).state == "error"
     assert _listed(hass, "NAS")["error_code"] == "timeout"
+
+
+async def test_proxmox_error_said_for_people(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """Proxmox answers HTTP 500 to Jellyfin's start: what answered, where, what to check."""
+    homelab.set_power("NAS", "on")
+    homelab.set_power("Machine2", "on")
+    await async_setup_homelab(hass, homelab)
+    notifications: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: notifications.update(updated))
+    )
+    homelab.fault("Machine2", "api_status", 500)
+
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_wait_idle(hass)
+
+    (notification,) = [
+        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
+    ]
+    assert notification["title"] == "WakeHub: Jellyfin failed"
+    message = notification["message"]
+    assert message.startswith(
+        "Step 1/1 failed: Proxmox on Machine2 answered HTTP 500 (internal error)"
+        " when starting Jellyfin: see the Proxmox task log."
+    ), message
+    assert "api_error" not in message
+    assert message.count("HTTP 500") == 1
+    assert "Retry from the WakeHub card" in message
+    # The card reads the same error from the node list.
+    assert _listed(hass, "Jellyfin")["error_code"] == "api_error"
