@@ -862,8 +862,44 @@ def test_card_start_stop_confirm(demo: Demo, browser: Any) -> None:
     )
 
 
+# The visual editor, as the card editor dialog creates it: Home Assistant's
+# ha-form, the pinned nodes named when none is chosen, and a pick that
+# changes the card's configuration.
+_JS_EDITOR = """
+const done = arguments[arguments.length - 1];
+const ha = document.querySelector('home-assistant');
+(async () => {
+  await customElements.whenDefined('wakehub-card');
+  const editor = customElements.get('wakehub-card').getConfigElement();
+  document.body.appendChild(editor);
+  editor.hass = ha.hass;
+  editor.setConfig({type: 'custom:wakehub-card'});
+  await customElements.whenDefined('ha-form');
+  for (let i = 0; i < 100 && !editor.querySelector('ha-form'); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const form = editor.querySelector('ha-form');
+  const changed = new Promise((resolve) =>
+    editor.addEventListener('config-changed', (ev) => resolve(ev.detail.config), {once: true}));
+  form.dispatchEvent(new CustomEvent('value-changed',
+    {detail: {value: {title: 'Lab', nodes: ['sensor.nas_status']}}}));
+  const config = await changed;
+  const nodes = form.schema.find((s) => s.name === 'nodes');
+  const result = {
+    rendered: !!form.shadowRoot,
+    labels: form.schema.map((s) => form.computeLabel(s)),
+    helper: form.computeHelper(nodes),
+    offered: nodes.selector.entity.include_entities,
+    config,
+  };
+  editor.remove();
+  return result;
+})().then(done, (err) => done({error: String(err)}));
+"""
+
+
 def test_card_survives_reloads(demo: Demo, browser: Any) -> None:
-    """20 reloads in a row, the cache off: the card renders every time.
+    """20 reloads in a row, the cache off: the card renders every time; the editor.
 
     The card's module is imported alongside the frontend's app, whose scoped
     custom-element registry polyfill replaces ``window.customElements``; a
@@ -887,3 +923,19 @@ def test_card_survives_reloads(demo: Demo, browser: Any) -> None:
         )
         rendered += 1
     assert rendered == 20
+
+    # The visual editor is Home Assistant's own form.
+    editor = browser.execute_async_script(_JS_EDITOR)
+    assert editor.get("rendered"), editor
+    assert editor["labels"] == ["Title", "Nodes"], editor
+    assert editor["helper"] == (
+        "None chosen: every pinned node"
+        " (Jellyfin, Machine1, Machine2, NAS, plex and sandbox)."
+    ), editor
+    assert "sensor.nas_status" in editor["offered"], editor
+    assert "sensor.wakehub_cascade" not in editor["offered"], editor
+    assert editor["config"] == {
+        "type": "custom:wakehub-card",
+        "title": "Lab",
+        "nodes": ["sensor.nas_status"],
+    }, editor

@@ -794,6 +794,18 @@ const STYLE = `
  * chosen means every pinned node, which the helper text names.
  */
 class WakeHubCardEditor extends HTMLElement {
+  connectedCallback() {
+    // ha-form is Home Assistant's, loaded with the frontend's own card
+    // editors: load one (the entities card's) when it is not there yet.
+    if (!customElements.get("ha-form") && window.loadCardHelpers) {
+      window
+        .loadCardHelpers()
+        .then((helpers) => helpers.createCardElement({ type: "entities", entities: [] }))
+        .then((card) => card.constructor.getConfigElement())
+        .catch(() => undefined);
+    }
+  }
+
   setConfig(config) {
     this._config = { ...config };
     this._render();
