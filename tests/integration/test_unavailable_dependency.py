@@ -129,3 +129,26 @@ async def test_disabled_entry_keeps_the_edge_and_says_so(
     await hass.async_block_till_done()
     assert machine2.state is ConfigEntryState.LOADED
     assert not _unavailable_issues(issue_registry)
+
+
+async def test_unloaded_entry_refuses_a_start_until_it_loads_again(
+    hass: HomeAssistant, homelab: HomelabThread, issue_registry: ir.IssueRegistry
+) -> None:
+    """Machine2 unloaded (not failed, not disabled): refused, but no repair issue."""
+    entries = await async_setup_homelab(hass, homelab)
+    assert await hass.config_entries.async_unload(entries["Machine2"].entry_id)
+    await hass.async_block_till_done()
+    assert not _unavailable_issues(issue_registry)
+    with pytest.raises(ServiceValidationError) as err:
+        await async_turn(hass, SERVICE_TURN_ON, "sandbox")
+    assert err.value.translation_key == "dependency_not_loaded"
+    assert err.value.translation_placeholders == {
+        "target": "sandbox",
+        "dependency": "Jellyfin",
+        "entry": "Machine2",
+        "state": "not loaded",
+    }
+    # An unknown node is the orchestrator's to refuse, as before.
+    with pytest.raises(ServiceValidationError) as err:
+        await hub_of(hass).async_request(Action.START, "nobody")
+    assert err.value.translation_key == "unknown_node"
