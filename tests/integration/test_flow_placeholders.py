@@ -19,6 +19,8 @@ from unittest.mock import patch
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
+from custom_components.wakehub import config_flow
+
 from .flow_helpers import choose, ssh_input, start_machine_flow, through_ssh
 from .flow_rendering import MissingVariableError, render_result
 
@@ -48,13 +50,14 @@ def _texts(result: Any, language: str) -> dict[str, str]:
 
 
 async def test_powered_off_wake_and_wake_failed_render(
-    hass: HomeAssistant, homelab: Any
+    hass: HomeAssistant, homelab: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The powered-off menu, the wake progress and the wake-failed menu."""
-    # Magic packets that cannot be sent: the wake ends as a timeout would.
-    result = await start_machine_flow(
-        hass, homelab, "NAS", broadcast_address="nonexistent.invalid"
-    )
+    # The NAS ignores its magic packets: the wake times out at once.
+    monkeypatch.setattr(config_flow, "WAKE_TIMEOUT", 0.3)
+    monkeypatch.setattr(config_flow, "WAKE_PROBE_INTERVAL", 0.05)
+    homelab.fault("NAS", "ignore_wol")
+    result = await start_machine_flow(hass, homelab, "NAS")
     assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "powered_off"
     en, fr = _texts(result, "en"), _texts(result, "fr")
