@@ -237,13 +237,13 @@ class InactivityMonitor:
         self._schedule_save()
         self._notify()
 
-    def _suspension(
-        self, coordinator: WakeHubCoordinator, node_id: str
-    ) -> Suspension | None:
-        """A cascade involving the node, or an active dependent, suspends it."""
+    def _suspension(self, node_id: str) -> Suspension | None:
+        """A cascade involving the node, or an active dependent, suspends it.
+
+        A step acting on the node right now shows as its state (starting,
+        stopping): the node is not on then, and is not sampled at all.
+        """
         orchestrator = self.hub.orchestrator
-        if coordinator.view(node_id).overlay.activity is not None:
-            return Suspension.CASCADE
         for cascade in (orchestrator.running, *orchestrator.queued):
             if cascade is None or cascade.done:
                 continue
@@ -272,7 +272,7 @@ class InactivityMonitor:
         watch.status = watch.timer.observe(
             now,
             idle=watch.verdict.idle,
-            suspension=self._suspension(coordinator, node.id),
+            suspension=self._suspension(node.id),
         )
         if watch.status.due:
             await self._async_due(node, watch)

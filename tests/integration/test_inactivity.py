@@ -7,6 +7,7 @@ sets (tests/homelab/metrics.py).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import SERVICE_TURN_ON
@@ -19,6 +20,7 @@ from custom_components.wakehub.const import (
     EVENT_NODE_IDLE,
     EVENT_SHUTDOWN_PROPOSED,
 )
+from custom_components.wakehub.core.planner import Action
 from custom_components.wakehub.logbook import DESCRIBERS, async_load_texts, texts
 from custom_components.wakehub.sensor import node_catalog
 from tests.homelab import metrics
@@ -388,3 +390,37 @@ async def test_changed_rule_keeps_the_count(
     value, attributes = _idle(hass, "VM-Ubuntu")
     assert (value, attributes["period"]) == ("1.0", 2)
     assert homelab.state("VM-Ubuntu") == "running"
+
+
+async def test_cascade_involving_the_node_holds_the_count(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """VM-Ubuntu, a later step of Machine1's stop: suspended, its count kept."""
+    homelab.set_power("VM-Ubuntu", "running")
+    homelab.set_power("VM-Docker", "running")
+    # Its OS takes 3 s to shut down (at the test's scale), within its window.
+    homelab.fault("VM-Docker", "startup_down", 300)
+    homelab.fault("VM-Docker", "shutdown_delay", 150)
+    clock = await _setup(hass, homelab, {"VM-Ubuntu": {**RULE, "minutes": 5}})
+    await _poll(hass, homelab, clock, "VM-Ubuntu")
+    await _poll(hass, homelab, clock, "VM-Ubuntu")
+    hub = hub_of(hass)
+    cascade = await hub.async_request(
+        Action.STOP, node_id_of(homelab.ready, "Machine1")
+    )
+    # VM-Docker's shutdown runs; VM-Ubuntu's step waits, the VM still on.
+    async with asyncio.timeout(10):
+        while [step.name for step in cascade.steps if step.status == "running"] != [
+            "VM-Docker"
+        ]:
+            await asyncio.sleep(0.02)
+    await _poll(hass, homelab, clock, "VM-Ubuntu")
+    value, attributes = _idle(hass, "VM-Ubuntu")
+    assert (value, attributes["state"], attributes["suspension"]) == (
+        "0.5",
+        "suspended",
+        "cascade",
+    )
+    assert attributes["status"] == "suspended: cascade"
+    await async_wait_idle(hass)
+    assert homelab.state("VM-Ubuntu") == "stopped"

@@ -29,8 +29,8 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     TextSelector,
 )
-import voluptuous as vol
 
+from custom_components.wakehub.compat import vol
 from custom_components.wakehub.const import (
     CONF_INACTIVITY,
     CONF_KIND,
