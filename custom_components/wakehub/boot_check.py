@@ -15,18 +15,16 @@ from typing import TYPE_CHECKING
 
 from homeassistant.helpers import issue_registry as ir
 
-from .channels import SshChannel, fetch_host_key
 from .channels.errors import ChannelError
 from .const import (
     CONF_HOST,
-    CONF_HOST_KEY,
     CONF_PORT,
     CONF_SSH,
     CONF_VERIFY_AT_BOOT,
     DEFAULT_SSH_PORT,
     DOMAIN,
 )
-from .entry_channels import ssh_config
+from .flows.host_key import async_pin_and_log_in, async_read_host_key
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -49,12 +47,9 @@ async def async_verify_at_boot(
     ssh = dict(entry.data[CONF_SSH])
     issue_id = ssh_issue_id(entry.entry_id)
     try:
-        key = await fetch_host_key(host, int(ssh.get(CONF_PORT, DEFAULT_SSH_PORT)))
-        ssh[CONF_HOST_KEY] = key.public_key
-        config = ssh_config(host, ssh)
-        assert config is not None  # the host key was just set
-        channel = SshChannel(config)
-        await channel.check()
+        # The one host-key pinning helper of the flows, without the review.
+        key = await async_read_host_key(host, int(ssh.get(CONF_PORT, DEFAULT_SSH_PORT)))
+        ssh, channel = await async_pin_and_log_in(host, ssh, key.public_key)
     except ChannelError as err:
         _LOGGER.warning(
             "The SSH credentials of %s failed at its first boot (%s): %s",

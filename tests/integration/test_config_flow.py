@@ -28,10 +28,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 import pytest_socket
 import trustme
 
-from custom_components.wakehub import config_flow
 from custom_components.wakehub.compat import DhcpServiceInfo
 from custom_components.wakehub.const import DOMAIN
 from custom_components.wakehub.core.ids import guest_id
+from custom_components.wakehub.flows import host_key, machine
 from tests.channels.test_docker_tls import TlsDocker
 
 from .conftest import entry_data_for
@@ -314,8 +314,8 @@ async def test_wake_timeout_back_to_menu(
     hass: HomeAssistant, homelab: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A machine that ignores WoL: back to the menu, then it is saved untested."""
-    monkeypatch.setattr(config_flow, "WAKE_TIMEOUT", 0.3)
-    monkeypatch.setattr(config_flow, "WAKE_PROBE_INTERVAL", 0.05)
+    monkeypatch.setattr(machine, "WAKE_TIMEOUT", 0.3)
+    monkeypatch.setattr(machine, "WAKE_PROBE_INTERVAL", 0.05)
     homelab.fault("NAS", "ignore_wol")
     result = await start_machine_flow(hass, homelab, "NAS")
     result = await choose(hass, result, "wake")
@@ -419,18 +419,18 @@ async def test_ssh_unexpected_error_recovers(
     """An unexpected exception is reported as ``unknown`` and logged."""
     homelab.set_power("NAS", "on")
     result = await start_machine_flow(hass, homelab, "NAS")
-    real = config_flow._async_check_ssh
+    real = host_key.async_pin_and_log_in
 
-    async def _boom(host: str, ssh: Any) -> None:
+    async def _boom(host: str, ssh: Any, key_line: str) -> Any:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(config_flow, "_async_check_ssh", _boom)
+    monkeypatch.setattr(host_key, "async_pin_and_log_in", _boom)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], ssh_input(homelab, "NAS")
     )
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
     assert result["errors"] == {"base": "unknown"}
-    monkeypatch.setattr(config_flow, "_async_check_ssh", real)
+    monkeypatch.setattr(host_key, "async_pin_and_log_in", real)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], ssh_input(homelab, "NAS")
     )

@@ -12,8 +12,7 @@ from homeassistant.helpers import issue_registry as ir
 import pytest
 
 from custom_components.wakehub.channels.docker import DockerHost
-from custom_components.wakehub.config_flow import CONF_VERIFY_AT_BOOT
-from custom_components.wakehub.const import DOMAIN
+from custom_components.wakehub.const import CONF_VERIFY_AT_BOOT, DOMAIN
 from custom_components.wakehub.coordinator import (
     DEFAULT_SCAN_INTERVAL,
     FAST_SCAN_INTERVAL,

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
 import pytest
 
-from custom_components.wakehub.config_flow import _identify_node
 from custom_components.wakehub.core.ids import container_id, guest_id
+from custom_components.wakehub.flows.options_node import _identify_node
 
 from .flow_helpers import node_doc
 
@@ -567,7 +567,7 @@ async def test_proposal_expiry(
 
 def test_only_a_vm_has_a_guest_agent() -> None:
     """The agent check on an LXC is refused (the form's validation)."""
-    from custom_components.wakehub.config_flow import _guest_settings
+    from custom_components.wakehub.flows.options_node import _guest_settings
 
     node: dict[str, Any] = {"url": None}
     errors = _guest_settings(
@@ -615,7 +615,7 @@ async def test_the_agent_check_is_offered_when_the_agent_is_enabled(
 
 def test_the_default_readiness_check() -> None:
     """Stored, else the service URL's port, else the agent, else running."""
-    from custom_components.wakehub.config_flow import _default_readiness
+    from custom_components.wakehub.flows.options_node import _default_readiness
 
     assert _default_readiness({"readiness": "agent"}, agent=False) == "agent"
     assert _default_readiness({"url": "http://jf.lan:8096"}, agent=True) == "tcp"
@@ -635,3 +635,31 @@ def test_a_node_the_api_does_not_list_is_identified() -> None:
     assert _identify_node("machine", {}, "aa:bb:cc:00:00:01") == (
         "MAC aa:bb:cc:00:00:01"
     )
+
+
+async def test_the_service_urls_port_is_suggested(
+    hass: HomeAssistant, homelab: Any, init_integration: MockConfigEntry
+) -> None:
+    """A guest with a service URL and no ports of its own: the URL's port."""
+    mac = node_doc(homelab, "Machine1")["mac"]
+    node_id = guest_id(mac, 101)
+    options = dict(init_integration.options)
+    nodes = dict(options["nodes"])
+    nodes[node_id] = {
+        **nodes[node_id],
+        "url": "http://vm-docker.lan:8920",
+        "readiness_ports": [],
+    }
+    hass.config_entries.async_update_entry(
+        init_integration, options={**options, "nodes": nodes}
+    )
+    await hass.async_block_till_done()
+    result = await _pick(hass, await _menu(hass, init_integration), "node_settings")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": node_id}
+    )
+    suggested = {
+        str(key): (key.description or {}).get("suggested_value")
+        for key in result["data_schema"].schema
+    }
+    assert suggested["readiness_ports"] == "8920"

@@ -385,7 +385,7 @@ async def test_certificate_review_edge_cases(
 
 def test_acl_command_for_a_user() -> None:
     """Password credentials: the ACL goes to the user, realm added when missing."""
-    from custom_components.wakehub.config_flow import _acl_command
+    from custom_components.wakehub.flows.checks import acl_command as _acl_command
 
     assert _acl_command({"username": "wakehub", "realm": "pve"}) == (
         "pveum acl modify / --users 'wakehub@pve' --roles WakeHub"

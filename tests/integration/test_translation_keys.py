@@ -225,10 +225,37 @@ def _flow_class_names(module: ast.Module) -> set[str]:
             if base in classes and base not in names:
                 add(classes[base])
 
-    for cls in classes.values():
-        if _bases(cls) & {"ConfigFlow", "OptionsFlow", "RepairsFlow"}:
+    for base in ("ConfigFlow", "OptionsFlow"):
+        for cls in _flow_leaves(module, base):
             add(cls)
     return names
+
+
+def _returned_strings(function: ast.AST) -> set[str]:
+    """The literals (and f-string patterns) a function returns."""
+    found: set[str] = set()
+    for sub in ast.walk(function):
+        if isinstance(sub, ast.Return) and sub.value is not None:
+            if (text := _const_value(sub.value)) is not None:
+                found.add(text)
+            elif isinstance(sub.value, ast.JoinedStr):
+                found.add(_pattern(sub.value))
+    return found
+
+
+def _flow_leaves(module: ast.Module, base: str) -> list[ast.ClassDef]:
+    """The flow classes made of ``base`` that no other class is made of."""
+    classes = _classes(module)
+
+    def made_of(cls: ast.ClassDef) -> bool:
+        return any(
+            b == base or (b in classes and made_of(classes[b])) for b in _bases(cls)
+        )
+
+    used_as_base = {b for cls in classes.values() for b in _bases(cls)}
+    return [
+        cls for cls in classes.values() if made_of(cls) and cls.name not in used_as_base
+    ]
 
 
 def _raised_keys(module: ast.Module, cls: ast.ClassDef) -> set[str]:
@@ -266,6 +293,14 @@ def _raised_keys(module: ast.Module, cls: ast.ClassDef) -> set[str]:
                 seen.add(name)
                 reached.append(definitions[name])
     keys: set[str] = set()
+    for name in seen:
+        # The helpers that turn a channel error into its key, by their name:
+        # what they return, and the tables they read.
+        if name.endswith("error_key"):
+            keys |= _returned_strings(definitions[name])
+            for sub in ast.walk(definitions[name]):
+                if isinstance(sub, ast.For) and isinstance(sub.iter, ast.Name):
+                    keys |= _strings_in(definitions.get(sub.iter.id, ast.Pass()))
     for node in [cls, *(definitions[name] for name in seen)]:
         for sub in ast.walk(node):
             if not (
@@ -442,11 +477,9 @@ def _form_fields() -> set[str]:
 def _flows() -> dict[str, dict[str, set[str]]]:
     flows: dict[str, dict[str, set[str]]] = {}
     module = _flow_package()
-    for cls in _classes(module).values():
-        if "ConfigFlow" in _bases(cls):
-            flows["config"] = _flow_keys(module, _with_mixins(module, cls), "config")
-        elif "OptionsFlow" in _bases(cls):
-            flows["options"] = _flow_keys(module, _with_mixins(module, cls), "options")
+    for prefix, base in (("config", "ConfigFlow"), ("options", "OptionsFlow")):
+        (cls,) = _flow_leaves(module, base)
+        flows[prefix] = _flow_keys(module, _with_mixins(module, cls), prefix)
     repairs = _module(ROOT / "repairs.py")
     constants = _module_constants(repairs)
     for cls in _classes(repairs).values():

@@ -1,19 +1,33 @@
 """The recoverable errors of the flows' checks.
 
-Each check (a field validator, the SSH login, the Proxmox VE and Docker API
-tests, the host-key read) raises one type, which carries the form errors it
-stands for (``{field: key}``) and the placeholders its text needs, the way
-Home Assistant's ``homewizard`` flow's ``_async_try_connect`` does. A step
-catches that type only and shows the form again; anything else is a bug and
-propagates.
+Each check raises one type, which carries the form errors it stands for
+(``{field: key}``) and the placeholders its text needs, the way Home
+Assistant's ``homewizard`` flow's ``_async_try_connect`` does: a field
+validator (:class:`InvalidInputError`), the SSH host key and login
+(:class:`SshError`), the Proxmox VE API (:class:`ProxmoxError`) and the
+Docker API (:class:`DockerError`). A step catches :class:`FlowError` only and
+shows its form again. See docs/design.md, "Flows".
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Final
+
+from custom_components.wakehub.channels.errors import (
+    AuthenticationError,
+    ChannelError,
+    DockerSocketPermissionError,
+    HostKeyMismatchError,
+    PermissionDeniedError,
+    ShutdownNotAllowedError,
+    TlsVerificationError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class FlowError(Exception):
@@ -35,6 +49,18 @@ class InvalidInputError(FlowError):
         self.errors = dict(errors)
 
 
+class SshError(FlowError):
+    """The SSH check refused: the host key could not be read, or the login."""
+
+
+class ProxmoxError(FlowError):
+    """The Proxmox VE API check refused."""
+
+
+class DockerError(FlowError):
+    """The Docker API check refused."""
+
+
 class FieldError(ValueError):
     """One validator refused one value: ``key`` is the form error."""
 
@@ -42,3 +68,25 @@ class FieldError(ValueError):
         """Refuse with the error ``key``."""
         super().__init__(key)
         self.key = key
+
+
+# The form error of each channel error, the first that matches.
+_CHANNEL_ERROR_KEYS: Final[tuple[tuple[type[ChannelError], str], ...]] = (
+    (AuthenticationError, "invalid_auth"),
+    (DockerSocketPermissionError, "docker_socket_denied"),
+    (PermissionDeniedError, "permission_denied"),
+    (TlsVerificationError, "tls_error"),
+    (HostKeyMismatchError, "host_key_mismatch"),
+    (ChannelError, "cannot_connect"),
+)
+
+
+def channel_error_key(err: Exception) -> str:
+    """A channel error's form error key (``unknown`` for anything else, logged)."""
+    if isinstance(err, ShutdownNotAllowedError):
+        return f"shutdown_{err.reason}"
+    for error_class, key in _CHANNEL_ERROR_KEYS:
+        if isinstance(err, error_class):
+            return key
+    _LOGGER.error("Unexpected error while testing a connection", exc_info=err)
+    return "unknown"
