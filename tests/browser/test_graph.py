@@ -15,7 +15,8 @@ The demo's dashboard has a second view, ``/lovelace/graph``, with
    marked as a cycle, and WakeHub's own refusal is shown; nothing is stored;
 5. Start from the panel's row: the picture follows the cascade to "on";
    Stop asks with the list card's plan; Keep it on;
-6. at phone size the picture is one column, within the screen.
+6. at phone size the picture is one column, within the screen;
+7. in French: the states, the legend and the panel.
 
 The screenshot of step 2 goes to ``artifacts/screenshots/graph.png``
 (copied by hand to ``docs/images/``).
@@ -65,7 +66,10 @@ return {
   nodes: Object.fromEntries([...root.querySelectorAll('g.node')].map((g) => [
     g.querySelector('title').textContent.split(':')[0],
     {id: g.dataset.node, state: g.dataset.state, classes: g.getAttribute('class'),
-     x: g.transform.baseVal.consolidate().matrix.e}])),
+     x: g.transform.baseVal.consolidate().matrix.e,
+     sub: g.querySelector('text.sub').textContent}])),
+  legend: root.querySelector('.legend')?.textContent.replace(/\\s+/g, ' ').trim() ?? null,
+  add: root.querySelector('[data-action="add"]')?.textContent.trim() ?? null,
   edges: [...root.querySelectorAll('path.dep-edge')].map(
     (p) => [p.dataset.dependent, p.dataset.dependency]),
   hosting: root.querySelectorAll('path.host-edge').length,
@@ -283,3 +287,27 @@ def test_graph_card(demo: Demo, browser: Any) -> None:
     browser.execute_script(_JS_GRAPH + "return card;").screenshot(
         str(SCREENSHOTS / "graph-phone.png")
     )
+
+    # 7. In French (the user's language, as the profile sets it).
+    browser.execute_script(
+        "document.querySelector('home-assistant').dispatchEvent("
+        "new CustomEvent('hass-language-select', {detail: 'fr'}))"
+    )
+    try:
+        state = graph.wait(
+            "the picture in French",
+            lambda s: s["nodes"]["Jellyfin"]["sub"] == "Allumé" and s,
+        )
+        assert state["nodes"]["plex"]["sub"] == "Éteint"
+        assert state["legend"] == "tourne sur a besoin de"
+        graph.tap("Jellyfin")
+        graph.close_more_info()
+        graph.wait(
+            "the French panel",
+            lambda s: s["panel"] == "Jellyfin" and s["add"] == "Ajouter une dépendance",
+        )
+    finally:
+        browser.execute_script(
+            "document.querySelector('home-assistant').dispatchEvent("
+            "new CustomEvent('hass-language-select', {detail: 'en'}))"
+        )
