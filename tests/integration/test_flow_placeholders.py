@@ -19,7 +19,7 @@ from unittest.mock import patch
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
-from custom_components.wakehub import config_flow
+from custom_components.wakehub.flows import machine as machine_flow
 
 from .flow_helpers import choose, ssh_input, start_machine_flow, through_ssh
 from .flow_rendering import MissingVariableError, render_result
@@ -54,8 +54,8 @@ async def test_powered_off_wake_and_wake_failed_render(
 ) -> None:
     """The powered-off menu, the wake progress and the wake-failed menu."""
     # The NAS ignores its magic packets: the wake times out at once.
-    monkeypatch.setattr(config_flow, "WAKE_TIMEOUT", 0.3)
-    monkeypatch.setattr(config_flow, "WAKE_PROBE_INTERVAL", 0.05)
+    monkeypatch.setattr(machine_flow, "WAKE_TIMEOUT", 0.3)
+    monkeypatch.setattr(machine_flow, "WAKE_PROBE_INTERVAL", 0.05)
     homelab.fault("NAS", "ignore_wol")
     result = await start_machine_flow(hass, homelab, "NAS")
     assert result["type"] is FlowResultType.MENU
