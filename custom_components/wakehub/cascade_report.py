@@ -17,6 +17,8 @@ and turns it into what Home Assistant shows:
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -225,10 +227,20 @@ class CascadeReporter:
         elif (answer := self._api_answer(node, data["error_message"])) is not None:
             # What answered, where, and where to look: not "api_error: HTTP 500".
             stop = cascade.action is Action.STOP
-            texts = (
-                "cascade_failed_title",
-                "cascade_failed_api_stop" if stop else "cascade_failed_api_start",
-            )
+            if answer["api"] == "Docker":
+                texts = (
+                    "cascade_failed_title",
+                    "cascade_failed_docker_stop"
+                    if stop
+                    else "cascade_failed_docker_start",
+                )
+            else:
+                texts = (
+                    "cascade_failed_title",
+                    "cascade_failed_proxmox_stop"
+                    if stop
+                    else "cascade_failed_proxmox_start",
+                )
             data = {**data, **answer}
         self.hass.async_create_task(
             self._async_notify_failure(cascade.id, texts, data),
@@ -302,11 +314,15 @@ class CascadeReporter:
             api = "Docker"
         else:
             return None
+        reason = match.group(2)
+        with contextlib.suppress(ValueError, AttributeError):
+            # Docker answers {"message": "..."}: its words, not the JSON.
+            reason = str(json.loads(reason)["message"])
         return {
             "api": api,
             "host": self._hub.name_of(node.parent),
             "status": match.group(1),
-            "reason": match.group(2) or match.group(1),
+            "reason": reason or match.group(1),
         }
 
     async def _async_notify_failure(

@@ -129,3 +129,50 @@ async def test_proxmox_error_said_for_people(
     assert "Retry from the WakeHub card" in message
     # The card reads the same error from the node list.
     assert _listed(hass, "Jellyfin")["error_code"] == "api_error"
+
+
+async def test_docker_error_said_for_people(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """VM-Docker's Docker API answers HTTP 500 to plex's start: Docker, on VM-Docker."""
+    homelab.set_power("NAS", "on")
+    homelab.set_power("VM-Docker", "running")
+    await async_setup_homelab(hass, homelab)
+    notifications: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: notifications.update(updated))
+    )
+    homelab.fault("VM-Docker", "api_status", 500)
+
+    await async_turn(hass, SERVICE_TURN_ON, "plex")
+    await async_wait_idle(hass)
+
+    (notification,) = [
+        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
+    ]
+    assert (
+        "Docker on VM-Docker answered HTTP 500 (simulated daemon error)"
+        in (notification["message"])
+    ), notification
+    assert (
+        "when starting plex: see the Docker daemon's log on VM-Docker."
+        in notification["message"]
+    )
+
+
+async def test_other_errors_keep_the_general_text(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """A machine that does not wake is no API's answer: the general text."""
+    notifications: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: notifications.update(updated))
+    )
+    await _fail_nas(hass, homelab)
+    (notification,) = [
+        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
+    ]
+    assert notification["message"].startswith("Step 1/3 failed on NAS:")
+    assert (
+        "Retry from the WakeHub card, or start it again." in (notification["message"])
+    )

@@ -293,6 +293,7 @@ function describeError(texts, hass, all, error, nodeId, action) {
     verb_cap: texts.t(`verb_cap.${verb}`),
     detail,
   };
+  params.look = texts.t(`look.${api}`, params);
   const code = String(error.code || "");
   // "HTTP 500: ..." (Proxmox, Docker): the status and what it means.
   const http = /^HTTP (\d{3})\b:?\s*(.*)$/.exec(detail);

@@ -92,10 +92,17 @@ export default {
   // A failed start or stop, by the error's code. Placeholders: {node} (the
   // node that failed), {verb} (verb.start or verb.stop), {api} (what
   // answered: Proxmox, Docker, SSH, Wake-on-LAN), {host} (where that API
-  // runs), {detail} (the API's own words), {status} and {reason} (an HTTP
+  // runs), {look} (where to look), {detail} (the API's own words), {status} and {reason} (an HTTP
   // answer).
   verb: { start: "starting", stop: "stopping" },
   api: { proxmox: "Proxmox", docker: "Docker", ssh: "SSH", wol: "Wake-on-LAN" },
+  // {look}: where to look after an API's error.
+  look: {
+    proxmox: "see the Proxmox task log",
+    docker: "see the Docker daemon's log on {host}",
+    ssh: "see the system log of {host}",
+    wol: "check that {host} wakes on LAN",
+  },
   http: {
     400: "bad request",
     401: "not authenticated",
@@ -110,9 +117,9 @@ export default {
     596: "the node's connection failed",
   },
   error: {
-    api_error_http: "{api} on {host} answered HTTP {status} ({reason}) when {verb} {node}: see the {api} task log.",
-    api_error: "{api} on {host} gave an error when {verb} {node} ({detail}): see the {api} task log.",
-    task_failed: "{api} on {host} could not finish {verb} {node} ({detail}): see the {api} task log.",
+    api_error_http: "{api} on {host} answered HTTP {status} ({reason}) when {verb} {node}: {look}.",
+    api_error: "{api} on {host} gave an error when {verb} {node} ({detail}): {look}.",
+    task_failed: "{api} on {host} could not finish {verb} {node} ({detail}): {look}.",
     unreachable: "{api} on {host} did not answer when {verb} {node}: check that {host} is on and reachable.",
     timeout: "{node} was not ready in time ({detail}): check that it boots, then retry.",
     auth_failed: "{api} on {host} refused WakeHub's credentials when {verb} {node}: update them in the machine's settings.",

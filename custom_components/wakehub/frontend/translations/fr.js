@@ -82,6 +82,12 @@ export default {
   empty: "Aucun nœud WakeHub épinglé pour l'instant. Épinglez-en un dans les options de WakeHub, ou listez les nœuds dans la configuration de cette carte.",
   verb: { start: "du démarrage de", stop: "de l'arrêt de" },
   api: { proxmox: "Proxmox", docker: "Docker", ssh: "SSH", wol: "Wake-on-LAN" },
+  look: {
+    proxmox: "consultez le journal des tâches de Proxmox",
+    docker: "consultez le journal du démon Docker sur {host}",
+    ssh: "consultez le journal système de {host}",
+    wol: "vérifiez que {host} se réveille par le réseau",
+  },
   http: {
     400: "requête invalide",
     401: "non authentifié",
@@ -96,9 +102,9 @@ export default {
     596: "la connexion au nœud a échoué",
   },
   error: {
-    api_error_http: "{api} sur {host} a répondu HTTP {status} ({reason}) lors {verb} {node} : consultez le journal des tâches de {api}.",
-    api_error: "{api} sur {host} a renvoyé une erreur lors {verb} {node} ({detail}) : consultez le journal des tâches de {api}.",
-    task_failed: "{api} sur {host} n'a pas pu terminer la tâche lors {verb} {node} ({detail}) : consultez le journal des tâches de {api}.",
+    api_error_http: "{api} sur {host} a répondu HTTP {status} ({reason}) lors {verb} {node} : {look}.",
+    api_error: "{api} sur {host} a renvoyé une erreur lors {verb} {node} ({detail}) : {look}.",
+    task_failed: "{api} sur {host} n'a pas pu terminer la tâche lors {verb} {node} ({detail}) : {look}.",
     unreachable: "{api} sur {host} n'a pas répondu lors {verb} {node} : vérifiez que {host} est allumé et joignable.",
     timeout: "{node} n'était pas prêt à temps ({detail}) : vérifiez qu'il démarre, puis réessayez.",
     auth_failed: "{api} sur {host} a refusé les identifiants de WakeHub lors {verb} {node} : mettez-les à jour dans les réglages de la machine.",
