@@ -25,6 +25,7 @@ from .const import (
     CONF_DOCKER,
     CONF_MACHINE,
     CONF_PROXMOX,
+    DOMAIN,
 )
 from .core.errors import TopologyError
 from .core.model import Capability, Node, NodeKind
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from homeassistant.config_entries import ConfigEntry
+    from homeassistant.core import HomeAssistant
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -151,6 +153,17 @@ def start_closure(topology: Topology, target: str) -> list[str]:
         if (parent := topology.parent(node_id)) is not None:
             todo.append(parent)
     return list(found)
+
+
+def build_domain_topology(hass: HomeAssistant) -> BuiltTopology:
+    """:func:`build_topology` over every WakeHub entry, loaded or not.
+
+    The hub runs on it, and the options flow checks a new edge against it:
+    both see the same nodes and edges, so an edge is refused the same way
+    (an entry that is not loaded keeps its nodes: docs/design.md,
+    "Unavailable nodes").
+    """
+    return build_topology(hass.config_entries.async_entries(DOMAIN))
 
 
 def check_dependencies(

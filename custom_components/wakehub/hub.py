@@ -44,7 +44,7 @@ from .const import (
 )
 from .core.errors import CoreError, UnknownNodeError
 from .core.topology import Topology
-from .graph import build_topology
+from .graph import build_domain_topology
 from .ha_driver import HaNodeDriver
 from .idle import InactivityMonitor
 from .listeners import Listeners
@@ -231,7 +231,7 @@ class WakeHubHub:
     def async_rebuild(self) -> None:
         """Build the global topology again from every loaded entry.
 
-        One :func:`~.graph.build_topology` over every WakeHub entry: an edge
+        One :func:`~.graph.build_domain_topology` over every WakeHub entry: an edge
         it refuses (a cycle stored by hand) is left out with a warning. The
         nodes of an entry that is not loaded stay in, *unavailable*: a start
         that needs one is refused, and an edge to one is a repair issue
@@ -239,7 +239,7 @@ class WakeHubHub:
         are left out and raised as repair issues
         (:func:`~.repairs.async_check_dangling_edges`).
         """
-        built = build_topology(self.hass.config_entries.async_entries(DOMAIN))
+        built = build_domain_topology(self.hass)
         self._by_node = {
             node_id: self.entries[owner].runtime_data.coordinator
             for node_id, owner in built.owners.items()

@@ -25,7 +25,7 @@ from custom_components.wakehub.core.errors import DependencyCycleError
 from custom_components.wakehub.flows.options_base import OptionsBase
 from custom_components.wakehub.graph import (
     BuiltTopology,
-    build_topology,
+    build_domain_topology,
     check_dependencies,
     dependency_choices,
     stored_edges,
@@ -38,18 +38,13 @@ class DependencySteps(OptionsBase):
     """Edit the dependencies of the machine or of one managed node."""
 
     def _dependency_topology(self) -> BuiltTopology:
-        """Every node of every loaded entry and of this one, with their edges.
+        """Every node of every entry, with their edges, as the hub sees them.
 
-        Built as the hub builds it (:func:`~.graph.build_topology`); stored
+        The hub's own builder (:func:`~.graph.build_domain_topology`); stored
         edges that do not fit (a vanished node: see the dangling-edge repair)
         are left out.
         """
-        return build_topology(
-            entry
-            for entry in self.hass.config_entries.async_entries(DOMAIN)
-            if entry.state is ConfigEntryState.LOADED
-            or entry.entry_id == self.config_entry.entry_id
-        )
+        return build_domain_topology(self.hass)
 
     def _current_dependencies(self) -> list[str]:
         """What the node being edited depends on, as stored."""
@@ -118,8 +113,18 @@ class DependencySteps(OptionsBase):
                 return self._async_save()
             current = chosen
         # Neither its hosts, what runs on it, nor a node that would close a
-        # cycle; what is chosen already stays listed, so it can be removed.
-        allowed = set(current) | dependency_choices(built.topology, self._node_id)
+        # cycle, nor a node of an entry that is not loaded; what is chosen
+        # already stays listed, so it can be removed.
+        loaded = {
+            entry.entry_id
+            for entry in self.hass.config_entries.async_entries(DOMAIN)
+            if entry.state is ConfigEntryState.LOADED
+        } | {self.config_entry.entry_id}
+        allowed = set(current) | {
+            node_id
+            for node_id in dependency_choices(built.topology, self._node_id)
+            if built.owners.get(node_id) in loaded
+        }
         options = [
             SelectOptionDict(value=node_id, label=label)
             for node_id, label in sorted(labels.items(), key=lambda i: i[1].lower())
