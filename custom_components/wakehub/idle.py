@@ -36,8 +36,15 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import UnitOfTime
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import (
+    CALLBACK_TYPE,
+    Event,
+    EventStateChangedData,
+    HomeAssistant,
+    callback,
+)
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.storage import Store
 
 from .channels import ChannelError, DockerHost, ReadOnlyCommand
@@ -141,6 +148,8 @@ class InactivityMonitor:
         self._sampled: dict[str, object] = {}  # entry id -> the snapshot sampled
         self._busy: set[str] = set()
         self._listeners = Listeners()
+        self._tracked: frozenset[str] = frozenset()
+        self._untrack: CALLBACK_TYPE | None = None
 
     # -- life cycle ------------------------------------------------------------
 
@@ -151,7 +160,10 @@ class InactivityMonitor:
         self._stored = dict(timers) if isinstance(timers, dict) else {}
 
     async def async_unload(self) -> None:
-        """Write the idle times now."""
+        """Stop following the signal entities; write the idle times now."""
+        if self._untrack is not None:
+            self._untrack()
+            self._untrack = None
         await self._store.async_save(self._data_to_save())
 
     def _data_to_save(self) -> dict[str, Any]:
@@ -234,8 +246,47 @@ class InactivityMonitor:
                 await self._async_sample_node(coordinator, node, rule)
         finally:
             self._busy.discard(coordinator.config_entry.entry_id)
+        self._track_signals()
         self._schedule_save()
         self._notify()
+
+    @callback
+    def _track_signals(self) -> None:
+        """Follow every signal entity between polls (a short use counts too)."""
+        wanted = frozenset(
+            signal.entity_id
+            for watch in self._watches.values()
+            for signal in watch.rule.signals
+        )
+        if wanted == self._tracked:
+            return
+        if self._untrack is not None:
+            self._untrack()
+            self._untrack = None
+        self._tracked = wanted
+        if wanted:
+            self._untrack = async_track_state_change_event(
+                self.hass, wanted, self._on_signal
+            )
+
+    @callback
+    def _on_signal(self, event: Event[EventStateChangedData]) -> None:
+        """A signal that says "in use" resets the count of its nodes at once."""
+        entity_id = event.data["entity_id"]
+        new = event.data["new_state"]
+        value = new.state if new is not None else None
+        changed = False
+        for watch in self._watches.values():
+            if watch.status is None:
+                continue  # off, or not sampled yet
+            for signal in watch.rule.signals:
+                if signal.entity_id == entity_id and signal.is_active(value):
+                    watch.timer.reset()
+                    watch.status = watch.timer.status()
+                    changed = True
+        if changed:
+            self._schedule_save()
+            self._notify()
 
     def _suspension(self, node_id: str) -> Suspension | None:
         """A cascade involving the node, or an active dependent, suspends it.

@@ -424,3 +424,24 @@ async def test_cascade_involving_the_node_holds_the_count(
     assert attributes["status"] == "suspended: cascade"
     await async_wait_idle(hass)
     assert homelab.state("VM-Ubuntu") == "stopped"
+
+
+async def test_signal_between_polls_resets_the_count(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """A media player that plays for a moment between two polls is activity."""
+    homelab.set_power("Jellyfin", "running")
+    hass.states.async_set("media_player.tv", "idle")
+    rule = {**RULE, "signals": [{"entity_id": "media_player.tv", "kind": "playing"}]}
+    clock = await _setup(hass, homelab, {"Jellyfin": rule})
+    await _poll(hass, homelab, clock, "Jellyfin")
+    await _poll(hass, homelab, clock, "Jellyfin")
+    assert _idle(hass, "Jellyfin")[0] == "0.5"
+    hass.states.async_set("media_player.tv", "playing")
+    await hass.async_block_till_done()
+    assert _idle(hass, "Jellyfin")[0] == "0.0"
+    hass.states.async_set("media_player.tv", "paused")
+    await _poll(hass, homelab, clock, "Jellyfin")  # would have completed the minute
+    await async_wait_idle(hass)
+    assert homelab.state("Jellyfin") == "running"
+    assert _idle(hass, "Jellyfin")[0] == "0.0"
