@@ -17,8 +17,10 @@ runs one at a time. A node without a state in ``states`` counts as OFF.
   needs it, or because it was not started for a dependent: see its
   docstring).
 
-Both plans cost O(closure): one walk of the topology (see
-:meth:`~.topology.Topology.walk_up`) and one step per node it reaches.
+Both plans cost O(closure): one walk of the topology, over a table of the
+steps each node leads to, built once per version of the topology (see
+:meth:`~.topology_view.TopologyView.derived`): a step depends only on the edge that reaches
+its node, so a plan allocates no step of its own.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
 from .model import Channel, PowerState, is_active
+from .topology_view import WalkTable, post_order
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
 
     from .topology import Topology
+    from .topology_view import TopologyView
 
 
 class Action(StrEnum):
@@ -123,18 +127,11 @@ def plan_start(
     order over both layers. Nodes whose state is ON are skipped, but the walk
     still goes through them.
     """
-    plan: list[Step] = []
-    for node_id, via, hosting, channel in topology.walk_up(target):
-        if states.get(node_id) == PowerState.ON:
-            continue
-        if via is None:
-            reason = TARGET_REASON
-        elif hosting:
-            reason = Reason(ReasonKind.HOST, via)
-        else:
-            reason = Reason(ReasonKind.DEPENDENCY, via)
-        plan.append(Step(node_id, Action.START, channel, reason))
-    return plan
+    first = Step(
+        target, Action.START, topology.node(target).start_channel, TARGET_REASON
+    )
+    walk = post_order(first, topology.derived(_start_steps))
+    return [step for step in walk if states.get(step.node) != PowerState.ON]
 
 
 def plan_stop(
@@ -147,18 +144,42 @@ def plan_stop(
     insertion order) and then its dependents have been. Nodes already OFF
     (or without a state) are skipped, but the walk still goes through them.
     """
-    plan: list[Step] = []
-    for node_id, via, hosting, channel in topology.walk_down(target):
-        if states.get(node_id, PowerState.OFF) == PowerState.OFF:
-            continue
-        if via is None:
-            reason = TARGET_REASON
-        elif hosting:
-            reason = Reason(ReasonKind.HOSTED, via)
-        else:
-            reason = Reason(ReasonKind.DEPENDENT, via)
-        plan.append(Step(node_id, Action.STOP, channel, reason))
-    return plan
+    first = Step(target, Action.STOP, topology.node(target).stop_channel, TARGET_REASON)
+    walk = post_order(first, topology.derived(_stop_steps))
+    off = PowerState.OFF
+    return [step for step in walk if states.get(step.node, off) != off]
+
+
+def _start_steps(view: TopologyView) -> dict[str, list[Step]]:
+    """For each node, the start steps of what it needs, as the walk pops them."""
+    return _steps(view.start_table(), Action.START, ReasonKind.HOST)
+
+
+def _stop_steps(view: TopologyView) -> dict[str, list[Step]]:
+    """For each node, the stop steps of what needs it, as the walk pops them."""
+    return _steps(view.stop_table(), Action.STOP, ReasonKind.HOSTED)
+
+
+def _steps(
+    table: WalkTable, action: Action, hosting_kind: ReasonKind
+) -> dict[str, list[Step]]:
+    """Turn a walk table into steps: one per edge, with its reason.
+
+    The edges leaving one node share its two reasons (reached through the
+    hosting tree, or through a dependency).
+    """
+    other_kind = (
+        ReasonKind.DEPENDENCY if action is Action.START else ReasonKind.DEPENDENT
+    )
+    steps: dict[str, list[Step]] = {}
+    for via, entries in table.items():
+        hosting_reason = Reason(hosting_kind, via)
+        other_reason = Reason(other_kind, via)
+        steps[via] = [
+            Step(node, action, channel, hosting_reason if hosting else other_reason)
+            for node, _via, hosting, channel in entries
+        ]
+    return steps
 
 
 def dependency_marks(plan: Iterable[Step]) -> set[str]:
@@ -181,12 +202,16 @@ def reevaluate(
     *,
     started_for_dependents: Collection[str] | None = None,
     needed: Mapping[str, str] | None = None,
+    woken: Collection[str] = (),
 ) -> list[Decision]:
     """Decide the fate of every node that ``stopped`` may have orphaned.
 
     The candidates are still active and not stopped themselves:
 
     * the direct dependencies of the stopped nodes;
+    * ``woken``: the machines a start cascade woke early and then did not
+      need, since it failed or was cancelled first (candidates whatever
+      their polled state, since they are still booting);
     * the hosts WakeHub started for a cascade (docs/design.md, "Re-evaluation"):
       for each stopped node, the first active node up its hosting chain
       (the hosts in between are off), when it is in
@@ -226,6 +251,7 @@ def reevaluate(
         for dependency in topology.dependencies(node_id):
             if dependency not in done and is_active(states.get(dependency)):
                 candidates.add(dependency)
+    candidates.update(node_id for node_id in woken if node_id not in done)
     hosts: set[str] = set()
     if started_for_dependents is not None:
         climbed: set[str] = set()

@@ -7,16 +7,16 @@ union of both layers must stay acyclic, or no start order would exist; every
 change is validated and a refused change leaves the topology untouched.
 
 Everything is deterministic (nodes and edges keep their insertion order) and
-iterative, so a deep chain does not touch the recursion limit. The graph is
-kept in plain dicts of lists, one per relation, written for the reader: a
-homelab has tens to hundreds of nodes, and ``scripts/bench planner`` checks
-that a plan on 10 000 nodes still takes a few milliseconds.
+iterative, so a deep chain does not touch the recursion limit. The storage,
+the queries and the walks live in :class:`~.topology_view.TopologyView`; this module adds
+the changes and their validation. A homelab has tens to hundreds of nodes,
+and ``scripts/bench planner`` checks that a plan on 10 000 nodes still takes
+a few milliseconds.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .errors import (
@@ -28,51 +28,20 @@ from .errors import (
     SelfDependencyError,
     TopologyError,
     UnknownDependencyError,
-    UnknownNodeError,
 )
-from .model import Capability, Channel, Node, NodeKind
+from .model import Capability, Node, NodeKind
+from .topology_view import TopologyView, WalkEntry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterable
 
-WalkEntry = tuple[str, str | None, bool, Channel]
-"""One node of a plan walk: ``(node, via, hosting, channel)``.
-
-``via`` is the node whose needs (or whose "needed by") first reached it,
-``None`` for the target; ``hosting`` tells whether it was reached through the
-hosting tree (as the parent of ``via`` in a start walk, as a child of ``via``
-in a stop walk) rather than through a dependency; ``channel`` is the node's
-start channel in a start walk and its stop channel in a stop walk.
-"""
+__all__ = ["Topology", "WalkEntry"]
 
 
-class Topology:
-    """A validated hosting tree plus dependency graph."""
+class Topology(TopologyView):
+    """A validated hosting tree plus dependency graph: :class:`TopologyView` with changes."""
 
-    __slots__ = (
-        "_children",
-        "_dependencies",
-        "_dependents",
-        "_edges",
-        "_next_position",
-        "_nodes",
-        "_position",
-    )
-
-    def __init__(self) -> None:
-        """Create an empty topology."""
-        self._nodes: dict[str, Node] = {}
-        # For each node, in insertion order: the nodes it hosts, the nodes it
-        # depends on and the nodes that depend on it.
-        self._children: dict[str, list[str]] = {}
-        self._dependencies: dict[str, list[str]] = {}
-        self._dependents: dict[str, list[str]] = {}
-        # Every edge as (dependent, dependency), in insertion order (a dict
-        # used as an ordered set).
-        self._edges: dict[tuple[str, str], None] = {}
-        # Each node's insertion rank, for sort_ids() (gaps after removals).
-        self._position: dict[str, int] = {}
-        self._next_position = 0
+    __slots__ = ()
 
     @classmethod
     def from_parts(
@@ -109,6 +78,7 @@ class Topology:
         self._next_position += 1
         if node.parent is not None:
             self._children[node.parent].append(node.id)
+        self._changed()
 
     def replace_node(self, node: Node) -> None:
         """Replace the node with the same id, keeping its place and its edges.
@@ -139,6 +109,7 @@ class Topology:
             if problem is not None:
                 raise problem
         self._nodes[node.id] = node
+        self._changed()
 
     def remove_node(self, node_id: str) -> list[str]:
         """Remove a node, its hosted subtree and every edge touching them.
@@ -167,35 +138,8 @@ class Topology:
             del self._position[removed_id]
         if node.parent is not None:
             self._children[node.parent].remove(node_id)
+        self._changed()
         return removed
-
-    def node(self, node_id: str) -> Node:
-        """Return the node ``node_id``; raise :class:`UnknownNodeError`."""
-        try:
-            return self._nodes[node_id]
-        except KeyError:
-            raise UnknownNodeError(node_id) from None
-
-    @property
-    def nodes(self) -> Mapping[str, Node]:
-        """A read-only view of every node by id, in insertion order."""
-        return MappingProxyType(self._nodes)
-
-    def __contains__(self, node_id: object) -> bool:
-        """Return whether ``node_id`` is a node of the topology."""
-        return node_id in self._nodes
-
-    def __iter__(self) -> Iterator[str]:
-        """Iterate over node ids in insertion order."""
-        return iter(self._nodes)
-
-    def __len__(self) -> int:
-        """Return the number of nodes."""
-        return len(self._nodes)
-
-    def __repr__(self) -> str:
-        """Summarise the size of the topology."""
-        return f"<Topology {len(self._nodes)} nodes, {len(self._edges)} dependencies>"
 
     # ----------------------------------------------------------- dependencies
 
@@ -211,6 +155,7 @@ class Topology:
         self._dependencies[dependent].append(dependency)
         self._dependents[dependency].append(dependent)
         self._edges[dependent, dependency] = None
+        self._changed()
 
     def check_dependency(self, dependent: str, dependency: str) -> None:
         """Raise what :meth:`add_dependency` would raise, without changing anything.
@@ -300,89 +245,7 @@ class Topology:
         self._dependencies[dependent].remove(dependency)
         self._dependents[dependency].remove(dependent)
         del self._edges[dependent, dependency]
-
-    def dependency_edges(self) -> list[tuple[str, str]]:
-        """Return every edge as ``(dependent, dependency)``, in insertion order."""
-        return list(self._edges)
-
-    # ---------------------------------------------------------------- queries
-
-    def parent(self, node_id: str) -> str | None:
-        """Return the id of the node hosting ``node_id``, if any."""
-        return self.node(node_id).parent
-
-    def children(self, node_id: str) -> list[str]:
-        """Return the nodes hosted directly on ``node_id``, in insertion order."""
-        self.node(node_id)
-        return list(self._children[node_id])
-
-    def ancestors(self, node_id: str) -> list[str]:
-        """Return the hosting chain above ``node_id``, nearest first."""
-        result: list[str] = []
-        parent = self.node(node_id).parent
-        while parent is not None:
-            result.append(parent)
-            parent = self._nodes[parent].parent
-        return result
-
-    def hosted_subtree(self, node_id: str) -> list[str]:
-        """Return every node hosted on ``node_id``, directly or not (pre-order)."""
-        self.node(node_id)
-        result: list[str] = []
-        stack = list(reversed(self._children[node_id]))
-        while stack:
-            current = stack.pop()
-            result.append(current)
-            stack.extend(reversed(self._children[current]))
-        return result
-
-    def dependencies(self, node_id: str, *, transitive: bool = False) -> list[str]:
-        """Return what ``node_id`` depends on (breadth-first when transitive)."""
-        self.node(node_id)
-        if not transitive:
-            return list(self._dependencies[node_id])
-        return _breadth_first(self._dependencies, node_id)
-
-    def dependents(self, node_id: str, *, transitive: bool = False) -> list[str]:
-        """Return what depends on ``node_id`` (breadth-first when transitive)."""
-        self.node(node_id)
-        if not transitive:
-            return list(self._dependents[node_id])
-        return _breadth_first(self._dependents, node_id)
-
-    def sort_ids(self, node_ids: Iterable[str]) -> list[str]:
-        """Return ``node_ids`` in insertion order (O(k log k) for k ids)."""
-        return sorted(node_ids, key=lambda node_id: self._position[node_id])
-
-    def walk_up(self, target: str) -> Iterator[WalkEntry]:
-        """Yield ``target``'s closure under "needs", each node after its needs.
-
-        A depth-first post-order that, for each node, first visits its
-        dependencies (insertion order), then its parent: a topological order
-        over both layers. ``hosting`` is true when a node was reached as the
-        parent of ``via`` (a node that is both the parent and a dependency
-        of ``via`` is reached as a dependency, since dependencies come first).
-        Each entry carries the node's start channel.
-        """
-        return self._walk(target, up=True)
-
-    def walk_down(self, target: str) -> Iterator[WalkEntry]:
-        """Yield what needs ``target`` (recursively, with it), bottom-up.
-
-        A depth-first post-order that, for each node, first visits its hosted
-        children (insertion order), then its dependents. ``hosting`` is true
-        when a node was reached as a child of ``via``. Each entry carries the
-        node's stop channel.
-        """
-        return self._walk(target, up=False)
-
-    def start_walk(self, target: str) -> list[WalkEntry]:
-        """:meth:`walk_up` as a list."""
-        return list(self.walk_up(target))
-
-    def stop_walk(self, target: str) -> list[WalkEntry]:
-        """:meth:`walk_down` as a list."""
-        return list(self.walk_down(target))
+        self._changed()
 
     def copy(self) -> Topology:
         """Return an independent copy (nodes are immutable and shared)."""
@@ -399,63 +262,6 @@ class Topology:
         clone._position = dict(self._position)
         clone._next_position = self._next_position
         return clone
-
-    # --------------------------------------------------------------- helpers
-
-    def _needs(self, node_id: str) -> list[str]:
-        """What ``node_id`` needs running: its dependencies, then its parent."""
-        parent = self._nodes[node_id].parent
-        if parent is None:
-            return self._dependencies[node_id]
-        return [*self._dependencies[node_id], parent]
-
-    def _needed_by(self, node_id: str) -> list[str]:
-        """What needs ``node_id`` running: its dependents, then its children."""
-        return [*self._dependents[node_id], *self._children[node_id]]
-
-    def _walk(self, target: str, *, up: bool) -> Iterator[WalkEntry]:
-        """The depth-first post-order of :meth:`walk_up` and :meth:`walk_down`.
-
-        The recursion runs on an explicit stack, so any depth is fine: a
-        node's neighbours are pushed in reverse visiting order, under a
-        ``None`` that marks the end of the node, and ``path`` holds the nodes
-        being visited (each one's ``via`` is the node below it).
-        """
-        self.node(target)
-        seen: set[str] = set()
-        path: list[Node] = []
-        stack: list[str | None] = [target]
-        while stack:
-            node_id = stack.pop()
-            if node_id is None:  # everything the top of the path leads to is done
-                node = path.pop()
-                via = path[-1] if path else None
-                via_id = None if via is None else via.id
-                if up:
-                    # A parent that is also a dependency was reached as one.
-                    hosting = (
-                        via is not None
-                        and via.parent == node.id
-                        and (via.id, node.id) not in self._edges
-                    )
-                    yield node.id, via_id, hosting, node.start_channel
-                else:
-                    hosting = via is not None and node.parent == via.id
-                    yield node.id, via_id, hosting, node.stop_channel
-                continue
-            if node_id in seen:
-                continue
-            seen.add(node_id)
-            node = self._nodes[node_id]
-            path.append(node)
-            stack.append(None)
-            if up:  # visit the dependencies, then the parent
-                if node.parent is not None:
-                    stack.append(node.parent)
-                stack.extend(reversed(self._dependencies[node_id]))
-            else:  # visit the hosted children, then the dependents
-                stack.extend(reversed(self._dependents[node_id]))
-                stack.extend(reversed(self._children[node_id]))
 
     def _check_parent(self, node: Node) -> None:
         """Raise when ``node`` cannot be hosted where it says it is."""
@@ -523,17 +329,3 @@ def _join(
         step = backward[step]
     path.append(dependency)
     return path
-
-
-def _breadth_first(adjacency: dict[str, list[str]], start: str) -> list[str]:
-    """Every node reachable from ``start`` (excluded), nearest first."""
-    seen = {start}
-    result: list[str] = []
-    queue = deque([start])
-    while queue:
-        for following in adjacency[queue.popleft()]:
-            if following not in seen:
-                seen.add(following)
-                result.append(following)
-                queue.append(following)
-    return result
