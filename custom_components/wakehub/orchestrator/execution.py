@@ -1,0 +1,391 @@
+"""One cascade, step by step.
+
+A step
+    1. ``driver.execute(step)`` reads the node's live state once and sends
+       the command, unless the node already is at the step's goal: then
+       nothing is sent and the step is *skipped*. (The plan comes from the
+       polled states, which may lag; the skip decision must not.)
+    2. Then the worker checks ``driver.is_ready`` at once, and again after
+       waits that grow from a tenth of a second to ``poll_interval``
+       (:mod:`.readiness`), until the node is ready: up (and the APIs that
+       later steps go through answer) for a start, down for a stop. The
+       checks sent to one host stay under a rate (:class:`~.readiness.HostLimiter`).
+    3. The whole step is bounded by ``driver.step_timeout``. A timeout, or a
+       ``ChannelError`` from the driver, fails the step: the cascade stops
+       there, the next command is never sent, the node is marked ``error``
+       with the code and the platform's message. Nothing is rolled back.
+
+A host gone away
+    A start step that fails because its host cannot be reached (the plan
+    trusted a poll from before the host went down) re-plans the cascade
+    once, from fresh states with that step's hosts counted as off, so that
+    the host is woken first; a second such failure is reported.
+
+Early wake (opt-in)
+    With ``early_wake``, a start cascade first sends the Wake-on-LAN of every
+    machine of its plan whose own dependencies are already met (none of
+    them is in the plan), ``early_wake_stagger`` seconds apart, in the
+    background: the machines boot while the sequence goes on. Every other
+    command stays one at a time, in plan order; a machine's own step then
+    finds it booting, or up, and waits for it as usual. When the cascade
+    fails or is cancelled, the machines it woke and never reached go to the
+    re-evaluation (shutdown proposals for machines, by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from custom_components.wakehub.channels.errors import ChannelError, UnreachableError
+from custom_components.wakehub.core.errors import CoreError
+from custom_components.wakehub.core.model import (
+    Capability,
+    Channel,
+    NodeKind,
+    PowerState,
+)
+from custom_components.wakehub.core.planner import (
+    Action,
+    ReasonKind,
+    Step,
+    plan_start,
+)
+
+from .base import (
+    ERROR_INTERRUPTED,
+    ERROR_TIMEOUT,
+    ERROR_UNEXPECTED,
+    NodeActivity,
+)
+from .cascade import Cascade, CascadeError, CascadeStatus, CascadeStep, StepStatus
+from .events import CascadeStarted, StepChanged, StepEventKind
+from .readiness import backoff
+from .reevaluation import Reevaluation
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class CascadeExecution(Reevaluation):
+    """Runs one cascade: its steps, their readiness, early wake, re-plan."""
+
+    async def _run(self, cascade: Cascade) -> None:
+        """Execute ``cascade``; it has ended, whatever happens, on return."""
+        try:
+            await self._execute(cascade)
+        except asyncio.CancelledError:
+            if cascade.done:  # cancelled while re-evaluating: it did complete
+                cascade.release()
+                raise
+            self._clear_transient(cascade)
+            self._end(
+                cascade,
+                CascadeStatus.INTERRUPTED,
+                CascadeError(ERROR_INTERRUPTED, "WakeHub was shut down"),
+            )
+            raise
+        except Exception as err:
+            _LOGGER.exception("Cascade %s failed unexpectedly", cascade.id)
+            if cascade.done:
+                cascade.release()
+                return
+            self._clear_transient(cascade)
+            self._end(
+                cascade,
+                CascadeStatus.FAILED,
+                CascadeError(
+                    ERROR_UNEXPECTED,
+                    f"{type(err).__name__}: {err}" if str(err) else type(err).__name__,
+                ),
+            )
+
+    async def _execute(self, cascade: Cascade) -> None:
+        cascade.status = CascadeStatus.RUNNING
+        cascade.started_at = time.time()
+        try:
+            steps = self._plan(
+                cascade.action, cascade.target, await self._driver.states()
+            )
+        except CoreError as err:
+            self._end(
+                cascade,
+                CascadeStatus.FAILED,
+                CascadeError(err.code, str(err), node=cascade.target),
+            )
+            return
+        cascade.set_steps(steps, self._topology.nodes)
+        self._emit(CascadeStarted(cascade))
+        woken: list[str] = []
+        waking = self._wake_early(cascade, woken)
+        try:
+            status, error = await self._run_steps(cascade)
+        finally:
+            if waking is not None:
+                waking.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waking
+        if status is CascadeStatus.COMPLETED and cascade.action is Action.START:
+            self._end(cascade, status)
+            return
+        reached = {c.node for c in cascade.steps if c.status is not StepStatus.PENDING}
+        left = [node for node in woken if node not in reached]
+        if cascade.action is Action.START and not left:
+            self._end(cascade, status, error)
+            return
+        self._end(cascade, status, error, release=False)
+        try:
+            await self._reevaluate(cascade, woken=left)
+        except ChannelError as err:
+            _LOGGER.warning(
+                "Could not re-evaluate the dependencies after cascade %s: %s",
+                cascade.id,
+                err.message,
+            )
+        finally:
+            cascade.release()
+
+    async def _run_steps(
+        self, cascade: Cascade
+    ) -> tuple[CascadeStatus, CascadeError | None]:
+        """Run the steps in order; return how the cascade ends."""
+        replanned = False
+        index = 0
+        while index < len(cascade.steps):
+            if cascade.cancel_reason is not None:
+                return CascadeStatus.CANCELLED, None
+            error = await self._run_step(cascade, index)
+            if error is None:
+                index += 1
+                continue
+            if not replanned and await self._replan(cascade, index, error):
+                replanned = True
+                continue
+            self._report_failure(cascade, index, error)
+            return CascadeStatus.FAILED, error
+        return CascadeStatus.COMPLETED, None
+
+    async def _replan(self, cascade: Cascade, index: int, error: CascadeError) -> bool:
+        """Re-plan once after a start step found its host unreachable.
+
+        The steps from ``index`` on are replaced by a fresh plan in which the
+        failed node's hosts count as off (their own steps then skip them if
+        they are up after all). Return whether a new plan was made.
+        """
+        cstep = cascade.steps[index]
+        node = self._topology.nodes.get(cstep.node)
+        if (
+            cascade.action is not Action.START
+            or error.code != UnreachableError.code
+            or node is None
+            or node.parent is None
+        ):
+            return False
+        states = dict(await self._driver.states())
+        for host in self._topology.ancestors(node.id):
+            states[host] = PowerState.UNKNOWN
+        try:
+            steps = plan_start(self._topology, states, cascade.target)
+        except CoreError:
+            return False
+        _LOGGER.info(
+            "Cascade %s: %s could not be reached through its host (%s);"
+            " planning again with its host woken first",
+            cascade.id,
+            cstep.name,
+            error.message,
+        )
+        self._set_activity(cstep.node, None)
+        done = cascade.steps[:index]
+        cascade.set_steps(steps, self._topology.nodes)
+        cascade.steps = [*done, *cascade.steps]
+        return True
+
+    def _wake_early(
+        self, cascade: Cascade, woken: list[str]
+    ) -> asyncio.Task[None] | None:
+        """Start waking the plan's machines in the background (if enabled).
+
+        ``woken`` receives each machine woken, as it is.
+        """
+        if not self._early_wake or cascade.action is not Action.START:
+            return None
+        in_plan = {cstep.node for cstep in cascade.steps}
+        machines = [
+            cstep.step
+            for cstep in cascade.steps
+            if cstep.step.channel is Channel.WOL
+            and not in_plan.intersection(self._topology.dependencies(cstep.node))
+        ]
+        if not machines:
+            return None
+        return asyncio.get_running_loop().create_task(
+            self._send_wakes(cascade, machines, woken),
+            name=f"wakehub_early_wake_{cascade.id}",
+        )
+
+    async def _send_wakes(
+        self, cascade: Cascade, machines: list[Step], woken: list[str]
+    ) -> None:
+        """Wake ``machines`` in order, ``early_wake_stagger`` seconds apart.
+
+        A machine whose own step has begun is left to it. A failure is only
+        logged: the machine's own step will report it.
+        """
+        for position, step in enumerate(machines):
+            if position and self._early_wake_stagger > 0:
+                await asyncio.sleep(self._early_wake_stagger)
+            cstep = next(c for c in cascade.steps if c.node == step.node)
+            if cstep.status is not StepStatus.PENDING:
+                continue
+            try:
+                if await self._driver.execute(step):
+                    woken.append(step.node)
+                    self._marks.add(step.node)
+            except ChannelError as err:
+                _LOGGER.info("Early wake of %s failed: %s", cstep.name, err.message)
+
+    async def _run_step(self, cascade: Cascade, index: int) -> CascadeError | None:
+        """Run one step; return its error, or ``None`` when it succeeded.
+
+        A failure is reported by the caller (:meth:`_report_failure`), once it
+        knows that no re-plan follows.
+        """
+        cstep = cascade.steps[index]
+        step = cstep.step
+        total = len(cascade.steps)
+        cstep.status = StepStatus.RUNNING
+        cstep.started_at = time.time()
+        cstep.detail = self._command_detail(step)
+        self._set_activity(
+            step.node,
+            NodeActivity(
+                PowerState.STARTING
+                if step.action is Action.START
+                else PowerState.STOPPING,
+                cascade.id,
+            ),
+        )
+        self._emit(
+            StepChanged(
+                cascade, StepEventKind.STARTED, index, total, cstep, cstep.detail
+            )
+        )
+        needs = self._needs(cascade.steps, index)
+        goal = PowerState.ON if step.action is Action.START else PowerState.OFF
+        skipped = False
+        timeout = 0.0
+        try:
+            timeout = await self._driver.step_timeout(step.node, step.action)
+            async with asyncio.timeout(timeout):
+                skipped = not await self._driver.execute(step)
+                if not skipped:
+                    self._driver.request_refresh(step.node)
+                await self._wait_ready(cascade, index, needs)
+        except TimeoutError:
+            error = CascadeError(
+                ERROR_TIMEOUT,
+                f"{cstep.name} was not {'up' if goal is PowerState.ON else 'down'}"
+                f" after {timeout:g} s ({cstep.detail})",
+                node=step.node,
+                step=index,
+            )
+        except ChannelError as err:
+            error = CascadeError(err.code, err.message, node=step.node, step=index)
+        else:
+            if step.action is Action.STOP:
+                self._marks.discard(step.node)
+            elif not skipped and step.reason.kind is not ReasonKind.TARGET:
+                self._marks.add(step.node)
+            cstep.status = StepStatus.SKIPPED if skipped else StepStatus.DONE
+            cstep.detail = None
+            cstep.finished_at = time.time()
+            self._set_activity(step.node, None)
+            self._driver.request_refresh(step.node)
+            kind = StepEventKind.SKIPPED if skipped else StepEventKind.DONE
+            self._emit(StepChanged(cascade, kind, index, total, cstep))
+            return None
+        return error
+
+    def _report_failure(
+        self, cascade: Cascade, index: int, error: CascadeError
+    ) -> None:
+        """Mark the step failed, its node in error, and tell the listeners."""
+        cstep = cascade.steps[index]
+        cstep.status = StepStatus.FAILED
+        cstep.error = error
+        cstep.finished_at = time.time()
+        self._set_activity(
+            cstep.node,
+            NodeActivity(PowerState.ERROR, cascade.id, error.code, error.message),
+        )
+        self._emit(
+            StepChanged(
+                cascade,
+                StepEventKind.FAILED,
+                index,
+                len(cascade.steps),
+                cstep,
+                f"{cstep.name}: {error.message}",
+            )
+        )
+
+    async def _wait_ready(
+        self, cascade: Cascade, index: int, needs: frozenset[Capability]
+    ) -> None:
+        """Check until the step's node is ready (the caller bounds the time).
+
+        The first check goes right after the command; the waits between
+        checks then grow (:func:`~.readiness.backoff`), and the checks sent
+        to one host stay under the limiter's rate.
+        """
+        cstep = cascade.steps[index]
+        step = cstep.step
+        host = self._request_host(step.node)
+        waits = backoff(self._poll_interval)
+        announced = False
+        while True:
+            await self._limiter.acquire(host, 1 + len(needs))
+            if await self._driver.is_ready(step.node, action=step.action, needs=needs):
+                return
+            if not announced:
+                announced = True
+                cstep.detail = self._wait_detail(cstep, needs)
+                self._emit(
+                    StepChanged(
+                        cascade,
+                        StepEventKind.WAITING,
+                        index,
+                        len(cascade.steps),
+                        cstep,
+                        cstep.detail,
+                        waiting_for=min(needs) if needs else None,
+                    )
+                )
+            self._driver.request_refresh(step.node)
+            await asyncio.sleep(next(waits))
+
+    def _request_host(self, node_id: str) -> str:
+        """Where a node's readiness checks go: its host's API, or itself."""
+        node = self._topology.nodes.get(node_id)
+        if node is None or node.parent is None:
+            return node_id
+        return node.parent
+
+    def _needs(self, steps: list[CascadeStep], index: int) -> frozenset[Capability]:
+        """Return the APIs of a start step's node that later steps go through."""
+        step = steps[index].step
+        if step.action is not Action.START:
+            return frozenset()
+        nodes = self._topology.nodes
+        needs: set[Capability] = set()
+        for later in steps[index + 1 :]:
+            child = nodes.get(later.node)
+            if child is not None and child.parent == step.node:
+                needs.add(
+                    Capability.DOCKER
+                    if child.kind is NodeKind.CONTAINER
+                    else Capability.PROXMOX
+                )
+        return frozenset(needs)

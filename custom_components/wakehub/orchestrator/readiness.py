@@ -1,0 +1,89 @@
+"""When to check a node's readiness again, and how often a host may be asked.
+
+A step checks its node right after the command returns (a Proxmox command
+returns once its task has completed), then again after a delay that starts
+at :data:`FIRST_DELAY` of the orchestrator's poll interval (0.1 s of 1 s)
+and grows by :data:`BACKOFF` up to the poll interval: a node that is up at
+once is seen within a tenth of a second, and a machine that takes a minute
+to boot costs about one check a second.
+
+Those checks go to the node's host (its Proxmox or Docker API) or to the
+node itself (a machine's probe, a guest's service port). :class:`HostLimiter`
+keeps them to at most :data:`MAX_REQUESTS_PER_SECOND` per host over any
+second of a cascade. See ``docs/design.md``, "Readiness".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+import time
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterator
+
+FIRST_DELAY: Final = 0.1
+"""The wait between the first readiness check and the second, as a share of
+the poll interval (0.1 s of the default 1 s)."""
+
+BACKOFF: Final = 1.5
+"""How much each wait grows over the previous one, up to the poll interval."""
+
+MAX_REQUESTS_PER_SECOND: Final = 5.0
+"""The readiness requests a cascade may send one host in any second."""
+
+
+def backoff(longest: float) -> Iterator[float]:
+    """Yield the waits between readiness checks, growing up to ``longest``.
+
+    For ``longest`` 1 s: ``0.1, 0.15, 0.225, ..., 1.0, 1.0, ...``. A shorter
+    poll interval (a test's scaled time) scales them all.
+    """
+    delay = longest * FIRST_DELAY
+    while True:
+        yield delay
+        delay = min(delay * BACKOFF, longest)
+
+
+class HostLimiter:
+    """At most ``rate`` requests per host in any sliding ``window`` seconds.
+
+    :meth:`acquire` waits, when needed, until the host's oldest request of
+    the last window is a window old. The window is a second; the
+    orchestrator scales it with its poll interval, so that tests running at
+    a faster clock keep the same proportions. ``clock`` and ``sleep`` are the
+    monotonic clock and the wait, replaceable by a test's fake time.
+    """
+
+    def __init__(
+        self,
+        rate: float = MAX_REQUESTS_PER_SECOND,
+        *,
+        window: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        """Allow ``rate`` requests per ``window`` seconds and per host."""
+        self._rate = max(1, int(rate))
+        self._window = window
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: dict[str, deque[float]] = {}
+
+    async def acquire(self, host: str, requests: int = 1) -> None:
+        """Wait until ``host`` may receive ``requests`` more, and count them."""
+        sent = self._sent.setdefault(host, deque())
+        for _ in range(min(requests, self._rate)):
+            while True:
+                now = self._clock()
+                while sent and now - sent[0] >= self._window:
+                    sent.popleft()
+                if len(sent) < self._rate:
+                    break
+                await self._sleep(sent[0] + self._window - now)
+            sent.append(now)
+
+    def forget(self) -> None:
+        """Drop every count (between cascades)."""
+        self._sent.clear()

@@ -1,0 +1,353 @@
+"""Time to ready: early wake, the re-plan of a host gone away, the request rate.
+
+On the in-memory driver, with scaled time: the assertions are on the order
+and the number of commands and checks, or on lower bounds of the waits,
+never on how fast a loaded machine runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from itertools import islice, pairwise
+from typing import TYPE_CHECKING
+
+import pytest
+
+from custom_components.wakehub.channels.errors import ApiError, UnreachableError
+from custom_components.wakehub.core import PowerState, Step, Verdict
+from custom_components.wakehub.orchestrator import (
+    CascadeStatus,
+    Orchestrator,
+    OrchestratorEvent,
+    Reevaluated,
+)
+from custom_components.wakehub.orchestrator.readiness import (
+    MAX_REQUESTS_PER_SECOND,
+    HostLimiter,
+    backoff,
+)
+from tests.core.reference import ID, NAME, build_reference_topology, states_of
+
+from .memory_driver import InMemoryDriver
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping
+
+    from custom_components.wakehub.core import Topology
+
+POLL = 0.01
+"""The scaled poll interval: a second of real time is POLL seconds here."""
+
+_CREATED: list[Orchestrator] = []
+
+
+class TimedDriver(InMemoryDriver):
+    """Records the loop time of each command; ``stale`` overrides the poll.
+
+    ``stale`` maps a node to the state the *polled* states report (a poll
+    that has not caught up with the node going down); commands and
+    readiness use the live ``states_``. ``unreachable_once`` holds nodes
+    whose first command finds their host unreachable.
+    """
+
+    def __init__(self, topology: Topology, states: dict[str, PowerState]) -> None:
+        """Everything ``states`` says, no stale poll, a short delay."""
+        super().__init__(topology, states, delay=POLL, timeout=2.0)
+        self.times: list[tuple[str, float]] = []
+        self.stale: dict[str, PowerState] = {}
+        self.unreachable_once: set[str] = set()
+
+    async def states(self) -> Mapping[str, PowerState]:
+        """The live states, with the stale ones on top."""
+        return {**self.states_, **self.stale}
+
+    async def execute(self, step: Step) -> bool:
+        """Record the time, then fail once for ``unreachable_once``."""
+        self.times.append((step.node, asyncio.get_running_loop().time()))
+        if step.node in self.unreachable_once:
+            self.unreachable_once.discard(step.node)
+            self.log.append((step.node, str(step.action)))
+            raise UnreachableError("cannot reach Machine1's Proxmox API")
+        return await super().execute(step)
+
+
+def _make(
+    on: tuple[str, ...] = (),
+    *,
+    early_wake: bool = True,
+    stagger: float = 0.0,
+    topology: Topology | None = None,
+) -> tuple[Orchestrator, TimedDriver, list[OrchestratorEvent]]:
+    topology = topology or build_reference_topology()
+    driver = TimedDriver(topology, states_of(on))
+    orchestrator = Orchestrator(
+        topology,
+        driver,
+        poll_interval=POLL,
+        early_wake=early_wake,
+        early_wake_stagger=stagger,
+    )
+    events: list[OrchestratorEvent] = []
+    orchestrator.add_listener(events.append)
+    _CREATED.append(orchestrator)
+    return orchestrator, driver, events
+
+
+@pytest.fixture(autouse=True)
+async def _shutdown_orchestrators() -> AsyncIterator[None]:
+    yield
+    while _CREATED:
+        await _CREATED.pop().async_shutdown()
+
+
+def _log(driver: InMemoryDriver) -> list[str]:
+    return [NAME[node] for node, _action in driver.log]
+
+
+# -- early wake ------------------------------------------------------------------
+
+
+async def test_without_early_wake_machines_wake_in_plan_order() -> None:
+    """The default: one command at a time, Machine1 only after Jellyfin."""
+    orchestrator, driver, _ = _make(early_wake=False)
+    cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert _log(driver) == [
+        "NAS",
+        "Machine2",
+        "Jellyfin",
+        "Machine1",
+        "VM-Docker",
+        "sandbox",
+    ]
+    assert driver.max_in_flight == 1
+
+
+async def test_early_wake_sends_every_machine_first() -> None:
+    """The plan's three machines are woken at the start, in plan order; the
+    other commands keep their order, one at a time. (A machine's own step
+    may send its magic packet again if it is still booting: harmless.)"""
+    orchestrator, driver, _ = _make()
+    cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    log = _log(driver)
+    machines = {"NAS", "Machine2", "Machine1"}
+    assert log[:3] == ["NAS", "Machine2", "Machine1"]
+    assert [name for name in log if name not in machines] == [
+        "Jellyfin",
+        "VM-Docker",
+        "sandbox",
+    ]
+    assert [c.name for c in cascade.steps] == [
+        "NAS",
+        "Machine2",
+        "Jellyfin",
+        "Machine1",
+        "VM-Docker",
+        "sandbox",
+    ]
+    # Machine1 was up by the time its step came: the step was skipped.
+    assert {c.name: str(c.status) for c in cascade.steps}["Machine1"] == "skipped"
+    # Woken for sandbox: the machines carry the "started for a dependent" mark.
+    assert {ID["NAS"], ID["Machine1"], ID["Machine2"]} <= (
+        orchestrator.started_for_dependents
+    )
+
+
+async def test_early_wake_skips_a_machine_whose_dependency_is_in_the_plan() -> None:
+    """Machine1 depends on the NAS, which is off: it waits for its turn."""
+    topology = build_reference_topology()
+    topology.add_dependency(ID["Machine1"], ID["NAS"])
+    orchestrator, driver, _ = _make(topology=topology)
+    cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert _log(driver) == [
+        "NAS",
+        "Machine2",
+        "Jellyfin",
+        "Machine1",
+        "VM-Docker",
+        "sandbox",
+    ]
+
+
+async def test_early_wake_with_the_dependency_already_up() -> None:
+    """Machine1 depends on the NAS, which is on: Machine1 is woken early."""
+    topology = build_reference_topology()
+    topology.add_dependency(ID["Machine1"], ID["NAS"])
+    orchestrator, driver, _ = _make(("NAS",), topology=topology)
+    cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert _log(driver)[:2] == ["Machine2", "Machine1"]
+
+
+async def test_early_wake_stagger_spaces_the_magic_packets() -> None:
+    """With a stagger, each early wake comes at least that long after the
+    previous one (the steps meanwhile go on: Machine2's wake is the second)."""
+    stagger = 5 * POLL
+    orchestrator, driver, _ = _make(stagger=stagger)
+    driver.delay = 20 * POLL  # every boot outlasts the stagger
+    cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    wakes = [
+        (NAME[node], at)
+        for node, at in driver.times
+        if NAME[node] in {"NAS", "Machine2", "Machine1"}
+    ]
+    # The NAS's own step sends its wake; the wake task leaves the NAS to it
+    # and wakes Machine2 and then Machine1, a stagger apart.
+    machine2 = next(at for name, at in wakes if name == "Machine2")
+    machine1 = next(at for name, at in wakes if name == "Machine1")
+    nas = next(at for name, at in wakes if name == "NAS")
+    assert machine2 - nas >= stagger * 0.99
+    assert machine1 - machine2 >= stagger * 0.99
+
+
+async def test_failed_cascade_after_early_wake_proposes_the_woken_machines() -> None:
+    """Jellyfin's start fails: Machine1, woken early and never reached, goes
+    to the re-evaluation, which proposes its shutdown (machines ask first)."""
+    orchestrator, driver, events = _make()
+    driver.errors[ID["Jellyfin"]] = ApiError("Jellyfin's config is locked")
+    cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
+    assert cascade.status is CascadeStatus.FAILED
+    assert "Machine1" in _log(driver)
+    reevaluated = [e for e in events if isinstance(e, Reevaluated)]
+    assert len(reevaluated) == 1
+    assert reevaluated[0].cascade is cascade
+    verdicts = {NAME[d.node]: d.verdict for d in reevaluated[0].decisions}
+    assert verdicts == {"Machine1": Verdict.CONFIRM}
+    assert cascade.reevaluation is not None
+    assert [entry["name"] for entry in cascade.reevaluation] == ["Machine1"]
+
+
+async def test_cancelled_cascade_after_early_wake_proposes_the_woken_machines() -> None:
+    """A stop of the NAS cancels the start of sandbox at its next step: the
+    machines it woke early and never reached are proposed for shutdown."""
+    orchestrator, driver, events = _make()
+    driver.delay = 5 * POLL  # the NAS's boot: time to send the stop
+    start = await orchestrator.async_start(ID["sandbox"])
+    while not driver.log:
+        await asyncio.sleep(POLL)
+    stop = await orchestrator.async_stop(ID["NAS"])
+    await start.wait()
+    await stop.wait()
+    assert start.status is CascadeStatus.CANCELLED
+    reevaluated = [e for e in events if isinstance(e, Reevaluated)]
+    decisions = {
+        NAME[d.node]: d.verdict
+        for event in reevaluated
+        if event.cascade is start
+        for d in event.decisions
+    }
+    assert decisions == {"Machine2": Verdict.CONFIRM, "Machine1": Verdict.CONFIRM}
+    # Nothing but the woken machines and the NAS's own step was started.
+    assert set(_log(driver)) == {"NAS", "Machine2", "Machine1"}
+
+
+async def test_completed_cascade_after_early_wake_reevaluates_nothing() -> None:
+    """Every woken machine was reached: no re-evaluation, nothing proposed."""
+    orchestrator, _driver, events = _make()
+    cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert not [e for e in events if isinstance(e, Reevaluated)]
+    assert cascade.reevaluation is None
+
+
+# -- a host gone away ------------------------------------------------------------
+
+
+async def test_unreachable_host_replans_once_and_wakes_it() -> None:
+    """The poll still says Machine1 is on; VM-Docker's start finds its
+    Proxmox API unreachable, so the cascade plans again with Machine1 off:
+    Machine1 is woken, then VM-Docker starts."""
+    orchestrator, driver, _ = _make(early_wake=False)
+    driver.stale[ID["Machine1"]] = PowerState.ON
+    driver.unreachable_once.add(ID["VM-Docker"])
+    cascade = await (await orchestrator.async_start(ID["VM-Docker"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED, cascade.error
+    assert _log(driver) == ["VM-Docker", "Machine1", "VM-Docker"]
+    assert [c.name for c in cascade.steps] == ["Machine1", "VM-Docker"]
+    assert driver.states_[ID["VM-Docker"]] is PowerState.ON
+
+
+async def test_unreachable_host_twice_is_reported() -> None:
+    """Still unreachable after the re-plan: the failure is reported, with
+    no third attempt."""
+    orchestrator, driver, _ = _make(early_wake=False)
+    driver.stale[ID["Machine1"]] = PowerState.ON
+    driver.errors[ID["VM-Docker"]] = UnreachableError("no route to host")
+    cascade = await (await orchestrator.async_start(ID["VM-Docker"])).wait()
+    assert cascade.status is CascadeStatus.FAILED
+    assert cascade.error is not None
+    assert cascade.error.code == "unreachable"
+    assert _log(driver) == ["VM-Docker", "Machine1", "VM-Docker"]
+
+
+async def test_other_failures_do_not_replan() -> None:
+    """A refused command is reported at once: only an unreachable host
+    re-plans."""
+    orchestrator, driver, _ = _make(("Machine1",), early_wake=False)
+    driver.errors[ID["VM-Docker"]] = ApiError("permission denied")
+    cascade = await (await orchestrator.async_start(ID["VM-Docker"])).wait()
+    assert cascade.status is CascadeStatus.FAILED
+    assert _log(driver) == ["VM-Docker"]
+
+
+# -- readiness and the request rate ----------------------------------------------
+
+
+def test_backoff_starts_at_a_tenth_and_grows_to_the_poll_interval() -> None:
+    """0.1 s first, never shrinking, capped at the poll interval."""
+    waits = list(islice(backoff(1.0), 12))
+    assert waits[0] == pytest.approx(0.1)
+    assert all(a <= b for a, b in pairwise(waits))
+    assert waits[-1] == 1.0
+    assert list(islice(backoff(0.01), 12)) == pytest.approx([w / 100 for w in waits])
+
+
+async def test_limiter_keeps_a_host_under_five_requests_a_second() -> None:
+    """On a fake clock: 30 requests to one host spread over 6 seconds; any
+    sliding second holds at most 5; another host is not held up."""
+    now = 0.0
+
+    async def sleep(seconds: float) -> None:
+        nonlocal now
+        now += seconds
+
+    limiter = HostLimiter(clock=lambda: now, sleep=sleep)
+    times: list[float] = []
+    for _ in range(30):
+        await limiter.acquire("machine1")
+        times.append(now)
+    for start in times:
+        assert sum(start <= t < start + 1.0 for t in times) <= MAX_REQUESTS_PER_SECOND
+    assert times[-1] == pytest.approx(5.0)
+    before = now
+    await limiter.acquire("machine2", 3)
+    assert now == before
+
+
+async def test_readiness_checks_of_a_slow_boot_respect_the_rate() -> None:
+    """A machine that takes 40 poll intervals to boot: its checks begin right
+    after the command, and no window of one (scaled) second holds more than
+    five of them."""
+    orchestrator, driver, _ = _make(early_wake=False)
+    driver.delay = 40 * POLL
+    checks: list[float] = []
+    is_ready = driver.is_ready
+
+    async def timed_is_ready(node_id: str, **kwargs: object) -> bool:
+        checks.append(asyncio.get_running_loop().time())
+        return await is_ready(node_id, **kwargs)  # type: ignore[arg-type]
+
+    driver.is_ready = timed_is_ready  # type: ignore[method-assign]
+    cascade = await (await orchestrator.async_start(ID["NAS"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    sent = driver.times[0][1]
+    # The first check follows the command at once (well within a tenth).
+    assert checks[0] - sent < 0.1 * POLL + 0.05
+    for start in checks:
+        in_window = sum(start <= t < start + POLL * 0.999 for t in checks)
+        assert in_window <= MAX_REQUESTS_PER_SECOND
+    # A boot of 40 "seconds" takes about one check a second, not one per tenth.
+    assert len(checks) <= 40 + 10
