@@ -127,16 +127,16 @@ class OrchestratorBase:
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         started_for_dependents: Iterable[str] = (),
-        early_wake: bool = False,
-        early_wake_stagger: float = 0.0,
+        early_wake: Mapping[str, float] | None = None,
         max_requests_per_second: float = MAX_REQUESTS_PER_SECOND,
     ) -> None:
         """Create an idle orchestrator over ``topology``.
 
         ``started_for_dependents`` restores the marks of the nodes a previous
         run started for a dependent (see :attr:`started_for_dependents`).
-        ``early_wake`` wakes the machines of a start plan at its start,
-        ``early_wake_stagger`` seconds apart (see :mod:`.execution`);
+        ``early_wake`` maps each machine that may be woken at the start of a
+        start cascade to its stagger, the seconds to wait after the previous
+        early wake (see :mod:`.execution`);
         ``max_requests_per_second`` bounds the readiness checks per host
         (per ``poll_interval``, a second by default).
         """
@@ -144,8 +144,7 @@ class OrchestratorBase:
         self._marks: set[str] = set(started_for_dependents)
         self._driver = driver
         self._poll_interval = poll_interval
-        self._early_wake = early_wake
-        self._early_wake_stagger = early_wake_stagger
+        self._early_wake: dict[str, float] = dict(early_wake or {})
         # Per second at the default poll interval of a second.
         self._limiter = HostLimiter(max_requests_per_second, window=poll_interval)
         self._queue: deque[Cascade] = deque()
@@ -156,10 +155,9 @@ class OrchestratorBase:
         self._history: deque[Cascade] = deque(maxlen=HISTORY_SIZE)
         self._closed = False
 
-    def set_early_wake(self, enabled: bool, stagger: float = 0.0) -> None:
-        """Turn the early wake of machines on or off (from the next cascade)."""
-        self._early_wake = enabled
-        self._early_wake_stagger = stagger
+    def set_early_wake(self, machines: Mapping[str, float]) -> None:
+        """The machines woken early, with their staggers (from the next cascade)."""
+        self._early_wake = dict(machines)
 
     # -- state ---------------------------------------------------------------
 

@@ -21,11 +21,12 @@ A host gone away
     once, from fresh states with that step's hosts counted as off, so that
     the host is woken first; a second such failure is reported.
 
-Early wake (opt-in)
-    With ``early_wake``, a start cascade first sends the Wake-on-LAN of every
-    machine of its plan whose own dependencies are already met (none of
-    them is in the plan), ``early_wake_stagger`` seconds apart, in the
-    background: the machines boot while the sequence goes on. Every other
+Early wake (opt-in, per machine)
+    A start cascade first sends, in the background, the Wake-on-LAN of every
+    machine of its plan that opted in (``early_wake``) and whose own
+    dependencies are already met (none of them is in the plan), in plan
+    order, each one its stagger after the previous one: the machines boot
+    while the sequence goes on. Every other
     command stays one at a time, in plan order; a machine's own step then
     finds it booting, or up, and waits for it as usual. When the cascade
     fails or is cancelled, the machines it woke and never reached go to the
@@ -126,12 +127,13 @@ class CascadeExecution(Reevaluation):
                 waking.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await waking
-        if status is CascadeStatus.COMPLETED and cascade.action is Action.START:
-            self._end(cascade, status)
-            return
+        # A completed stop re-evaluates what it stopped; a start that ended
+        # early, the machines it woke early and never reached.
         reached = {c.node for c in cascade.steps if c.status is not StepStatus.PENDING}
         left = [node for node in woken if node not in reached]
-        if cascade.action is Action.START and not left:
+        if (cascade.action is Action.START and not left) or (
+            cascade.action is Action.STOP and status is not CascadeStatus.COMPLETED
+        ):
             self._end(cascade, status, error)
             return
         self._end(cascade, status, error, release=False)
@@ -216,6 +218,7 @@ class CascadeExecution(Reevaluation):
             cstep.step
             for cstep in cascade.steps
             if cstep.step.channel is Channel.WOL
+            and cstep.node in self._early_wake
             and not in_plan.intersection(self._topology.dependencies(cstep.node))
         ]
         if not machines:
@@ -228,14 +231,15 @@ class CascadeExecution(Reevaluation):
     async def _send_wakes(
         self, cascade: Cascade, machines: list[Step], woken: list[str]
     ) -> None:
-        """Wake ``machines`` in order, ``early_wake_stagger`` seconds apart.
+        """Wake ``machines`` in order, each its stagger after the previous one.
 
         A machine whose own step has begun is left to it. A failure is only
         logged: the machine's own step will report it.
         """
         for position, step in enumerate(machines):
-            if position and self._early_wake_stagger > 0:
-                await asyncio.sleep(self._early_wake_stagger)
+            stagger = self._early_wake.get(step.node, 0.0)
+            if position and stagger > 0:
+                await asyncio.sleep(stagger)
             cstep = next(c for c in cascade.steps if c.node == step.node)
             if cstep.status is not StepStatus.PENDING:
                 continue
