@@ -461,3 +461,59 @@ def test_plans_are_repeatable_and_use_every_reason(topology: Topology) -> None:
     # A start and a stop reason about the same node differ in kind.
     kinds = {step.reason.kind for step in stops + starts}
     assert kinds == set(ReasonKind)
+
+
+def test_plans_follow_every_change_of_the_topology() -> None:
+    """The walk tables are built once per version of the topology: a plan
+    made after a change (an edge added or removed, a node replaced or
+    removed) sees it."""
+    topology = build_reference_topology()
+    off = states_of()
+    assert names(s.node for s in plan_start(topology, off, ID["plex"])) == [
+        "NAS",
+        "Machine1",
+        "VM-Docker",
+        "plex",
+    ]
+    topology.add_dependency(ID["plex"], ID["Jellyfin"])
+    assert names(s.node for s in plan_start(topology, off, ID["plex"])) == [
+        "NAS",
+        "Machine2",
+        "Jellyfin",
+        "Machine1",
+        "VM-Docker",
+        "plex",
+    ]
+    topology.remove_dependency(ID["plex"], ID["NAS"])
+    on = states_of(["NAS", "Machine1", "Machine2", "Jellyfin", "VM-Docker", "plex"])
+    assert names(s.node for s in plan_stop(topology, on, ID["Jellyfin"])) == [
+        "plex",
+        "Jellyfin",
+    ]
+    topology.remove_node(ID["VM-Docker"])
+    assert names(s.node for s in plan_stop(topology, on, ID["Jellyfin"])) == [
+        "Jellyfin"
+    ]
+    nas = topology.node(ID["NAS"])
+    topology.replace_node(dataclasses.replace(nas, shutdown_channel=Channel.SSH))
+    assert plan_stop(topology, on, ID["NAS"])[-1].channel is Channel.SSH
+
+
+def test_reevaluate_judges_machines_woken_early() -> None:
+    """Machines a failed start woke early are candidates even while their
+    poll still says off: a machine asks first, a guest-less machine that
+    does not ask is stopped when WakeHub started it."""
+    topology = build_reference_topology()
+    pi = topology.node(ID["RaspberryPi"])
+    topology.replace_node(dataclasses.replace(pi, confirm_shutdown=False))
+    decisions = reevaluate(
+        topology,
+        states_of(),
+        (),
+        started_for_dependents={ID["Machine1"], ID["RaspberryPi"]},
+        woken=[ID["Machine1"], ID["RaspberryPi"]],
+    )
+    assert [(d.node, d.verdict) for d in decisions] == [
+        (ID["Machine1"], Verdict.CONFIRM),
+        (ID["RaspberryPi"], Verdict.STOP),
+    ]

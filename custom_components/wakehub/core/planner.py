@@ -150,19 +150,19 @@ def plan_stop(
     return [step for step in walk if states.get(step.node, off) != off]
 
 
-def _start_steps(view: TopologyView) -> dict[str, list[Step]]:
+def _start_steps(view: TopologyView) -> dict[str, tuple[Step, ...]]:
     """For each node, the start steps of what it needs, as the walk pops them."""
     return _steps(view.start_table(), Action.START, ReasonKind.HOST)
 
 
-def _stop_steps(view: TopologyView) -> dict[str, list[Step]]:
+def _stop_steps(view: TopologyView) -> dict[str, tuple[Step, ...]]:
     """For each node, the stop steps of what needs it, as the walk pops them."""
     return _steps(view.stop_table(), Action.STOP, ReasonKind.HOSTED)
 
 
 def _steps(
     table: WalkTable, action: Action, hosting_kind: ReasonKind
-) -> dict[str, list[Step]]:
+) -> dict[str, tuple[Step, ...]]:
     """Turn a walk table into steps: one per edge, with its reason.
 
     The edges leaving one node share its two reasons (reached through the
@@ -171,14 +171,14 @@ def _steps(
     other_kind = (
         ReasonKind.DEPENDENCY if action is Action.START else ReasonKind.DEPENDENT
     )
-    steps: dict[str, list[Step]] = {}
+    steps: dict[str, tuple[Step, ...]] = {}
     for via, entries in table.items():
         hosting_reason = Reason(hosting_kind, via)
         other_reason = Reason(other_kind, via)
-        steps[via] = [
+        steps[via] = tuple(
             Step(node, action, channel, hosting_reason if hosting else other_reason)
             for node, _via, hosting, channel in entries
-        ]
+        )
     return steps
 
 

@@ -34,8 +34,9 @@ in a stop walk) rather than through a dependency; ``channel`` is the node's
 start channel in a start walk and its stop channel in a stop walk.
 """
 
-WalkTable = dict[str, list[WalkEntry]]
-"""For each node, the entries a walk pushes from it, last visited first."""
+WalkTable = dict[str, tuple[WalkEntry, ...]]
+"""For each node, the entries a walk pushes from it, last visited first (a
+tuple: its items sit in the tuple itself, one memory read fewer than a list)."""
 
 
 def post_order[E: tuple[Any, ...]](
@@ -273,7 +274,7 @@ class TopologyView:
             if parent is not None and (node_id, parent) not in self._edges:
                 entries.append((parent, node_id, True, nodes[parent].start_channel))
             entries.reverse()
-            table[node_id] = entries
+            table[node_id] = tuple(entries)
         return table
 
     def _build_stop_table(self) -> WalkTable:
@@ -294,7 +295,7 @@ class TopologyView:
                 if nodes[dependent].parent != node_id
             )
             entries.reverse()
-            table[node_id] = entries
+            table[node_id] = tuple(entries)
         return table
 
 
