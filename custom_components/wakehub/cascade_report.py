@@ -170,6 +170,10 @@ class CascadeReporter:
             self._hub.marker.save(marker_of(cascade, event.index))
         if event.kind is StepEventKind.WAITING:
             return
+        if event.reached is not None and (
+            coordinator := self._hub.coordinator_of(cstep.node)
+        ):
+            coordinator.async_set_reached(cstep.node, event.reached)
         self.hass.bus.async_fire(
             EVENT_CASCADE_STEP,
             {

@@ -115,6 +115,11 @@ CONF_BROADCAST_PORT: Final = "broadcast_port"
 CONF_PROBE_PORT: Final = "probe_port"
 CONF_PROBE_PORTS: Final = "probe_ports"
 CONF_WOL_INTERFACE: Final = "wol_interface"
+# Wake this machine at the start of a cascade that needs it (opt-in), this
+# many seconds after the previous early wake.
+CONF_EARLY_WAKE: Final = "early_wake"
+CONF_EARLY_WAKE_STAGGER: Final = "early_wake_stagger"
+STAGGER_MAX: Final = 600
 CONF_SSH: Final = "ssh"
 # Set when the machine was saved while powered off: the SSH host key is still
 # to be pinned (trust on first use) and the credentials verified at the first

@@ -39,8 +39,12 @@ from homeassistant.util.hass_dict import HassKey
 from .availability import async_check_unavailable_dependencies, unavailable_refusal
 from .cascade_report import CascadeReporter
 from .const import (
+    CONF_EARLY_WAKE,
+    CONF_EARLY_WAKE_STAGGER,
+    CONF_MACHINE,
     CONF_PROPOSAL_EXPIRY,
     DOMAIN,
+    STAGGER_MAX,
 )
 from .core.errors import CoreError, UnknownNodeError
 from .core.topology import Topology
@@ -108,6 +112,20 @@ def _translated_request_errors(node_id: str) -> Iterator[None]:
         raise HomeAssistantError(
             translation_domain=DOMAIN, translation_key="orchestrator_closed"
         ) from err
+
+
+def _early_wake(entries: Iterable[WakeHubConfigEntry]) -> dict[str, float]:
+    """The machines that opted in to early wake, with their stagger (seconds)."""
+    machines: dict[str, float] = {}
+    for entry in entries:
+        settings = entry.options.get(CONF_MACHINE) or {}
+        if settings.get(CONF_EARLY_WAKE) is True:
+            stagger = settings.get(CONF_EARLY_WAKE_STAGGER)
+            valid = isinstance(stagger, int | float) and 0 <= stagger <= STAGGER_MAX
+            machines[entry.runtime_data.coordinator.machine_id] = (
+                float(stagger) if valid else 0.0
+            )
+    return machines
 
 
 class WakeHubHub:
@@ -251,6 +269,7 @@ class WakeHubHub:
             if owner not in self.entries
         }
         self.orchestrator.update_topology(built.topology)
+        self.orchestrator.set_early_wake(_early_wake(self.entries.values()))
         async_check_unavailable_dependencies(
             self.hass, built.topology, self._unavailable
         )

@@ -61,6 +61,9 @@ class StepChanged:
     step: CascadeStep
     detail: str | None = None
     waiting_for: Capability | None = None
+    reached: PowerState | None = None
+    """For a done or skipped step, the state the node reached (ON or OFF):
+    the glue shows it at once, before the next poll confirms it."""
 
 
 @dataclass(frozen=True, slots=True)

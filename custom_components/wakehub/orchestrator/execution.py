@@ -305,10 +305,12 @@ class CascadeExecution(Reevaluation):
             cstep.status = StepStatus.SKIPPED if skipped else StepStatus.DONE
             cstep.detail = None
             cstep.finished_at = time.time()
+            kind = StepEventKind.SKIPPED if skipped else StepEventKind.DONE
+            # The reached state first, then the activity goes: a listener
+            # never shows the poll from before the step in between.
+            self._emit(StepChanged(cascade, kind, index, total, cstep, reached=goal))
             self._set_activity(step.node, None)
             self._driver.request_refresh(step.node)
-            kind = StepEventKind.SKIPPED if skipped else StepEventKind.DONE
-            self._emit(StepChanged(cascade, kind, index, total, cstep))
             return None
         return error
 
