@@ -1067,6 +1067,10 @@ class ProxmoxHost:
         ``TaskFailedError`` carrying its ``exitstatus``.
         """
         node = upid.split(":")[1] if upid.count(":") >= 8 else self.config.node
+        # A task often ends within a second: look again after a fifth of the
+        # poll interval, then back off to it (with the command, at most 5
+        # requests in the first second).
+        delay = self.task_poll_interval / 5
         try:
             async with asyncio.timeout(max_wait or self.task_timeout):
                 while True:
@@ -1078,7 +1082,8 @@ class ProxmoxHost:
                         if _task_succeeded(exitstatus):
                             return
                         raise TaskFailedError(exitstatus or "task failed")
-                    await asyncio.sleep(self.task_poll_interval)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 1.5, self.task_poll_interval)
         except TimeoutError as err:
             raise ChannelTimeoutError(f"task {upid} did not finish in time") from err
 
