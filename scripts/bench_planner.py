@@ -11,8 +11,9 @@ graph is a DAG with one chain running through every node) and times, with
   depends on it, so its plan holds the whole graph too;
 * ``Topology.from_parts`` on the same nodes and edges (the bulk load the
   orchestrator uses), next to the time of adding them one by one ("build");
-* a start plan on a fresh copy of the topology ("cold"), to show that
-  nothing is cached between plans;
+* a start plan on a fresh copy of the topology ("cold"): the first plan
+  after a change, which also builds the tables the plans walk (once per
+  version of the topology; the start and stop columns reuse them);
 * a control: a plain linear pass over the same nodes (see :func:`_control`).
 
 How each timing is taken:
