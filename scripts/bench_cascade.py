@@ -91,6 +91,7 @@ class Result:
     overheads: dict[str, float] = field(default_factory=dict)
     lags: dict[str, float] = field(default_factory=dict)
     commands: list[tuple[str, str]] = field(default_factory=list)
+    endpoints: dict[str, Any] = field(default_factory=dict)
     critical_path: float = 0.0
     max_rate: float = 0.0
     busiest: str = "-"
@@ -107,11 +108,17 @@ class Row:
 
 
 def _simulated(ready: dict[str, Any], name: str, action: str, delays: dict) -> float:
-    """The simulated delay of one step (a healthy container waits twice)."""
+    """The simulated delay of one step.
+
+    A healthy container waits twice (running, then healthy); a guest's start
+    is Proxmox's start task, then its OS's boot until its services answer.
+    """
     node = ready["nodes"][name]
     delay = delays[node["kind"]]
     if action == "start" and node.get("healthcheck"):
         return 2 * delay
+    if action == "start" and node["kind"] in ("vm", "lxc"):
+        return delays["task"] + delay
     return delay
 
 
@@ -120,10 +127,11 @@ def _ready_times(states: list[dict[str, Any]], ready: dict[str, Any]) -> dict:
     times: dict[tuple[str, str], float] = {}
     for entry in states:
         name = entry["node"]
-        if "health" in entry:
+        if "health" in entry or "services" in entry:  # healthy; a guest's OS up
             times[name, "start"] = entry["t"]
         elif entry["state"] in UP_STATES:
-            if not ready["nodes"][name].get("healthcheck"):
+            node = ready["nodes"][name]
+            if not node.get("healthcheck") and node["kind"] not in ("vm", "lxc"):
                 times[name, "start"] = entry["t"]
         elif entry["state"] in DOWN_STATES:
             times[name, "stop"] = entry["t"]
@@ -246,11 +254,13 @@ async def _scenario(
     del hub
 
     states = await hass.async_add_executor_job(simulator._call, "GET", "/states")
+    counts = await hass.async_add_executor_job(simulator._call, "GET", "/requests")
     log = await hass.async_add_executor_job(simulator._call, "GET", "/log")
     sim_ready = _ready_times(states, ready)
     result = Result(name=name, total=total, simulated=0.0)
     if rates:
         result.max_rate, result.busiest = max(rates)
+    result.endpoints = counts["hosts"]
     if service == "turn_on":
         result.critical_path = _critical_path(topology, plan, ready, delays)
     for node, action in steps:
@@ -273,16 +283,22 @@ async def _scenario(
     return result
 
 
-async def _run(delays: dict[str, float], verbose: bool) -> list[Result]:
+async def _run(scale: float, verbose: bool) -> list[Result]:
     poll = _bench_poll()
+    from tests.homelab.core import GUEST_TASK_DELAY
     from tests.integration.hub_helpers import async_setup_homelab
 
     class Simulator(poll.Simulator):  # type: ignore[misc,name-defined]
+        """Every delay of the simulator (boots, Proxmox tasks) times ``scale``."""
+
         def __init__(self) -> None:
             super().__init__()
-            self.args += ["--time-scale", "1"]
-            for kind, seconds in delays.items():
+            self.args += ["--time-scale", str(scale)]
+            for kind, seconds in BOOT_TIMES.items():
                 self.args += ["--delay", f"{kind}={seconds}"]
+
+    delays = {kind: seconds * scale for kind, seconds in BOOT_TIMES.items()}
+    delays["task"] = GUEST_TASK_DELAY * scale
 
     results: list[Result] = []
     early = {name: {"early_wake": True} for name in MACHINES}
@@ -318,6 +334,8 @@ async def _run(delays: dict[str, float], verbose: bool) -> list[Result]:
     if verbose:
         for result in results:
             print(f"{result.name}: {result.commands}")
+            for host, entry in result.endpoints.items():
+                print(f"  requests to {host}: {entry}")
             for step, overhead in result.overheads.items():
                 lag = result.lags.get(step)
                 shown = f"{lag:+.3f} s" if lag is not None else "-"
@@ -349,15 +367,14 @@ def _rows(results: list[Result]) -> list[Row]:
                 target is None or ratio <= target,
             )
         )
-    if stop is not None:
-        rows.append(
-            Row(
-                f"{stop.name}: total ({len(stop.overheads)} steps)",
-                f"{stop.total:.2f} s (simulated delays {stop.simulated:.2f} s)",
-                "-",
-                True,
-            )
+    rows.append(
+        Row(
+            f"{stop.name}: total ({len(stop.overheads)} steps)",
+            f"{stop.total:.2f} s (simulated delays {stop.simulated:.2f} s)",
+            "-",
+            True,
         )
+    )
     for result in results:
         overheads = list(result.overheads.values())
         lags = list(result.lags.values())
@@ -414,13 +431,14 @@ def main(argv: list[str]) -> int:
         sys.path.insert(0, str(ROOT))
     import custom_components.wakehub  # noqa: F401  # ours, before HA looks
 
-    delays = {kind: seconds * args.scale for kind, seconds in BOOT_TIMES.items()}
     print(
         "boot times: "
-        + ", ".join(f"{kind} {seconds:g} s" for kind, seconds in delays.items())
+        + ", ".join(
+            f"{kind} {seconds * args.scale:g} s" for kind, seconds in BOOT_TIMES.items()
+        )
         + f" (x{args.scale:g}); load average before: {os.getloadavg()[0]:.2f}"
     )
-    results = asyncio.run(_run(delays, args.verbose))
+    results = asyncio.run(_run(args.scale, args.verbose))
     rows = _rows(results)
     _bench_poll()._print(rows)
     print(f"load average after: {os.getloadavg()[0]:.2f}")

@@ -6,7 +6,7 @@ A step
        nothing is sent and the step is *skipped*. (The plan comes from the
        polled states, which may lag; the skip decision must not.)
     2. Then the worker checks ``driver.is_ready`` at once, and again after
-       waits that grow from a tenth of a second to ``poll_interval``
+       waits that grow from a tenth of a second to half a second
        (:mod:`.readiness`), until the node is ready: up (and the APIs that
        later steps go through answer) for a start, down for a stop. The
        checks sent to one host stay under a rate (:class:`~.readiness.HostLimiter`).
@@ -352,7 +352,9 @@ class CascadeExecution(Reevaluation):
         waits = backoff(self._poll_interval)
         announced = False
         while True:
-            await self._limiter.acquire(host, 1 + len(needs))
+            # One request while the node is not up (its probe, or one read
+            # of its host's API); the APIs in ``needs`` only once it is.
+            await self._limiter.acquire(host)
             if await self._driver.is_ready(step.node, action=step.action, needs=needs):
                 return
             if not announced:
@@ -369,7 +371,6 @@ class CascadeExecution(Reevaluation):
                         waiting_for=min(needs) if needs else None,
                     )
                 )
-            self._driver.request_refresh(step.node)
             await asyncio.sleep(next(waits))
 
     def _request_host(self, node_id: str) -> str:

@@ -3,9 +3,10 @@
 A step checks its node right after the command returns (a Proxmox command
 returns once its task has completed), then again after a delay that starts
 at :data:`FIRST_DELAY` of the orchestrator's poll interval (0.1 s of 1 s)
-and grows by :data:`BACKOFF` up to the poll interval: a node that is up at
-once is seen within a tenth of a second, and a machine that takes a minute
-to boot costs about one check a second.
+and grows by :data:`BACKOFF` up to :data:`LONGEST_DELAY` of it (0.5 s): a
+node that is up at once is seen within a tenth of a second, and a machine
+that takes a minute to boot is seen a quarter of a second after it is up, on
+average, for two cheap checks a second (a probe, or one API read).
 
 Those checks go to the node's host (its Proxmox or Docker API) or to the
 node itself (a machine's probe, a guest's service port). :class:`HostLimiter`
@@ -28,19 +29,24 @@ FIRST_DELAY: Final = 0.1
 the poll interval (0.1 s of the default 1 s)."""
 
 BACKOFF: Final = 1.5
-"""How much each wait grows over the previous one, up to the poll interval."""
+"""How much each wait grows over the previous one."""
+
+LONGEST_DELAY: Final = 0.5
+"""The longest wait between two checks, as a share of the poll interval: the
+mean time from "up" to "seen" is half of it."""
 
 MAX_REQUESTS_PER_SECOND: Final = 5.0
 """The readiness requests a cascade may send one host in any second."""
 
 
-def backoff(longest: float) -> Iterator[float]:
-    """Yield the waits between readiness checks, growing up to ``longest``.
+def backoff(poll_interval: float) -> Iterator[float]:
+    """Yield the waits between readiness checks, growing, then steady.
 
-    For ``longest`` 1 s: ``0.1, 0.15, 0.225, ..., 1.0, 1.0, ...``. A shorter
-    poll interval (a test's scaled time) scales them all.
+    For a poll interval of 1 s: ``0.1, 0.15, 0.225, 0.3375, 0.5, 0.5, ...``.
+    A shorter poll interval (a test's scaled time) scales them all.
     """
-    delay = longest * FIRST_DELAY
+    delay = poll_interval * FIRST_DELAY
+    longest = poll_interval * LONGEST_DELAY
     while True:
         yield delay
         delay = min(delay * BACKOFF, longest)
