@@ -6,8 +6,9 @@ the "started for a dependent" marks, the history, and the listeners it reports
 to. The parts build on it, one job each:
 
 * :mod:`.reevaluation`: what a cascade leaves orphaned, and what to do with it;
+* :mod:`.early_wake`: the magic packets a start plan sends at its start;
 * :mod:`.execution`: one cascade, step by step, with the readiness waits
-  (:mod:`.readiness`) and the early wake of machines;
+  (:mod:`.readiness`) and the re-plan of a host gone away;
 * :mod:`.engine`: the requests, the queue and its single worker
   (:class:`~.engine.Orchestrator`).
 

@@ -21,16 +21,7 @@ A host gone away
     once, from fresh states with that step's hosts counted as off, so that
     the host is woken first; a second such failure is reported.
 
-Early wake (opt-in, per machine)
-    A start cascade first sends, in the background, the Wake-on-LAN of every
-    machine of its plan that opted in (``early_wake``) and whose own
-    dependencies are already met (none of them is in the plan), in plan
-    order, each one its stagger after the previous one: the machines boot
-    while the sequence goes on. Every other
-    command stays one at a time, in plan order; a machine's own step then
-    finds it booting, or up, and waits for it as usual. When the cascade
-    fails or is cancelled, the machines it woke and never reached go to the
-    re-evaluation (shutdown proposals for machines, by default).
+Early wake (opt-in, per machine): see :mod:`.early_wake`.
 """
 
 from __future__ import annotations
@@ -44,14 +35,12 @@ from custom_components.wakehub.channels.errors import ChannelError, UnreachableE
 from custom_components.wakehub.core.errors import CoreError
 from custom_components.wakehub.core.model import (
     Capability,
-    Channel,
     NodeKind,
     PowerState,
 )
 from custom_components.wakehub.core.planner import (
     Action,
     ReasonKind,
-    Step,
     plan_start,
 )
 
@@ -62,14 +51,14 @@ from .base import (
     NodeActivity,
 )
 from .cascade import Cascade, CascadeError, CascadeStatus, CascadeStep, StepStatus
+from .early_wake import EarlyWake
 from .events import CascadeStarted, StepChanged, StepEventKind
 from .readiness import backoff
-from .reevaluation import Reevaluation
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class CascadeExecution(Reevaluation):
+class CascadeExecution(EarlyWake):
     """Runs one cascade: its steps, their readiness, early wake, re-plan."""
 
     async def _run(self, cascade: Cascade) -> None:
@@ -203,52 +192,6 @@ class CascadeExecution(Reevaluation):
         cascade.set_steps(steps, self._topology.nodes)
         cascade.steps = [*done, *cascade.steps]
         return True
-
-    def _wake_early(
-        self, cascade: Cascade, woken: list[str]
-    ) -> asyncio.Task[None] | None:
-        """Start waking the plan's machines in the background (if enabled).
-
-        ``woken`` receives each machine woken, as it is.
-        """
-        if not self._early_wake or cascade.action is not Action.START:
-            return None
-        in_plan = {cstep.node for cstep in cascade.steps}
-        machines = [
-            cstep.step
-            for cstep in cascade.steps
-            if cstep.step.channel is Channel.WOL
-            and cstep.node in self._early_wake
-            and not in_plan.intersection(self._topology.dependencies(cstep.node))
-        ]
-        if not machines:
-            return None
-        return asyncio.get_running_loop().create_task(
-            self._send_wakes(cascade, machines, woken),
-            name=f"wakehub_early_wake_{cascade.id}",
-        )
-
-    async def _send_wakes(
-        self, cascade: Cascade, machines: list[Step], woken: list[str]
-    ) -> None:
-        """Wake ``machines`` in order, each its stagger after the previous one.
-
-        A machine whose own step has begun is left to it. A failure is only
-        logged: the machine's own step will report it.
-        """
-        for position, step in enumerate(machines):
-            stagger = self._early_wake.get(step.node, 0.0)
-            if position and stagger > 0:
-                await asyncio.sleep(stagger)
-            cstep = next(c for c in cascade.steps if c.node == step.node)
-            if cstep.status is not StepStatus.PENDING:
-                continue
-            try:
-                if await self._driver.execute(step):
-                    woken.append(step.node)
-                    self._marks.add(step.node)
-            except ChannelError as err:
-                _LOGGER.info("Early wake of %s failed: %s", cstep.name, err.message)
 
     async def _run_step(self, cascade: Cascade, index: int) -> CascadeError | None:
         """Run one step; return its error, or ``None`` when it succeeded.
