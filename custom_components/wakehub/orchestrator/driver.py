@@ -90,7 +90,7 @@ class NodeDriver(Protocol):
     def request_refresh(self, node_id: str) -> None:
         """Hint that this node's state is changing and should be polled soon.
 
-        Called after each command and once the node is ready, so the
+        Called once a step's node is ready, so the
         coordinators can confirm the new state quickly (the orchestrator's
         events already carry it). It must not block; a driver may debounce
         it.

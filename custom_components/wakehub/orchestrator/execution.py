@@ -227,8 +227,6 @@ class CascadeExecution(EarlyWake):
             timeout = await self._driver.step_timeout(step.node, step.action)
             async with asyncio.timeout(timeout):
                 skipped = not await self._driver.execute(step)
-                if not skipped:
-                    self._driver.request_refresh(step.node)
                 await self._wait_ready(cascade, index, needs)
         except TimeoutError:
             error = CascadeError(

@@ -31,12 +31,12 @@ the poll interval (0.1 s of the default 1 s)."""
 BACKOFF: Final = 1.5
 """How much each wait grows over the previous one."""
 
+MAX_REQUESTS_PER_SECOND: Final = 5.0
+"""The readiness checks a cascade may send one host in any second."""
+
 LONGEST_DELAY: Final = 0.5
 """The longest wait between two checks, as a share of the poll interval: the
 mean time from "up" to "seen" is half of it."""
-
-MAX_REQUESTS_PER_SECOND: Final = 5.0
-"""The readiness requests a cascade may send one host in any second."""
 
 
 def backoff(poll_interval: float) -> Iterator[float]:
