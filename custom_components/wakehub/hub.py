@@ -121,10 +121,9 @@ def _early_wake(entries: Iterable[WakeHubConfigEntry]) -> dict[str, float]:
         settings = entry.options.get(CONF_MACHINE) or {}
         if settings.get(CONF_EARLY_WAKE) is True:
             stagger = settings.get(CONF_EARLY_WAKE_STAGGER)
-            valid = isinstance(stagger, int | float) and 0 <= stagger <= STAGGER_MAX
-            machines[entry.runtime_data.coordinator.machine_id] = (
-                float(stagger) if valid else 0.0
-            )
+            if not isinstance(stagger, int | float) or not 0 <= stagger <= STAGGER_MAX:
+                stagger = 0  # junk stored by hand: the option's validator refuses it
+            machines[entry.runtime_data.coordinator.machine_id] = float(stagger)
     return machines
 
 

@@ -29,6 +29,8 @@ from custom_components.wakehub.compat import vol
 from custom_components.wakehub.const import (
     CONF_CONFIRM_SHUTDOWN,
     CONF_DOCKER,
+    CONF_EARLY_WAKE,
+    CONF_EARLY_WAKE_STAGGER,
     CONF_FORCE_STOP,
     CONF_KEY,
     CONF_KIND,
@@ -51,6 +53,7 @@ from custom_components.wakehub.const import (
     DEFAULT_STOP_TIMEOUTS,
     DOCKER_MODES,
     READINESS_CHECKS,
+    STAGGER_MAX,
 )
 from custom_components.wakehub.flows.errors import FlowError
 from custom_components.wakehub.flows.options_base import MACHINE_NODE, OptionsBase
@@ -208,6 +211,8 @@ class NodeSettingsSteps(OptionsBase):
             if kind == MACHINE_NODE:
                 node[CONF_PROBE_PORTS] = clean.get(CONF_PROBE_PORTS) or []
                 node[CONF_WOL_INTERFACE] = clean.get(CONF_WOL_INTERFACE)
+                node[CONF_EARLY_WAKE] = bool(clean.get(CONF_EARLY_WAKE))
+                node[CONF_EARLY_WAKE_STAGGER] = clean.get(CONF_EARLY_WAKE_STAGGER) or 0
                 self._options[CONF_MACHINE] = node
                 return self._async_save_validated(MACHINE_NODE)
             node[CONF_NAME] = clean[CONF_NAME]
@@ -271,6 +276,21 @@ class NodeSettingsSteps(OptionsBase):
                             options=await _async_interface_options(self.hass),
                             custom_value=True,
                             mode=SelectSelectorMode.DROPDOWN,
+                        )
+                    ),
+                    vol.Required(
+                        CONF_EARLY_WAKE, default=bool(node.get(CONF_EARLY_WAKE))
+                    ): BOOL,
+                    vol.Required(
+                        CONF_EARLY_WAKE_STAGGER,
+                        default=node.get(CONF_EARLY_WAKE_STAGGER) or 0,
+                    ): NumberSelector(
+                        NumberSelectorConfig(
+                            min=0,
+                            max=STAGGER_MAX,
+                            step=1,
+                            mode=NumberSelectorMode.BOX,
+                            unit_of_measurement="s",
                         )
                     ),
                 }

@@ -33,6 +33,7 @@ from custom_components.wakehub.channels.ssh import check_private_key
 from custom_components.wakehub.const import (
     CONF_BROADCAST_ADDRESS,
     CONF_BROADCAST_PORT,
+    CONF_EARLY_WAKE_STAGGER,
     CONF_HOST,
     CONF_MAC,
     CONF_MACHINE,
@@ -57,6 +58,7 @@ from custom_components.wakehub.const import (
     MAX_PROPOSAL_EXPIRY_MINUTES,
     MIN_SCAN_INTERVAL,
     READINESS_CHECKS,
+    STAGGER_MAX,
 )
 from custom_components.wakehub.core.errors import InvalidMacError
 from custom_components.wakehub.core.ids import normalize_mac
@@ -159,6 +161,14 @@ def settle_time(value: Any) -> int:
     """A guest's settle time (seconds)."""
     try:
         return _whole(value, 0, TIMEOUT_MAX)
+    except (TypeError, ValueError):
+        raise FieldError("invalid_number") from None
+
+
+def stagger(value: Any) -> int:
+    """A machine's early-wake stagger (seconds)."""
+    try:
+        return _whole(value, 0, STAGGER_MAX)
     except (TypeError, ValueError):
         raise FieldError("invalid_number") from None
 
@@ -345,6 +355,7 @@ NODE_FIELDS: Final[Mapping[str, Validator]] = {
     CONF_READINESS_PORTS: readiness_ports,
     CONF_SETTLE_TIME: settle_time,
     CONF_SHUTDOWN_TIMEOUT: optional(timeout),
+    CONF_EARLY_WAKE_STAGGER: stagger,
 }
 POLLING_FIELDS: Final[Mapping[str, Validator]] = {
     CONF_SCAN_INTERVAL: scan_interval,
@@ -380,6 +391,7 @@ _STORED_NODE: Final[Mapping[str, tuple[Validator, Any]]] = {
     CONF_READINESS: (_readiness, None),
     CONF_READINESS_PORTS: (readiness_ports, []),
     CONF_PROBE_PORTS: (probe_ports, []),
+    CONF_EARLY_WAKE_STAGGER: (stagger, 0),
 }
 _STORED_GLOBAL: Final[Mapping[str, Validator]] = POLLING_FIELDS
 

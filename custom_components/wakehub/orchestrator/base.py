@@ -156,6 +156,11 @@ class OrchestratorBase:
         self._history: deque[Cascade] = deque(maxlen=HISTORY_SIZE)
         self._closed = False
 
+    @property
+    def early_wake(self) -> Mapping[str, float]:
+        """The machines woken early, with their staggers (seconds)."""
+        return dict(self._early_wake)
+
     def set_early_wake(self, machines: Mapping[str, float]) -> None:
         """The machines woken early, with their staggers (from the next cascade)."""
         self._early_wake = dict(machines)
