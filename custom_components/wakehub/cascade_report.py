@@ -18,6 +18,7 @@ and turns it into what Home Assistant shows:
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 import json
 import logging
 import re
@@ -59,6 +60,23 @@ if TYPE_CHECKING:
     from .hub import WakeHubHub
 
 _LOGGER = logging.getLogger(__package__)
+
+
+@callback
+def _show_reached(
+    coordinator: WakeHubCoordinator, node_id: str, state: PowerState
+) -> None:
+    """A step saw the node reach ``state``: its entities show it now.
+
+    The next poll confirms it; until then they need not show the poll from
+    before the step.
+    """
+    data = coordinator.data
+    if data is None or (polled := data.nodes.get(node_id)) is None:
+        return
+    if polled.state != state:
+        nodes = {**data.nodes, node_id: replace(polled, state=state)}
+        coordinator.async_set_updated_data(replace(data, nodes=nodes))
 
 
 def _event_base(cascade: Cascade) -> dict[str, Any]:
@@ -173,7 +191,7 @@ class CascadeReporter:
         if event.reached is not None and (
             coordinator := self._hub.coordinator_of(cstep.node)
         ):
-            coordinator.async_set_reached(cstep.node, event.reached)
+            _show_reached(coordinator, cstep.node, event.reached)
         self.hass.bus.async_fire(
             EVENT_CASCADE_STEP,
             {

@@ -168,19 +168,6 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         self.async_update_listeners()
 
     @callback
-    def async_set_reached(self, node_id: str, state: PowerState) -> None:
-        """A cascade saw the node reach ``state``: show it now.
-
-        The next poll confirms it; until then the entities need not show
-        the poll from before the step.
-        """
-        if self.data is None or (polled := self.data.nodes.get(node_id)) is None:
-            return
-        if polled.state != state:
-            nodes = {**self.data.nodes, node_id: replace(polled, state=state)}
-            self.async_set_updated_data(replace(self.data, nodes=nodes))
-
-    @callback
     def async_begin_fast_polling(self) -> CALLBACK_TYPE:
         """Poll every second until the returned callback is called.
 
