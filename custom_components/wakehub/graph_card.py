@@ -4,8 +4,9 @@
 on a static path and adds it to the frontend's extra JS modules. Its text is
 in the list card's ``frontend/translations/<language>.js`` (section
 ``graph``), which :mod:`.card` serves: the module URL carries a hash of the
-graph card and of those files (``?v=...``), which the card adds to the files
-it imports, and the languages found (``&l=en,fr``).
+graph card and of those files (``?v=...``), the list card's version, which
+both cards add to the text files they import (``&t=...``), and the languages
+found (``&l=en,fr``).
 
 Called by :func:`.card.async_register_card` once ``http`` and ``frontend``
 are known to be loaded.
@@ -51,6 +52,10 @@ async def async_register_graph_card(
     await hass.http.async_register_static_paths(
         [static_path(GRAPH_CARD_URL, str(GRAPH_CARD_FILE), cache_headers=True)]
     )
-    url = f"{GRAPH_CARD_URL}?v={version}&l={','.join(languages)}"
+    # &t=: the list card's version, which it imports the text files with, so
+    # that both cards share one copy of each.
+    url = (
+        f"{GRAPH_CARD_URL}?v={version}&t={translations_version}&l={','.join(languages)}"
+    )
     add_extra_js_url(hass, url)
     return url

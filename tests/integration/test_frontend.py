@@ -69,7 +69,7 @@ async def test_card_is_served_and_registered(
     response = await client.get(urls[1])
     assert response.status == HTTPStatus.OK
     assert 'customElements.define("wakehub-graph-card"' in await response.text()
-    assert urls[1].endswith("&l=en,fr")
+    assert urls[1].endswith(f"&t={version}&l=en,fr")
     for language, word in (
         ("en", "Add a dependency"),
         ("fr", "Ajouter une dépendance"),

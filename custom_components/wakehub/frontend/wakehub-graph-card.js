@@ -36,7 +36,8 @@ const VERSION = "0.1.0";
 // --------------------------------------------------------------- languages
 
 const MODULE_URL = new URL(import.meta.url);
-const FILE_VERSION = MODULE_URL.searchParams.get("v");
+// The text files' version: the list card's (&t=), so both share one copy.
+const FILE_VERSION = MODULE_URL.searchParams.get("t") || MODULE_URL.searchParams.get("v");
 const LANGUAGES = (MODULE_URL.searchParams.get("l") || "en,fr").split(",").filter(Boolean);
 const loaded = new Map(); // language -> Promise<strings>
 
