@@ -250,6 +250,27 @@ async def test_cancelled_cascade_after_early_wake_proposes_the_woken_machines() 
     assert set(_log(driver)) == {"NAS", "Machine2", "Machine1"}
 
 
+async def test_a_failed_early_wake_is_left_to_the_machine_s_own_step() -> None:
+    """Machine1's magic packet fails at the start: only logged; its own step
+    tries again and reports the failure, in order."""
+    orchestrator, driver, _ = _make()
+    driver.errors[ID["Machine1"]] = UnreachableError("no route to the broadcast")
+    cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
+    assert cascade.status is CascadeStatus.FAILED
+    assert cascade.error is not None
+    assert cascade.error.node == ID["Machine1"]
+    assert _log(driver).count("Machine1") == 2  # early, then its own step
+    assert "VM-Docker" not in _log(driver)
+
+
+async def test_nothing_to_wake_early_for_a_plan_without_machines() -> None:
+    """Every machine already on: the plan has no magic packet to send early."""
+    orchestrator, driver, _ = _make(("NAS", "Machine1", "Machine2", "Jellyfin"))
+    cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert _log(driver) == ["VM-Docker", "sandbox"]
+
+
 async def test_completed_cascade_after_early_wake_reevaluates_nothing() -> None:
     """Every woken machine was reached: no re-evaluation, nothing proposed."""
     orchestrator, _driver, events = _make()

@@ -89,7 +89,3 @@ class HostLimiter:
                     break
                 await self._sleep(sent[0] + self._window - now)
             sent.append(now)
-
-    def forget(self) -> None:
-        """Drop every count (between cascades)."""
-        self._sent.clear()
