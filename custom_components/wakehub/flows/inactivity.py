@@ -24,9 +24,6 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
-    SelectOptionDict,
-    SelectSelector,
-    SelectSelectorConfig,
     TextSelector,
 )
 
@@ -44,9 +41,11 @@ from custom_components.wakehub.inactivity import EntitySignal, Rule, SignalKind
 from .errors import FieldError, InvalidInputError
 
 if TYPE_CHECKING:
-    from homeassistant.config_entries import ConfigFlowResult, OptionsFlow
+    from homeassistant.config_entries import ConfigFlowResult
 
-    _Base = OptionsFlow
+    from .options_base import OptionsBase
+
+    _Base = OptionsBase
 else:
     _Base = object
 
@@ -255,24 +254,9 @@ class InactivityOptionsMixin(_Base):
         if user_input is not None:
             self._node_id = user_input[CONF_NODE]
             return await self.async_step_inactivity_rule()
-        options = [SelectOptionDict(value=MACHINE, label=self.config_entry.title)] + [
-            SelectOptionDict(
-                value=node_id, label=f"{node[CONF_NAME]} ({node[CONF_KIND]})"
-            )
-            for node_id, node in sorted(
-                self._options[CONF_NODES].items(),
-                key=lambda item: str(item[1][CONF_NAME]).lower(),
-            )
-        ]
         return self.async_show_form(
             step_id="inactivity",
-            data_schema=vol.Schema(
-                {
-                    vol.Required(CONF_NODE): SelectSelector(
-                        SelectSelectorConfig(options=options)
-                    )
-                }
-            ),
+            data_schema=self._node_picker(self._managed_choices()),
         )
 
     async def async_step_inactivity_rule(

@@ -21,9 +21,7 @@ from homeassistant.helpers.selector import (
 
 from custom_components.wakehub.compat import vol
 from custom_components.wakehub.const import (
-    CONF_KIND,
     CONF_MACHINE,
-    CONF_NAME,
     CONF_NODE,
     CONF_NODES,
     CONF_PROPOSAL_EXPIRY,
@@ -36,7 +34,6 @@ from custom_components.wakehub.const import (
 from custom_components.wakehub.flows.errors import FlowError
 from custom_components.wakehub.flows.inactivity import InactivityOptionsMixin
 from custom_components.wakehub.flows.options_base import (
-    MACHINE_NODE,
     runtime_discovered,
 )
 from custom_components.wakehub.flows.options_dependencies import DependencySteps
@@ -121,26 +118,9 @@ class WakeHubOptionsFlow(
         if user_input is not None:
             self._node_id = user_input[CONF_NODE]
             return await self.async_step_node()
-        options = [
-            SelectOptionDict(value=MACHINE_NODE, label=self.config_entry.title)
-        ] + [
-            SelectOptionDict(
-                value=node_id, label=f"{node[CONF_NAME]} ({node[CONF_KIND]})"
-            )
-            for node_id, node in sorted(
-                self._options[CONF_NODES].items(),
-                key=lambda item: str(item[1][CONF_NAME]).lower(),
-            )
-        ]
         return self.async_show_form(
             step_id="node_settings",
-            data_schema=vol.Schema(
-                {
-                    vol.Required(CONF_NODE): SelectSelector(
-                        SelectSelectorConfig(options=options)
-                    )
-                }
-            ),
+            data_schema=self._node_picker(self._managed_choices()),
         )
 
     async def async_step_polling(

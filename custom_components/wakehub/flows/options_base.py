@@ -11,10 +11,18 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+)
 
+from custom_components.wakehub.compat import vol
 from custom_components.wakehub.const import (
     CONF_KIND,
     CONF_MACHINE,
+    CONF_NAME,
+    CONF_NODE,
     CONF_NODES,
 )
 from custom_components.wakehub.option_issues import async_clear_option_issues
@@ -86,6 +94,29 @@ class OptionsBase(OptionsFlow):
         """Save a node's (or the global) settings, validated: their issues go."""
         async_clear_option_issues(self.hass, self.config_entry.entry_id, node)
         return self._async_save()
+
+    def _managed_choices(self) -> list[SelectOptionDict]:
+        """The machine, then each managed node by name: what a step picks from."""
+        return [SelectOptionDict(value=MACHINE_NODE, label=self.config_entry.title)] + [
+            SelectOptionDict(
+                value=node_id, label=f"{node[CONF_NAME]} ({node[CONF_KIND]})"
+            )
+            for node_id, node in sorted(
+                self._options[CONF_NODES].items(),
+                key=lambda item: str(item[1][CONF_NAME]).lower(),
+            )
+        ]
+
+    @staticmethod
+    def _node_picker(choices: list[SelectOptionDict]) -> vol.Schema:
+        """The form that picks one node (the machine or a managed node)."""
+        return vol.Schema(
+            {
+                vol.Required(CONF_NODE): SelectSelector(
+                    SelectSelectorConfig(options=choices)
+                )
+            }
+        )
 
     def _node(self) -> tuple[str, dict[str, Any]]:
         """The kind and the settings of the node being edited."""

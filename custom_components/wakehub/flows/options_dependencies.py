@@ -73,14 +73,7 @@ class DependencySteps(OptionsBase):
             for node in tree.values()
         ]
         return self.async_show_form(
-            step_id="dependencies",
-            data_schema=vol.Schema(
-                {
-                    vol.Required(CONF_NODE): SelectSelector(
-                        SelectSelectorConfig(options=options)
-                    )
-                }
-            ),
+            step_id="dependencies", data_schema=self._node_picker(options)
         )
 
     async def async_step_dependencies_edit(
