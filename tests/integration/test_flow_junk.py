@@ -25,10 +25,11 @@ from homeassistant.config_entries import (
     ConfigEntryState,
 )
 from homeassistant.data_entry_flow import FlowResultType, InvalidData
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 
+from custom_components.wakehub.compat import async_get_node_device
 from custom_components.wakehub.const import DOMAIN
 from custom_components.wakehub.core.ids import guest_id, machine_id
 from custom_components.wakehub.flows import validators
@@ -406,8 +407,7 @@ async def test_a_refused_stored_option_is_left_out_and_repaired(
     shown = {i.translation_placeholders["value"] for i in issues.values()}
     assert "javascript:" + "x" * 68 + "…" in shown  # one short line
     assert "scan_interval" not in entry.options
-    devices = dr.async_get(hass)
-    machine_device = devices.async_get_device(identifiers={(DOMAIN, machine_id(mac))})
+    machine_device = async_get_node_device(hass, entry.entry_id, machine_id(mac))
     assert machine_device is not None
     assert not str(machine_device.configuration_url or "").startswith("javascript")
 
@@ -449,7 +449,7 @@ async def test_a_refused_stored_option_is_left_out_and_repaired(
         and issue.translation_placeholders
     }
     assert left == {("Machine1", "Service URL"), ("Machine1", "Polling interval")}
-    vm_device = devices.async_get_device(identifiers={(DOMAIN, vm)})
+    vm_device = async_get_node_device(hass, entry.entry_id, vm)
     assert vm_device is not None
     assert vm_device.configuration_url == "http://jellyfin.local:8096"
 
