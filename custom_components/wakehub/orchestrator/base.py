@@ -53,8 +53,9 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_POLL_INTERVAL = 1.0
-"""The longest wait between two readiness checks of the node a step waits
-for; the first checks come sooner (see :mod:`.readiness`)."""
+"""The orchestrator's time unit, in seconds: the readiness waits grow from a
+tenth of it to half of it, and each host gets at most 5 checks per unit (see
+:mod:`.readiness`). Tests shorten it to run at a faster clock."""
 
 HISTORY_SIZE = 20
 """How many ended cascades :attr:`Orchestrator.history` keeps."""
