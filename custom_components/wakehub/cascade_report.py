@@ -26,7 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
 
-from .channels.errors import HostKeyMismatchError, NoQuorumError
+from .channels.errors import (
+    HostKeyMismatchError,
+    NoQuorumError,
+    NotControllableError,
+)
 from .const import (
     EVENT_CASCADE_COMPLETED,
     EVENT_CASCADE_FAILED,
@@ -246,6 +250,11 @@ class CascadeReporter:
             data = {**data, "machine": machine}
         elif data["error_code"] == NoQuorumError.code:
             texts = ("cascade_failed_no_quorum_title", "cascade_failed_no_quorum")
+        elif data["error_code"] == NotControllableError.code:
+            texts = (
+                "cascade_failed_not_controllable_title",
+                "cascade_failed_not_controllable",
+            )
         elif (answer := self._api_answer(node, data["error_message"])) is not None:
             # What answered, where, and where to look: not "api_error: HTTP 500".
             stop = cascade.action is Action.STOP
