@@ -7,6 +7,8 @@ testing config.
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import pytest_socket
 
@@ -34,3 +36,18 @@ def _loopback_sockets(socket_enabled: None) -> None:
     socket.
     """
     pytest_socket.socket_allow_hosts(["127.0.0.1"], allow_unix_socket=True)
+
+
+# A probe of a powered-off simulated machine waits out its whole timeout (the
+# simulator's silent ports drop every SYN, as a host that is off answers
+# nothing: tests/homelab/service.py). Loopback answers within microseconds,
+# so the tests wait 0.1 s instead of the 2 s a real network is given.
+TEST_PROBE_TIMEOUT = 0.1
+
+
+@pytest.fixture(autouse=True)
+def _short_probe_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shorten the TCP probe's default timeout (custom_components/.../probe.py)."""
+    # The package exports a function named ``probe``: fetch the module itself.
+    module = importlib.import_module("custom_components.wakehub.channels.probe")
+    monkeypatch.setattr(module, "DEFAULT_PROBE_TIMEOUT", TEST_PROBE_TIMEOUT)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import socket
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -27,6 +28,7 @@ from tests.real_servers import free_port
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+    from freezegun.api import FrozenDateTimeFactory
     from homeassistant.core import HomeAssistant
 
     from tests.real_servers import RealSshd
@@ -142,18 +144,36 @@ async def test_wol_send_failure_is_unreachable() -> None:
         await wol.send()
 
 
-async def test_probe_open_closed_and_expired() -> None:
-    """Open port: True; refused: False; deadline expired: False."""
+async def test_probe_open_closed_and_silent() -> None:
+    """Open port: True; refused: False; no answer within the timeout: False."""
     # A bare listening socket: the kernel completes the handshake.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         port = listener.getsockname()[1]
         assert await probe("127.0.0.1", port)
-        # No silent host can be reached without leaving loopback: an expired
-        # deadline exercises the timeout path instead.
-        assert not await probe("127.0.0.1", port, timeout=0)
     assert not await probe("127.0.0.1", free_port())
+    with _silent_port() as port:
+        assert not await probe("127.0.0.1", port, timeout=0.2)
+
+
+async def test_probe_deadline_is_real_time_under_frozen_time(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A silent port's probe ends at its socket timeout, in real time.
+
+    Home Assistant's tests freeze the event loop's clock; a deadline kept by
+    the loop would never expire there, and a probe of a machine that is off
+    would hang. The probe's timeout is the socket's (in the executor).
+    """
+    freezer.move_to("2026-01-01 00:00:00")
+    loop = asyncio.get_running_loop()
+    # freezegun patches time.monotonic and perf_counter, not the raw clock.
+    started, loop_started = time.clock_gettime(time.CLOCK_MONOTONIC), loop.time()
+    with _silent_port() as port:
+        assert await probe_port("127.0.0.1", port, timeout=0.2) is ProbeResult.SILENT
+    assert loop.time() == loop_started  # the loop's clock stood still
+    assert 0.15 < time.clock_gettime(time.CLOCK_MONOTONIC) - started < 5
 
 
 async def test_probe_tells_refused_from_silent() -> None:
@@ -171,8 +191,9 @@ async def test_probe_tells_refused_from_silent() -> None:
 
 
 async def test_machine_is_off_only_when_no_signal_answers() -> None:
-    """Probe ports and API ports: one accepting port means on; the machine is
-    up (ready after a wake) only when a probe port accepts."""
+    """Probe ports and API ports: one port that answers (accepts or refuses)
+    means on; the machine is up (ready after a wake) only when a probe port
+    accepts."""
     with (
         _silent_port() as silent,
         socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener,
@@ -180,14 +201,19 @@ async def test_machine_is_off_only_when_no_signal_answers() -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(8)
         open_port = listener.getsockname()[1]
+        # Off: nothing answers on any port.
         off = Machine(
             host="127.0.0.1",
             probe_port=silent,
-            api_ports=(free_port(),),
+            api_ports=(silent,),
             probe_timeout=0.3,
         )
         assert not await off.is_on()
         assert not await off.probe()
+        # sshd crashed, the machine answers with a refusal: on, not up.
+        refusing = Machine(host="127.0.0.1", probe_port=free_port(), probe_timeout=0.3)
+        assert await refusing.is_on()
+        assert not await refusing.probe()
         # sshd down, but its Proxmox API answers: on, not up.
         api_only = Machine(
             host="127.0.0.1",

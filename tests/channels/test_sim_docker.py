@@ -33,6 +33,7 @@ from custom_components.wakehub.channels import (
     power_on,
 )
 from custom_components.wakehub.channels.errors import DockerSocketPermissionError
+from tests.real_servers import free_port
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -125,7 +126,8 @@ async def test_start_stop_by_name_survives_recreation(
 
 
 async def test_errors_and_recovery(pi: DockerHost, homelab: HomelabThread) -> None:
-    """404, 401, 403, 500, timeouts and refusals map to typed errors."""
+    """404, 401, 403, 500, timeouts (a slow API, a host that is off) and
+    refusals map to typed errors."""
     with pytest.raises(NotFoundError):
         await pi.start("nope")
     for status, error in (
@@ -146,14 +148,21 @@ async def test_errors_and_recovery(pi: DockerHost, homelab: HomelabThread) -> No
             await slow.read_states()
         homelab.fault("RaspberryPi", "latency", None)
         assert "pihole" in await slow.read_states()
+        # Off, the Pi answers nothing: the connect times out.
+        homelab.set_power("RaspberryPi", "off")
+        with pytest.raises(ChannelTimeoutError):
+            await slow.read_states()
+        homelab.set_power("RaspberryPi", "on")
+        assert "pihole" in await slow.read_states()
     finally:
         await slow.close()
-
-    homelab.set_power("RaspberryPi", "off")
-    with pytest.raises(UnreachableError):
-        await pi.read_states()
-    homelab.set_power("RaspberryPi", "on")
-    assert "pihole" in await pi.read_states()
+    # A port that refuses (dockerd down on a host that is on): unreachable.
+    refused = DockerHost(tcp_config(homelab, port=free_port()))
+    try:
+        with pytest.raises(UnreachableError):
+            await refused.read_states()
+    finally:
+        await refused.close()
 
 
 async def test_health_is_read(homelab: HomelabThread) -> None:

@@ -233,14 +233,18 @@ async def test_unknown_node(homelab: HomelabThread) -> None:
 async def test_refused_timeout_and_recovery(
     pve1: ProxmoxHost, homelab: HomelabThread
 ) -> None:
-    """Machine off: unreachable. Slow API: timeout. Both recover."""
-    homelab.set_power("Machine1", "off")
-    with pytest.raises(UnreachableError):
-        await pve1.read_states()
-    homelab.set_power("Machine1", "on")
-    assert "101" in await pve1.read_states()
+    """Machine off: no answer, a timeout. Port refusing: unreachable. Slow
+    API: timeout. All recover."""
     slow = ProxmoxHost(token_config(homelab, timeout=0.3))
+    refused = ProxmoxHost(token_config(homelab, port=free_port()))
     try:
+        homelab.set_power("Machine1", "off")
+        with pytest.raises(ChannelTimeoutError):
+            await slow.read_states()
+        with pytest.raises(UnreachableError):
+            await refused.read_states()
+        homelab.set_power("Machine1", "on")
+        assert "101" in await pve1.read_states()
         homelab.fault("Machine1", "api_status", None)
         homelab.fault("Machine1", "latency", 1.0)
         with pytest.raises(ChannelTimeoutError):
@@ -249,6 +253,7 @@ async def test_refused_timeout_and_recovery(
         assert "101" in await slow.read_states()
     finally:
         await slow.close()
+        await refused.close()
 
 
 async def test_tls_pinning(homelab: HomelabThread) -> None:

@@ -8,9 +8,12 @@ import pytest
 
 from custom_components.wakehub.channels import (
     AuthenticationError,
+    ChannelTimeoutError,
     CommandFailedError,
     HostKeyMismatchError,
     Machine,
+    NotControllableError,
+    ProbeResult,
     ShutdownCommand,
     SshChannel,
     SshConfig,
@@ -76,6 +79,31 @@ async def test_wake_probe_shutdown(homelab: HomelabThread) -> None:
     assert [e["action"] for e in homelab.log()][-1] == "ssh_shutdown"
 
 
+async def test_sshd_refusing_on_a_machine_that_is_on(homelab: HomelabThread) -> None:
+    """The NAS's only probe is its SSH port. Its sshd crashed (``ssh_refuse``)
+    while it stays on: the port refuses, which is an answer, so the NAS is on
+    (not up: the probe port does not accept) and its stop fails as not
+    controllable, sending nothing. Off, the port answers nothing at all."""
+    machine = nas_machine(homelab)
+    assert await machine.signals() == {machine.probe_port: ProbeResult.SILENT}
+    assert not await machine.is_on()
+    homelab.set_power("NAS", "on")
+    homelab.fault("NAS", "ssh_refuse")
+    assert await machine.signals() == {machine.probe_port: ProbeResult.REFUSED}
+    assert await machine.is_on()
+    assert not await machine.probe()
+    with pytest.raises(NotControllableError, match="refuses SSH connections") as err:
+        await power_off(machine)
+    assert err.value.code == "not_controllable"
+    assert _commands(homelab) == []
+    assert homelab.state("NAS") == "on"
+    homelab.fault("NAS", "ssh_refuse", None)
+    assert await machine.probe()
+    await power_off(machine)
+    homelab.wait_state("NAS", "off")
+    assert not await machine.is_on()
+
+
 async def test_ignored_wol_keeps_machine_off(homelab: HomelabThread) -> None:
     """A dead NIC: the packets arrive, nothing boots."""
     homelab.fault("NAS", "ignore_wol")
@@ -136,10 +164,10 @@ async def test_host_key_change_sends_nothing(
 
 
 async def test_auth_refused_and_unreachable(homelab: HomelabThread) -> None:
-    """Wrong password: AuthenticationError. Machine off or port refusing:
-    UnreachableError. Both recover."""
-    with pytest.raises(UnreachableError):
-        await SshChannel(nas_ssh(homelab)).check()  # NAS is off
+    """Wrong password: AuthenticationError. Machine off: no answer, a
+    timeout. Port refusing: UnreachableError. All recover."""
+    with pytest.raises(ChannelTimeoutError):
+        await SshChannel(nas_ssh(homelab, timeout=0.3)).check()  # NAS is off
     homelab.set_power("NAS", "on")
     with pytest.raises(AuthenticationError):
         await SshChannel(nas_ssh(homelab, password="wrong")).check()

@@ -26,8 +26,13 @@ default, stable for the simulator's lifetime), everything WakeHub talks to:
   VM-Docker (while it runs) and RaspberryPi (while it is on).
 
 A service accepts connections only while its node is up (``on`` for machines,
-``running`` for guests); otherwise its port refuses connections, and it is
-reopened on the same port when the node comes back.
+``running`` for guests), and is reopened on the same port when the node comes
+back. Otherwise its port answers as a real network would (``service.py``):
+while its machine is ``off`` or ``booting`` nothing answers at all (a connect
+times out: a host that is off sends no ARP reply, so no SYN is ever
+answered); while its machine is ``on`` or ``shutting_down`` the connection is
+refused (Linux resets a SYN to a port nobody listens on,
+net/ipv4/tcp_ipv4.c ``tcp_v4_send_reset``).
 
 Power model
 -----------
@@ -146,7 +151,8 @@ Faults (``value`` false/null clears a persistent one):
 ``ignore_wol``, ``boot_fails`` (boots, then falls back to off),
 ``api_status`` (401/403/500...: the node's Proxmox or Docker API answers that),
 ``latency`` (real seconds added to each Proxmox/Docker answer, not scaled),
-``ssh_refuse`` (SSH port refuses connections), ``hostkey_change`` (one-shot:
+``ssh_refuse`` (``sshd`` crashed: the SSH port refuses connections while
+the node stays on), ``hostkey_change`` (one-shot:
 new host key), ``crash`` (one-shot: down now, no command), ``recreate``
 (one-shot: container gets a new ID), ``sudo_password_required``, ``secureon``
 (value: the password hex the NIC requires), ``ignore_shutdown`` (a guest

@@ -738,6 +738,8 @@ class Homelab:
             if self.service_should_run(node, listener, up=True):
                 await listener.open()
         self._set_state(node, node.up_state)
+        if node.is_machine:
+            await self._sync_machine(node)
 
     async def _boot_os(self, node: Node) -> None:
         """A guest's second boot phase: its OS boots, then services answer.
@@ -755,12 +757,33 @@ class Homelab:
         self._changed.set()
         self._changed = asyncio.Event()
 
+    def answers(self, node: Node) -> bool:
+        """Whether ``node``'s address answers TCP at all (its machine's OS runs).
+
+        A machine ``off`` (or ``booting``: firmware, no OS yet) answers
+        nothing, and nor does anything hosted on it: its ports are silent. A
+        machine ``on`` or ``shutting_down`` answers: a port nobody listens on
+        refuses (see ``service.py``).
+        """
+        return self.machine_of(node.name).state in (ON, SHUTTING_DOWN)
+
     async def _sync_services(self, node: Node) -> None:
+        """Open what should run; close the rest, refusing or silent."""
+        silent = not self.answers(node)
         for listener in self._listeners_for.get(node.name, ()):
             if self.service_should_run(node, listener):
                 await listener.open()
             else:
-                await listener.close()
+                await listener.close(silent=silent)
+
+    async def _sync_machine(self, machine: Node) -> None:
+        """Sync the services of a machine and of everything it hosts.
+
+        After its power changed: they all turn silent when it goes off, and
+        refusing (those not running) when it comes up.
+        """
+        for node in (machine, *self.descendants(machine.name)):
+            await self._sync_services(node)
 
     def _set_state(self, node: Node, state: str) -> None:
         if node.state == state:
@@ -819,7 +842,10 @@ class Homelab:
             await self._sync_services(child)
         self._cancel_transition(node.name)
         self._set_state(node, node.down_state)
-        await self._sync_services(node)
+        if node.is_machine:
+            await self._sync_machine(node)
+        else:
+            await self._sync_services(node)
 
     async def _take_children_down(self, node: Node) -> None:
         for child in reversed(self.descendants(node.name)):
@@ -891,6 +917,7 @@ class Homelab:
             await asyncio.sleep(self.scaled(node.delays.down))
             node.transition = None
             self._set_state(node, OFF)
+            await self._sync_machine(node)
 
         self._run_transition(name, _off())
 

@@ -1,8 +1,24 @@
 """TCP listeners that close while their node is down and reopen on the same port.
 
-A powered-off host refuses TCP connections, so the simulator closes a
-service's listening socket (and drops its open connections) when the node
-goes down, and binds the *same* port again when it comes back.
+What a client sees of a service that does not accept depends on why:
+
+* **its machine is on, the service is not running** (a crashed ``sshd``,
+  the ``ssh_refuse`` fault; an API not started yet; a guest stopped on a
+  running host): the client is *refused*. Linux answers a SYN to a port
+  nobody listens on with a reset (net/ipv4/tcp_ipv4.c, ``tcp_v4_rcv`` ->
+  ``no_tcp_socket`` -> ``tcp_v4_send_reset``), and ``connect()`` fails with
+  ``ECONNREFUSED``. The simulator closes the listening socket.
+* **its machine is off** (or still in its firmware, booting): nothing
+  answers at all. A powered-off host sends no ARP reply, so the client's SYNs
+  go unanswered until its own timeout (or ``EHOSTUNREACH`` once its ARP
+  resolution gives up, net/ipv4/arp.c ``arp_error_report``). The simulator
+  keeps the port bound with a full accept queue (:class:`Blackhole`):
+  ``listen(0)`` plus one connection it never accepts. Linux then drops
+  every new SYN without an answer (net/ipv4/tcp_input.c,
+  ``tcp_conn_request``: ``sk_acceptq_is_full`` -> ``drop``), which is the TCP
+  view of a host that is not there. ``close(silent=True)`` does that.
+
+Either way the *same* port is bound again when the service comes back.
 
 The simulator's sockets are its own (:func:`loopback_socket`). The test
 harness (pytest-socket, loaded by pytest-homeassistant-custom-component)
@@ -114,6 +130,40 @@ def loopback_socket(port: int, kind: socket.SocketKind) -> socket.socket:
     return sock
 
 
+class Blackhole:
+    """A bound port that answers no SYN: what a client sees of a host that is off.
+
+    ``listen(0)`` and one connection from the simulator itself that is never
+    accepted fill the accept queue (Linux allows ``backlog + 1`` queued
+    connections, include/net/sock.h ``sk_acceptq_is_full``); from then on
+    Linux drops every SYN to the port silently (net/ipv4/tcp_input.c,
+    ``tcp_conn_request``), and a client's ``connect()`` ends only at its own
+    timeout. Nothing runs: no thread, no task, two file descriptors.
+    """
+
+    def __init__(self, port: int) -> None:
+        """Bind ``port`` and fill its accept queue."""
+        self._listener = loopback_socket(port, socket.SOCK_STREAM)
+        self._filler: socket.socket | None = None
+        try:
+            self._listener.listen(0)
+            filler = client_socket()
+            self._filler = filler
+            # On loopback the handshake completes inside connect().
+            filler.settimeout(1.0)
+            filler.connect((HOST, port))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Unbind the port (the queued connection is reset)."""
+        if self._filler is not None:
+            self._filler.close()
+            self._filler = None
+        self._listener.close()
+
+
 def _finished(protocol: asyncio.BaseProtocol) -> bool:
     transport = getattr(protocol, "transport", None)
     return transport is None or transport.is_closing()
@@ -133,6 +183,12 @@ class Listener:
         self.name = name
         self.port = 0
         self._lock = asyncio.Lock()
+        self._blackhole: Blackhole | None = None
+
+    @property
+    def is_silent(self) -> bool:
+        """Return True while the port answers nothing (its machine is off)."""
+        return self._blackhole is not None
 
     @property
     def is_open(self) -> bool:
@@ -154,6 +210,7 @@ class Listener:
         async with self._lock:
             if self.is_open:
                 return
+            self._unsilence()
             opening = asyncio.ensure_future(self._open_with_retries())
             try:
                 await asyncio.shield(opening)
@@ -175,10 +232,23 @@ class Listener:
             else:
                 return
 
-    async def close(self) -> None:
-        """Stop listening and drop every open connection."""
+    async def close(self, *, silent: bool = False) -> None:
+        """Stop listening and drop every open connection.
+
+        The port then refuses connections (a service down on a machine that
+        is on), or with ``silent`` answers nothing (the machine is off).
+        """
         async with self._lock:
             await self._close()
+            if not silent:
+                self._unsilence()
+            elif self._blackhole is None and self.port:
+                self._blackhole = Blackhole(self.port)
+
+    def _unsilence(self) -> None:
+        blackhole, self._blackhole = self._blackhole, None
+        if blackhole is not None:
+            blackhole.close()
 
     async def _open(self) -> None:
         raise NotImplementedError

@@ -135,7 +135,9 @@ async def test_diagnostics_redact_docker_tls(
     tls = {
         "mode": "tls",
         "host": "127.0.0.1",
-        "port": 2376,
+        # A port of Machine1, which is off: silent (a refusing port would
+        # be an answer, and the machine on).
+        "port": homelab.ready["nodes"]["Machine1"]["proxmox"]["port"],
         "ca": "-----BEGIN CERTIFICATE-----\nY2E=\n-----END CERTIFICATE-----",
         "cert": "-----BEGIN CERTIFICATE-----\nY2VydA==\n-----END CERTIFICATE-----",
         "key": FAKE_PEM_KEY,

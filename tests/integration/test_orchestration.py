@@ -13,6 +13,7 @@ from homeassistant.components import persistent_notification
 from homeassistant.const import SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.core import callback
 import pytest
+from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.wakehub.const import (
     EVENT_CASCADE_COMPLETED,
@@ -262,6 +263,56 @@ async def test_stop_fails_while_sshd_refuses_and_the_api_answers(
     assert state_of(hass, "Machine1") == "off"
     # Its services stop before the power does.
     await homelab.async_wait_state("Machine1", "off", timeout=10)
+
+
+async def test_nas_whose_only_probe_refuses_is_on_and_its_stop_fails(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """The NAS's only signal is its SSH port. Its sshd crashed (the port
+    refuses) while it stays on: a refusal is an answer, so Home Assistant
+    shows the NAS on (neither off nor unavailable), and "Stop NAS" fails with
+    the translated not_controllable reason, never "completed" with no step."""
+    homelab.set_power("NAS", "on")
+    homelab.fault("NAS", "ssh_refuse")
+    await async_setup_homelab(hass, homelab)
+    assert state_of(hass, "NAS") == "on"
+    assert hass.states.get(switch_id("NAS")).state == "on"
+    failed: list[dict[str, Any]] = []
+    hass.bus.async_listen(
+        hub_module.EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
+    )
+    completed = async_capture_events(hass, hub_module.EVENT_CASCADE_COMPLETED)
+    notifications: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: notifications.update(updated))
+    )
+
+    await async_turn(hass, SERVICE_TURN_OFF, "NAS")
+    await async_wait_idle(hass)
+
+    assert homelab.state("NAS") == "on"
+    assert commands(homelab) == []
+    assert completed == []
+    assert [(f["name"], f["error_code"]) for f in failed] == [
+        ("NAS", "not_controllable")
+    ]
+    (notification,) = [
+        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
+    ]
+    # The reason, in the user's language (translations' exceptions).
+    assert notification["title"] == (
+        "WakeHub: NAS failed, NAS is on but cannot be stopped"
+    )
+    assert notification["message"].startswith(
+        "Step 1/1 failed on NAS: it answers on the network, so it is still on"
+    )
+    assert "refuses SSH connections" in notification["message"]
+    assert "(code not_controllable)" in notification["message"]
+    status = hass.states.get("sensor.nas_status")
+    assert status.state == "error"
+    assert status.attributes["error_code"] == "not_controllable"
+    # Still on, never shown off.
+    assert hass.states.get(switch_id("NAS")).state == "on"
 
 
 async def test_double_start_joins(hass: HomeAssistant, homelab: HomelabThread) -> None:

@@ -18,6 +18,7 @@ Home Assistant; only where the channels are found differs.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +160,6 @@ class SimulatorDriver:
                         packets=1,
                     ),
                     ssh=_ssh(info["host"], ssh_info) if ssh_info else None,
-                    probe_timeout=1.0,
                 )
             elif info["kind"] in ("vm", "lxc"):
                 keys[node_id] = str(info["vmid"])
@@ -205,8 +205,12 @@ class SimulatorDriver:
         """Poll everything: probes, then one request per host that is up."""
         states: dict[str, PowerState] = {}
         up: set[str] = set()
-        for node_id, machine in self.machines.items():
-            on = await machine.probe()
+        # In parallel: a machine that is off answers nothing, and each of its
+        # probes waits out its timeout.
+        probes = await asyncio.gather(
+            *(machine.probe() for machine in self.machines.values())
+        )
+        for node_id, on in zip(self.machines, probes, strict=True):
             states[node_id] = PowerState.ON if on else PowerState.OFF
             if on:
                 up.add(node_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import TYPE_CHECKING, Any
 
 from proxmoxer import ProxmoxAPI
@@ -25,3 +27,22 @@ def pve_client(homelab: HomelabThread, machine: str, **options: Any) -> ProxmoxA
         verify_ssl=False,
         **options,
     )
+
+
+def tcp_answer(port: int, timeout: float = 0.3) -> str:
+    """What a plain TCP connect to 127.0.0.1:``port`` gets, with no other client.
+
+    ``"open"`` (accepted), ``"refused"`` (a reset: the machine is on, nothing
+    listens) or ``"silent"`` (no answer within ``timeout``: the machine is off).
+    """
+    with socket.socket() as client:
+        client.settimeout(timeout)
+        try:
+            client.connect(("127.0.0.1", port))
+        except TimeoutError:
+            return "silent"
+        except OSError as err:
+            if err.errno == errno.ECONNREFUSED:
+                return "refused"
+            raise
+    return "open"

@@ -10,6 +10,8 @@ import aiodocker
 import aiohttp
 import pytest
 
+from .helpers import tcp_answer
+
 if TYPE_CHECKING:
     from tests.homelab import HomelabThread
 
@@ -136,16 +138,19 @@ async def test_events_stream(homelab: HomelabThread) -> None:
 
 
 async def test_docker_api_follows_host_power(homelab: HomelabThread) -> None:
-    """VM-Docker's API refuses while the VM is stopped and dies with it."""
-    url = f"http://127.0.0.1:{homelab.ready['nodes']['VM-Docker']['docker']['port']}/_ping"
+    """VM-Docker's API answers nothing while its host is off, refuses while
+    the VM is stopped on a running host, and dies with the host."""
+    port = homelab.ready["nodes"]["VM-Docker"]["docker"]["port"]
+    url = f"http://127.0.0.1:{port}/_ping"
+    assert tcp_answer(port) == "silent"
+    homelab.set_power("Machine1", "on")
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.ClientConnectionError):
             await session.get(url)
-        homelab.set_power("plex", "running")  # brings Machine1 and VM-Docker up
+        homelab.set_power("plex", "running")  # brings VM-Docker up
         assert homelab.state("VM-Docker") == "running"
         async with session.get(url) as resp:
             assert resp.status == 200
-        homelab.set_power("Machine1", "off")
-        assert homelab.state("plex") == "stopped"
-        with pytest.raises(aiohttp.ClientConnectionError):
-            await session.get(url)
+    homelab.set_power("Machine1", "off")
+    assert homelab.state("plex") == "stopped"
+    assert tcp_answer(port) == "silent"

@@ -26,6 +26,7 @@ import pytest_socket
 
 from tests.homelab.wol import SYNC
 
+from .helpers import tcp_answer
 from .test_wol_ssh import _ssh
 
 if TYPE_CHECKING:
@@ -53,12 +54,6 @@ def _listening(port: int) -> bool:
     finally:
         probe.close()
     return False
-
-
-def _refuses(port: int) -> bool:
-    with socket.socket() as client:
-        client.settimeout(2)
-        return client.connect_ex(("127.0.0.1", port)) == errno.ECONNREFUSED
 
 
 def _banner(port: int) -> bytes:
@@ -116,7 +111,7 @@ def test_a_reset_during_a_boot_leaves_no_listener_behind(
     homelab.run(reset_mid_open)
 
     assert homelab.state("NAS") == "off"
-    assert _refuses(port)
+    assert tcp_answer(port) == "silent"
     homelab.set_power("NAS", "on")
     assert _banner(port).startswith(b"SSH-2.0-")
     homelab.reset()

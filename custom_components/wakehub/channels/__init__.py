@@ -52,7 +52,7 @@ from .errors import (
     TlsVerificationError,
     UnreachableError,
 )
-from .probe import DEFAULT_PROBE_TIMEOUT, ProbeResult, probe, probe_port
+from .probe import ProbeResult, probe, probe_port
 from .proxmox import (
     ProxmoxConfig,
     ProxmoxHost,
@@ -128,8 +128,9 @@ class Machine:
     ``extra_probe_ports``) and to the ports of the APIs it serves itself
     (``api_ports``: its Proxmox VE or Docker API at its own address). It is
     *up* (ready after a wake) when a probe port accepts a connection, and
-    *off* only when none of its signals accepts one: a machine whose SSH
-    server is down but whose Proxmox API answers is on. It is woken by
+    *off* only when none of its signals answers at all. A refused connection
+    is an answer (:mod:`.probe`): a machine whose SSH server is down, but
+    whose network stack resets the connection, is on. It is woken by
     ``wol`` and shut down over ``ssh`` when configured, otherwise through
     ``proxmox`` (the node-shutdown API, which needs Sys.PowerMgmt).
     """
@@ -141,7 +142,8 @@ class Machine:
     wol: WakeOnLan | None = None
     ssh: SshChannel | None = None
     proxmox: ProxmoxHost | None = None
-    probe_timeout: float = DEFAULT_PROBE_TIMEOUT
+    # None: the probe's default (:data:`.probe.DEFAULT_PROBE_TIMEOUT`).
+    probe_timeout: float | None = None
 
     @property
     def probe_ports(self) -> tuple[int, ...]:
@@ -164,9 +166,13 @@ class Machine:
         return any(results)
 
     async def is_on(self) -> bool:
-        """Return False only when none of its signals accepts a connection."""
+        """Return False only when every signal is silent (the machine is off).
+
+        An open port or a refused connection (the host's TCP stack answered)
+        means on; only a timeout or "no route to host" on every port means off.
+        """
         signals = await self.signals()
-        return any(result is ProbeResult.OPEN for result in signals.values())
+        return any(result is not ProbeResult.SILENT for result in signals.values())
 
     async def wake(self) -> None:
         """Send the Wake-on-LAN magic packets."""

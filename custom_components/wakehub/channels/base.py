@@ -76,7 +76,7 @@ class MachinePower(Protocol):
         """Return True when the machine's probe port accepts a connection."""
 
     async def is_on(self) -> bool:
-        """Return False only when nothing of the machine accepts a connection."""
+        """Return False only when nothing of the machine answers (it is off)."""
 
     async def wake(self) -> None:
         """Send Wake-on-LAN magic packets."""

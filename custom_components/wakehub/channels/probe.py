@@ -5,30 +5,36 @@ A TCP connect to a port has three outcomes, and they mean different things:
 ``OPEN``
     the connection is accepted: the service runs;
 ``REFUSED``
-    the host answered with a reset: its network stack runs, so the machine
-    is **on**, but nothing listens on that port (a crashed ``sshd``, an API
-    not started yet);
+    the host answered the SYN with a reset (``ECONNREFUSED``), or reset the
+    connection during the handshake (``ECONNRESET``): its network stack
+    runs, so the machine is **on**, but nothing listens on that port (a
+    crashed ``sshd``, an API not started yet);
 ``SILENT``
     no answer within the timeout, or "no route to host" / "network
-    unreachable": a powered-off machine answers nothing.
+    unreachable" (``EHOSTUNREACH``, ``ENETUNREACH``...): a powered-off machine
+    answers nothing (no ARP reply, so the SYN is never answered).
 
 :func:`probe_port` tells the three apart; :func:`probe` says whether the
-port is open. The probe is a plain asyncio connect: it never blocks the event
-loop, sends no data and always closes the socket it opened.
+port is open. The connect runs in the executor as a plain blocking
+``socket.create_connection`` with a socket-level timeout: its deadline is
+the kernel's, in real time, whatever the event loop's clock does. It sends
+no data and always closes the socket it opened.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from enum import StrEnum
 import errno
+import socket
 
+# Seconds a probe waits for an answer. A LAN host answers a SYN within
+# milliseconds; a silent port costs the whole timeout. Read at each probe, so
+# tests of a loopback simulator may shorten it.
 DEFAULT_PROBE_TIMEOUT = 2.0
 
-_SILENT_ERRNOS = frozenset(
-    {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN}
-)
+# The host itself answered: a reset to the SYN, or during the handshake.
+_ANSWERED_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET})
 
 
 class ProbeResult(StrEnum):
@@ -39,41 +45,41 @@ class ProbeResult(StrEnum):
     SILENT = "silent"
 
 
+def _connect(host: str, port: int, timeout: float) -> ProbeResult:
+    """One blocking connect, bounded by ``timeout`` (run in the executor)."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as err:
+        # TimeoutError, EHOSTUNREACH, ENETUNREACH, a failed name resolution:
+        # nothing answered.
+        if err.errno in _ANSWERED_ERRNOS:
+            return ProbeResult.REFUSED
+        return ProbeResult.SILENT
+    sock.close()
+    return ProbeResult.OPEN
+
+
 async def probe_port(
     host: str,
     port: int,
-    timeout: float = DEFAULT_PROBE_TIMEOUT,  # noqa: ASYNC109 - the probe's own deadline
+    timeout: float | None = None,  # noqa: ASYNC109 - the probe's own deadline
 ) -> ProbeResult:
     """Connect to ``host:port`` and say whether it is open, refused or silent.
 
-    Nothing is raised: a failed name resolution or any other error counts as
-    silent (nothing answered).
+    ``timeout`` defaults to :data:`DEFAULT_PROBE_TIMEOUT`. Nothing is raised:
+    a failed name resolution or any other error counts as silent (nothing
+    answered).
     """
-    try:
-        async with asyncio.timeout(timeout):
-            _reader, writer = await asyncio.open_connection(host, port)
-    except ConnectionRefusedError:
-        return ProbeResult.REFUSED
-    except OSError as err:
-        if err.errno in _SILENT_ERRNOS:
-            return ProbeResult.SILENT
-        # e.g. a reset during the handshake: the host answered.
-        if err.errno in (errno.ECONNRESET, errno.ECONNREFUSED):
-            return ProbeResult.REFUSED
-        return ProbeResult.SILENT
-    except TimeoutError:
-        return ProbeResult.SILENT
-    writer.close()
-    with contextlib.suppress(OSError, TimeoutError):
-        async with asyncio.timeout(timeout):
-            await writer.wait_closed()
-    return ProbeResult.OPEN
+    if timeout is None:
+        timeout = DEFAULT_PROBE_TIMEOUT
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, _connect, host, port, timeout)
 
 
 async def probe(
     host: str,
     port: int,
-    timeout: float = DEFAULT_PROBE_TIMEOUT,  # noqa: ASYNC109 - the probe's own deadline
+    timeout: float | None = None,  # noqa: ASYNC109 - the probe's own deadline
 ) -> bool:
     """Return True when ``host:port`` accepts a TCP connection within ``timeout``.
 
