@@ -279,9 +279,9 @@ async def test_nas_whose_only_probe_refuses_is_on_and_its_stop_fails(
     assert hass.states.get(switch_id("NAS")).state == "on"
     failed: list[dict[str, Any]] = []
     hass.bus.async_listen(
-        hub_module.EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
+        EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
     )
-    completed = async_capture_events(hass, hub_module.EVENT_CASCADE_COMPLETED)
+    completed = async_capture_events(hass, EVENT_CASCADE_COMPLETED)
     notifications: dict[str, Any] = {}
     persistent_notification.async_register_callback(
         hass, callback(lambda _type, updated: notifications.update(updated))
