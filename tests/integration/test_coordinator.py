@@ -231,6 +231,9 @@ async def test_orchestrator_hooks(
     end_first = coordinator.async_begin_fast_polling()
     end_second = coordinator.async_begin_fast_polling()
     assert coordinator.update_interval == FAST_SCAN_INTERVAL
+    # A refresh still probing the machine while it is off would report it
+    # off after it came on (the probe of a silent port takes its timeout).
+    await hass.async_block_till_done(wait_background_tasks=True)
     homelab.set_power("Machine1", "on")
     await async_next_poll(hass, freezer, FAST_SCAN_INTERVAL.total_seconds())
     assert state_of(hass, "Machine1") == "on"
