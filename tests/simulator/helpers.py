@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import time
 from typing import TYPE_CHECKING, Any
 
 from proxmoxer import ProxmoxAPI
@@ -46,3 +47,42 @@ def tcp_answer(port: int, timeout: float = 0.3) -> str:
                 return "refused"
             raise
     return "open"
+
+
+def pve_with_token(
+    homelab: HomelabThread, machine: str = "Machine1", token: str = "wakehub"
+) -> Any:
+    """proxmoxer on ``machine``'s simulated Proxmox API with the API token ``token``."""
+    info = homelab.ready["nodes"][machine]["proxmox"]
+    return ProxmoxAPI(
+        "127.0.0.1",
+        port=info["port"],
+        user=info["token_user"],
+        token_name=token,
+        token_value=info["tokens"][token]["value"],
+        verify_ssl=False,
+        timeout=10,
+    )
+
+
+def pve_with_password(homelab: HomelabThread, machine: str = "Machine1") -> Any:
+    """proxmoxer on ``machine``'s simulated Proxmox API, logged in with a password."""
+    info = homelab.ready["nodes"][machine]["proxmox"]
+    return ProxmoxAPI(
+        "127.0.0.1",
+        port=info["port"],
+        user=info["user"],
+        password=info["password"],
+        verify_ssl=False,
+        timeout=10,
+    )
+
+
+def wait_task(pve: Any, node: str, upid: str) -> dict[str, Any]:
+    """Poll a Proxmox task until it stopped (at most 5 s); return its status."""
+    for _ in range(500):
+        status: dict[str, Any] = pve.nodes(node).tasks(upid).status.get()
+        if status["status"] == "stopped":
+            return status
+        time.sleep(0.01)
+    raise AssertionError(f"task {upid} never finished")

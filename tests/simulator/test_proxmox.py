@@ -2,66 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from proxmoxer import AuthenticationError, ProxmoxAPI, ResourceException
 import pytest
 import requests
 
-from .helpers import tcp_answer
+from .helpers import pve_with_password, pve_with_token, tcp_answer, wait_task
 
 if TYPE_CHECKING:
     from tests.homelab import HomelabThread
-
-
-def _pve(
-    homelab: HomelabThread, machine: str = "Machine1", token: str = "wakehub"
-) -> Any:
-    info = homelab.ready["nodes"][machine]["proxmox"]
-    return ProxmoxAPI(
-        "127.0.0.1",
-        port=info["port"],
-        user=info["token_user"],
-        token_name=token,
-        token_value=info["tokens"][token]["value"],
-        verify_ssl=False,
-        timeout=10,
-    )
-
-
-def _pve_ticket(homelab: HomelabThread, machine: str = "Machine1") -> Any:
-    info = homelab.ready["nodes"][machine]["proxmox"]
-    return ProxmoxAPI(
-        "127.0.0.1",
-        port=info["port"],
-        user=info["user"],
-        password=info["password"],
-        verify_ssl=False,
-        timeout=10,
-    )
-
-
-def _wait_task(pve: Any, node: str, upid: str) -> dict[str, Any]:
-    for _ in range(400):
-        status: dict[str, Any] = pve.nodes(node).tasks(upid).status.get()
-        if status["status"] == "stopped":
-            return status
-        homelab_sleep()
-    raise AssertionError(f"task {upid} never finished")
-
-
-def homelab_sleep() -> None:
-    """Poll pause (real seconds)."""
-    import time
-
-    time.sleep(0.01)
 
 
 def test_token_listing_and_shapes(homelab: HomelabThread) -> None:
     """Token auth: version, nodes with fingerprint, resources, qemu and lxc lists."""
     homelab.set_power("Machine1", "on")
     homelab.set_power("VM-Docker", "running")
-    pve = _pve(homelab)
+    pve = pve_with_token(homelab)
     assert pve.version.get() == {
         "version": "9.2.11",
         "release": "9.2",
@@ -103,7 +60,7 @@ def test_token_listing_and_shapes(homelab: HomelabThread) -> None:
 def test_lxc_listing_on_machine2(homelab: HomelabThread) -> None:
     """LXC items carry type "lxc", maxswap and swap."""
     homelab.set_power("Machine2", "on")
-    pve = _pve(homelab, "Machine2")
+    pve = pve_with_token(homelab, "Machine2")
     lxc = pve.nodes("pve2").lxc.get()
     assert {c["vmid"]: c["name"] for c in lxc} == {202: "Jellyfin", 203: "Cloudflared"}
     assert all(c["type"] == "lxc" and "maxswap" in c and "swap" in c for c in lxc)
@@ -113,7 +70,7 @@ def test_lxc_listing_on_machine2(homelab: HomelabThread) -> None:
 def test_start_and_task_polling(homelab: HomelabThread) -> None:
     """A start returns a real-format UPID; the task finishes when the guest runs."""
     homelab.set_power("Machine2", "on")
-    pve = _pve(homelab, "Machine2")
+    pve = pve_with_token(homelab, "Machine2")
     upid = pve.nodes("pve2").lxc(202).status.start.post()
     parts = upid.split(":")
     assert len(parts) == 9
@@ -125,7 +82,7 @@ def test_start_and_task_polling(homelab: HomelabThread) -> None:
     first = pve.nodes("pve2").tasks(upid).status.get()
     assert first["status"] == "running"
     assert "exitstatus" not in first
-    status = _wait_task(pve, "pve2", upid)
+    status = wait_task(pve, "pve2", upid)
     assert status["exitstatus"] == "OK"
     assert status["type"] == "vzstart"
     # The UPID keeps user@realm!token; the status splits it (PVE/API2/Tasks.pm).
@@ -139,7 +96,7 @@ def test_start_and_task_polling(homelab: HomelabThread) -> None:
     assert err.value.status_code == 500
     assert err.value.content == "CT 202 already running"
     upid = pve.nodes("pve2").lxc(202).status.shutdown.post(timeout=30)
-    assert _wait_task(pve, "pve2", upid)["exitstatus"] == "OK"
+    assert wait_task(pve, "pve2", upid)["exitstatus"] == "OK"
     assert homelab.state("Jellyfin") == "stopped"
     with pytest.raises(ResourceException) as err:
         pve.nodes("pve2").lxc(202).status.stop.post()
@@ -149,23 +106,23 @@ def test_start_and_task_polling(homelab: HomelabThread) -> None:
 def test_qemu_start_of_running_vm_fails_in_task(homelab: HomelabThread) -> None:
     """QEMU: start of a running VM fails in the task; stop of a stopped VM is OK."""
     homelab.set_power("VM-Ubuntu", "running")
-    pve = _pve(homelab)
+    pve = pve_with_token(homelab)
     upid = pve.nodes("pve1").qemu(102).status.start.post()
-    assert _wait_task(pve, "pve1", upid)["exitstatus"] == "VM 102 already running"
+    assert wait_task(pve, "pve1", upid)["exitstatus"] == "VM 102 already running"
     upid = pve.nodes("pve1").qemu(102).status.stop.post()
-    assert _wait_task(pve, "pve1", upid)["exitstatus"] == "OK"
+    assert wait_task(pve, "pve1", upid)["exitstatus"] == "OK"
     assert homelab.state("VM-Ubuntu") == "stopped"
     upid = pve.nodes("pve1").qemu(102).status.shutdown.post()
-    assert _wait_task(pve, "pve1", upid)["exitstatus"] == "OK"
+    assert wait_task(pve, "pve1", upid)["exitstatus"] == "OK"
 
 
 def test_ticket_auth_and_csrf(homelab: HomelabThread) -> None:
     """Ticket auth works for reads and writes; a write without CSRF is a 401."""
     homelab.set_power("Machine1", "on")
-    pve = _pve_ticket(homelab)
+    pve = pve_with_password(homelab)
     assert pve.nodes("pve1").qemu.get()
     upid = pve.nodes("pve1").qemu(101).status.start.post()
-    status = _wait_task(pve, "pve1", upid)
+    status = wait_task(pve, "pve1", upid)
     assert status["exitstatus"] == "OK"
     assert status["user"] == "root@pam"
     info = homelab.ready["nodes"]["Machine1"]["proxmox"]
@@ -226,17 +183,17 @@ def test_authentication_errors(homelab: HomelabThread) -> None:
 def test_permission_and_not_found_errors(homelab: HomelabThread) -> None:
     """403 with PVE's message, 500 for an unknown vmid, 501 for an unknown path, 400."""
     homelab.set_power("Machine1", "on")
-    readonly = _pve(homelab, token="readonly")
+    readonly = pve_with_token(homelab, token="readonly")
     with pytest.raises(ResourceException) as err:
         readonly.nodes("pve1").qemu(101).status.start.post()
     assert err.value.status_code == 403
     assert err.value.content == "Permission check failed (/vms/101, VM.PowerMgmt)"
-    vmuser = _pve(homelab, token="vmuser")
+    vmuser = pve_with_token(homelab, token="vmuser")
     with pytest.raises(ResourceException) as err:
         vmuser.nodes("pve1").status.post(command="shutdown")
     assert err.value.status_code == 403
     assert err.value.content == "Permission check failed (/nodes/pve1, Sys.PowerMgmt)"
-    pve = _pve(homelab)
+    pve = pve_with_token(homelab)
     with pytest.raises(ResourceException) as err:
         pve.nodes("pve1").qemu(999).status.current.get()
     assert err.value.status_code == 500
@@ -283,13 +240,16 @@ def test_permission_and_not_found_errors(homelab: HomelabThread) -> None:
 def test_readonly_token_sees_no_power(homelab: HomelabThread) -> None:
     """A token without VM.Audit sees no guests; readonly sees them."""
     homelab.set_power("Machine1", "on")
-    assert len(_pve(homelab, token="readonly").cluster.resources.get(type="vm")) == 2
+    assert (
+        len(pve_with_token(homelab, token="readonly").cluster.resources.get(type="vm"))
+        == 2
+    )
 
 
 def test_node_shutdown(homelab: HomelabThread) -> None:
     """POST /nodes/{node}/status command=shutdown: null, then off ~2 s (scaled) later."""
     homelab.set_power("VM-Docker", "running")
-    pve = _pve(homelab)
+    pve = pve_with_token(homelab)
     assert pve.nodes("pve1").status.post(command="shutdown") is None
     homelab.wait_state("Machine1", "off", timeout=10)
     assert homelab.state("VM-Docker") == "stopped"

@@ -12,34 +12,14 @@ import ssl
 import time
 from typing import TYPE_CHECKING, Any
 
-from proxmoxer import ProxmoxAPI, ResourceException
+from proxmoxer import ResourceException
 import pytest
 import requests
 
+from .helpers import pve_with_token, wait_task
+
 if TYPE_CHECKING:
     from tests.homelab import HomelabThread
-
-
-def _pve(lab: HomelabThread, machine: str, token: str = "wakehub") -> Any:
-    info = lab.ready["nodes"][machine]["proxmox"]
-    return ProxmoxAPI(
-        "127.0.0.1",
-        port=info["port"],
-        user=info["token_user"],
-        token_name=token,
-        token_value=info["tokens"][token]["value"],
-        verify_ssl=False,
-        timeout=10,
-    )
-
-
-def _wait_task(pve: Any, node: str, upid: str) -> dict[str, Any]:
-    for _ in range(500):
-        status: dict[str, Any] = pve.nodes(node).tasks(upid).status.get()
-        if status["status"] == "stopped":
-            return status
-        time.sleep(0.01)
-    raise AssertionError(f"task {upid} never finished")
 
 
 def _served_fingerprint(port: int) -> str:
@@ -51,7 +31,7 @@ def _served_fingerprint(port: int) -> str:
 def test_standalone_node_knows_only_itself(homelab: HomelabThread) -> None:
     """Reference scenario: each host is standalone; /cluster/status lists it, nodeid 0."""
     homelab.set_power("Machine2", "on")
-    pve = _pve(homelab, "Machine2")
+    pve = pve_with_token(homelab, "Machine2")
     assert [n["node"] for n in pve.nodes.get()] == ["pve2"]
     assert pve.cluster.status.get() == [
         {
@@ -80,7 +60,7 @@ def test_cluster_lists_every_member_and_guest(cluster_homelab: HomelabThread) ->
         "qdevice": False,
     }
     for machine, local in (("Machine1", "pve1"), ("Machine2", "pve2")):
-        pve = _pve(lab, machine)
+        pve = pve_with_token(lab, machine)
         assert [n["node"] for n in pve.nodes.get()] == ["pve1", "pve2"]
         status = pve.cluster.status.get()
         assert status[0]["type"] == "cluster"
@@ -114,13 +94,16 @@ def test_calls_for_the_other_node_are_proxied(cluster_homelab: HomelabThread) ->
     lab = cluster_homelab
     lab.set_power("Machine1", "on")
     lab.set_power("Machine2", "on")
-    pve1 = _pve(lab, "Machine1")
+    pve1 = pve_with_token(lab, "Machine1")
     upid = pve1.nodes("pve2").lxc(202).status.start.post()
     assert upid.split(":")[1] == "pve2"
-    assert _wait_task(pve1, "pve2", upid)["exitstatus"] == "OK"
+    assert wait_task(pve1, "pve2", upid)["exitstatus"] == "OK"
     assert lab.state("Jellyfin") == "running"
     # The task lives on pve2: pve2's own API knows it too.
-    assert _pve(lab, "Machine2").nodes("pve2").tasks(upid).status.get()["upid"] == upid
+    assert (
+        pve_with_token(lab, "Machine2").nodes("pve2").tasks(upid).status.get()["upid"]
+        == upid
+    )
     assert pve1.nodes("pve2").status.post(command="shutdown") is None
     lab.wait_state("Machine2", "off", timeout=10)
     assert lab.state("Machine1") == "on"
@@ -143,7 +126,7 @@ def test_two_node_cluster_loses_quorum(cluster_homelab: HomelabThread) -> None:
     """One node of two, no QDevice: starts fail 500 "cluster not ready - no quorum?"."""
     lab = cluster_homelab
     lab.set_power("Machine1", "on")
-    pve1 = _pve(lab, "Machine1")
+    pve1 = pve_with_token(lab, "Machine1")
     assert pve1.cluster.status.get()[0]["quorate"] == 0
     for vmid in (102, 101):
         with pytest.raises(ResourceException) as err:
@@ -155,7 +138,7 @@ def test_two_node_cluster_loses_quorum(cluster_homelab: HomelabThread) -> None:
     lab.set_qdevice(True)
     assert pve1.cluster.status.get()[0]["quorate"] == 1
     upid = pve1.nodes("pve1").qemu(102).status.start.post()
-    assert _wait_task(pve1, "pve1", upid)["exitstatus"] == "OK"
+    assert wait_task(pve1, "pve1", upid)["exitstatus"] == "OK"
     # Both nodes on: quorate without a QDevice too.
     lab.set_qdevice(False)
     lab.set_power("Machine2", "on")
@@ -170,16 +153,18 @@ def test_migration_moves_the_guest(cluster_homelab: HomelabThread) -> None:
     lab.set_power("Machine2", "on")
     lab.migrate("VM-Ubuntu", "Machine2")
     assert lab.node("VM-Ubuntu")["parent"] == "Machine2"
-    resources = _pve(lab, "Machine2").cluster.resources.get(type="vm")
+    resources = pve_with_token(lab, "Machine2").cluster.resources.get(type="vm")
     moved = next(r for r in resources if r["vmid"] == 102)
     assert (moved["node"], moved["name"], moved["status"]) == (
         "pve2",
         "VM-Ubuntu",
         "running",
     )
-    assert 102 in {q["vmid"] for q in _pve(lab, "Machine2").nodes("pve2").qemu.get()}
+    assert 102 in {
+        q["vmid"] for q in pve_with_token(lab, "Machine2").nodes("pve2").qemu.get()
+    }
     assert 102 not in {
-        q["vmid"] for q in _pve(lab, "Machine1").nodes("pve1").qemu.get()
+        q["vmid"] for q in pve_with_token(lab, "Machine1").nodes("pve1").qemu.get()
     }
     assert lab.log()[-1]["action"] == "pve_migrate"
     lab.reset()
@@ -192,7 +177,7 @@ def test_privilege_separated_token(homelab: HomelabThread) -> None:
     token = homelab.ready["nodes"]["Machine2"]["proxmox"]["tokens"]["privsep"]
     assert token["privsep"] is True
     assert token["privileges"] == []
-    pve = _pve(homelab, "Machine2", token="privsep")
+    pve = pve_with_token(homelab, "Machine2", token="privsep")
     assert pve.cluster.resources.get(type="vm") == []
     assert pve.access.permissions.get() == {}
     assert [n["node"] for n in pve.nodes.get()] == ["pve2"]
@@ -201,14 +186,14 @@ def test_privilege_separated_token(homelab: HomelabThread) -> None:
     permissions = pve.access.permissions.get()
     assert permissions["/"] == {"Sys.Audit": 1, "VM.Audit": 1, "VM.PowerMgmt": 1}
     assert permissions["/vms"] == {"VM.Audit": 1, "VM.PowerMgmt": 1}
-    full = _pve(homelab, "Machine2").access.permissions.get()
+    full = pve_with_token(homelab, "Machine2").access.permissions.get()
     assert full["/"]["Sys.PowerMgmt"] == 1
 
 
 def test_error_fidelity(homelab: HomelabThread) -> None:
     """Unknown UPID: 400 no such task; bodies carry message; every 401 is delayed."""
     homelab.set_power("Machine1", "on")
-    pve = _pve(homelab, "Machine1")
+    pve = pve_with_token(homelab, "Machine1")
     unknown = "UPID:pve1:00001234:00005678:6700AB12:qmstart:101:wakehub@pve!wakehub:"
     with pytest.raises(ResourceException) as err:
         pve.nodes("pve1").tasks(unknown).status.get()
@@ -256,7 +241,7 @@ def test_certificate_renewal_and_ca_change(homelab: HomelabThread) -> None:
     leaf = x509.load_pem_x509_certificate(before["certificate"].encode())
     ca = x509.load_pem_x509_certificate(before["ca_certificate"].encode())
     leaf.verify_directly_issued_by(ca)
-    info = _pve(homelab, "Machine1").nodes("pve1").certificates.info.get()
+    info = pve_with_token(homelab, "Machine1").nodes("pve1").certificates.info.get()
     assert {c["filename"]: c["fingerprint"] for c in info} == {
         "pve-root-ca.pem": before["ca_fingerprint"],
         "pve-ssl.pem": before["fingerprint"],
