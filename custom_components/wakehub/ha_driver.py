@@ -49,10 +49,8 @@ from .orchestrator.power import (
     GuestSettings,
     NodeChannels,
     Readiness,
-    command_wait,
+    StepTimeouts,
     reached,
-    send_step,
-    step_timeout,
 )
 
 if TYPE_CHECKING:
@@ -138,7 +136,7 @@ class HaNodeDriver:
         self._pending: dict[int, asyncio.TimerHandle] = {}
         self._goal_reached: set[int] = set()
         self._inflight: dict[int, asyncio.Task[None]] = {}
-        self._step_timeouts: dict[tuple[str, Action], float] = {}
+        self._step_timeouts = StepTimeouts()
 
     # -- lookups ------------------------------------------------------------------
 
@@ -217,11 +215,8 @@ class HaNodeDriver:
         """Send the step's command through the node's channel, unless the
         node's live state already is the step's goal."""
         coordinator, node = self._tree_node(step.node)
-        timeout = self._step_timeouts.get((step.node, step.action))
-        if timeout is None:
-            timeout = await self.step_timeout(step.node, step.action)
-        return await send_step(
-            step, self._channels(coordinator, node), wait=command_wait(timeout)
+        return await self._step_timeouts.send(
+            step, self._channels(coordinator, node), self.step_timeout
         )
 
     async def is_ready(
@@ -250,11 +245,9 @@ class HaNodeDriver:
         """
         coordinator, node = self._tree_node(node_id)
         configured = self._configured_timeout(coordinator, node, action)
-        timeout = await step_timeout(
-            self._channels(coordinator, node), action, configured
+        return await self._step_timeouts.resolve(
+            node_id, self._channels(coordinator, node), action, configured
         )
-        self._step_timeouts[node_id, action] = timeout
-        return timeout
 
     @staticmethod
     def _configured_timeout(

@@ -52,10 +52,8 @@ from custom_components.wakehub.orchestrator.power import (
     GuestSettings,
     NodeChannels,
     Readiness,
-    command_wait,
+    StepTimeouts,
     reached,
-    send_step,
-    step_timeout,
 )
 from tests.core.reference import REFERENCE_DEPENDENCIES
 
@@ -132,7 +130,7 @@ class SimulatorDriver:
     timeouts: dict[tuple[str, Action], float] = field(default_factory=dict)
     refreshes: list[str] = field(default_factory=list)
     guests: dict[str, GuestSettings] = field(default_factory=dict)
-    _step_timeouts: dict[tuple[str, Action], float] = field(default_factory=dict)
+    _step_timeouts: StepTimeouts = field(default_factory=StepTimeouts)
 
     @classmethod
     def from_ready(
@@ -280,11 +278,8 @@ class SimulatorDriver:
 
     async def execute(self, step: Step) -> bool:
         """Send the step's command through its channel (the integration's rules)."""
-        timeout = self._step_timeouts.get((step.node, step.action))
-        if timeout is None:
-            timeout = await self.step_timeout(step.node, step.action)
-        return await send_step(
-            step, self.channels(step.node), wait=command_wait(timeout)
+        return await self._step_timeouts.send(
+            step, self.channels(step.node), self.step_timeout
         )
 
     async def is_ready(
@@ -299,9 +294,9 @@ class SimulatorDriver:
         configured = self.timeouts.get((node_id, action))
         if configured is None:
             configured = default_step_timeout(self.topology.node(node_id).kind, action)
-        timeout = await step_timeout(self.channels(node_id), action, configured)
-        self._step_timeouts[node_id, action] = timeout
-        return timeout
+        return await self._step_timeouts.resolve(
+            node_id, self.channels(node_id), action, configured
+        )
 
     def request_refresh(self, node_id: str) -> None:
         """Record the hint (there is no coordinator here)."""

@@ -53,6 +53,8 @@ from custom_components.wakehub.core.model import Capability, Channel, NodeKind
 from custom_components.wakehub.core.planner import Action
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from custom_components.wakehub.channels.base import MachinePower
     from custom_components.wakehub.channels.proxmox import GuestStatus
     from custom_components.wakehub.core.planner import Step
@@ -361,3 +363,37 @@ async def _reached(
     except NOT_UP_YET:
         return action is Action.STOP
     return True
+
+
+class StepTimeouts:
+    """The timeout of each node's steps, worked out once, for a driver.
+
+    Both drivers (Home Assistant's and the tests' simulator driver) keep one:
+    :meth:`resolve` answers their ``step_timeout`` from the node's configured
+    value and remembers it; :meth:`send` sends a step with the remembered
+    timeout, asking the driver only when the engine has not yet.
+    """
+
+    def __init__(self) -> None:
+        """Start with no timeout known."""
+        self._known: dict[tuple[str, Action], float] = {}
+
+    async def resolve(
+        self, node_id: str, node: NodeChannels, action: Action, configured: float
+    ) -> float:
+        """``configured``, stretched for a guest's stop (:func:`step_timeout`)."""
+        timeout = await step_timeout(node, action, configured)
+        self._known[node_id, action] = timeout
+        return timeout
+
+    async def send(
+        self,
+        step: Step,
+        node: NodeChannels,
+        timeout_of: Callable[[str, Action], Awaitable[float]],
+    ) -> bool:
+        """:func:`send_step`, its command waiting as the step's timeout allows."""
+        timeout = self._known.get((step.node, step.action))
+        if timeout is None:
+            timeout = await timeout_of(step.node, step.action)
+        return await send_step(step, node, wait=command_wait(timeout))
