@@ -429,14 +429,12 @@ async def test_untested_entry_with_bad_credentials_raises_an_issue(
     )
 
 
-@pytest.mark.parametrize("machine_name", ["RaspberryPi"])
-async def test_docker_tunnel_closes_on_unload(
-    hass: HomeAssistant, homelab: HomelabThread, mock_config_entry: MockConfigEntry
+def _docker_through_ssh(
+    hass: HomeAssistant, homelab: HomelabThread, entry: MockConfigEntry
 ) -> None:
-    """Docker through SSH: the private unix socket and the SSH connection
-    live while the entry is loaded and are gone once it is unloaded."""
+    """The RaspberryPi's entry, its Docker API reached through SSH, powered on."""
     ssh = homelab.ready["nodes"]["RaspberryPi"]["ssh"]
-    data = dict(mock_config_entry.data)
+    data = dict(entry.data)
     data["docker"] = {
         "mode": "ssh",
         "host": data["host"],
@@ -446,9 +444,18 @@ async def test_docker_tunnel_closes_on_unload(
         "host_key": ssh["host_key"],
         "socket_path": "/var/run/docker.sock",
     }
-    mock_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(mock_config_entry, data=data)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, data=data)
     homelab.set_power("RaspberryPi", "on")
+
+
+@pytest.mark.parametrize("machine_name", ["RaspberryPi"])
+async def test_docker_tunnel_closes_on_unload(
+    hass: HomeAssistant, homelab: HomelabThread, mock_config_entry: MockConfigEntry
+) -> None:
+    """Docker through SSH: the private unix socket and the SSH connection
+    live while the entry is loaded and are gone once it is unloaded."""
+    _docker_through_ssh(hass, homelab, mock_config_entry)
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     assert state_of(hass, "pihole") == "off"
@@ -483,20 +490,7 @@ async def test_host_key_change_on_the_docker_tunnel_starts_reauth(
     The flow asks the user to review the new key; once it is pinned (in the
     SSH access and the Docker tunnel) the containers are read again.
     """
-    ssh = homelab.ready["nodes"]["RaspberryPi"]["ssh"]
-    data = dict(mock_config_entry.data)
-    data["docker"] = {
-        "mode": "ssh",
-        "host": data["host"],
-        "port": ssh["port"],
-        "username": ssh["username"],
-        "password": ssh["password"],
-        "host_key": ssh["host_key"],
-        "socket_path": "/var/run/docker.sock",
-    }
-    mock_config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(mock_config_entry, data=data)
-    homelab.set_power("RaspberryPi", "on")
+    _docker_through_ssh(hass, homelab, mock_config_entry)
     saved = homelab.call(lambda lab: dict(lab.host_keys))
     try:
         await hass.config_entries.async_setup(mock_config_entry.entry_id)

@@ -41,6 +41,28 @@ async def _proxmox_form(hass: HomeAssistant, lab: Any, name: str) -> Any:
     return await choose(hass, result, "proxmox_token")
 
 
+async def _added(
+    hass: HomeAssistant,
+    lab: Any,
+    name: str,
+    certificate: dict[str, Any],
+    nodes: list[str],
+) -> Any:
+    """Through the whole flow with WakeHub's token: ``certificate`` answers the
+    certificate review, ``nodes`` are the guests managed. The last result."""
+    result = await _proxmox_form(hass, lab, name)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], proxmox_token_input(lab, name)
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], certificate
+    )
+    result = await choose(hass, result, "finish")
+    return await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"nodes": nodes}
+    )
+
+
 async def test_cluster_machine2_gets_only_its_own_guests(
     hass: HomeAssistant, cluster_homelab: HomelabThread
 ) -> None:
@@ -155,17 +177,7 @@ async def test_leaf_pin_on_request(hass: HomeAssistant, homelab: HomelabThread) 
     """ "Pin only this certificate": the fingerprint is pinned, no CA."""
     homelab.set_power("Machine1", "on")
     doc = node_doc(homelab, "Machine1")
-    result = await _proxmox_form(hass, homelab, "Machine1")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], proxmox_token_input(homelab, "Machine1")
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"pin_certificate_only": True}
-    )
-    result = await choose(hass, result, "finish")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"nodes": []}
-    )
+    result = await _added(hass, homelab, "Machine1", {"pin_certificate_only": True}, [])
     assert result["data"]["proxmox"]["fingerprint"] == doc["proxmox"]["fingerprint"]
     assert result["data"]["proxmox"]["ca"] is None
 
@@ -174,15 +186,7 @@ async def _ca_pinned_entry(hass: HomeAssistant, lab: HomelabThread) -> Any:
     """Machine1 added through the flow, its CA pinned, VM-Ubuntu managed."""
     lab.set_power("Machine1", "on")
     mac = node_doc(lab, "Machine1")["mac"]
-    result = await _proxmox_form(hass, lab, "Machine1")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], proxmox_token_input(lab, "Machine1")
-    )
-    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
-    result = await choose(hass, result, "finish")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"nodes": [guest_id(mac, 102)]}
-    )
+    result = await _added(hass, lab, "Machine1", {}, [guest_id(mac, 102)])
     assert result["data"]["proxmox"]["ca"]
     await hass.async_block_till_done()
     return result["result"]
@@ -257,17 +261,7 @@ async def test_leaf_pin_review_and_wrong_secret(
 ) -> None:
     """A renewed certificate under a leaf pin: reviewed, then the secret is asked."""
     homelab.set_power("Machine1", "on")
-    result = await _proxmox_form(hass, homelab, "Machine1")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], proxmox_token_input(homelab, "Machine1")
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"pin_certificate_only": True}
-    )
-    result = await choose(hass, result, "finish")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"nodes": []}
-    )
+    result = await _added(hass, homelab, "Machine1", {"pin_certificate_only": True}, [])
     entry = result["result"]
     await hass.async_block_till_done()
     old = entry.data["proxmox"]["fingerprint"]
@@ -310,17 +304,7 @@ async def test_certificate_review_edge_cases(
 ) -> None:
     """Off, unreadable or unchanged: no review. An API error keeps the review open."""
     homelab.set_power("Machine1", "on")
-    result = await _proxmox_form(hass, homelab, "Machine1")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], proxmox_token_input(homelab, "Machine1")
-    )
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"pin_certificate_only": True}
-    )
-    result = await choose(hass, result, "finish")
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"nodes": []}
-    )
+    result = await _added(hass, homelab, "Machine1", {"pin_certificate_only": True}, [])
     entry = result["result"]
     await hass.async_block_till_done()
 
