@@ -392,20 +392,9 @@ def _flow_keys(
     # the flow errors the checks the class reaches raise.
     errors: set[str] = _raised_keys(module, cls)
     called = {_call_name(n) for n in ast.walk(cls) if isinstance(n, ast.Call)}
-    for name in called & set(functions):
-        errors |= error_literals(functions[name])
+    for scope in [cls, *(functions[name] for name in called & set(functions))]:
+        errors |= error_literals(scope)
     for node in ast.walk(cls):
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                if (
-                    isinstance(target, ast.Subscript)
-                    and isinstance(target.value, ast.Name)
-                    and target.value.id == "errors"
-                ):
-                    if (text := _const_value(node.value)) is not None:
-                        errors.add(text)
-                    elif isinstance(node.value, ast.Call):
-                        errors |= helper_strings(_call_name(node.value))
         if not isinstance(node, ast.Call):
             continue
         name = _call_name(node)
