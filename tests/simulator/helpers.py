@@ -13,19 +13,30 @@ if TYPE_CHECKING:
     from tests.homelab import HomelabThread
 
 
-def pve_client(homelab: HomelabThread, machine: str, **options: Any) -> ProxmoxAPI:
-    """proxmoxer on ``machine``'s simulated Proxmox API, with WakeHub's token.
+def _proxmoxer(homelab: HomelabThread, machine: str, **options: Any) -> ProxmoxAPI:
+    """proxmoxer on ``machine``'s simulated Proxmox API; ``options`` log in."""
+    port = homelab.ready["nodes"][machine]["proxmox"]["port"]
+    return ProxmoxAPI("127.0.0.1", port=port, verify_ssl=False, **options)
+
+
+def pve_client(
+    homelab: HomelabThread,
+    machine: str = "Machine1",
+    token: str | None = None,
+    **options: Any,
+) -> ProxmoxAPI:
+    """proxmoxer on ``machine``'s simulated Proxmox API, with WakeHub's token
+    (or the API token ``token`` of the ready document).
 
     ``options`` go to :class:`ProxmoxAPI` as they are (e.g. ``timeout=10``).
     """
     info = homelab.ready["nodes"][machine]["proxmox"]
-    return ProxmoxAPI(
-        "127.0.0.1",
-        port=info["port"],
+    return _proxmoxer(
+        homelab,
+        machine,
         user=info["token_user"],
-        token_name=info["token_name"],
-        token_value=info["token_value"],
-        verify_ssl=False,
+        token_name=token or info["token_name"],
+        token_value=info["tokens"][token]["value"] if token else info["token_value"],
         **options,
     )
 
@@ -51,30 +62,16 @@ def tcp_answer(port: int, timeout: float = 0.3) -> str:
 
 def pve_with_token(
     homelab: HomelabThread, machine: str = "Machine1", token: str = "wakehub"
-) -> Any:
-    """proxmoxer on ``machine``'s simulated Proxmox API with the API token ``token``."""
-    info = homelab.ready["nodes"][machine]["proxmox"]
-    return ProxmoxAPI(
-        "127.0.0.1",
-        port=info["port"],
-        user=info["token_user"],
-        token_name=token,
-        token_value=info["tokens"][token]["value"],
-        verify_ssl=False,
-        timeout=10,
-    )
+) -> ProxmoxAPI:
+    """:func:`pve_client` with the API token ``token``, its calls timing out at 10 s."""
+    return pve_client(homelab, machine, token, timeout=10)
 
 
-def pve_with_password(homelab: HomelabThread, machine: str = "Machine1") -> Any:
+def pve_with_password(homelab: HomelabThread, machine: str = "Machine1") -> ProxmoxAPI:
     """proxmoxer on ``machine``'s simulated Proxmox API, logged in with a password."""
     info = homelab.ready["nodes"][machine]["proxmox"]
-    return ProxmoxAPI(
-        "127.0.0.1",
-        port=info["port"],
-        user=info["user"],
-        password=info["password"],
-        verify_ssl=False,
-        timeout=10,
+    return _proxmoxer(
+        homelab, machine, user=info["user"], password=info["password"], timeout=10
     )
 
 
