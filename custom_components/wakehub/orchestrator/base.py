@@ -54,7 +54,7 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_POLL_INTERVAL = 1.0
 """The orchestrator's time unit, in seconds: the readiness waits grow from a
-tenth of it to half of it, and each host gets at most 5 checks per unit (see
+tenth of it to a quarter of it, and each host gets at most 5 checks per unit (see
 :mod:`.readiness`). Tests shorten it to run at a faster clock."""
 
 HISTORY_SIZE = 20

@@ -6,7 +6,7 @@ A step
        nothing is sent and the step is *skipped*. (The plan comes from the
        polled states, which may lag; the skip decision must not.)
     2. Then the worker checks ``driver.is_ready`` at once, and again after
-       waits that grow from a tenth of a second to half a second
+       waits that grow from a tenth of a second to a quarter of a second
        (:mod:`.readiness`), until the node is ready: up (and the APIs that
        later steps go through answer) for a start, down for a stop. The
        checks sent to one host stay under a rate (:class:`~.readiness.HostLimiter`).

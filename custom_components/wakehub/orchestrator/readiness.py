@@ -3,10 +3,11 @@
 A step checks its node right after the command returns (a Proxmox command
 returns once its task has completed), then again after a delay that starts
 at :data:`FIRST_DELAY` of the orchestrator's poll interval (0.1 s of 1 s)
-and grows by :data:`BACKOFF` up to :data:`LONGEST_DELAY` of it (0.5 s): a
+and grows by :data:`BACKOFF` up to :data:`LONGEST_DELAY` of it (0.25 s): a
 node that is up at once is seen within a tenth of a second, and a machine
-that takes a minute to boot is seen a quarter of a second after it is up, on
-average, for two cheap checks a second (a probe, or one API read).
+that takes a minute to boot is seen at most a quarter of a second after it
+is up, for four cheap checks a second (a probe, or one API read), under the
+per-host bound.
 
 Those checks go to the node's host (its Proxmox or Docker API) or to the
 node itself (a machine's probe, a guest's service port). :class:`HostLimiter`
@@ -34,15 +35,15 @@ BACKOFF: Final = 1.5
 MAX_REQUESTS_PER_SECOND: Final = 5.0
 """The readiness checks a cascade may send one host in any second."""
 
-LONGEST_DELAY: Final = 0.5
+LONGEST_DELAY: Final = 0.25
 """The longest wait between two checks, as a share of the poll interval: the
-mean time from "up" to "seen" is half of it."""
+time from "up" to "seen" is at most that (and half of it on average)."""
 
 
 def backoff(poll_interval: float) -> Iterator[float]:
     """Yield the waits between readiness checks, growing, then steady.
 
-    For a poll interval of 1 s: ``0.1, 0.15, 0.225, 0.3375, 0.5, 0.5, ...``.
+    For a poll interval of 1 s: ``0.1, 0.15, 0.225, 0.25, 0.25, ...``.
     A shorter poll interval (a test's scaled time) scales them all.
     """
     delay = poll_interval * FIRST_DELAY
