@@ -113,9 +113,12 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         self._fast_polling = 0
         self._overlays: dict[str, NodeOverlay] = {}
         self._polls_begun = 0
+        # Polls never overlap: a later one never ends before an earlier one.
+        self._one_poll_at_a_time = asyncio.Lock()
         self._failing: dict[str, str] = {}
         self._known = KnownChildren(hass, entry.entry_id)
         self._verified_this_boot = False
+        self._first_look = True
         super().__init__(
             hass,
             _LOGGER,
@@ -205,9 +208,10 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         Only a poll that began after a step finished replaces the state the
         step reached: one already under way may have read the node before.
         """
-        self._polls_begun += 1
-        begun = self._polls_begun
-        snapshot = await self._async_poll()
+        async with self._one_poll_at_a_time:
+            self._polls_begun += 1
+            begun = self._polls_begun
+            snapshot = await self._async_poll()
         for node_id, overlay in list(self._overlays.items()):
             if overlay.reached is not None and overlay.reached_poll < begun:
                 new = replace(overlay, reached=None, reached_poll=0)
@@ -218,8 +222,18 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         return snapshot
 
     async def _async_poll(self) -> MachineSnapshot:
-        """Probe the machine, then read each host that is up, once."""
-        if not await self.channels.machine.is_on():
+        """Probe the machine, then read each host that is up, once.
+
+        The first poll, during set-up, only takes a quick look: a machine that
+        is off must not delay its entry's set-up (docs/design.md). When that
+        look finds it silent, a full probe follows at once, in the background.
+        """
+        quick, self._first_look = self._first_look, False
+        if not await self.channels.machine.is_on(quick=quick):
+            if quick:
+                self.config_entry.async_create_background_task(
+                    self.hass, self.async_refresh(), f"{self.name} full probe"
+                )
             return self._snapshot_machine_off()
 
         if self.config_entry.data.get(CONF_VERIFY_AT_BOOT) and (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,38 @@ async def test_setup_machine_off_is_instant_and_silent(
             hass.states.get(f"sensor.{name.lower().replace('-', '_')}_status").state
             == "off"
         )
+
+
+async def test_setup_machine_off_is_instant_with_the_real_probe_timeout(
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    mock_config_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A silent machine costs the 2 s probe timeout, but not its entry's set-up.
+
+    The set-up takes a quick look; the full probe follows in the background
+    and finds the machine off too.
+    """
+    # The package exports a function named ``probe``: fetch the module itself.
+    probe_module = importlib.import_module("custom_components.wakehub.channels.probe")
+    monkeypatch.setattr(probe_module, "DEFAULT_PROBE_TIMEOUT", 2.0)
+    homelab.reset_requests()
+    mock_config_entry.add_to_hass(hass)
+    started = time.monotonic()
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    assert time.monotonic() - started < 0.5
+    assert hass.states.get("sensor.machine1_status").state == "off"
+    refreshes: list[bool] = []
+    mock_config_entry.runtime_data.coordinator.async_add_listener(
+        lambda: refreshes.append(True)
+    )
+
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert time.monotonic() - started >= 2.0
+    assert refreshes
+    assert hass.states.get("sensor.machine1_status").state == "off"
+    assert homelab.requests()["total"] == 0
 
 
 async def test_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:

@@ -52,7 +52,7 @@ from .errors import (
     TlsVerificationError,
     UnreachableError,
 )
-from .probe import ProbeResult, probe, probe_port
+from .probe import ProbeResult, probe, probe_port, quick_look_timeout
 from .proxmox import (
     ProxmoxConfig,
     ProxmoxHost,
@@ -150,11 +150,18 @@ class Machine:
         """The probe ports, the main one first, without duplicates."""
         return tuple(dict.fromkeys((self.probe_port, *self.extra_probe_ports)))
 
-    async def signals(self) -> dict[int, ProbeResult]:
-        """Probe every port WakeHub knows for the machine, in parallel."""
+    async def signals(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109 - the probes' own deadline
+    ) -> dict[int, ProbeResult]:
+        """Probe every port WakeHub knows for the machine, in parallel.
+
+        ``timeout`` replaces the machine's probe timeout for this look.
+        """
         ports = tuple(dict.fromkeys((*self.probe_ports, *self.api_ports)))
+        wait = self.probe_timeout if timeout is None else timeout
         results = await asyncio.gather(
-            *(probe_port(self.host, port, self.probe_timeout) for port in ports)
+            *(probe_port(self.host, port, wait) for port in ports)
         )
         return dict(zip(ports, results, strict=True))
 
@@ -165,13 +172,16 @@ class Machine:
         )
         return any(results)
 
-    async def is_on(self) -> bool:
+    async def is_on(self, *, quick: bool = False) -> bool:
         """Return False only when every signal is silent (the machine is off).
 
         An open port or a refused connection (the host's TCP stack answered)
         means on; only a timeout or "no route to host" on every port means off.
+        ``quick`` waits :func:`.probe.quick_look_timeout` at most (set-up).
         """
-        signals = await self.signals()
+        signals = await self.signals(
+            quick_look_timeout(self.probe_timeout) if quick else None
+        )
         return any(result is not ProbeResult.SILENT for result in signals.values())
 
     async def wake(self) -> None:

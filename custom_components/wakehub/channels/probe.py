@@ -33,6 +33,20 @@ import socket
 # tests of a loopback simulator may shorten it.
 DEFAULT_PROBE_TIMEOUT = 2.0
 
+# Seconds of the quick look at a machine while its entry is set up: setting
+# up the entry of a machine that is off must be instant (docs/design.md), and
+# a LAN host that is on answers within milliseconds. A machine silent that
+# long is shown off at once and probed again in full right after set-up.
+QUICK_LOOK_TIMEOUT = 0.3
+
+
+def quick_look_timeout(timeout: float | None = None) -> float:
+    """Return the quick look's deadline: ``timeout`` (or the default), at most 0.3 s."""
+    return min(
+        QUICK_LOOK_TIMEOUT, DEFAULT_PROBE_TIMEOUT if timeout is None else timeout
+    )
+
+
 # The host itself answered: a reset to the SYN, or during the handshake.
 _ANSWERED_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET})
 
