@@ -1,31 +1,20 @@
-"""Inactivity rules in Home Assistant: sample each node, count, then act.
+"""Inactivity rules in Home Assistant: the monitor and the idle sensor.
 
 The pure rule, timer and parsers live in :mod:`.inactivity`; this module feeds
-them. After every refresh of an entry, each of its nodes whose rule is
-enabled and which is on is sampled (docs/data-updates.md, "Inactivity"):
-
-* a Proxmox guest: ``cpu``, ``mem``/``maxmem``, ``netin``+``netout`` from the
-  poll's own ``/cluster/resources`` (no extra request);
-* a container: Docker's stats endpoint, once per rule period (one request per
-  container with a rule per period, never per poll); the figures of that read
-  hold until the next;
-* a machine: the fixed read-only SSH commands (``ss`` for connections,
-  ``/proc/stat`` and ``/proc/meminfo`` for CPU and RAM), at most once a
-  minute, over the machine's pinned SSH settings;
-* Home Assistant entities: their current state, no request at all.
+them (docs/data-updates.md, "Inactivity"). After every refresh of an entry,
+each of its nodes whose rule is enabled and which is on is sampled by
+:mod:`.idle_sampling` (one job per module, docs/design.md).
 
 The timer is suspended while a cascade involves the node, and reset while a
-dependent is active; a start request resets it. When it is due, WakeHub fires
-``wakehub_node_idle`` (with every criterion and its value) and runs a normal
-stop cascade, or makes a shutdown proposal when the node asks before an
-automatic shutdown. The idle times are stored (a ``Store``) and survive a
-restart without being due at once.
+dependent is active; a start request resets it. When it is due,
+:mod:`.idle_action` fires ``wakehub_node_idle`` (with every criterion and its
+value) and runs a normal stop cascade, or makes a shutdown proposal when the
+node asks before an automatic shutdown. The idle times are stored (a
+``Store``) and survive a restart without being due at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-import logging
 import time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -43,28 +32,16 @@ from homeassistant.core import (
     HomeAssistant,
     callback,
 )
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.storage import Store
 
-from .channels import ChannelError, DockerHost, ReadOnlyCommand
-from .const import CONF_INACTIVITY, DOMAIN, EVENT_NODE_IDLE
-from .core.model import NodeKind, PowerState, is_active
+from .const import DOMAIN
+from .core.model import PowerState, is_active
 from .core.planner import Action
-from .entity import WakeHubEntity, node_settings
-from .inactivity import (
-    CounterRate,
-    IdleTimer,
-    Note,
-    Rule,
-    Sample,
-    Suspension,
-    TimerState,
-    TimerStatus,
-    Verdict,
-    evaluate,
-)
-from .inactivity.parsers import CpuTimes, count_connections, cpu_percent, parse_proc
+from .entity import WakeHubEntity
+from .idle_action import async_act_when_due
+from .idle_sampling import Watch, async_sample, rule_of
+from .inactivity import IdleTimer, Rule, Suspension, evaluate
 from .listeners import Listeners
 from .orchestrator import CascadeStarted
 
@@ -76,59 +53,11 @@ if TYPE_CHECKING:
     from .models import TreeNode
     from .orchestrator import OrchestratorEvent
 
-_LOGGER = logging.getLogger(__name__)
+__all__ = ["IdleSensor", "InactivityMonitor", "Watch", "idle_sensors", "rule_of"]
 
 STORAGE_KEY: Final = f"{DOMAIN}.inactivity"
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 10.0
-SSH_READ_INTERVAL: Final = 60.0
-"""Seconds between two SSH reads of one machine (the figures hold between)."""
-GUESTS: Final = (NodeKind.VM, NodeKind.LXC)
-
-
-def rule_of(coordinator: WakeHubCoordinator, node: TreeNode) -> Rule:
-    """The node's stored rule; a malformed one is the default (disabled) rule."""
-    raw = node_settings(coordinator, node).get(CONF_INACTIVITY)
-    try:
-        return Rule.from_dict(raw)
-    except (TypeError, ValueError, KeyError):
-        _LOGGER.warning("%s: ignoring a malformed inactivity rule %s", node.name, raw)
-        return Rule()
-
-
-@dataclass(slots=True)
-class Watch:
-    """One node's rule in motion: its timer and its last readings."""
-
-    rule: Rule
-    timer: IdleTimer
-    net: CounterRate = field(default_factory=CounterRate)
-    verdict: Verdict | None = None
-    status: TimerStatus | None = None
-    read_at: float | None = None
-    """When the last Docker or SSH read was made (monotonic)."""
-    remote: Sample = field(default_factory=Sample)
-    """That read's figures, which hold until the next one."""
-    cpu_times: CpuTimes | None = None
-
-    def forget(self) -> None:
-        """The node is off: the count and the baselines start over."""
-        self.timer.reset()
-        self.net.clear()
-        self.verdict = self.status = self.read_at = self.cpu_times = None
-        self.remote = Sample()
-
-    def summary(self) -> str:
-        """A short English status: ``idle 12 of 30 min``, ``active: 3 connections``."""
-        status, verdict = self.status, self.verdict
-        if status is None:
-            return "off"
-        if status.state is TimerState.SUSPENDED:
-            return f"suspended: {status.suspension}"
-        if verdict is not None and not verdict.idle:
-            reasons = ", ".join(r.describe() for r in verdict.active_readings)
-            return f"active: {reasons or 'no criterion'}"
-        return f"idle {int(status.idle_s // 60)} of {self.rule.minutes} min"
 
 
 class InactivityMonitor:
@@ -318,7 +247,7 @@ class InactivityMonitor:
             watch.forget()
             return
         now = self.clock()
-        sample = await self._async_sample(coordinator, node, watch, now)
+        sample = await async_sample(self.hass, coordinator, node, watch, now)
         watch.verdict = evaluate(rule, sample)
         watch.status = watch.timer.observe(
             now,
@@ -326,145 +255,7 @@ class InactivityMonitor:
             suspension=self._suspension(node.id),
         )
         if watch.status.due:
-            await self._async_due(node, watch)
-
-    def _entities(self, rule: Rule) -> dict[str, str | None]:
-        states = {}
-        for signal in rule.signals:
-            state = self.hass.states.get(signal.entity_id)
-            states[signal.entity_id] = state.state if state is not None else None
-        return states
-
-    async def _async_sample(
-        self, coordinator: WakeHubCoordinator, node: TreeNode, watch: Watch, now: float
-    ) -> Sample:
-        rule = watch.rule
-        entities = self._entities(rule)
-        if node.kind in GUESTS:
-            data = coordinator.data.nodes.get(node.id) if coordinator.data else None
-            details = data.details if data is not None else {}
-            cpu = details.get("cpu")
-            mem, maxmem = details.get("mem"), details.get("maxmem")
-            net = None
-            if "netin" in details and "netout" in details:
-                net = int(details["netin"]) + int(details["netout"])
-            return Sample(
-                cpu_percent=float(cpu) * 100 if cpu is not None else None,
-                ram_percent=100.0 * mem / maxmem
-                if mem is not None and maxmem
-                else None,
-                network_rate=watch.net.update(net, now) if rule.network else None,
-                entities=entities,
-            )
-        if node.kind is NodeKind.CONTAINER:
-            if (rule.cpu or rule.ram or rule.network) and (
-                watch.read_at is None or now - watch.read_at >= rule.period_s
-            ):
-                watch.read_at = now
-                watch.remote = await self._async_read_container(
-                    coordinator, node, watch, now
-                )
-        elif (rule.cpu or rule.ram or rule.connections) and (
-            watch.read_at is None or now - watch.read_at >= SSH_READ_INTERVAL
-        ):
-            watch.read_at = now
-            watch.remote = await self._async_read_machine(coordinator, watch)
-        remote = watch.remote
-        return Sample(
-            cpu_percent=remote.cpu_percent,
-            ram_percent=remote.ram_percent,
-            network_rate=remote.network_rate,
-            connections=remote.connections,
-            entities=entities,
-        )
-
-    async def _async_read_container(
-        self, coordinator: WakeHubCoordinator, node: TreeNode, watch: Watch, now: float
-    ) -> Sample:
-        api = coordinator.channels.docker.get(node.parent or "")
-        if not isinstance(api, DockerHost) or node.key is None:
-            return Sample(network_rate=Note.UNKNOWN)
-        try:
-            usage = await api.usage(node.key)
-        except ChannelError as err:
-            _LOGGER.debug("%s: no Docker stats: %s", node.name, err)
-            return Sample(network_rate=Note.UNKNOWN)
-        return Sample(
-            cpu_percent=usage.cpu_percent,
-            ram_percent=usage.ram_percent,
-            network_rate=watch.net.update(usage.net_bytes, now),
-        )
-
-    async def _async_read_machine(
-        self, coordinator: WakeHubCoordinator, watch: Watch
-    ) -> Sample:
-        rule = watch.rule
-        ssh = coordinator.channels.machine.ssh
-        if ssh is None:
-            return Sample(network_rate=Note.UNKNOWN)
-        commands: list[ReadOnlyCommand] = []
-        if rule.connections:
-            commands.append(ReadOnlyCommand.CONNECTIONS)
-        if rule.cpu or rule.ram:
-            commands.append(ReadOnlyCommand.USAGE)
-        try:
-            outputs = await ssh.read(commands)
-        except ChannelError as err:
-            _LOGGER.debug("%s: no usage over SSH: %s", ssh.config.host, err)
-            return Sample(network_rate=Note.UNKNOWN)
-        connections = None
-        if (listing := outputs.get(ReadOnlyCommand.CONNECTIONS.value)) is not None:
-            connections = count_connections(
-                listing, rule.ports, exclude=(ssh.config.port,)
-            )
-        cpu = ram = None
-        if (proc := outputs.get(ReadOnlyCommand.USAGE.value)) is not None:
-            times, ram = parse_proc(proc)
-            # The first read has no previous one: the figure since boot.
-            cpu = cpu_percent(watch.cpu_times or CpuTimes(0, 0), times)
-            watch.cpu_times = times
-        # Machines have no network counter source: network is not offered.
-        return Sample(
-            cpu_percent=cpu,
-            ram_percent=ram,
-            network_rate=Note.UNKNOWN,
-            connections=connections,
-        )
-
-    # -- acting ----------------------------------------------------------------
-
-    async def _async_due(self, node: TreeNode, watch: Watch) -> None:
-        """Fire ``wakehub_node_idle``, then stop the node or propose it."""
-        topology_node = self.hub.topology.nodes.get(node.id)
-        if topology_node is None:  # pragma: no cover - sampled from the topology
-            return
-        propose = topology_node.needs_confirmation
-        readings = watch.verdict.readings if watch.verdict is not None else ()
-        self.hass.bus.async_fire(
-            EVENT_NODE_IDLE,
-            {
-                "node": node.id,
-                "name": node.name,
-                "minutes": watch.rule.minutes,
-                "action": "propose" if propose else "stop",
-                "criteria": [reading.as_dict() for reading in readings],
-                "description": "; ".join(r.describe() for r in readings),
-            },
-        )
-        _LOGGER.info(
-            "%s idle for %s min (%s): %s",
-            node.name,
-            watch.rule.minutes,
-            "; ".join(r.describe() for r in readings),
-            "proposing its shutdown" if propose else "stopping it",
-        )
-        if propose:
-            await self.hub.proposals.async_propose(node.id, {node.id: node.name})
-            return
-        try:
-            await self.hub.async_request(Action.STOP, node.id)
-        except HomeAssistantError as err:
-            _LOGGER.warning("%s is idle but cannot be stopped: %s", node.name, err)
+            await async_act_when_due(self.hub, node, watch)
 
 
 IDLE_DESCRIPTION: Final = SensorEntityDescription(
