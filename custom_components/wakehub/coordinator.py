@@ -27,7 +27,6 @@ the last poll plus what WakeHub says of the node, which the hub pushes
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from datetime import timedelta
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -63,13 +62,13 @@ from .known_children import KnownChildren, child_power
 from .models import (
     MachineSnapshot,
     NodeData,
-    NodeOverlay,
     NodeView,
     TreeNode,
     WakeHubChannels,
     WakeHubConfigEntry,
     build_tree,
 )
+from .overlays import NodeOverlays
 from .repairs import async_update_missing_issues
 
 if TYPE_CHECKING:
@@ -81,8 +80,6 @@ _LOGGER = logging.getLogger(__package__)
 
 FAST_SCAN_INTERVAL: Final = timedelta(seconds=1)
 """How often a coordinator polls while a cascade runs on its tree."""
-
-_NO_OVERLAY: Final = NodeOverlay()
 
 
 class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
@@ -111,8 +108,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             )
         )
         self._fast_polling = 0
-        self._overlays: dict[str, NodeOverlay] = {}
-        self._polls_begun = 0
+        self._overlays = NodeOverlays()
         # Polls never overlap: a later one never ends before an earlier one.
         self._one_poll_at_a_time = asyncio.Lock()
         self._failing: dict[str, str] = {}
@@ -143,7 +139,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
     def view(self, node_id: str) -> NodeView:
         """The node as its entities show it: the last poll plus WakeHub's overlay."""
         polled = self.data.nodes.get(node_id) if self.data is not None else None
-        return NodeView(polled=polled, overlay=self._overlays.get(node_id, _NO_OVERLAY))
+        return NodeView(polled=polled, overlay=self._overlays.get(node_id))
 
     def node_state(self, node_id: str) -> PowerState:
         """A node's state: the orchestrator's activity, else the polled one."""
@@ -156,19 +152,8 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         The hub and the cascade reporter push each change here; the entities
         update at once when the node's view changed.
         """
-        old = self._overlays.get(node_id, _NO_OVERLAY)
-        if changes.get("reached") is not None:
-            changes["reached_poll"] = self._polls_begun
-        elif "reached" in changes:
-            changes["reached_poll"] = 0
-        new = replace(old, **changes)
-        if new == old:
-            return
-        if new == _NO_OVERLAY:
-            del self._overlays[node_id]
-        else:
-            self._overlays[node_id] = new
-        self.async_update_listeners()
+        if self._overlays.change(node_id, **changes):
+            self.async_update_listeners()
 
     @callback
     def async_begin_fast_polling(self) -> CALLBACK_TYPE:
@@ -209,16 +194,9 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         step reached: one already under way may have read the node before.
         """
         async with self._one_poll_at_a_time:
-            self._polls_begun += 1
-            begun = self._polls_begun
+            begun = self._overlays.begin_poll()
             snapshot = await self._async_poll()
-        for node_id, overlay in list(self._overlays.items()):
-            if overlay.reached is not None and overlay.reached_poll < begun:
-                new = replace(overlay, reached=None, reached_poll=0)
-                if new == _NO_OVERLAY:
-                    del self._overlays[node_id]
-                else:
-                    self._overlays[node_id] = new
+        self._overlays.poll_ended(begun)
         return snapshot
 
     async def _async_poll(self) -> MachineSnapshot:
