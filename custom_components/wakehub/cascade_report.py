@@ -17,27 +17,20 @@ and turns it into what Home Assistant shows:
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
-import json
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
 
-from .channels.errors import (
-    HostKeyMismatchError,
-    NoQuorumError,
-    NotControllableError,
-)
+from .cascade_failure import failure_texts
 from .const import (
     EVENT_CASCADE_COMPLETED,
     EVENT_CASCADE_FAILED,
     EVENT_CASCADE_STARTED,
     EVENT_CASCADE_STEP,
 )
-from .core.model import NodeKind, PowerState
+from .core.model import PowerState
 from .core.planner import Action
 from .notifications import async_notify, cascade_notification_id
 from .orchestrator import (
@@ -242,37 +235,9 @@ class CascadeReporter:
             "error_message": error.message if error is not None else None,
         }
         self.hass.bus.async_fire(EVENT_CASCADE_FAILED, data)
-        texts = ("cascade_failed_title", "cascade_failed")
-        if data["error_code"] == HostKeyMismatchError.code and (
-            machine := self.async_review_host_key(node)
-        ):
-            texts = ("cascade_failed_host_key_title", "cascade_failed_host_key")
-            data = {**data, "machine": machine}
-        elif data["error_code"] == NoQuorumError.code:
-            texts = ("cascade_failed_no_quorum_title", "cascade_failed_no_quorum")
-        elif data["error_code"] == NotControllableError.code:
-            texts = (
-                "cascade_failed_not_controllable_title",
-                "cascade_failed_not_controllable",
-            )
-        elif (answer := self._api_answer(node, data["error_message"])) is not None:
-            # What answered, where, and where to look: not "api_error: HTTP 500".
-            stop = cascade.action is Action.STOP
-            if answer["api"] == "Docker":
-                texts = (
-                    "cascade_failed_title",
-                    "cascade_failed_docker_stop"
-                    if stop
-                    else "cascade_failed_docker_start",
-                )
-            else:
-                texts = (
-                    "cascade_failed_title",
-                    "cascade_failed_proxmox_stop"
-                    if stop
-                    else "cascade_failed_proxmox_start",
-                )
-            data = {**data, **answer}
+        texts, data = failure_texts(
+            self._hub, cascade, data, self.async_review_host_key
+        )
         self.hass.async_create_task(
             self._async_notify_failure(cascade.id, texts, data),
             eager_start=True,
@@ -327,34 +292,6 @@ class CascadeReporter:
             async_handle_reevaluation(self._hub.proposals, event.decisions, names),
             eager_start=True,
         )
-
-    def _api_answer(self, node_id: str, message: str | None) -> dict[str, str] | None:
-        """The HTTP answer of a guest's Proxmox or a container's Docker, if that failed.
-
-        ``{"api", "host", "status", "reason"}`` for a message ``HTTP 500: ...``
-        about a VM, an LXC (Proxmox on its machine) or a container (Docker on
-        its host); ``None`` otherwise.
-        """
-        node = self._hub.topology.nodes.get(node_id)
-        match = re.match(r"HTTP (\d{3})\b:?\s*(.*)", message or "")
-        if node is None or match is None or node.parent is None:
-            return None
-        if node.kind in (NodeKind.VM, NodeKind.LXC):
-            api = "Proxmox"
-        elif node.kind is NodeKind.CONTAINER:
-            api = "Docker"
-        else:
-            return None
-        reason = match.group(2)
-        with contextlib.suppress(ValueError, AttributeError):
-            # Docker answers {"message": "..."}: its words, not the JSON.
-            reason = str(json.loads(reason)["message"])
-        return {
-            "api": api,
-            "host": self._hub.name_of(node.parent),
-            "status": match.group(1),
-            "reason": reason or match.group(1),
-        }
 
     async def _async_notify_failure(
         self, cascade_id: str, texts: tuple[str, str], data: Mapping[str, Any]

@@ -1,0 +1,104 @@
+"""How a failed cascade is told: the notification's texts and facts.
+
+One job only (docs/design.md): from a failed cascade's event data, pick the
+title and message keys of its persistent notification and the facts they
+show (a changed host key, no quorum, a node WakeHub cannot control, or the
+HTTP answer of a guest's Proxmox or a container's Docker). The reporter
+(:mod:`.cascade_report`) fires the events and sends the notification.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from .channels.errors import (
+    HostKeyMismatchError,
+    NoQuorumError,
+    NotControllableError,
+)
+from .core.model import NodeKind
+from .core.planner import Action
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .hub import WakeHubHub
+    from .orchestrator import Cascade
+
+
+def failure_texts(
+    hub: WakeHubHub,
+    cascade: Cascade,
+    data: dict[str, Any],
+    review_host_key: Callable[[str], str | None],
+) -> tuple[tuple[str, str], dict[str, Any]]:
+    """The notification's title and message keys, and its data with the facts.
+
+    ``review_host_key`` starts the review of a machine's changed host key and
+    returns the machine's name (``None`` when the key is not the machine's).
+    """
+    node = data["node"]
+    texts = ("cascade_failed_title", "cascade_failed")
+    if data["error_code"] == HostKeyMismatchError.code and (
+        machine := review_host_key(node)
+    ):
+        texts = ("cascade_failed_host_key_title", "cascade_failed_host_key")
+        data = {**data, "machine": machine}
+    elif data["error_code"] == NoQuorumError.code:
+        texts = ("cascade_failed_no_quorum_title", "cascade_failed_no_quorum")
+    elif data["error_code"] == NotControllableError.code:
+        texts = (
+            "cascade_failed_not_controllable_title",
+            "cascade_failed_not_controllable",
+        )
+    elif (answer := api_answer(hub, node, data["error_message"])) is not None:
+        # What answered, where, and where to look: not "api_error: HTTP 500".
+        stop = cascade.action is Action.STOP
+        if answer["api"] == "Docker":
+            texts = (
+                "cascade_failed_title",
+                "cascade_failed_docker_stop" if stop else "cascade_failed_docker_start",
+            )
+        else:
+            texts = (
+                "cascade_failed_title",
+                "cascade_failed_proxmox_stop"
+                if stop
+                else "cascade_failed_proxmox_start",
+            )
+        data = {**data, **answer}
+    return texts, data
+
+
+def api_answer(
+    hub: WakeHubHub, node_id: str, message: str | None
+) -> dict[str, str] | None:
+    """The HTTP answer of a guest's Proxmox or a container's Docker, if that failed.
+
+    ``{"api", "host", "status", "reason"}`` for a message ``HTTP 500: ...``
+    about a VM, an LXC (Proxmox on its machine) or a container (Docker on
+    its host); ``None`` otherwise.
+    """
+    node = hub.topology.nodes.get(node_id)
+    match = re.match(r"HTTP (\d{3})\b:?\s*(.*)", message or "")
+    if node is None or match is None or node.parent is None:
+        return None
+    if node.kind in (NodeKind.VM, NodeKind.LXC):
+        api = "Proxmox"
+    elif node.kind is NodeKind.CONTAINER:
+        api = "Docker"
+    else:
+        return None
+    reason = match.group(2)
+    with contextlib.suppress(ValueError, AttributeError):
+        # Docker answers {"message": "..."}: its words, not the JSON.
+        reason = str(json.loads(reason)["message"])
+    return {
+        "api": api,
+        "host": hub.name_of(node.parent),
+        "status": match.group(1),
+        "reason": reason or match.group(1),
+    }
