@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -27,6 +28,7 @@ from custom_components.wakehub.channels import (
     power_off,
     power_on,
 )
+from custom_components.wakehub.channels.proxmox_node import TASK_READ_BUDGET
 from tests.real_servers import free_port
 
 if TYPE_CHECKING:
@@ -323,3 +325,37 @@ async def test_in_hass_node_shutdown(
         await host.close()
     actions = await hass.async_add_executor_job(homelab.log)
     assert any(e["action"] == "pve_node_shutdown" for e in actions)
+
+
+async def test_task_reads_share_the_api_budget(
+    homelab: HomelabThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task's status reads wait while its API had its budget this second (a
+    refresh's reads, the command): never more than 5 calls in one interval
+    (docs/design.md, "Readiness")."""
+    homelab.set_power("Machine1", "on")
+    homelab.set_power("VM-Ubuntu", "running")
+    host = ProxmoxHost(token_config(homelab), task_poll_interval=0.2)
+    sent: list[float] = []
+    call = host._call
+
+    async def counted(func: Any) -> Any:
+        sent.append(time.monotonic())
+        return await call(func)
+
+    monkeypatch.setattr(host, "_call", counted)
+    try:
+        for _ in range(2):  # two refreshes, just before the command
+            await host.read_states()
+        await host.shutdown("102")
+    finally:
+        await host.close()
+    assert homelab.state("VM-Ubuntu") == "stopped"
+    # The refreshes' 2 reads, the identity and config reads, the POST and the
+    # task's first read went out at once; every later read waited until it
+    # was at most the TASK_READ_BUDGET-th call of the interval it ends.
+    window = host.task_poll_interval
+    later = sent[6:]
+    assert later
+    for at in later:
+        assert sum(1 for t in sent if at - window < t <= at) <= TASK_READ_BUDGET

@@ -27,6 +27,10 @@ from .proxmox_config import issued_by
 from .proxmox_session import ProxmoxConnection
 from .proxmox_status import ClusterMember, ClusterStatus
 
+TASK_READ_BUDGET = 4
+"""The calls to one Proxmox API, in any second, after which a task's status
+read waits: with a refresh, at most 5 (docs/design.md, "Readiness")."""
+
 
 def _ip_address(
     value: str | None,
@@ -213,7 +217,10 @@ class ProxmoxNode(ProxmoxConnection):
                         if _task_succeeded(exitstatus):
                             return
                         raise TaskFailedError(exitstatus or "task failed")
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 1.5, self.task_poll_interval)
+                    # At most a quarter of the interval between reads (a task
+                    # is seen done soon after it is), within the host's budget
+                    # shared with the refreshes and readiness checks.
+                    await asyncio.sleep(max(delay, self.room_in(TASK_READ_BUDGET)))
+                    delay = min(delay * 1.5, self.task_poll_interval / 4)
         except TimeoutError as err:
             raise ChannelTimeoutError(f"task {upid} did not finish in time") from err

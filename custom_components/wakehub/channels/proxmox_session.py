@@ -5,6 +5,7 @@ session, error mapping, and the connection every call goes through. See
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import re
 import threading
 import time
@@ -190,6 +191,8 @@ class ProxmoxConnection:
         """Guests the last ``read_states`` saw on other cluster nodes: vmid -> node."""
         self._identity_checked = False
         self._connect_lock = threading.Lock()
+        self._sent: deque[float] = deque(maxlen=16)
+        """When the calls of the last second (the task poll interval) began."""
 
     def _connect(self) -> ProxmoxResource:
         """Build the proxmoxer resource (in the executor: a ticket logs in)."""
@@ -236,6 +239,7 @@ class ProxmoxConnection:
     async def _call(self, func: Callable[[ProxmoxResource], Any]) -> Any:
         """Run ``func(api)`` in the executor and map every error."""
         loop = asyncio.get_running_loop()
+        self._sent.append(time.monotonic())
 
         def run() -> Any:
             return func(self._connect())
@@ -247,6 +251,23 @@ class ProxmoxConnection:
             if isinstance(mapped, AuthenticationError):
                 await loop.run_in_executor(None, self._drop)
             raise mapped from err
+
+    def room_in(self, budget: int) -> float:
+        """Seconds until fewer than ``budget`` calls began in the last
+        second (the task poll interval): 0 when there is room now.
+
+        Counts, never waits: a task's status reads stretch their waits by it,
+        so that they, the refreshes and the readiness checks share one budget
+        per host (docs/design.md, "Readiness").
+        """
+        window = self.task_poll_interval
+        now = time.monotonic()
+        sent = self._sent
+        while sent and now - sent[0] >= window:
+            sent.popleft()
+        if len(sent) < budget:
+            return 0.0
+        return max(0.0, sent[-budget] + window - now)
 
     async def version(self) -> dict[str, Any]:
         """``GET /version``: ``{"version": "9.2.11", "release": ..., ...}``."""
