@@ -115,6 +115,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         self._known = KnownChildren(hass, entry.entry_id)
         self._verified_this_boot = False
         self._first_look = True
+        self._look_again = False
         super().__init__(
             hass,
             _LOGGER,
@@ -179,7 +180,8 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
     @callback
     def _apply_interval(self) -> None:
         """Switch between the fast and the normal polling interval."""
-        wanted = FAST_SCAN_INTERVAL if self._fast_polling else self._normal_interval
+        fast = self._fast_polling or self._look_again
+        wanted = FAST_SCAN_INTERVAL if fast else self._normal_interval
         if wanted != self.update_interval:
             self.update_interval = wanted
             if self._listeners:
@@ -204,14 +206,17 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
 
         The first poll, during set-up, only takes a quick look: a machine that
         is off must not delay its entry's set-up (docs/design.md). When that
-        look finds it silent, a full probe follows at once, in the background.
+        look finds it silent, the next poll, a full probe, follows a second
+        later (the fast interval), then the normal interval again.
         """
         quick, self._first_look = self._first_look, False
+        if self._look_again:
+            self._look_again = False
+            self._apply_interval()
         if not await self.channels.machine.is_on(quick=quick):
             if quick:
-                self.config_entry.async_create_background_task(
-                    self.hass, self.async_refresh(), f"{self.name} full probe"
-                )
+                self._look_again = True
+                self._apply_interval()
             return self._snapshot_machine_off()
 
         if self.config_entry.data.get(CONF_VERIFY_AT_BOOT) and (

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import importlib
 import time
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.wakehub.channels import DockerHost, ProxmoxHost
 from custom_components.wakehub.compat import async_get_node_device
@@ -51,8 +54,8 @@ async def test_setup_machine_off_is_instant_with_the_real_probe_timeout(
 ) -> None:
     """A silent machine costs the 2 s probe timeout, but not its entry's set-up.
 
-    The set-up takes a quick look; the full probe follows in the background
-    and finds the machine off too.
+    The set-up takes a quick look; the full probe comes with the next poll, a
+    second later, and finds the machine off too.
     """
     # The package exports a function named ``probe``: fetch the module itself.
     probe_module = importlib.import_module("custom_components.wakehub.channels.probe")
@@ -63,16 +66,19 @@ async def test_setup_machine_off_is_instant_with_the_real_probe_timeout(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     assert time.monotonic() - started < 0.5
     assert hass.states.get("sensor.machine1_status").state == "off"
+    coordinator = mock_config_entry.runtime_data.coordinator
+    assert coordinator.update_interval == timedelta(seconds=1)
     refreshes: list[bool] = []
-    mock_config_entry.runtime_data.coordinator.async_add_listener(
-        lambda: refreshes.append(True)
-    )
+    coordinator.async_add_listener(lambda: refreshes.append(True))
 
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=1))
     await hass.async_block_till_done(wait_background_tasks=True)
     assert time.monotonic() - started >= 2.0
     assert refreshes
     assert hass.states.get("sensor.machine1_status").state == "off"
     assert homelab.requests()["total"] == 0
+    # Back to the normal interval once the machine was probed in full.
+    assert coordinator.update_interval == timedelta(seconds=30)
 
 
 async def test_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
