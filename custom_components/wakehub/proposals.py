@@ -5,8 +5,8 @@ nothing needs any more but that asks before an automatic shutdown (a machine,
 by default). Such a CONFIRM decision becomes a *proposal*:
 
 * a persistent notification (id ``wakehub_proposal_<node id, slugified>``),
-  in the user's language, asks "NAS has no more active dependents. Shut it
-  down?" and says how to answer;
+  in the user's language, asks "Nothing active needs NAS any more. Shut
+  it down?" and says how to answer;
 * a ``wakehub_shutdown_proposed`` event (``proposal_id``, ``node``, ``name``,
   ``expires_at``) lets automations answer, e.g. from a mobile actionable
   notification.
@@ -309,7 +309,7 @@ class ProposalManager:
             proposal.name = name
             proposal.expires_at = now + expiry
         _LOGGER.info(
-            "%s has no more active dependents: asking before shutting it down"
+            "Nothing active needs %s any more: asking before shutting it down"
             " (proposal %s)",
             name,
             proposal.id,

@@ -175,7 +175,7 @@ async def test_proposal_sends_actionable_notification(
     assert len(confirm.phone) == 1
     data = confirm.phone[0].data
     assert data["title"] == "Shut down NAS?"
-    assert data["message"].startswith("NAS has no more active dependents.")
+    assert data["message"].startswith("Nothing active needs NAS any more.")
     assert data["data"]["tag"] == f"wakehub_proposal_{PROPOSAL}"
     assert data["data"]["actions"] == [
         {"action": f"WAKEHUB_CONFIRM_{PROPOSAL}", "title": "Shut down"},

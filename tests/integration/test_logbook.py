@@ -159,7 +159,7 @@ async def describe(
                 "expires_at": "2025-01-01T00:00:00+00:00",
             },
             "NAS",
-            "has no more active dependents: shutting it down awaits confirmation",
+            "nothing active needs it any more: shutting it down awaits confirmation",
         ),
         (
             "wakehub_shutdown_proposal_closed",
