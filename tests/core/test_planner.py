@@ -8,6 +8,7 @@ import pytest
 
 from custom_components.wakehub.core import (
     Action,
+    Capability,
     Channel,
     Decision,
     Node,
@@ -517,3 +518,46 @@ def test_reevaluate_judges_machines_woken_early() -> None:
         (ID["Machine1"], Verdict.CONFIRM),
         (ID["RaspberryPi"], Verdict.STOP),
     ]
+
+
+def _copy(text: str) -> str:
+    """An equal string that is a distinct object (as ids read from a file are)."""
+    copy = text.encode().decode()
+    assert copy is not text
+    return copy
+
+
+def test_plan_steps_name_nodes_by_their_own_id() -> None:
+    """Steps carry the node's own id string, not the copy an edge was given.
+
+    The ids given to the edges and the ``parent`` field are equal but distinct
+    strings; a plan's steps reuse ``Node.id`` (the topology's key), so that
+    looking them up compares by identity (see ``scripts/bench planner``).
+    """
+    topology = Topology()
+    host_id, app_id, db_id = "host", "app", "db"
+    topology.add_node(
+        Node(
+            id=host_id,
+            kind=NodeKind.MACHINE,
+            name="host",
+            capabilities=frozenset(Capability),
+        )
+    )
+    topology.add_node(Node(id=db_id, kind=NodeKind.MACHINE, name="db"))
+    topology.add_node(
+        Node(
+            id=app_id,
+            kind=NodeKind.VM,
+            name="app",
+            parent=_copy(host_id),
+        )
+    )
+    topology.add_dependency(app_id, _copy(db_id))
+    own = {node_id: node.id for node_id, node in topology.nodes.items()}
+    start = plan_start(topology, {}, app_id)
+    assert [step.node for step in start] == [db_id, host_id, app_id]
+    assert all(step.node is own[step.node] for step in start)
+    stop = plan_stop(topology, dict.fromkeys(own, PowerState.ON), host_id)
+    assert [step.node for step in stop] == [app_id, host_id]
+    assert all(step.node is own[step.node] for step in stop)
