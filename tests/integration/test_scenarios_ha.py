@@ -417,3 +417,23 @@ async def test_marks_survive_a_restart(
     await restarted.async_setup()
     assert restarted.orchestrator.started_for_dependents == marked
     await restarted.async_shutdown()
+
+
+async def test_stop_of_a_dependency_that_is_waking_cancels_the_start(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """Stopping the NAS while it wakes for Jellyfin: once up, it is shut down."""
+    homelab.fault("NAS", "ignore_wol")
+    await async_setup_homelab(hass, homelab)
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    hub = hub_of(hass)
+    start = hub.orchestrator.running or hub.orchestrator.queued[0]
+    await async_turn(hass, SERVICE_TURN_OFF, "NAS")
+    homelab.fault("NAS", "ignore_wol", None)
+    homelab.set_power("NAS", "on")
+    await async_wait_idle(hass)
+
+    assert start.status == "cancelled"
+    assert ("pve_start", "Jellyfin") not in commands(homelab)
+    assert commands(homelab)[-1] == ("ssh_shutdown", "NAS")
+    assert state_of(hass, "Jellyfin") == "off"

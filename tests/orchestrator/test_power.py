@@ -89,12 +89,12 @@ class Box:
     error: Exception | None = None
     wake_error: Exception | None = None
 
-    async def probe(self) -> bool:
+    async def probe(self, *, quick: bool = False) -> bool:
         if self.error is not None:
             raise self.error
         return self.up
 
-    async def is_on(self) -> bool:
+    async def is_on(self, *, quick: bool = False) -> bool:
         return await self.probe()
 
     async def wake(self) -> None:

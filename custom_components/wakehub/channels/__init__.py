@@ -165,10 +165,14 @@ class Machine:
         )
         return dict(zip(ports, results, strict=True))
 
-    async def probe(self) -> bool:
-        """Return True when one of its probe ports accepts a connection."""
+    async def probe(self, *, quick: bool = False) -> bool:
+        """Return True when one of its probe ports accepts a connection.
+
+        ``quick`` waits :func:`.probe.quick_look_timeout` at most (readiness).
+        """
+        wait = quick_look_timeout(self.probe_timeout) if quick else self.probe_timeout
         results = await asyncio.gather(
-            *(probe(self.host, port, self.probe_timeout) for port in self.probe_ports)
+            *(probe(self.host, port, wait) for port in self.probe_ports)
         )
         return any(results)
 

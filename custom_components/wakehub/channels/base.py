@@ -72,11 +72,17 @@ class HostApi(Protocol):
 class MachinePower(Protocol):
     """A physical machine."""
 
-    async def probe(self) -> bool:
-        """Return True when the machine's probe port accepts a connection."""
+    async def probe(self, *, quick: bool = False) -> bool:
+        """Return True when the machine's probe port accepts a connection.
 
-    async def is_on(self) -> bool:
-        """Return False only when nothing of the machine answers (it is off)."""
+        ``quick``: a short look (readiness), not the whole probe timeout.
+        """
+
+    async def is_on(self, *, quick: bool = False) -> bool:
+        """Return False only when nothing of the machine answers (it is off).
+
+        ``quick``: a short look (set-up, readiness), not the whole timeout.
+        """
 
     async def wake(self) -> None:
         """Send Wake-on-LAN magic packets."""

@@ -302,7 +302,9 @@ async def is_up(node: NodeChannels) -> bool:
     A guest is up when its readiness check passes (:func:`_guest_ready`).
     """
     if node.kind is NodeKind.MACHINE:
-        return await _machine(node).probe()
+        # A quick look: a booting machine answers nothing, and a full probe
+        # would cost the whole probe timeout at each check (docs/design.md).
+        return await _machine(node).probe(quick=True)
     if _is_guest(node):
         return await _guest_ready(node)
     host, key = _host(node)
@@ -318,7 +320,7 @@ async def is_down(node: NodeChannels) -> bool:
     A guest is down when its live ``status/current`` says ``stopped``.
     """
     if node.kind is NodeKind.MACHINE:
-        return not await _machine(node).is_on()
+        return not await _machine(node).is_on(quick=True)
     if _is_guest(node):
         guests, key = _guest_api(node)
         return (await guests.current(key)).status == "stopped"
