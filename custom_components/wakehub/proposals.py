@@ -38,10 +38,8 @@ and come back, with their notifications, after a restart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
 import logging
-from typing import TYPE_CHECKING, Any, Final, TypedDict
+from typing import TYPE_CHECKING, Final
 import uuid
 
 from homeassistant.components import persistent_notification
@@ -59,11 +57,8 @@ from .const import (
 from .core.model import PowerState, is_active
 from .core.planner import Decision, Verdict
 from .node_kept import report_kept
-from .notifications import (
-    async_local_time,
-    async_notify,
-    proposal_notification_id,
-)
+from .notifications import async_local_time, async_notify
+from .proposal_record import PROPOSAL_ID_PREFIX, Outcome, Proposal
 from .proposal_store import STORAGE_KEY, ProposalStore
 
 if TYPE_CHECKING:
@@ -71,76 +66,12 @@ if TYPE_CHECKING:
     from datetime import datetime, timedelta
 
     from .core.topology import Topology
+    from .proposal_record import ProposalDict
 
 _LOGGER = logging.getLogger(__name__)
 
 CLOSED_MEMORY: Final = 100
 """How many closed proposals :meth:`ProposalManager.node_of` still knows."""
-
-PROPOSAL_ID_PREFIX: Final = "p_"
-"""Proposal ids start with a letter, so templates never turn one into a number."""
-
-
-class Outcome(StrEnum):
-    """How a proposal ended."""
-
-    CONFIRMED = "confirmed"
-    DISMISSED = "dismissed"
-    EXPIRED = "expired"
-    WITHDRAWN = "withdrawn"
-
-
-class ProposalDict(TypedDict):
-    """A proposal as the card, the sensors and the store see it."""
-
-    proposal_id: str
-    node: str
-    name: str
-    notification_id: str
-    created_at: str
-    expires_at: str
-
-
-@dataclass(slots=True, kw_only=True)
-class Proposal:
-    """One pending question: shut ``node`` down?"""
-
-    id: str
-    node: str
-    name: str
-    created_at: datetime
-    expires_at: datetime
-
-    @property
-    def notification_id(self) -> str:
-        """The persistent notification that asks the question."""
-        return proposal_notification_id(self.node)
-
-    def as_dict(self) -> ProposalDict:
-        """Serialise, with ISO 8601 times."""
-        return {
-            "proposal_id": self.id,
-            "node": self.node,
-            "name": self.name,
-            "notification_id": self.notification_id,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Proposal:
-        """Rebuild a stored proposal; raise on a malformed record."""
-        created = dt_util.parse_datetime(str(raw["created_at"]))
-        expires = dt_util.parse_datetime(str(raw["expires_at"]))
-        if created is None or expires is None:
-            raise ValueError(f"Malformed proposal {raw!r}")
-        return cls(
-            id=str(raw["proposal_id"]),
-            node=str(raw["node"]),
-            name=str(raw["name"]),
-            created_at=created,
-            expires_at=expires,
-        )
 
 
 def withdrawal_reason(

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast, overload
 
 from .base import ChildInfo, ChildKind, HostApi, MachinePower
-from .docker import ContainerUsage, DockerConfig, DockerEndpoint, DockerHost
+from .docker import ContainerUsage, DockerHost
+from .docker_config import DockerConfig, DockerEndpoint
 from .errors import (
     ApiError,
     AuthenticationError,
