@@ -28,26 +28,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from enum import Enum, auto
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .boot_check import async_verify_at_boot
-from .channels.errors import (
-    AuthenticationError,
-    ChannelError,
-    HostKeyMismatchError,
-    TlsVerificationError,
-)
-from .channels.proxmox import ProxmoxHost
+from .channels.errors import ChannelError
 from .compat import async_get_node_device
 from .const import (
-    CONF_CA,
-    CONF_FINGERPRINT,
     CONF_MAC,
     CONF_NAME,
     CONF_PROXMOX,
@@ -58,12 +50,12 @@ from .const import (
 )
 from .core.ids import machine_id
 from .core.model import NodeKind, PowerState
-from .known_children import KnownChildren, child_power
+from .host_reads import HostReads, child_state, migrated
+from .known_children import KnownChildren
 from .models import (
     MachineSnapshot,
     NodeData,
     NodeView,
-    TreeNode,
     WakeHubChannels,
     WakeHubConfigEntry,
     build_tree,
@@ -72,14 +64,24 @@ from .overlays import NodeOverlays
 from .repairs import async_update_missing_issues
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from .channels.base import ChildInfo, HostApi
 
 _LOGGER = logging.getLogger(__package__)
 
 FAST_SCAN_INTERVAL: Final = timedelta(seconds=1)
 """How often a coordinator polls while a cascade runs on its tree."""
+
+
+class Look(Enum):
+    """How the next poll looks at the machine (docs/design.md)."""
+
+    QUICK = auto()
+    """The first poll, during set-up: a quick look, so an off machine never
+    delays its entry's set-up."""
+    AGAIN = auto()
+    """The quick look found the machine silent: a full probe, a second later."""
+    FULL = auto()
+    """Every other poll: a full probe, at the normal interval."""
 
 
 class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
@@ -111,11 +113,10 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         self._overlays = NodeOverlays()
         # Polls never overlap: a later one never ends before an earlier one.
         self._one_poll_at_a_time = asyncio.Lock()
-        self._failing: dict[str, str] = {}
+        self._reads = HostReads(hass, entry, self.machine_id)
         self._known = KnownChildren(hass, entry.entry_id)
         self._verified_this_boot = False
-        self._first_look = True
-        self._look_again = False
+        self._look = Look.QUICK
         super().__init__(
             hass,
             _LOGGER,
@@ -180,7 +181,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
     @callback
     def _apply_interval(self) -> None:
         """Switch between the fast and the normal polling interval."""
-        fast = self._fast_polling or self._look_again
+        fast = self._fast_polling or self._look is Look.AGAIN
         wanted = FAST_SCAN_INTERVAL if fast else self._normal_interval
         if wanted != self.update_interval:
             self.update_interval = wanted
@@ -209,13 +210,12 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         look finds it silent, the next poll, a full probe, follows a second
         later (the fast interval), then the normal interval again.
         """
-        quick, self._first_look = self._first_look, False
-        if self._look_again:
-            self._look_again = False
+        look, self._look = self._look, Look.FULL
+        if look is Look.AGAIN:
             self._apply_interval()
-        if not await self.channels.machine.is_on(quick=quick):
-            if quick:
-                self._look_again = True
+        if not await self.channels.machine.is_on(quick=look is Look.QUICK):
+            if look is Look.QUICK:
+                self._look = Look.AGAIN
                 self._apply_interval()
             return self._snapshot_machine_off()
 
@@ -236,7 +236,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         # Guests first: the Docker hosts among them are read only when running.
         for node in self.tree.values():
             if node.kind in (NodeKind.VM, NodeKind.LXC):
-                nodes[node.id] = self._child_state(node, states, read, missing)
+                nodes[node.id] = child_state(node, states, read, missing)
                 states[node.id] = nodes[node.id].state
         docker_up = [
             host
@@ -251,7 +251,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             if node.kind is NodeKind.MACHINE:
                 nodes[node.id] = NodeData(state=PowerState.ON)
             elif node.kind is NodeKind.CONTAINER:
-                nodes[node.id] = self._child_state(node, states, read, missing)
+                nodes[node.id] = child_state(node, states, read, missing)
 
         await self._known.async_remember(read)
         async_update_missing_issues(self.hass, self.tree, missing)
@@ -260,100 +260,15 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             nodes=nodes,
             discovered=self._known.discovered(self.hosts, self.tree),
             missing=frozenset(missing),
-            failed_hosts=frozenset(self._failing),
-            migrated=self._migrated(missing),
-        )
-
-    def _migrated(self, missing: set[str]) -> dict[str, str]:
-        """The missing guests of this node that another cluster node now runs."""
-        proxmox = self.channels.proxmox
-        if proxmox is None:
-            return {}
-        found: dict[str, str] = {}
-        for node_id in missing:
-            node = self.tree[node_id]
-            if (
-                node.kind in (NodeKind.VM, NodeKind.LXC)
-                and node.key is not None
-                and (target := proxmox.elsewhere.get(node.key)) is not None
-            ):
-                found[node_id] = target
-        return found
-
-    def _child_state(
-        self,
-        node: TreeNode,
-        states: Mapping[str, PowerState],
-        read: Mapping[str, dict[str, ChildInfo] | None],
-        missing: set[str],
-    ) -> NodeData:
-        """Work out one child's state from its host's state and listing."""
-        assert node.parent is not None
-        assert node.key is not None
-        host_state = states.get(node.parent, PowerState.UNKNOWN)
-        if host_state is PowerState.OFF:
-            return NodeData(state=PowerState.OFF)
-        children = read.get(node.parent)
-        if host_state is not PowerState.ON or children is None:
-            return NodeData(state=PowerState.UNKNOWN)
-        if (info := children.get(node.key)) is None:
-            missing.add(node.id)
-            return NodeData(state=PowerState.UNKNOWN)
-        return NodeData(
-            state=child_power(info),
-            status=info.status,
-            details=dict(info.details),
+            failed_hosts=frozenset(self._reads.failing),
+            migrated=migrated(self.tree, self.channels.proxmox, missing),
         )
 
     async def _async_read(
         self, host_id: str, api: HostApi
     ) -> dict[str, ChildInfo] | None:
-        """Read one host's children in one request; ``None`` when its API fails.
-
-        A refused login raises ``ConfigEntryAuthFailed`` (Home Assistant then
-        starts a reauthentication flow). Any other failure makes the host's
-        children unavailable, and is logged once when it starts and once when
-        it ends. When the machine's Docker API through SSH meets another host
-        key than the pinned one, a reauthentication flow also starts: there
-        the user reviews the new key and may pin it.
-        """
-        name = self.tree[host_id].name
-        try:
-            children = await api.read_states()
-        except AuthenticationError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN,
-                translation_key="reauth_required",
-                translation_placeholders={"node": name, "message": err.message},
-            ) from err
-        except ChannelError as err:
-            if host_id == self.machine_id and (
-                isinstance(err, HostKeyMismatchError)
-                or (
-                    isinstance(err, TlsVerificationError)
-                    and err.certificate_refused
-                    and self._pins_proxmox(api)
-                )
-            ):
-                # A changed SSH host key, or a Proxmox certificate its pin
-                # refuses: the reauthentication shows both and re-pins.
-                self.config_entry.async_start_reauth(self.hass)
-            if host_id not in self._failing:
-                _LOGGER.warning(
-                    "The API of %s is unavailable (%s): %s", name, err.code, err.message
-                )
-            self._failing[host_id] = err.code
-            return None
-        if self._failing.pop(host_id, None) is not None:
-            _LOGGER.info("The API of %s is available again", name)
-        return children
-
-    def _pins_proxmox(self, api: HostApi) -> bool:
-        """Whether ``api`` is the machine's Proxmox API, its CA or certificate pinned."""
-        proxmox = self.config_entry.data.get(CONF_PROXMOX) or {}
-        return isinstance(api, ProxmoxHost) and bool(
-            proxmox.get(CONF_CA) or proxmox.get(CONF_FINGERPRINT)
-        )
+        """Read one host's children (see :meth:`.HostReads.async_read`)."""
+        return await self._reads.async_read(host_id, self.tree[host_id].name, api)
 
     async def _async_fetch_version(self) -> None:
         """Read the Proxmox VE version once per boot of the machine."""
@@ -374,9 +289,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
 
     def _snapshot_machine_off(self) -> MachineSnapshot:
         """Every node of a machine that is off is off: no API is asked."""
-        if self._failing:
-            _LOGGER.debug("%s is off; its API failures no longer matter", self.name)
-            self._failing.clear()
+        self._reads.machine_off(self.name)
         self.pve_version = None
         self._verified_this_boot = False
         return MachineSnapshot(
