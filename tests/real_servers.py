@@ -29,6 +29,7 @@ from __future__ import annotations
 import _socket
 import contextlib
 from dataclasses import dataclass, field
+import fcntl
 import os
 from pathlib import Path
 import shutil
@@ -371,7 +372,17 @@ class RealSshd:
 
 
 def _ensure_user() -> None:
-    """Create the system user ``wakehub-test`` (idempotent) and set its password."""
+    """Create the system user ``wakehub-test`` (idempotent) and set its password.
+
+    Test runs at the same time (CI's phases, pytest-xdist workers) take turns:
+    two ``useradd`` of one user race, and the loser fails.
+    """
+    with Path("/tmp/wakehub-test-user.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _ensure_user_locked()
+
+
+def _ensure_user_locked() -> None:
     if subprocess.run(["id", SSH_USER], capture_output=True, check=False).returncode:
         subprocess.run(
             [
@@ -453,45 +464,56 @@ def real_sshd() -> Iterator[RealSshd]:
             ("impostor", "impostor_ed25519"),
             ("plain", "host_ed25519"),
         ):
-            port = free_port()
-            # The plain server runs commands for real, as the unprivileged
-            # test user (no sudo rule): only the SSH check's harmless
-            # commands (id, sudo -n -l) are ever sent to it.
-            force = "" if label == "plain" else f"ForceCommand {logger}\n"
-            config = base / f"sshd_{label}.conf"
-            config.write_text(
-                f"Port {port}\n"
-                "ListenAddress 127.0.0.1\n"
-                f"HostKey {base / key}\n"
-                f"PidFile {base / f'sshd_{label}.pid'}\n"
-                f"AuthorizedKeysFile {authorized}\n"
-                "UsePAM no\n"
-                "StrictModes no\n"
-                "PubkeyAuthentication yes\n"
-                "PasswordAuthentication yes\n"
-                "KbdInteractiveAuthentication no\n"
-                "PermitRootLogin no\n"
-                f"AllowUsers {SSH_USER}\n"
-                "AllowTcpForwarding yes\n"
-                "AllowStreamLocalForwarding yes\n"
-                "X11Forwarding no\n"
-                f"{force}"
-                "MaxStartups 100\n"
-                "LogLevel VERBOSE\n"
-            )
-            log_path = base / f"sshd_{label}.log"
+            # The port is free when picked but not reserved: another process
+            # may bind it before sshd does (test runs at the same time). Then
+            # sshd exits, and another port is tried.
+            for attempt in range(5):
+                port = free_port()
+                # The plain server runs commands for real, as the unprivileged
+                # test user (no sudo rule): only the SSH check's harmless
+                # commands (id, sudo -n -l) are ever sent to it.
+                force = "" if label == "plain" else f"ForceCommand {logger}\n"
+                config = base / f"sshd_{label}.conf"
+                config.write_text(
+                    f"Port {port}\n"
+                    "ListenAddress 127.0.0.1\n"
+                    f"HostKey {base / key}\n"
+                    f"PidFile {base / f'sshd_{label}.pid'}\n"
+                    f"AuthorizedKeysFile {authorized}\n"
+                    "UsePAM no\n"
+                    "StrictModes no\n"
+                    "PubkeyAuthentication yes\n"
+                    "PasswordAuthentication yes\n"
+                    "KbdInteractiveAuthentication no\n"
+                    "PermitRootLogin no\n"
+                    f"AllowUsers {SSH_USER}\n"
+                    "AllowTcpForwarding yes\n"
+                    "AllowStreamLocalForwarding yes\n"
+                    "X11Forwarding no\n"
+                    f"{force}"
+                    "MaxStartups 100\n"
+                    "LogLevel VERBOSE\n"
+                )
+                log_path = base / f"sshd_{label}.log"
+                proc = subprocess.Popen(
+                    [
+                        "/usr/sbin/sshd",
+                        *("-D", "-e", "-f", str(config), "-E", str(log_path)),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+                procs.append(proc)
+                if _wait_tcp(port, proc, timeout=20):
+                    break
+                log = log_path.read_text(errors="replace") if log_path.exists() else ""
+                if "Address already in use" not in log or attempt == 4:
+                    print(log)
+                    pytest.skip(f"real sshd ({label}) did not start; see log above")
+                log_path.unlink()
             logs.append(log_path)
-            proc = subprocess.Popen(
-                ["/usr/sbin/sshd", "-D", "-e", "-f", str(config), "-E", str(log_path)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            procs.append(proc)
             ports.append(port)
-            if not _wait_tcp(port, proc, timeout=20):
-                print(log_path.read_text(errors="replace") if log_path.exists() else "")
-                pytest.skip(f"real sshd ({label}) did not start; see log above")
         yield RealSshd(
             host="127.0.0.1",
             port=ports[0],

@@ -32,11 +32,13 @@ services, and a connection accepted then was leaked unanswered.
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import contextlib
 import logging
 import random
 import socket
+import sys
 import threading
 from typing import TYPE_CHECKING, Any, Final
 
@@ -101,6 +103,31 @@ _SERVICE_PORTS: Final = range(20000, 32768)
 # back (EADDRINUSE, seen with the hundreds of services of scripts/bench poll).
 _HANDED_OUT: set[int] = set()
 _HANDED_OUT_LOCK = threading.Lock()
+# The same record across processes: several test runs at once (CI runs its
+# phases side by side, pytest-xdist workers, the demo's own simulator). Each
+# port handed out is also claimed machine-wide by binding an abstract unix
+# socket named after it (Linux: one name per network namespace, so a chroot
+# shares it too), held for the life of the process and released by the kernel
+# when it exits. Another process never picks a claimed port, even while the
+# service that owns it is closed and the port itself is free.
+_CLAIMS: list[_socket.socket] = []
+
+
+def _claim(port: int) -> _socket.socket | None:
+    """Claim ``port`` machine-wide; None when another process holds it.
+
+    Where abstract unix sockets do not exist (not Linux), the in-process
+    record is all there is: the claim is an unbound socket.
+    """
+    claim = _socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    if not sys.platform.startswith("linux"):  # pragma: no cover
+        return claim
+    try:
+        claim.bind(f"\0wakehub-simulator-port-{port}")
+    except OSError:
+        claim.close()
+        return None
+    return claim
 
 
 def loopback_socket(port: int, kind: socket.SocketKind) -> socket.socket:
@@ -115,10 +142,17 @@ def loopback_socket(port: int, kind: socket.SocketKind) -> socket.socket:
             for candidate in random.sample(_SERVICE_PORTS, 64):
                 if candidate in _HANDED_OUT:
                     continue
-                with contextlib.suppress(OSError):
+                claim = _claim(candidate)
+                if claim is None:
+                    continue
+                try:
                     sock = loopback_socket(candidate, kind)
-                    _HANDED_OUT.add(candidate)
-                    return sock
+                except OSError:
+                    claim.close()
+                    continue
+                _HANDED_OUT.add(candidate)
+                _CLAIMS.append(claim)
+                return sock
     sock = _SimulatorSocket(socket.AF_INET, kind)
     try:
         if kind == socket.SOCK_STREAM:

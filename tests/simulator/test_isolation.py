@@ -13,23 +13,34 @@ Two ways it used to stop booting machines for the rest of a session:
   previous test. A boot cancelled while its listener was being opened left
   a server listening that the simulator did not know of: the node accepted
   connections while off, and it never came up again (EADDRINUSE).
+
+And one way a simulator in ANOTHER process (CI runs its test phases side by
+side) could stop it: a node's port is free to the kernel while its service is
+closed, and the other simulator took it as a new service's first port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+from pathlib import Path
+import random
 import socket
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest_socket
 
+from tests.homelab import service
 from tests.homelab.wol import SYNC
 
 from .helpers import tcp_answer
 from .test_wol_ssh import _ssh
 
 if TYPE_CHECKING:
+    import pytest
+
     from tests.homelab import Homelab, HomelabThread
 
 
@@ -137,3 +148,53 @@ async def test_tunnels_while_the_harness_refuses_sockets(
             pytest_socket.enable_socket()
     assert answer.startswith(b"HTTP/1.1 200")
     assert answer.endswith(b"OK")
+
+
+# A second process takes every port of a small range, then closes them (its
+# services are down: the ports are free to the kernel, not to other simulators).
+_OTHER_SIMULATOR = """
+import socket, sys
+from tests.homelab import service
+service._SERVICE_PORTS = range(int(sys.argv[1]), int(sys.argv[1]) + 64)
+ports = []
+for _ in range(64):
+    sock = service.loopback_socket(0, socket.SOCK_STREAM)
+    ports.append(sock.getsockname()[1])
+    sock.close()
+print(*ports, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_port_another_process_handed_out_is_never_taken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ports of another process's closed services stay its own until it exits."""
+    start = random.randrange(20000, 32768 - 64)
+    other = subprocess.Popen(
+        [sys.executable, "-c", _OTHER_SIMULATOR, str(start)],
+        cwd=Path(__file__).resolve().parents[2],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    claims: list[socket.socket] = []
+    # This process's own record starts empty: only the claims keep it off.
+    monkeypatch.setattr(service, "_SERVICE_PORTS", range(start, start + 64))
+    monkeypatch.setattr(service, "_HANDED_OUT", set())
+    monkeypatch.setattr(service, "_CLAIMS", claims)
+    try:
+        assert other.stdout is not None
+        theirs = {int(port) for port in other.stdout.readline().split()}
+        in_range = theirs & set(range(start, start + 64))
+        assert in_range, theirs
+        assert not any(_listening(port) for port in in_range)
+        with service.loopback_socket(0, socket.SOCK_STREAM) as mine:
+            assert mine.getsockname()[1] not in theirs
+    finally:
+        other.communicate("", timeout=30)
+    # Once it has exited, the kernel has released its claims.
+    with service.loopback_socket(0, socket.SOCK_STREAM) as mine:
+        assert mine.getsockname()[1] in in_range
+    for claim in claims:
+        claim.close()
