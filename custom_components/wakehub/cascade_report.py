@@ -4,7 +4,9 @@
 and turns it into what Home Assistant shows:
 
 - each node's activity (``starting``/``stopping``/``error`` with the current
-  step, ``"2/3: waiting for Machine2's Proxmox API"``), pushed to the node's
+  step as a code and its placeholders, ``{"number": 2, "total": 3, "detail":
+  "waiting_apis", "placeholders": {"node": "Machine2", "apis": "proxmox"}}``,
+  which the card and the translations render), pushed to the node's
   coordinator, which gives it to the entities with the node's view;
 - bus events ``wakehub_cascade_started``/``_step``/``_completed``/``_failed``
   (their data: docs/events.md);
@@ -94,7 +96,7 @@ class CascadeReporter:
         """Report the cascades of ``hub``'s orchestrator."""
         self._hub = hub
         self.hass = hub.hass
-        self._step_text: dict[str, str] = {}
+        self._step_text: dict[str, dict[str, Any]] = {}
         self._fast_polling: dict[str, list[CALLBACK_TYPE]] = {}
         self.stopping = False
         self.last_cascade: Cascade | None = None
@@ -176,10 +178,13 @@ class CascadeReporter:
     @callback
     def _on_step(self, event: StepChanged) -> None:
         cascade, cstep = event.cascade, event.step
-        if event.detail is not None:
-            self._step_text[cstep.node] = (
-                f"{event.index + 1}/{event.total}: {event.detail}"
-            )
+        if event.info is not None:
+            self._step_text[cstep.node] = {
+                "number": event.index + 1,
+                "total": event.total,
+                "detail": event.info.key,
+                "placeholders": dict(event.info.placeholders),
+            }
             self._push_activity(cstep.node)
         if event.kind is StepEventKind.STARTED:
             self._hub.marker.save(marker_of(cascade, event.index))
@@ -199,6 +204,10 @@ class CascadeReporter:
                 "total": event.total,
                 "status": str(event.kind),
                 "detail": event.detail,
+                "detail_key": event.info.key if event.info else None,
+                "detail_placeholders": dict(event.info.placeholders)
+                if event.info
+                else None,
             },
         )
 
@@ -219,7 +228,12 @@ class CascadeReporter:
         if cascade.status in (CascadeStatus.COMPLETED, CascadeStatus.CANCELLED):
             self.hass.bus.async_fire(
                 EVENT_CASCADE_COMPLETED,
-                {**_event_base(cascade), "cancel_reason": cascade.cancel_reason},
+                {
+                    **_event_base(cascade),
+                    "cancel_reason": cascade.cancel_reason,
+                    "cancel_code": cascade.cancel_code,
+                    "cancel_placeholders": dict(cascade.cancel_placeholders),
+                },
             )
             return
         error = cascade.error
@@ -233,6 +247,7 @@ class CascadeReporter:
             "total": len(cascade.steps),
             "error_code": error.code if error is not None else None,
             "error_message": error.message if error is not None else None,
+            "error_placeholders": dict(error.placeholders) if error is not None else {},
         }
         self.hass.bus.async_fire(EVENT_CASCADE_FAILED, data)
         texts, data = failure_texts(

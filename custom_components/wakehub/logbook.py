@@ -49,6 +49,7 @@ from .const import (
     EVENT_PROPOSAL_CLOSED,
     EVENT_SHUTDOWN_PROPOSED,
 )
+from .orchestrator import CANCEL_CODES, STEP_DETAIL_KEYS
 
 # The keys of a logbook entry (``homeassistant.components.logbook.const``,
 # which its package does not re-export).
@@ -132,8 +133,8 @@ def _cascade_step(
         verb = text("logbook_step_failed")
     else:
         verb = text(f"logbook_step_started_{act}")
-    detail = data.get("detail")
-    suffix = f": {detail}" if detail and status in ("started", "failed") else ""
+    detail = _step_detail(text, data) if status == "started" else None
+    suffix = f": {detail}" if detail else ""
     return (
         data.get("name") or data.get("node"),
         f"{verb} ({what}){suffix}",
@@ -141,12 +142,39 @@ def _cascade_step(
     )
 
 
+def _step_detail(text: Text, data: Mapping[str, Any]) -> str | None:
+    """What a started step does, from its code (``detail_key``), translated.
+
+    The event's English ``detail`` is for automations and the log; the
+    logbook speaks Home Assistant's language (docs/design.md).
+    """
+    key = data.get("detail_key")
+    placeholders = data.get("detail_placeholders") or {}
+    if key not in STEP_DETAIL_KEYS or not isinstance(placeholders, Mapping):
+        return None
+    values = {name: str(value) for name, value in placeholders.items()}
+    channels = [values.get("channel", "")] if "channel" in values else []
+    if "apis" in values:
+        channels = values["apis"].split(",")
+    labels = [text(f"logbook_channel_{channel}") for channel in channels if channel]
+    values["channel"] = values["apis"] = _join(text, labels)
+    act = "stop" if values.get("action") == "stop" else "start"
+    if key in ("command", "command_via"):
+        return text(f"logbook_detail_{key}_{act}", **values)
+    return text(f"logbook_detail_{key}", **values)
+
+
 def _cascade_completed(
     text: Text, data: Mapping[str, Any]
 ) -> tuple[str | None, str, str | None]:
     act = _act(data)
     if data.get("status") == "cancelled":
-        why = data.get("cancel_reason")
+        why = None
+        code = data.get("cancel_code")
+        placeholders = data.get("cancel_placeholders") or {}
+        if code in CANCEL_CODES and isinstance(placeholders, Mapping):
+            values = {name: str(value) for name, value in placeholders.items()}
+            why = text(f"logbook_cancel_{code}", **values)
         message = text(f"logbook_cancelled_{act}", why=f": {why}" if why else "")
     else:
         message = text(f"logbook_done_{act}")
@@ -164,10 +192,25 @@ def _cascade_failed(
     if data.get("status") == "interrupted" or data.get("error_code") == "interrupted":
         message = text(f"logbook_interrupted_{act}", at=at)
     else:
-        code, detail = data.get("error_code"), data.get("error_message")
-        why = ": ".join(str(part) for part in (code, detail) if part)
-        message = text(f"logbook_failed_{act}", at=at, why=f": {why}" if why else "")
+        message = text(f"logbook_failed_{act}", at=at, why=_error_why(text, act, data))
     return data.get("target_name") or data.get("target"), message, data.get("target")
+
+
+def _error_why(text: Text, act: str, data: Mapping[str, Any]) -> str:
+    """': <what went wrong>', translated; an API's own words stay verbatim."""
+    code, detail = data.get("error_code"), data.get("error_message")
+    placeholders = data.get("error_placeholders") or {}
+    if (
+        code == "timeout"
+        and isinstance(placeholders, Mapping)
+        and placeholders.get("seconds")
+    ):
+        return ": " + text(f"logbook_not_ready_{act}", seconds=placeholders["seconds"])
+    if not code:
+        return f": {detail}" if detail else ""
+    if not detail:
+        return ": " + text("logbook_error_code", code=code)
+    return ": " + text("logbook_error", code=code, message=detail)
 
 
 def _shutdown_proposed(

@@ -152,14 +152,16 @@ class NodeOverlay:
     """What WakeHub itself says of a node, beside what the poll found.
 
     ``activity`` is the orchestrator's (starting, stopping, or the error of a
-    failed step) with ``step``, the current step's text; ``pending`` the
+    failed step) with ``step``, the current step as a code and placeholders
+    (``number``, ``total``, ``detail``, ``placeholders``: see
+    :class:`~.orchestrator.StepDetail`); ``pending`` the
     action of a queued or running cascade that targets the node;
     ``proposal_id`` and ``proposal_expires_at`` the pending shutdown
     proposal about it.
     """
 
     activity: NodeActivity | None = None
-    step: str | None = None
+    step: Mapping[str, Any] | None = None
     pending: Action | None = None
     proposal_id: str | None = None
     proposal_expires_at: datetime | None = None

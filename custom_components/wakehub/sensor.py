@@ -79,7 +79,11 @@ def _status_attributes(
     """What the dashboard card shows of a node.
 
     Always the node's id, kind, pin and service URL; the cascade step and
-    error while a cascade says so; the pending shutdown proposal, if any.
+    error while a cascade says so, as codes and placeholders that the card and
+    the translations render in the user's language (``step``: ``number``,
+    ``total``, ``detail``, ``placeholders``; ``error_code`` and
+    ``error_placeholders``, with ``error_message`` the API's own words); the
+    pending shutdown proposal, if any.
     """
     settings = node_settings(coordinator, node)
     attributes: dict[str, Any] = {
@@ -94,6 +98,7 @@ def _status_attributes(
         if activity.code is not None:
             attributes["error_code"] = activity.code
             attributes["error_message"] = activity.message
+            attributes["error_placeholders"] = dict(activity.placeholders or {})
     if overlay.proposal_id is not None and overlay.proposal_expires_at is not None:
         attributes["proposal_id"] = overlay.proposal_id
         attributes["proposal_expires_at"] = overlay.proposal_expires_at.isoformat()
@@ -357,10 +362,14 @@ class CascadeSensor(SensorEntity):
                             "name": step["name"],
                             "action": step["action"],
                             "status": step["status"],
+                            "detail": step["detail_key"],
+                            "placeholders": step["detail_placeholders"],
                         }
                         for step in data["steps"]
                     ],
                     "error": data["error"],
+                    "cancel_code": data["cancel_code"],
+                    "cancel_placeholders": data["cancel_placeholders"],
                 }
             )
         return attributes
@@ -406,6 +415,7 @@ def node_catalog(hub: WakeHubHub) -> list[dict[str, Any]]:
         if activity is not None and activity.state is PowerState.ERROR:
             item["error_code"] = activity.code
             item["error_message"] = activity.message
+            item["error_placeholders"] = dict(activity.placeholders or {})
         if idle := registry.async_get_entity_id(
             Platform.SENSOR, DOMAIN, f"{node_id}-idle"
         ):

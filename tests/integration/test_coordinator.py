@@ -192,13 +192,13 @@ async def test_orchestrator_hooks(
     coordinator.async_set_overlay(
         plex,
         activity=NodeActivity(state=PowerState.STARTING, cascade_id="c1"),
-        step="wake Machine1",
+        step={"number": 1, "total": 2, "detail": "waiting_up", "placeholders": {}},
     )
     await hass.async_block_till_done()
     state = hass.states.get(entity_id_of("plex"))
     assert state is not None
     assert state.state == "starting"
-    assert state.attributes["step"] == "wake Machine1"
+    assert state.attributes["step"]["detail"] == "waiting_up"
     assert "error_code" not in state.attributes
 
     coordinator.async_set_overlay(

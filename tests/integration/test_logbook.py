@@ -73,10 +73,35 @@ async def describe(
                 "step": 1,
                 "total": 3,
                 "status": "started",
-                "detail": "sending Wake-on-LAN",
+                "detail": "starting NAS through Wake-on-LAN",
+                "detail_key": "command",
+                "detail_placeholders": {
+                    "node": "NAS",
+                    "action": "start",
+                    "channel": "wol",
+                },
             },
             "NAS",
-            "starting (step 1/3 of starting Jellyfin): sending Wake-on-LAN",
+            "starting (step 1/3 of starting Jellyfin): starting NAS through Wake-on-LAN",
+        ),
+        (
+            "wakehub_cascade_step",
+            {
+                **CASCADE,
+                "node": JELLYFIN,
+                "name": "Jellyfin",
+                "step": 3,
+                "total": 3,
+                "status": "started",
+                "detail": "English text the logbook does not show",
+                "detail_key": "waiting_apis",
+                "detail_placeholders": {"node": "Jellyfin", "apis": "docker,proxmox"},
+            },
+            "Jellyfin",
+            (
+                "starting (step 3/3 of starting Jellyfin): waiting for Jellyfin's"
+                " Docker API and Proxmox API"
+            ),
         ),
         (
             "wakehub_cascade_step",
@@ -113,9 +138,15 @@ async def describe(
         ),
         (
             "wakehub_cascade_completed",
-            {**CASCADE, "status": "cancelled", "cancel_reason": "stop requested"},
+            {
+                **CASCADE,
+                "status": "cancelled",
+                "cancel_reason": "stop of NAS requested",
+                "cancel_code": "stop_requested",
+                "cancel_placeholders": {"target": "NAS"},
+            },
             "Jellyfin",
-            "starting was cancelled: stop requested",
+            "starting was cancelled: NAS is being shut down",
         ),
         (
             "wakehub_cascade_failed",
@@ -127,13 +158,11 @@ async def describe(
                 "step": 1,
                 "total": 3,
                 "error_code": "timeout",
-                "error_message": "NAS did not come up within 300 s",
+                "error_message": "NAS was not up after 300 s (waiting for NAS)",
+                "error_placeholders": {"seconds": "300", "goal": "up"},
             },
             "Jellyfin",
-            (
-                "starting failed at step 1/3 (NAS): timeout: NAS did not come up"
-                " within 300 s"
-            ),
+            "starting failed at step 1/3 (NAS): not up after 300 s",
         ),
         (
             "wakehub_cascade_failed",
@@ -284,7 +313,61 @@ async def test_descriptions_in_french(hass: HomeAssistant) -> None:
     assert message(
         "wakehub_cascade_failed",
         {**CASCADE, "name": "NAS", "step": 1, "total": 3, "error_code": "timeout"},
-    ) == ("le démarrage a échoué à l'étape 1/3 (NAS): timeout")
+    ) == ("le démarrage a échoué à l'étape 1/3 (NAS): erreur timeout")
+    # What a step does, why a start was cancelled, how long WakeHub waited:
+    # codes and placeholders, read in French (the API's own words stay).
+    assert message(
+        "wakehub_cascade_step",
+        {
+            **CASCADE,
+            "node": JELLYFIN,
+            "name": "Jellyfin",
+            "step": 3,
+            "total": 3,
+            "status": "started",
+            "detail": "starting Jellyfin through Machine2's Proxmox API",
+            "detail_key": "command_via",
+            "detail_placeholders": {
+                "node": "Jellyfin",
+                "action": "start",
+                "channel": "proxmox",
+                "host": "Machine2",
+            },
+        },
+    ).endswith(": démarrage de Jellyfin via l'API Proxmox de Machine2")
+    assert message(
+        "wakehub_cascade_completed",
+        {
+            **CASCADE,
+            "status": "cancelled",
+            "cancel_reason": "stop of NAS requested",
+            "cancel_code": "stop_requested",
+            "cancel_placeholders": {"target": "NAS"},
+        },
+    ).endswith(": NAS est en cours d'arrêt")
+    assert message(
+        "wakehub_cascade_failed",
+        {
+            **CASCADE,
+            "name": "NAS",
+            "step": 1,
+            "total": 3,
+            "error_code": "timeout",
+            "error_message": "NAS was not up after 300 s",
+            "error_placeholders": {"seconds": "300", "goal": "up"},
+        },
+    ).endswith(": pas démarré après 300 s")
+    assert message(
+        "wakehub_cascade_failed",
+        {
+            **CASCADE,
+            "name": "Jellyfin",
+            "step": 3,
+            "total": 3,
+            "error_code": "api_error",
+            "error_message": "HTTP 500: internal error",
+        },
+    ).endswith(": erreur api_error (HTTP 500: internal error)")
     assert message(
         "wakehub_node_kept",
         {"node": NAS, "name": "NAS", "dependent_names": ["plex", "Jellyfin"]},

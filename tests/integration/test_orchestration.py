@@ -137,7 +137,14 @@ async def test_failure_stops_at_step_1(
     status = hass.states.get("sensor.nas_status")
     assert status.state == "error"
     assert status.attributes["error_code"] == "timeout"
-    assert status.attributes["step"].startswith("1/3: ")
+    # The step as a code and placeholders, which the card translates.
+    assert status.attributes["step"] == {
+        "number": 1,
+        "total": 3,
+        "detail": "waiting_up",
+        "placeholders": {"node": "NAS"},
+    }
+    assert status.attributes["error_placeholders"]["goal"] == "up"
     assert state_of(hass, "Jellyfin") == "off"
     assert hass.states.get(switch_id("Jellyfin")).state == "off"
     assert len(failed) == 1

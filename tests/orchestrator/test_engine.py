@@ -182,6 +182,8 @@ async def test_cascade_serialises_for_attributes_and_responses() -> None:
         "reason_of_name": "Jellyfin",
         "status": "done",
         "detail": None,
+        "detail_key": None,
+        "detail_placeholders": None,
         "error": None,
     }
     assert [s["channel"] for s in data["steps"]] == ["wol", "wol", "proxmox"]

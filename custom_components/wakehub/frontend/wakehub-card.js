@@ -284,7 +284,10 @@ function describeError(texts, hass, all, error, nodeId, action) {
   const api = kind === "vm" || kind === "lxc" ? "proxmox" : kind === "container" ? "docker" : verb === "start" ? "wol" : "ssh";
   const host = kind === "machine" || !node ? name : hostName(hass, node) || name;
   let detail = String(error.message || error.code || "").trim();
+  // The backend's own placeholders (a readiness timeout's seconds) come
+  // first; the card's own (names in the user's words) win over them.
   const params = {
+    ...(error.placeholders && typeof error.placeholders === "object" ? error.placeholders : {}),
     node: name,
     host,
     api: texts.t(`api.${api}`),
@@ -301,8 +304,56 @@ function describeError(texts, hass, all, error, nodeId, action) {
     const reason = texts.has(`http.${http[1]}`) ? texts.t(`http.${http[1]}`) : http[2] || "";
     return texts.t("error.api_error_http", { ...params, status: http[1], reason });
   }
+  // WakeHub's own readiness timeout says how long it waited (a channel's
+  // timeout, an API that did not answer, has no seconds).
+  if (code === "timeout" && params.seconds !== undefined) return texts.t(`error.not_ready_${verb}`, params);
   if (code && code !== "default" && texts.has(`error.${code}`)) return texts.t(`error.${code}`, params);
   return texts.t("error.default", params);
+}
+
+/**
+ * What a running step does, in the user's language, from the code and
+ * placeholders the cascade sensor gives (detail: command, command_via,
+ * waiting_stop, waiting_apis, waiting_up). Empty for an unknown code.
+ */
+function stepDetail(texts, step) {
+  const p = step.placeholders && typeof step.placeholders === "object" ? step.placeholders : {};
+  const params = {
+    ...p,
+    channel: texts.has(`channel.${p.channel}`) ? texts.t(`channel.${p.channel}`) : p.channel || "",
+    apis: texts.join(String(p.apis || "").split(",").filter(Boolean).map((a) => (texts.has(`channel.${a}`) ? texts.t(`channel.${a}`) : a))),
+  };
+  const action = step.action === "stop" || p.action === "stop" ? "stop" : "start";
+  if (texts.has(`detail.${step.detail}.${action}`)) return texts.t(`detail.${step.detail}.${action}`, params);
+  if (texts.has(`detail.${step.detail}`)) return texts.t(`detail.${step.detail}`, params);
+  return "";
+}
+
+/**
+ * A refused service call in the user's language.
+ *
+ * WakeHub raises translated exceptions: the error carries translation_domain,
+ * translation_key and translation_placeholders (Home Assistant's websocket
+ * API passes them on), and Home Assistant's own translations of WakeHub's
+ * exceptions (strings.json, in every language WakeHub ships) render them,
+ * as the frontend does for its own notifications. The message is the
+ * fallback: another integration's error, or a frontend without the loader.
+ */
+async function serviceErrorText(hass, err) {
+  const e = err && err.error && typeof err.error === "object" ? err.error : err;
+  if (e && e.translation_key && e.translation_domain && hass && typeof hass.loadBackendTranslation === "function") {
+    try {
+      const localize = await hass.loadBackendTranslation("exceptions", e.translation_domain);
+      const text = (localize || hass.localize)(
+        `component.${e.translation_domain}.exceptions.${e.translation_key}.message`,
+        e.translation_placeholders || {},
+      );
+      if (text) return text;
+    } catch (_err) {
+      // the message below
+    }
+  }
+  return e && e.message ? String(e.message) : String(err);
 }
 
 class WakeHubCard extends HTMLElement {
@@ -421,10 +472,23 @@ class WakeHubCard extends HTMLElement {
     };
     const e = cascadeHere && cascadeHere.status === "failed" ? cascadeHere.error : null;
     if (e && (inError(e.node || node.id) || inError(node.id))) {
-      failure = { code: e.code, message: e.message, node: e.node || node.id, action: cascadeHere.action, step: e.step };
+      failure = {
+        code: e.code,
+        message: e.message,
+        placeholders: e.placeholders,
+        node: e.node || node.id,
+        action: cascadeHere.action,
+        step: e.step,
+      };
     } else if (a.error_code) {
       const here = c && c.status === "failed" && c.error && c.error.node === node.id;
-      failure = { code: a.error_code, message: a.error_message, node: node.id, action: here ? c.action : "start" };
+      failure = {
+        code: a.error_code,
+        message: a.error_message,
+        placeholders: a.error_placeholders,
+        node: node.id,
+        action: here ? c.action : "start",
+      };
     }
     return {
       id: node.id,
@@ -445,6 +509,8 @@ class WakeHubCard extends HTMLElement {
             status: cascadeHere.status,
             steps: cascadeHere.steps || [],
             error: cascadeHere.error || null,
+            cancel: cascadeHere.cancel_code || null,
+            cancelPlaceholders: cascadeHere.cancel_placeholders || {},
           }
         : null,
     };
@@ -509,7 +575,7 @@ class WakeHubCard extends HTMLElement {
     try {
       await fn();
     } catch (err) {
-      this._errors[node.id] = err && err.message ? err.message : String(err);
+      this._errors[node.id] = await serviceErrorText(this._hass, err);
     } finally {
       delete this._busy[node.id];
       this._render(true);
@@ -532,7 +598,7 @@ class WakeHubCard extends HTMLElement {
       this._confirm[node.id] = { plan: result.response };
     } catch (err) {
       delete this._confirm[node.id];
-      this._errors[node.id] = err && err.message ? err.message : String(err);
+      this._errors[node.id] = await serviceErrorText(this._hass, err);
     }
     this._render(true);
     this.shadowRoot.querySelector(`[data-action="confirm-stop"][data-node="${CSS.escape(node.id)}"]`)?.focus();
@@ -621,14 +687,19 @@ class WakeHubCard extends HTMLElement {
 
   _renderProgress(texts, n) {
     const c = n.cascade;
-    if (!c || !LIVE.has(c.status)) return "";
     const T = (key, params) => escapeHtml(texts.t(key, params));
+    if (c && c.status === "cancelled" && c.cancel && texts.has(`cancelled.${c.cancel}`)) {
+      return `<p class="cancelled">${T(`cancelled.${c.cancel}`, c.cancelPlaceholders)}</p>`;
+    }
+    if (!c || !LIVE.has(c.status)) return "";
     const total = c.steps.length;
     const done = c.steps.filter((s) => s.status === "done" || s.status === "skipped").length;
     const action = c.action === "stop" ? "stop" : "start";
     const summary = c.status === "queued" && !done
       ? T("progress.queued")
       : T(`progress.${action}`, { name: n.name, step: Math.min(done + 1, total), total });
+    const running = c.steps.find((s) => s.status === "running" && s.detail);
+    const detail = running ? stepDetail(texts, running) : "";
     const steps = `<ol class="steps">${c.steps
       .map((s) => {
         const label = texts.has(`step.${s.status}`) ? texts.t(`step.${s.status}`) : s.status;
@@ -641,6 +712,7 @@ class WakeHubCard extends HTMLElement {
       .join("")}</ol>`;
     return `<div class="progress" role="status">
         <p class="summary">${summary}</p>
+        ${detail ? `<p class="detail">${escapeHtml(detail)}</p>` : ""}
         ${steps}
       </div>`;
   }
@@ -913,3 +985,7 @@ if (!window.customCards.some((c) => c.type === "wakehub-card")) {
   });
 }
 console.info(`%c WAKEHUB-CARD %c ${VERSION} `, "background:#03a9f4;color:#fff", "");
+
+// For the tests (tests/integration/test_card_texts.py run these under node):
+// the texts the card shows for what the backend sends.
+export { Texts, describeError, serviceErrorText, stepDetail, textsFor };

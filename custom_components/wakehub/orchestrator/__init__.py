@@ -11,11 +11,14 @@ counts as up (the rules every driver shares).
 from __future__ import annotations
 
 from .cascade import (
+    CANCEL_CODES,
+    STEP_DETAIL_KEYS,
     Cascade,
     CascadeError,
     CascadeStatus,
     CascadeStep,
     Origin,
+    StepDetail,
     StepStatus,
 )
 from .driver import NodeDriver, default_step_timeout
@@ -41,10 +44,12 @@ from .events import (
 )
 
 __all__ = [
+    "CANCEL_CODES",
     "DEFAULT_POLL_INTERVAL",
     "ERROR_INTERRUPTED",
     "ERROR_TIMEOUT",
     "ERROR_UNEXPECTED",
+    "STEP_DETAIL_KEYS",
     "Cascade",
     "CascadeEnded",
     "CascadeError",
@@ -62,6 +67,7 @@ __all__ = [
     "Origin",
     "Reevaluated",
     "StepChanged",
+    "StepDetail",
     "StepEventKind",
     "StepStatus",
     "default_step_timeout",

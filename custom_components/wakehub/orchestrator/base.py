@@ -38,7 +38,19 @@ from custom_components.wakehub.core.planner import (
     plan_stop,
 )
 
-from .cascade import Cascade, CascadeError, CascadeStatus, CascadeStep, Origin
+from .cascade import (
+    STEP_COMMAND,
+    STEP_COMMAND_VIA,
+    STEP_WAITING_APIS,
+    STEP_WAITING_STOP,
+    STEP_WAITING_UP,
+    Cascade,
+    CascadeError,
+    CascadeStatus,
+    CascadeStep,
+    Origin,
+    StepDetail,
+)
 from .events import CascadeEnded, Listener, NodeActivityChanged, OrchestratorEvent
 from .readiness import MAX_REQUESTS_PER_SECOND, HostLimiter
 
@@ -63,17 +75,6 @@ HISTORY_SIZE = 20
 ERROR_TIMEOUT = "timeout"
 ERROR_INTERRUPTED = "interrupted"
 ERROR_UNEXPECTED = "unexpected_error"
-
-_CHANNEL_LABEL: Mapping[Channel, str] = {
-    Channel.WOL: "Wake-on-LAN",
-    Channel.SSH: "SSH",
-    Channel.PROXMOX: "Proxmox API",
-    Channel.DOCKER: "Docker API",
-}
-_CAPABILITY_LABEL: Mapping[Capability, str] = {
-    Capability.PROXMOX: "Proxmox API",
-    Capability.DOCKER: "Docker API",
-}
 
 
 def _name_of(nodes: Mapping[str, Node], node_id: str) -> str:
@@ -117,6 +118,8 @@ class NodeActivity:
     cascade_id: str
     code: str | None = None
     message: str | None = None
+    placeholders: Mapping[str, str] | None = None
+    """The error's own placeholders (:attr:`CascadeError.placeholders`)."""
 
 
 class OrchestratorBase:
@@ -363,23 +366,26 @@ class OrchestratorBase:
             except Exception:
                 _LOGGER.exception("WakeHub listener %r failed on %r", listener, event)
 
-    def _command_detail(self, step: Step) -> str:
+    def _command_detail(self, step: Step) -> StepDetail:
         nodes = self._topology.nodes
         node: Node | None = nodes.get(step.node)
-        name = node.name if node is not None else step.node
-        verb = "starting" if step.action is Action.START else "stopping"
-        label = _CHANNEL_LABEL.get(step.channel, str(step.channel))
+        placeholders = {
+            "node": node.name if node is not None else step.node,
+            "action": str(step.action),
+            "channel": str(step.channel),
+        }
         if step.channel in (Channel.PROXMOX, Channel.DOCKER) and node is not None:
             host = node.parent if node.kind is not NodeKind.MACHINE else None
             if host is not None and host in nodes:
-                return f"{verb} {name} through {nodes[host].name}'s {label}"
-        return f"{verb} {name} through {label}"
+                placeholders["host"] = nodes[host].name
+                return StepDetail(STEP_COMMAND_VIA, placeholders)
+        return StepDetail(STEP_COMMAND, placeholders)
 
     @staticmethod
-    def _wait_detail(cstep: CascadeStep, needs: frozenset[Capability]) -> str:
+    def _wait_detail(cstep: CascadeStep, needs: frozenset[Capability]) -> StepDetail:
         if cstep.step.action is Action.STOP:
-            return f"waiting for {cstep.name} to stop"
+            return StepDetail(STEP_WAITING_STOP, {"node": cstep.name})
         if needs:
-            apis = " and ".join(_CAPABILITY_LABEL[need] for need in sorted(needs))
-            return f"waiting for {cstep.name}'s {apis}"
-        return f"waiting for {cstep.name} to be up"
+            apis = ",".join(str(need) for need in sorted(needs))
+            return StepDetail(STEP_WAITING_APIS, {"node": cstep.name, "apis": apis})
+        return StepDetail(STEP_WAITING_UP, {"node": cstep.name})

@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -80,6 +80,10 @@ class CascadeError:
     message: str
     node: str | None = None
     step: int | None = None
+    placeholders: Mapping[str, str] = field(default_factory=dict)
+    """What a translated text of ``code`` needs beyond the node and the
+    action (a readiness timeout's ``seconds``): the user's language is the
+    card's or the translations' business, never this module's."""
 
     def as_dict(self) -> dict[str, Any]:
         """Return the error as plain data."""
@@ -88,7 +92,75 @@ class CascadeError:
             "message": self.message,
             "node": self.node,
             "step": self.step,
+            "placeholders": dict(self.placeholders),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class StepDetail:
+    """What a running step does, as a code and its placeholders.
+
+    Home Assistant, the card and the logbook render it in the user's
+    language (docs/design.md: codes, not sentences). ``key`` is one of
+    :data:`STEP_DETAIL_KEYS`; ``placeholders`` are ``node`` (the step's node
+    name), ``action`` (start/stop), ``channel`` (wol, ssh, proxmox, docker),
+    ``host`` (the name of the node whose API is used) and ``apis`` (the
+    capabilities waited for, comma-separated: ``proxmox,docker``).
+    :attr:`text` is the English sentence, for the log and the bus events.
+    """
+
+    key: str
+    placeholders: Mapping[str, str]
+
+    @property
+    def text(self) -> str:
+        """The English description (``"waiting for Machine2's Proxmox API"``)."""
+        p = self.placeholders
+        verb = "starting" if p.get("action") == "start" else "stopping"
+        label = _CHANNEL_TEXT.get(p.get("channel", ""), p.get("channel", ""))
+        if self.key == STEP_COMMAND_VIA:
+            return f"{verb} {p['node']} through {p['host']}'s {label}"
+        if self.key == STEP_COMMAND:
+            return f"{verb} {p['node']} through {label}"
+        if self.key == STEP_WAITING_STOP:
+            return f"waiting for {p['node']} to stop"
+        if self.key == STEP_WAITING_APIS:
+            apis = " and ".join(
+                _CHANNEL_TEXT.get(api, api) for api in p["apis"].split(",")
+            )
+            return f"waiting for {p['node']}'s {apis}"
+        return f"waiting for {p['node']} to be up"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The code and its placeholders, as plain data."""
+        return {"key": self.key, "placeholders": dict(self.placeholders)}
+
+
+STEP_COMMAND: Final = "command"
+STEP_COMMAND_VIA: Final = "command_via"
+STEP_WAITING_STOP: Final = "waiting_stop"
+STEP_WAITING_APIS: Final = "waiting_apis"
+STEP_WAITING_UP: Final = "waiting_up"
+STEP_DETAIL_KEYS: Final = (
+    STEP_COMMAND,
+    STEP_COMMAND_VIA,
+    STEP_WAITING_STOP,
+    STEP_WAITING_APIS,
+    STEP_WAITING_UP,
+)
+"""Every :attr:`StepDetail.key`: each has a text in every language."""
+
+CANCEL_STOP_REQUESTED: Final = "stop_requested"
+"""The one :attr:`Cascade.cancel_code`: the stop of ``{target}`` (its
+``cancel_placeholders``) cancelled this start."""
+CANCEL_CODES: Final = (CANCEL_STOP_REQUESTED,)
+
+_CHANNEL_TEXT: Final[Mapping[str, str]] = {
+    "wol": "Wake-on-LAN",
+    "ssh": "SSH",
+    "proxmox": "Proxmox API",
+    "docker": "Docker API",
+}
 
 
 @dataclass(slots=True)
@@ -100,6 +172,8 @@ class CascadeStep:
     reason_of_name: str | None = None
     status: StepStatus = StepStatus.PENDING
     detail: str | None = None
+    info: StepDetail | None = None
+    """``detail`` as a code and placeholders, for translated texts."""
     error: CascadeError | None = None
     started_at: float | None = None
     finished_at: float | None = None
@@ -121,6 +195,8 @@ class CascadeStep:
             "reason_of_name": self.reason_of_name,
             "status": str(self.status),
             "detail": self.detail,
+            "detail_key": self.info.key if self.info else None,
+            "detail_placeholders": dict(self.info.placeholders) if self.info else None,
             "error": self.error.as_dict() if self.error else None,
         }
 
@@ -154,6 +230,10 @@ class Cascade:
     started_at: float | None = None
     finished_at: float | None = None
     cancel_reason: str | None = None
+    """Why the cascade was cancelled, in English (the log)."""
+    cancel_code: str | None = None
+    """``cancel_reason`` as a code (:data:`CANCEL_CODES`) for translated texts."""
+    cancel_placeholders: Mapping[str, str] = field(default_factory=dict)
     reevaluation: list[dict[str, Any]] | None = None
     _done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
@@ -212,6 +292,7 @@ class Cascade:
             if step.status in (StepStatus.PENDING, StepStatus.RUNNING):
                 step.status = StepStatus.CANCELLED
                 step.detail = None
+                step.info = None
                 if step.finished_at is None and step.started_at is not None:
                     step.finished_at = self.finished_at
         if release:
@@ -236,6 +317,8 @@ class Cascade:
             "steps": [step.as_dict() for step in self.steps],
             "error": self.error.as_dict() if self.error else None,
             "cancel_reason": self.cancel_reason,
+            "cancel_code": self.cancel_code,
+            "cancel_placeholders": dict(self.cancel_placeholders),
             "reevaluation": self.reevaluation,
             "created_at": self.created_at,
             "started_at": self.started_at,

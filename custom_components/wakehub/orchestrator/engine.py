@@ -70,7 +70,7 @@ from .base import (
     NodeNeededError,
     OrchestratorClosedError,
 )
-from .cascade import Cascade, CascadeError, CascadeStatus, Origin
+from .cascade import CANCEL_STOP_REQUESTED, Cascade, CascadeError, CascadeStatus, Origin
 from .execution import CascadeExecution
 
 _LOGGER = logging.getLogger(__name__)
@@ -183,6 +183,8 @@ class Orchestrator(CascadeExecution):
         reason = f"stop of {stop.target_name} requested"
         for cascade in self.starts_needing(stop.target):
             cascade.cancel_reason = reason
+            cascade.cancel_code = CANCEL_STOP_REQUESTED
+            cascade.cancel_placeholders = {"target": stop.target_name}
             if cascade is self._running:
                 _LOGGER.debug("Cancelling cascade %s: %s", cascade.id, reason)
                 continue

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from custom_components.wakehub.core.model import Capability, PowerState
     from custom_components.wakehub.core.planner import Decision
 
-    from .cascade import Cascade, CascadeStep
+    from .cascade import Cascade, CascadeStep, StepDetail
 
 
 class StepEventKind(StrEnum):
@@ -61,6 +61,8 @@ class StepChanged:
     step: CascadeStep
     detail: str | None = None
     waiting_for: Capability | None = None
+    info: StepDetail | None = None
+    """``detail`` as a code and its placeholders, for translated texts."""
     reached: PowerState | None = None
     """For a done or skipped step, the state the node reached (ON or OFF):
     the glue shows it at once, before the next poll confirms it."""

@@ -204,7 +204,8 @@ class CascadeExecution(EarlyWake):
         total = len(cascade.steps)
         cstep.status = StepStatus.RUNNING
         cstep.started_at = time.time()
-        cstep.detail = self._command_detail(step)
+        cstep.info = self._command_detail(step)
+        cstep.detail = cstep.info.text
         self._set_activity(
             step.node,
             NodeActivity(
@@ -216,7 +217,13 @@ class CascadeExecution(EarlyWake):
         )
         self._emit(
             StepChanged(
-                cascade, StepEventKind.STARTED, index, total, cstep, cstep.detail
+                cascade,
+                StepEventKind.STARTED,
+                index,
+                total,
+                cstep,
+                cstep.detail,
+                info=cstep.info,
             )
         )
         needs = self._needs(cascade.steps, index)
@@ -235,6 +242,10 @@ class CascadeExecution(EarlyWake):
                 f" after {timeout:g} s ({cstep.detail})",
                 node=step.node,
                 step=index,
+                placeholders={
+                    "seconds": f"{timeout:g}",
+                    "goal": "up" if goal is PowerState.ON else "down",
+                },
             )
         except ChannelError as err:
             error = CascadeError(err.code, err.message, node=step.node, step=index)
@@ -245,6 +256,7 @@ class CascadeExecution(EarlyWake):
                 self._marks.add(step.node)
             cstep.status = StepStatus.SKIPPED if skipped else StepStatus.DONE
             cstep.detail = None
+            cstep.info = None
             cstep.finished_at = time.time()
             kind = StepEventKind.SKIPPED if skipped else StepEventKind.DONE
             # The reached state first, then the activity goes: a listener
@@ -265,7 +277,13 @@ class CascadeExecution(EarlyWake):
         cstep.finished_at = time.time()
         self._set_activity(
             cstep.node,
-            NodeActivity(PowerState.ERROR, cascade.id, error.code, error.message),
+            NodeActivity(
+                PowerState.ERROR,
+                cascade.id,
+                error.code,
+                error.message,
+                dict(error.placeholders),
+            ),
         )
         self._emit(
             StepChanged(
@@ -300,7 +318,8 @@ class CascadeExecution(EarlyWake):
                 return
             if not announced:
                 announced = True
-                cstep.detail = self._wait_detail(cstep, needs)
+                cstep.info = self._wait_detail(cstep, needs)
+                cstep.detail = cstep.info.text
                 self._emit(
                     StepChanged(
                         cascade,
@@ -310,6 +329,7 @@ class CascadeExecution(EarlyWake):
                         cstep,
                         cstep.detail,
                         waiting_for=min(needs) if needs else None,
+                        info=cstep.info,
                     )
                 )
             await asyncio.sleep(next(waits))

@@ -61,6 +61,22 @@ export default {
     step_start: "Start {name}",
     step_stop: "Stop {name}",
   },
+  // What the running step does (the cascade sensor's detail code).
+  detail: {
+    command: { start: "Starting {node} through {channel}", stop: "Stopping {node} through {channel}" },
+    command_via: {
+      start: "Starting {node} through {host}'s {channel}",
+      stop: "Stopping {node} through {host}'s {channel}",
+    },
+    waiting_stop: "Waiting for {node} to stop",
+    waiting_apis: "Waiting for {node}'s {apis}",
+    waiting_up: "Waiting for {node} to be up",
+  },
+  channel: { wol: "Wake-on-LAN", ssh: "SSH", proxmox: "Proxmox API", docker: "Docker API" },
+  // Why a cascade was cancelled (the cascade sensor's cancel_code).
+  cancelled: {
+    stop_requested: "The start was cancelled: {target} is being shut down.",
+  },
   step: {
     pending: "pending",
     running: "running",
@@ -121,12 +137,21 @@ export default {
     api_error: "{api} on {host} gave an error when {verb} {node} ({detail}): {look}.",
     task_failed: "{api} on {host} could not finish {verb} {node} ({detail}): {look}.",
     unreachable: "{api} on {host} did not answer when {verb} {node}: check that {host} is on and reachable.",
-    timeout: "{node} was not ready in time ({detail}): check that it boots, then retry.",
+    timeout: "{api} on {host} did not answer in time when {verb} {node}: check that {host} is on and reachable, then retry.",
+    // WakeHub's own wait for the node: {seconds} is how long it waited.
+    not_ready_start: "{node} was not up after {seconds} s: check that it boots, then retry.",
+    not_ready_stop: "{node} was still on after {seconds} s: check what keeps it from shutting down, then retry.",
     auth_failed: "{api} on {host} refused WakeHub's credentials when {verb} {node}: update them in the machine's settings.",
     permission_denied: "{api} on {host} denied {verb} {node}: give WakeHub's token or user that permission.",
     docker_socket_denied: "Docker on {host} denied access to its socket when {verb} {node}: add WakeHub's user to the docker group.",
     shutdown_not_allowed: "{host} does not let WakeHub shut it down: allow the shutdown command for WakeHub's SSH user.",
-    not_controllable: "{node} cannot be {verb_done} by WakeHub ({detail}): check its settings.",
+    not_controllable: "{host} answers on the network but refuses WakeHub's SSH connection, so {node} cannot be {verb_done}: check that its SSH server runs, then retry.",
+    guest_migrating: "{node} was still moving between Proxmox nodes: retry once the migration has ended.",
+    guest_state: "Proxmox on {host} cannot start {node} from its present state (paused, suspended or locked): resume or unlock it in Proxmox, then retry.",
+    ha_timeout: "Proxmox HA on {host} did not finish {verb} {node} in time: check the HA resource's state in Proxmox, then retry.",
+    invalid_config: "{node} cannot be {verb_done} by WakeHub: a channel it needs is not configured; check the machine's settings.",
+    channel_error: "{api} on {host} gave an error when {verb} {node} ({detail}): {look}.",
+    unexpected_error: "WakeHub failed unexpectedly when {verb} {node} ({detail}): see Home Assistant's log.",
     not_found: "{api} on {host} no longer knows {node}: it may have been removed or moved.",
     tls_error: "{api} on {host} presented a certificate WakeHub does not trust: check the machine's TLS settings.",
     host_key_mismatch: "The SSH host key of {host} changed: review it in the machine's settings before retrying.",
