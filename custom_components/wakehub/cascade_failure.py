@@ -2,8 +2,8 @@
 
 One job only (docs/design.md): from a failed cascade's event data, pick the
 title and message keys of its persistent notification and the facts they
-show (a changed host key, no quorum, a node WakeHub cannot control, or the
-HTTP answer of a guest's Proxmox or a container's Docker). The reporter
+show (a changed host key, no quorum, a node WakeHub cannot control, a node
+not ready in time, or the HTTP answer of a guest's Proxmox or a container's Docker). The reporter
 (:mod:`.cascade_report`) fires the events and sends the notification.
 """
 
@@ -21,6 +21,7 @@ from .channels.errors import (
 )
 from .core.model import NodeKind
 from .core.planner import Action
+from .orchestrator import ERROR_TIMEOUT
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,6 +55,19 @@ def failure_texts(
             "cascade_failed_not_controllable_title",
             "cascade_failed_not_controllable",
         )
+    elif data["error_code"] == ERROR_TIMEOUT and (
+        seconds := (data.get("error_placeholders") or {}).get("seconds")
+    ):
+        # WakeHub's own wait: how long, in the translated sentence (the
+        # English message is for the log).
+        stop = cascade.action is Action.STOP
+        texts = (
+            "cascade_failed_title",
+            "cascade_failed_not_ready_stop"
+            if stop
+            else "cascade_failed_not_ready_start",
+        )
+        data = {**data, "seconds": seconds}
     elif (answer := api_answer(hub, node, data["error_message"])) is not None:
         # What answered, where, and where to look: not "api_error: HTTP 500".
         stop = cascade.action is Action.STOP

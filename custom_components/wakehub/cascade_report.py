@@ -324,6 +324,7 @@ class CascadeReporter:
             "host": str(data.get("host") or ""),
             "status": str(data.get("status") or ""),
             "reason": str(data.get("reason") or ""),
+            "seconds": str(data.get("seconds") or ""),
         }
         await async_notify(
             self.hass, cascade_notification_id(cascade_id), texts, placeholders

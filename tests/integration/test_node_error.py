@@ -172,7 +172,8 @@ async def test_other_errors_keep_the_general_text(
     (notification,) = [
         n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
     ]
-    assert notification["message"].startswith("Step 1/3 failed on NAS:")
+    assert notification["message"].startswith("Step 1/3 failed: NAS was not up")
     assert (
-        "Retry from the WakeHub card, or start it again." in (notification["message"])
+        "Retry from the WakeHub card, or start Jellyfin again."
+        in (notification["message"])
     )

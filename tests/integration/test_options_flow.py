@@ -102,7 +102,7 @@ async def test_configure_a_discovered_service(
         result["flow_id"], {"node": guest_id(mac, 102)}
     )
     assert result["step_id"] == "node"
-    assert "vmid 102" in result["description_placeholders"]["details"]
+    assert "VMID 102" in result["description_placeholders"]["details"]
     assert "2 vCPU" in result["description_placeholders"]["details"]
     defaults = {
         str(key): key.default()
@@ -624,13 +624,19 @@ def test_the_default_readiness_check() -> None:
 
 
 def test_a_node_the_api_does_not_list_is_identified() -> None:
-    """Without the API's figures, the node's description names it, never "-"."""
-    assert _identify_node("aa:bb:cc:00:00:02/202", {"kind": "lxc"}, "x") == "vmid 202"
+    """Without the API's figures, the node's description names it, never "-".
+
+    With identifiers and the tools' own names only, no English word: the
+    placeholder reads the same in every language.
+    """
+    assert _identify_node("aa:bb:cc:00:00:02/202", {"kind": "lxc"}, "x") == (
+        "Proxmox VMID 202"
+    )
     assert (
         _identify_node(
             "aa:bb:cc:00:00:03/101/docker/sandbox", {"kind": "container"}, "x"
         )
-        == "container sandbox"
+        == "Docker sandbox"
     )
     assert _identify_node("machine", {}, "aa:bb:cc:00:00:01") == (
         "MAC aa:bb:cc:00:00:01"

@@ -157,7 +157,12 @@ async def test_failure_stops_at_step_1(
     (notification,) = [
         n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
     ]
-    assert "Step 1/3 failed on NAS" in notification["message"]
+    # How long WakeHub waited, in a sentence of the user's language (not
+    # WakeHub's English description of the wait).
+    assert notification["message"].startswith(
+        "Step 1/3 failed: NAS was not up after 1 s; check that it boots."
+    )
+    assert "waiting for" not in notification["message"]
     assert "Jellyfin" in notification["title"]
 
     # A retry is a new start; the error clears once the NAS answers.
@@ -184,7 +189,10 @@ async def test_failure_notification_in_french(
     (notification,) = [
         n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
     ]
-    assert "L'étape 1/1 a échoué sur NAS" in notification["message"]
+    assert notification["message"].startswith(
+        "L'étape 1/1 a échoué : NAS n'était pas démarré après 1 s ; vérifiez"
+    )
+    assert "waiting" not in notification["message"]
 
 
 async def test_library_error_reaches_the_user(

@@ -163,7 +163,7 @@ def _describe_child(child: ChildInfo) -> str:
         maxcpu = child.details.get("maxcpu")
         maxmem = child.details.get("maxmem")
         facts = [
-            f"vmid {child.key}",
+            f"VMID {child.key}",
             *([f"{maxcpu} vCPU"] if maxcpu else []),
             *([f"{int(maxmem) // 2**20} MiB"] if maxmem else []),
         ]
@@ -172,13 +172,18 @@ def _describe_child(child: ChildInfo) -> str:
 
 
 def _identify_node(node_id: str, node: Mapping[str, Any], mac: str) -> str:
-    """A node the API does not list now: the machine's MAC, a guest's vmid, a container's name."""
+    """A node the API does not list now: the machine's MAC, a guest's VMID, a container's name.
+
+    The description's placeholder is shown as is in every language, so it
+    holds identifiers only, labelled with the names the user meets in the
+    tools themselves (MAC, Proxmox's VMID, Docker), never an English word.
+    """
     if node_id == MACHINE_NODE:
         return f"MAC {mac}"
     key = node_id.rsplit("/", 1)[-1]
     if node.get(CONF_KIND) == ChildKind.CONTAINER.value:
-        return f"container {key}"
-    return f"vmid {key}"
+        return f"Docker {key}"
+    return f"Proxmox VMID {key}"
 
 
 class NodeSettingsSteps(OptionsBase):

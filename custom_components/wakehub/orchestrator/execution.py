@@ -102,7 +102,12 @@ class CascadeExecution(EarlyWake):
             self._end(
                 cascade,
                 CascadeStatus.FAILED,
-                CascadeError(err.code, str(err), node=cascade.target),
+                CascadeError(
+                    err.code,
+                    str(err),
+                    node=cascade.target,
+                    placeholders={k: str(v) for k, v in err.placeholders.items()},
+                ),
             )
             return
         cascade.set_steps(steps, self._topology.nodes)

@@ -160,6 +160,7 @@ export default {
     no_quorum: "The Proxmox cluster of {host} has no quorum: {node} cannot be {verb_done} until enough nodes are on.",
     node_identity: "{host} is not the Proxmox node WakeHub expects: check the machine's settings.",
     guest_migrated: "{node} moved to another Proxmox node: WakeHub follows it at the next poll; retry then.",
+    unknown_node: "WakeHub no longer knows {node}: it was removed from its machine's settings.",
     interrupted: "Home Assistant restarted while {verb} {node}: retry.",
     default: "{verb_cap} {node} failed ({detail}).",
   },

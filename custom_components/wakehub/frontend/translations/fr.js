@@ -142,6 +142,7 @@ export default {
     no_quorum: "Le cluster Proxmox de {host} n'a pas le quorum : {node} attendra que suffisamment de nœuds soient allumés.",
     node_identity: "{host} n'est pas le nœud Proxmox attendu par WakeHub : vérifiez les réglages de la machine.",
     guest_migrated: "{node} a migré vers un autre nœud Proxmox : WakeHub le suit au prochain relevé ; réessayez ensuite.",
+    unknown_node: "WakeHub ne connaît plus {node} : il a été retiré des réglages de sa machine.",
     interrupted: "Home Assistant a redémarré lors {verb} {node} : réessayez.",
     default: "Échec {verb} {node} ({detail}).",
   },
