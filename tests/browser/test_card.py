@@ -44,6 +44,15 @@ Selenium and its ``/usr/bin/chromedriver``:
 A second test reloads the page 20 times in a row, the browser's cache off:
 the card renders every time.
 
+A third, last (it restarts the demo's Home Assistant), clicks Start on
+Jellyfin while Machine2 ignores its Wake-on-LAN, restarts Home Assistant
+mid-cascade (``homeassistant.restart`` on the frontend's connection, the call
+Settings -> Restart makes), waits until ``scripts/develop`` has started it
+again and WakeHub is loaded, reloads the page and checks what the user sees:
+the card, each row at the simulator's state, the "interrupted" notification
+in the sidebar's drawer and the logbook line; and that the simulator was left
+as it was (about 30 s, 15 s of it Home Assistant's own restart).
+
 Screenshots of every stage go to ``artifacts/screenshots/`` (gitignored, CI
 artifacts); the card alone goes to ``artifacts/screenshots/card.png`` (the
 stop confirmation), ``card-error-retry.png`` and ``card-fr.png``, copied by
@@ -230,6 +239,7 @@ class Demo:
     password: str
     sim_url: str
     stderr: Path | None = None
+    config: Path | None = None  # Home Assistant's config directory
 
     def log_tail(self, lines: int = 30) -> str:
         """The end of the script's stderr, for failure messages."""
@@ -254,8 +264,10 @@ def _post_json(url: str, body: dict[str, Any]) -> Any:
         return json.loads(response.read())
 
 
-def _parse_ready(line: str, stderr: Path | None = None) -> Demo:
-    return Demo(*ready_fields(line), stderr)
+def _parse_ready(
+    line: str, stderr: Path | None = None, config: Path | None = None
+) -> Demo:
+    return Demo(*ready_fields(line), stderr, config)
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +291,7 @@ def demo(chromium: None) -> Iterator[Demo]:
     work = Path(tempfile.mkdtemp(prefix="wakehub-browser-"))
     try:
         with running_demo(work) as started:
-            yield _parse_ready(started.ready_line, started.stderr)
+            yield _parse_ready(started.ready_line, started.stderr, started.config)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -945,3 +957,229 @@ def test_card_survives_reloads(demo: Demo, browser: Any) -> None:
         "title": "Lab",
         "nodes": ["sensor.nas_status"],
     }, editor
+
+
+# Settings -> Restart calls homeassistant.restart on the frontend's own
+# connection: the same call, not awaited (Home Assistant goes away before it
+# answers).
+_JS_RESTART = """
+const ha = document.querySelector('home-assistant');
+ha.hass.callService('homeassistant', 'restart', {}, undefined, false).catch(() => {});
+return true;
+"""
+_JS_CONNECTED = """
+const ha = document.querySelector('home-assistant');
+return !!(ha && ha.hass && ha.hass.connected);
+"""
+# The sidebar's Notifications item, clicked as a user does; then the drawer's
+# items: what each shows (its notification's title and message).
+_JS_DEEP_ALL = """
+const deepAll = (root, selector, out = []) => {
+  out.push(...root.querySelectorAll(selector));
+  for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) deepAll(el.shadowRoot, selector, out);
+  }
+  return out;
+};
+"""
+_JS_OPEN_NOTIFICATIONS = (
+    _JS_DEEP_ALL
+    + """
+const sidebar = deepAll(document, 'ha-sidebar')[0];
+const item = sidebar && sidebar.shadowRoot.querySelector('.notifications');
+if (!item) return false;
+item.click();
+return true;
+"""
+)
+_JS_NOTIFICATIONS = (
+    _JS_DEEP_ALL
+    + """
+return deepAll(document, 'persistent-notification-item').map((item) => ({
+  id: item.notification.notification_id,
+  title: item.notification.title,
+  message: item.notification.message,
+  shown: (item.shadowRoot ? deepAll(item.shadowRoot, '*') : [])
+    .map((el) => (el.shadowRoot ? el.shadowRoot.textContent : '') + el.textContent)
+    .join(' '),
+}));
+"""
+)
+# WakeHub's logbook lines since a time, through the frontend's connection.
+_JS_LOGBOOK = """
+const done = arguments[arguments.length - 1];
+const ha = document.querySelector('home-assistant');
+ha.hass.callWS({type: 'logbook/get_events', start_time: arguments[0]})
+  .then((events) => done(events.filter((e) => e.domain === 'wakehub')),
+        (err) => done({error: String(err && err.message)}));
+"""
+RESTART_TIMEOUT = 240.0  # Home Assistant's stop, then its start and WakeHub's
+TRANSLATIONS = ROOT / "custom_components" / "wakehub" / "translations" / "en.json"
+
+
+def _sim_states(demo: Demo) -> dict[str, str]:
+    """Each simulated node's state, as on or off."""
+    return {
+        node["name"]: "on" if node["state"] in ("on", "running") else "off"
+        for node in _get_json(f"{demo.sim_url}/nodes")
+    }
+
+
+def test_restart_during_a_cascade(demo: Demo, browser: Any) -> None:
+    """Settings -> Restart while Jellyfin starts: the card after Home Assistant is back.
+
+    Runs last in this module (the demo's Home Assistant restarts). Machine2
+    ignores its Wake-on-LAN, so the start clicked in the card waits at
+    Machine2's step; Home Assistant restarts (``homeassistant.restart`` on
+    the frontend's connection, as Settings -> Restart does); ``scripts/develop``
+    starts it again with the simulator left as it was. After a reload the
+    card renders, the nodes show the simulator's states, and the interrupted
+    cascade is reported: the persistent notification in the sidebar's drawer
+    (the ``cascade_interrupted`` texts) and the logbook line.
+    """
+    card = Card(browser, demo)
+    pinned = {"Jellyfin", "sandbox", "plex", "NAS", "Machine1", "Machine2"}
+    _login(browser, demo)
+    # Whatever the tests before left on: Machine2 off (Jellyfin with it),
+    # ignoring its magic packets.
+    _post_json(f"{demo.sim_url}/faults", {"node": "Machine2", "fault": "ignore_wol"})
+    _post_json(f"{demo.sim_url}/power", {"node": "Machine2", "state": "off"})
+    card.wait(
+        "Machine2 and Jellyfin off, no cascade on Jellyfin",
+        lambda rows: (
+            set(rows) == pinned
+            and rows["Machine2"]["state"] == "off"
+            and rows["Jellyfin"]["state"] == "off"
+            and rows["Jellyfin"]["progress"] is None
+        ),
+        CASCADE_TIMEOUT,
+    )
+    began = time.monotonic()
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
+    before = len(_get_json(f"{demo.sim_url}/log"))
+
+    # 1. Start Jellyfin in the card; it waits at Machine2's step.
+    card.click("Jellyfin", "start")
+    _wait(
+        "Machine2's ignored magic packet",
+        lambda: any(
+            (entry["node"], entry["action"]) == ("Machine2", "wol")
+            for entry in _get_json(f"{demo.sim_url}/log")[before:]
+        ),
+        CASCADE_TIMEOUT,
+        card.context,
+    )
+    waiting = card.wait(
+        "the card on Machine2's step",
+        lambda rows: (
+            any("Machine2" in s and "running" in s for s in rows["Jellyfin"]["steps"])
+            and rows["Jellyfin"]
+        ),
+    )
+    steps = waiting["steps"]
+    step = 1 + next(i for i, s in enumerate(steps) if "Machine2" in s)
+    card.shot("restart-cascade-waiting")
+    log_before = _get_json(f"{demo.sim_url}/log")
+
+    # 2. Restart; the frontend loses its connection.
+    token = browser.execute_script(
+        "return document.querySelector('home-assistant').hass.auth.data.access_token"
+    )
+    browser.execute_script(_JS_RESTART)
+    _wait(
+        "the frontend to lose Home Assistant",
+        lambda: not browser.execute_script(_JS_CONNECTED),
+        RESTART_TIMEOUT,
+        card.context,
+    )
+    stopped = time.monotonic()
+
+    # 3. Home Assistant back (scripts/develop says it restarted it), WakeHub's
+    #    entries loaded again (the same user's token still valid); reload.
+    def loaded() -> bool:
+        if demo.stderr and "Home Assistant restarted" not in demo.stderr.read_text():
+            return False  # scripts/develop has not seen it answer yet
+        request = urllib.request.Request(
+            f"{demo.url}/api/config/config_entries/entry?domain=wakehub",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            entries = json.loads(response.read())
+        return bool(entries) and {e["state"] for e in entries} == {"loaded"}
+
+    _wait("WakeHub loaded again", loaded, RESTART_TIMEOUT, card.context)
+    browser.get(f"{demo.url}/")
+    card.wait("the card after the restart", lambda rows: set(rows) == pinned)
+    back = time.monotonic()
+    if demo.config is not None:
+        hass_log = (demo.config / ".wakehub-demo" / "hass.log").read_text()
+        assert "--- restart at " in hass_log
+
+    #    The simulator was left as it was: its log kept, the fault still set.
+    sim = _get_json(f"{demo.sim_url}/nodes/Machine2")
+    assert sim["faults"] == {"ignore_wol": True}, sim
+    assert _get_json(f"{demo.sim_url}/log")[: len(log_before)] == log_before
+
+    # 4. The nodes show their real states: no cascade runs any more, each row
+    #    says what the simulator says (Machine2 never woke, nor Jellyfin).
+    rows = card.wait(
+        "every row at the simulator's state",
+        lambda rows: (
+            all(rows[name]["state"] == _sim_states(demo)[name] for name in pinned)
+            and all(row["progress"] is None for row in rows.values())
+            and rows
+        ),
+    )
+    assert rows["Jellyfin"]["state"] == "off", rows["Jellyfin"]
+    assert rows["Machine2"]["state"] == "off", rows["Machine2"]
+    assert rows["NAS"]["state"] == "on", rows["NAS"]
+    card.shot("restart-card-back")
+
+    # 5. The interrupted cascade is reported: a notification in the drawer,
+    #    in the translations' words ...
+    texts = json.loads(TRANSLATIONS.read_text())["exceptions"]
+    values = {
+        "target": "Jellyfin",
+        "node": "Machine2",
+        "step": str(step),
+        "total": str(len(steps)),
+    }
+    title = texts["cascade_interrupted_title"]["message"].format(**values)
+    message = texts["cascade_interrupted"]["message"].format(**values)
+    _wait(
+        "the sidebar's notifications",
+        lambda: browser.execute_script(_JS_OPEN_NOTIFICATIONS),
+        UI_TIMEOUT,
+        card.context,
+    )
+    notes = _wait(
+        "the interrupted cascade's notification in the drawer",
+        lambda: [
+            n
+            for n in browser.execute_script(_JS_NOTIFICATIONS)
+            if n["id"].startswith("wakehub_cascade_")
+        ],
+        UI_TIMEOUT,
+        card.context,
+    )
+    assert len(notes) == 1, notes
+    assert (notes[0]["title"], notes[0]["message"]) == (title, message), notes
+    assert title in notes[0]["shown"], notes
+    card.shot("restart-notification")
+    #    ... and the logbook's line on Jellyfin.
+    interrupted = json.loads(TRANSLATIONS.read_text())["exceptions"][
+        "logbook_interrupted_start"
+    ]["message"].split("{")[0]
+    lines = browser.execute_async_script(_JS_LOGBOOK, since)
+    assert [
+        line["name"] for line in lines if line["message"].startswith(interrupted)
+    ] == ["Jellyfin"], lines
+
+    _post_json(
+        f"{demo.sim_url}/faults",
+        {"node": "Machine2", "fault": "ignore_wol", "value": None},
+    )
+    print(
+        f"restart test: {time.monotonic() - began:.1f}s from the click"
+        f" (Home Assistant away {back - stopped:.1f}s)"
+    )
