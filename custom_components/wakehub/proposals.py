@@ -56,6 +56,7 @@ from .const import (
 )
 from .core.model import PowerState, is_active
 from .core.planner import Decision, Verdict
+from .dashboard_link import async_card_dashboard
 from .node_kept import report_kept
 from .notifications import async_local_time, async_notify
 from .proposal_record import PROPOSAL_ID_PREFIX, Outcome, Proposal
@@ -424,7 +425,8 @@ async def async_notify_proposal(hass: HomeAssistant, proposal: Proposal) -> None
     placeholders = {
         "name": proposal.name,
         "proposal_id": proposal.id,
-        "dashboard": "/",  # the user's default dashboard, where the card is
+        # The dashboard that holds the card, else the default one.
+        "dashboard": await async_card_dashboard(hass),
         "expires_at": await async_local_time(hass, proposal.expires_at),
     }
     await async_notify(
