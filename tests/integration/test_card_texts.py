@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -33,6 +34,11 @@ ROOT = Path(__file__).resolve().parents[2] / "custom_components" / "wakehub"
 CARD = ROOT / "frontend" / "wakehub-card.js"
 HARNESS = Path(__file__).with_name("card_texts.mjs")
 LANGUAGES = ("en", "fr")
+ERROR_PARAMS = frozenset(
+    {"node", "host", "api", "verb", "verb_done", "verb_cap", "detail", "look"}
+    | {"status", "reason", "seconds", "goal"}
+)
+"""What the card's describeError fills in an error's sentence."""
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
 
@@ -323,3 +329,56 @@ def test_refused_calls_read_in_the_users_language(tmp_path: Path) -> None:
         refusal["message"],
         "Connection lost",
     ]
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    leaves: dict[str, str] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            leaves.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
+
+
+def _language_file(path: Path) -> dict[str, str]:
+    """A card translation file's texts, by dotted key (node imports it)."""
+    script = (
+        f"import({json.dumps(path.as_uri())})"
+        ".then((m) => process.stdout.write(JSON.stringify(m.default)))"
+    )
+    result = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return _flatten(json.loads(result.stdout))
+
+
+def test_every_language_has_every_text() -> None:
+    """Each translations/<language>.js has en.js's keys, and no unknown placeholder.
+
+    A language lacking a key would fall back to English on the card: the
+    French user would meet English again. A placeholder is one English uses
+    for the key; an error's sentence may use any the card fills for errors
+    (French says "Échec du démarrage de X" with {verb}, English "Starting X
+    failed" with {verb_cap}).
+    """
+    folder = CARD.parent / "translations"
+    english = _language_file(folder / "en.js")
+    assert "picker.description" in english
+    placeholder = re.compile(r"\{(\w+)\}")
+    for path in sorted(folder.glob("*.js")):
+        texts = _language_file(path)
+        assert set(texts) == set(english), (
+            path.name,
+            sorted(set(english) ^ set(texts)),
+        )
+        for key, text in english.items():
+            allowed = set(placeholder.findall(text))
+            if key.startswith("error."):
+                allowed |= ERROR_PARAMS
+            used = set(placeholder.findall(texts[key]))
+            assert used <= allowed, (path.name, key, used - allowed)

@@ -976,13 +976,22 @@ window.customElements.whenDefined("home-assistant").then(defineElements);
 
 window.customCards = window.customCards || [];
 if (!window.customCards.some((c) => c.type === "wakehub-card")) {
-  window.customCards.push({
+  const entry = {
     type: "wakehub-card",
     name: "WakeHub",
     description: "Start and stop pinned homelab nodes in dependency order, with live progress.",
     preview: false,
     documentationURL: "https://github.com/wakehub/wakehub",
-  });
+  };
+  window.customCards.push(entry);
+  // The card picker's description in the page's language (the frontend sets
+  // <html lang> to the user's): English until that file is loaded.
+  const lang = typeof document !== "undefined" && document.documentElement && document.documentElement.lang;
+  if (lang) {
+    textsFor(pickLanguage({ language: lang })).then((texts) => {
+      entry.description = texts.t("picker.description");
+    });
+  }
 }
 console.info(`%c WAKEHUB-CARD %c ${VERSION} `, "background:#03a9f4;color:#fff", "");
 

@@ -167,6 +167,8 @@ export default {
   verb_done: { start: "started", stop: "stopped" },
   verb_cap: { start: "Starting", stop: "Stopping" },
   error_step: "Step {step} of {total} failed.",
+  // The card picker's description of the card.
+  picker: { description: "Start and stop pinned homelab nodes in dependency order, with live progress." },
   // The visual editor.
   editor: {
     title: "Title",

@@ -139,7 +139,7 @@ export default {
     host_key_mismatch: "La clé d'hôte SSH de {host} a changé : vérifiez-la dans les réglages de la machine avant de réessayer.",
     command_failed: "La commande a échoué sur {host} lors {verb} {node} ({detail}).",
     library_error: "WakeHub a échoué lors {verb} {node} ({detail}) : consultez le journal de Home Assistant.",
-    no_quorum: "Le cluster Proxmox de {host} n'a pas le quorum : {node} attendra que suffisamment de nœuds soient allumés.",
+    no_quorum: "Le cluster Proxmox de {host} n'a pas le quorum : {node} ne peut pas être {verb_done} tant que trop peu de nœuds sont allumés.",
     node_identity: "{host} n'est pas le nœud Proxmox attendu par WakeHub : vérifiez les réglages de la machine.",
     guest_migrated: "{node} a migré vers un autre nœud Proxmox : WakeHub le suit au prochain relevé ; réessayez ensuite.",
     unknown_node: "WakeHub ne connaît plus {node} : il a été retiré des réglages de sa machine.",
@@ -149,6 +149,7 @@ export default {
   verb_done: { start: "démarré", stop: "arrêté" },
   verb_cap: { start: "Démarrage", stop: "Arrêt" },
   error_step: "L'étape {step} sur {total} a échoué.",
+  picker: { description: "Démarrer et arrêter les nœuds épinglés du homelab dans l'ordre de leurs dépendances, avec leur progression en direct." },
   editor: {
     title: "Titre",
     nodes: "Nœuds",
