@@ -267,12 +267,52 @@ def _node_idle(
     text: Text, data: Mapping[str, Any]
 ) -> tuple[str | None, str, str | None]:
     action = "propose" if data.get("action") == "propose" else "stop"
-    criteria = data.get("description") or text("logbook_idle_no_criterion")
+    readings = data.get("criteria")
+    described = [
+        _reading(text, reading)
+        for reading in (readings if isinstance(readings, list) else [])
+        if isinstance(reading, Mapping)
+    ]
+    criteria = "; ".join(described) or text("logbook_idle_no_criterion")
     return (
         data.get("name") or data.get("node"),
         text(f"logbook_idle_{action}", minutes=data.get("minutes"), criteria=criteria),
         data.get("node"),
     )
+
+
+_CRITERIA: Final = frozenset({"cpu", "ram", "network", "connections"})
+_NOTES: Final = frozenset({"unknown", "baseline", "counter_reset"})
+
+
+def _number(value: Any) -> str:
+    """A reading's figure: ``12.5``, ``3`` (no ``.0``)."""
+    if isinstance(value, float):
+        return f"{value:.1f}".removesuffix(".0")
+    return str(value)
+
+
+def _reading(text: Text, reading: Mapping[str, Any]) -> str:
+    """One inactivity reading (the event's ``criteria`` item), translated.
+
+    The event's English ``description`` is for automations and the log.
+    """
+    criterion = str(reading.get("criterion"))
+    entity = reading.get("entity_id")
+    name = (
+        str(entity)
+        if entity
+        else text(f"logbook_criterion_{criterion}")
+        if criterion in _CRITERIA
+        else criterion
+    )
+    if (note := reading.get("note")) is not None:
+        key = f"logbook_reading_{note}" if note in _NOTES else "logbook_reading_unknown"
+        return text(key, name=name)
+    value, threshold = _number(reading.get("value")), _number(reading.get("threshold"))
+    if criterion in _CRITERIA:
+        return text(f"logbook_reading_{criterion}", value=value, threshold=threshold)
+    return text("logbook_reading_entity", name=name, value=value)
 
 
 DESCRIBERS: Final[dict[str, Describer]] = {

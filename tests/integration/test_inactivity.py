@@ -118,7 +118,7 @@ async def test_vm_idle_for_its_period_is_stopped(
     assert DESCRIBERS[EVENT_NODE_IDLE](texts(hass), idle[0].data) == (
         "VM-Ubuntu",
         (
-            "idle for 1 min (cpu 1.7 % (threshold 50 %); ram 25 % (threshold 50 %)):"
+            "idle for 1 min (CPU 1.7 % (threshold 50 %); RAM 25 % (threshold 50 %)):"
             " shutting it down"
         ),
         node_id_of(homelab.ready, "VM-Ubuntu"),

@@ -375,3 +375,43 @@ async def test_descriptions_in_french(hass: HomeAssistant) -> None:
     assert message("wakehub_shutdown_proposal_closed", {"outcome": "dismissed"}) == (
         "extinction refusée : il reste allumé"
     )
+
+
+async def test_idle_readings_in_french(hass: HomeAssistant) -> None:
+    """The readings of an idle node, from the event's criteria, in French.
+
+    Not the event's English ``description``: each reading's criterion, figure
+    and note are translated.
+    """
+    hass.config.language = "fr"
+    registered: dict[str, Callable[[Event], dict[str, str]]] = {}
+    async_describe_events(
+        hass, lambda _domain, event_type, fn: registered.__setitem__(event_type, fn)
+    )
+    await hass.async_block_till_done()
+    data = {
+        "node": NAS,
+        "name": "NAS",
+        "minutes": 30,
+        "action": "propose",
+        "criteria": [
+            {"criterion": "cpu", "idle": True, "value": 1.71, "threshold": 50.0},
+            {"criterion": "network", "idle": True, "value": 120, "threshold": 1000},
+            {"criterion": "connections", "idle": True, "value": 0},
+            {"criterion": "ram", "idle": False, "value": None, "note": "unknown"},
+            {
+                "criterion": "entity",
+                "idle": True,
+                "value": "idle",
+                "entity_id": "media_player.tv",
+            },
+            {"criterion": "network", "idle": True, "value": None, "note": "baseline"},
+        ],
+        "description": "English text the logbook does not show",
+    }
+    message = registered["wakehub_node_idle"](Event("wakehub_node_idle", data))
+    assert message["message"] == (
+        "inactif depuis 30 min (CPU 1.7 % (seuil 50 %); réseau 120 o/min (seuil"
+        " 1000); connexions : 0; RAM : non lu; media_player.tv : idle; réseau :"
+        " première mesure) : son extinction attend une confirmation"
+    )
