@@ -43,13 +43,6 @@ FAILED_STATES: Final = frozenset(
 """The states of an entry that tried to load and failed."""
 
 
-def entry_state_text(entry: ConfigEntry[Any]) -> str:
-    """The entry's state as the messages show it (``setup error``, ``disabled``)."""
-    if entry.disabled_by:
-        return "disabled"
-    return str(entry.state.value).replace("_", " ")
-
-
 def async_check_unavailable_dependencies(
     hass: HomeAssistant, topology: Topology, unavailable: Mapping[str, str]
 ) -> None:
@@ -76,7 +69,6 @@ def async_check_unavailable_dependencies(
                 "dependent": topology.node(dependent).name,
                 "dependency": topology.node(dependency).name,
                 "entry": entry.title,
-                "state": entry_state_text(entry),
             },
         }
         if entry.disabled_by:
@@ -117,7 +109,6 @@ def unavailable_refusal(
             translation_placeholders={
                 "node": name(target),
                 "entry": entry.title,
-                "state": entry_state_text(entry),
             },
         )
     if action is not Action.START:
@@ -137,7 +128,6 @@ def unavailable_refusal(
                 "target": name(target),
                 "dependency": name(node_id),
                 "entry": entry.title,
-                "state": entry_state_text(entry),
             },
         )
     return None

@@ -270,7 +270,6 @@ async def test_node_of_an_unloaded_entry_is_refused(
         assert err.value.translation_placeholders == {
             "node": "Jellyfin",
             "entry": "Machine2",
-            "state": "not loaded",
         }
     assert hub_of(hass).orchestrator.running is None
     assert commands(homelab) == []
