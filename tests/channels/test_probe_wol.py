@@ -239,6 +239,20 @@ async def test_machine_is_off_only_when_no_signal_answers() -> None:
         }
 
 
+async def test_quick_look_waits_at_most_the_quick_deadline() -> None:
+    """A quick look at a silent machine ends at the quick look's deadline,
+    not at its probe timeout; the full look waits the probe timeout."""
+    with _silent_port() as silent:
+        machine = Machine(host="127.0.0.1", probe_port=silent, probe_timeout=1.5)
+        for look in (machine.is_on, machine.probe):
+            started = time.monotonic()
+            assert not await look(quick=True)
+            assert time.monotonic() - started < 1.0
+        started = time.monotonic()
+        assert await machine.signals() == {silent: ProbeResult.SILENT}
+        assert time.monotonic() - started >= 1.4
+
+
 async def test_machine_facade_in_hass(
     hass: HomeAssistant, udp_sink: tuple[int, _Collector], real_sshd: RealSshd
 ) -> None:

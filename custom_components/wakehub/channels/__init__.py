@@ -151,16 +151,20 @@ class Machine:
         """The probe ports, the main one first, without duplicates."""
         return tuple(dict.fromkeys((self.probe_port, *self.extra_probe_ports)))
 
-    async def signals(
-        self,
-        timeout: float | None = None,  # noqa: ASYNC109 - the probes' own deadline
-    ) -> dict[int, ProbeResult]:
+    def _deadline(self, quick: bool) -> float | None:
+        """How long a look waits: the probe timeout, or the quick look's.
+
+        ``None`` is the probe's default (:data:`.probe.DEFAULT_PROBE_TIMEOUT`).
+        """
+        return quick_look_timeout(self.probe_timeout) if quick else self.probe_timeout
+
+    async def signals(self, *, quick: bool = False) -> dict[int, ProbeResult]:
         """Probe every port WakeHub knows for the machine, in parallel.
 
-        ``timeout`` replaces the machine's probe timeout for this look.
+        ``quick`` waits :func:`.probe.quick_look_timeout` at most.
         """
         ports = tuple(dict.fromkeys((*self.probe_ports, *self.api_ports)))
-        wait = self.probe_timeout if timeout is None else timeout
+        wait = self._deadline(quick)
         results = await asyncio.gather(
             *(probe_port(self.host, port, wait) for port in ports)
         )
@@ -171,7 +175,7 @@ class Machine:
 
         ``quick`` waits :func:`.probe.quick_look_timeout` at most (readiness).
         """
-        wait = quick_look_timeout(self.probe_timeout) if quick else self.probe_timeout
+        wait = self._deadline(quick)
         results = await asyncio.gather(
             *(probe(self.host, port, wait) for port in self.probe_ports)
         )
@@ -184,9 +188,7 @@ class Machine:
         means on; only a timeout or "no route to host" on every port means off.
         ``quick`` waits :func:`.probe.quick_look_timeout` at most (set-up).
         """
-        signals = await self.signals(
-            quick_look_timeout(self.probe_timeout) if quick else None
-        )
+        signals = await self.signals(quick=quick)
         return any(result is not ProbeResult.SILENT for result in signals.values())
 
     async def wake(self) -> None:
