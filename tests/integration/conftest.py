@@ -17,6 +17,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.components import persistent_notification
+from homeassistant.core import callback
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -229,6 +231,16 @@ def machine_entry(
         options=options,
         entry_id=f"entry_{name.lower()}",
     )
+
+
+@pytest.fixture
+def notifications(hass: HomeAssistant) -> dict[str, Any]:
+    """Every persistent notification the test creates or updates, by id."""
+    shown: dict[str, Any] = {}
+    persistent_notification.async_register_callback(
+        hass, callback(lambda _type, updated: shown.update(updated))
+    )
+    return shown
 
 
 @pytest.fixture

@@ -142,17 +142,33 @@ async def _reauth(hass: HomeAssistant, homelab: Any) -> tuple[Any, dict[str, Any
     return result, {"password": "secret", "token_value": secret}
 
 
+async def _open_options(hass: HomeAssistant, entry: MockConfigEntry, menu: str) -> Any:
+    """The options flow of ``entry``, at the menu item ``menu``."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": menu}
+    )
+
+
+async def _open_node_settings(
+    hass: HomeAssistant, entry: MockConfigEntry, node: str
+) -> Any:
+    """The options flow of ``entry``, at the settings form of ``node``."""
+    result = await _open_options(hass, entry, "node_settings")
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], {"node": node}
+    )
+
+
 async def _options_node(
     hass: HomeAssistant, homelab: Any, node: str
 ) -> tuple[Any, dict[str, Any]]:
     entry = await _entry(hass, homelab)
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "node_settings"}
-    )
-    return await hass.config_entries.options.async_configure(
-        result["flow_id"], {"node": node}
-    ), {"confirm_shutdown": False, "pinned": False, "start_timeout": 5}
+    return await _open_node_settings(hass, entry, node), {
+        "confirm_shutdown": False,
+        "pinned": False,
+        "start_timeout": 5,
+    }
 
 
 async def _guest(hass: HomeAssistant, homelab: Any) -> tuple[Any, dict[str, Any]]:
@@ -180,10 +196,7 @@ async def _machine(hass: HomeAssistant, homelab: Any) -> tuple[Any, dict[str, An
 
 async def _polling(hass: HomeAssistant, homelab: Any) -> tuple[Any, dict[str, Any]]:
     entry = await _entry(hass, homelab)
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "polling"}
-    )
+    result = await _open_options(hass, entry, "polling")
     return result, {"scan_interval": 30, "proposal_expiry": 60}
 
 
@@ -219,6 +232,14 @@ FORMS: dict[str, Opener] = {
     "node_docker (ssh)": _guest_docker,
 }
 OPTIONS_FORMS = {"node (guest)", "node (machine)", "polling", "node_docker (ssh)"}
+
+
+def _manager(hass: HomeAssistant, form: str) -> Any:
+    """The flow manager that runs ``form``: the options' or the config flows'."""
+    if form in OPTIONS_FORMS:
+        return hass.config_entries.options
+    return hass.config_entries.flow
+
 
 # form, field, junk, the form error on that field.
 JUNK: list[tuple[str, str, Any, str]] = [
@@ -288,12 +309,9 @@ async def test_junk_gets_a_form_error(
     """Junk in one field: the same form again, that field refused, nothing saved."""
     result, values = await FORMS[form](hass, homelab)
     step_id = result["step_id"]
-    manager = (
-        hass.config_entries.options
-        if form in OPTIONS_FORMS
-        else hass.config_entries.flow
+    result = await _manager(hass, form).async_configure(
+        result["flow_id"], {**values, field: junk}
     )
-    result = await manager.async_configure(result["flow_id"], {**values, field: junk})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == step_id
     assert result["errors"][field] == error
@@ -311,13 +329,10 @@ async def test_inf_is_refused_by_the_selector(
 ) -> None:
     """``inf`` never reaches the step: the number selector refuses it."""
     result, values = await FORMS[form](hass, homelab)
-    manager = (
-        hass.config_entries.options
-        if form in OPTIONS_FORMS
-        else hass.config_entries.flow
-    )
     with pytest.raises(InvalidData):
-        await manager.async_configure(result["flow_id"], {**values, field: math.inf})
+        await _manager(hass, form).async_configure(
+            result["flow_id"], {**values, field: math.inf}
+        )
 
 
 @pytest.mark.parametrize("junk", [NAN, "nan", math.inf, "1e400", True, None, [1]])
@@ -369,6 +384,15 @@ async def test_rest_api_junk_is_a_form_error(
 # ------------------------------------------------------------ at load
 
 
+def _invalid_option_issues(hass: HomeAssistant) -> list[ir.IssueEntry]:
+    """WakeHub's repair issues about a stored option the validators refuse."""
+    return [
+        issue
+        for (domain, _), issue in ir.async_get(hass).issues.items()
+        if domain == DOMAIN and issue.translation_key == "invalid_option"
+    ]
+
+
 async def test_a_refused_stored_option_is_left_out_and_repaired(
     hass: HomeAssistant, homelab: Any
 ) -> None:
@@ -386,17 +410,12 @@ async def test_a_refused_stored_option_is_left_out_and_repaired(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
 
-    issues = {
-        issue_id: issue
-        for (domain, issue_id), issue in ir.async_get(hass).issues.items()
-        if domain == DOMAIN and issue.translation_key == "invalid_option"
+    issues = _invalid_option_issues(hass)
+    assert {(i.translation_placeholders or {}).get("option") for i in issues} == {
+        "Service URL",
+        "Polling interval",
     }
-    assert {
-        (i.translation_placeholders or {}).get("option") for i in issues.values()
-    } == {"Service URL", "Polling interval"}
-    vm_issue = next(
-        i for i in issues.values() if "jellyfin" in str(i.translation_placeholders)
-    )
+    vm_issue = next(i for i in issues if "jellyfin" in str(i.translation_placeholders))
     assert vm_issue.translation_placeholders == {
         "name": "Machine1",
         "node": "VM-Docker",
@@ -404,7 +423,7 @@ async def test_a_refused_stored_option_is_left_out_and_repaired(
         "value": "jellyfin.local:8096",
     }
     assert entry.options["nodes"][vm]["url"] is None
-    shown = {i.translation_placeholders["value"] for i in issues.values()}
+    shown = {(i.translation_placeholders or {}).get("value") for i in issues}
     assert "javascript:" + "x" * 68 + "…" in shown  # one short line
     assert "scan_interval" not in entry.options
     machine_device = async_get_node_device(hass, entry.entry_id, machine_id(mac))
@@ -412,13 +431,7 @@ async def test_a_refused_stored_option_is_left_out_and_repaired(
     assert not str(machine_device.configuration_url or "").startswith("javascript")
 
     # The user sets the URL again in the node's settings.
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "node_settings"}
-    )
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"node": vm}
-    )
+    result = await _open_node_settings(hass, entry, vm)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
@@ -443,10 +456,8 @@ async def test_a_refused_stored_option_is_left_out_and_repaired(
             issue.translation_placeholders["node"],
             issue.translation_placeholders["option"],
         )
-        for (domain, _), issue in ir.async_get(hass).issues.items()
-        if domain == DOMAIN
-        and issue.translation_key == "invalid_option"
-        and issue.translation_placeholders
+        for issue in _invalid_option_issues(hass)
+        if issue.translation_placeholders
     }
     assert left == {("Machine1", "Service URL"), ("Machine1", "Polling interval")}
     vm_device = async_get_node_device(hass, entry.entry_id, vm)
@@ -454,13 +465,7 @@ async def test_a_refused_stored_option_is_left_out_and_repaired(
     assert vm_device.configuration_url == "http://jellyfin.local:8096"
 
     # The machine's settings and the polling settings saved: no issue is left.
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "node_settings"}
-    )
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"node": "machine"}
-    )
+    result = await _open_node_settings(hass, entry, "machine")
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
@@ -472,20 +477,13 @@ async def test_a_refused_stored_option_is_left_out_and_repaired(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "polling"}
-    )
+    result = await _open_options(hass, entry, "polling")
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"scan_interval": 30, "proposal_expiry": 60}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert not [
-        issue
-        for (domain, _), issue in ir.async_get(hass).issues.items()
-        if domain == DOMAIN and issue.translation_key == "invalid_option"
-    ]
+    assert not _invalid_option_issues(hass)
 
 
 STORED: list[tuple[dict[str, Any], str | None, str]] = [

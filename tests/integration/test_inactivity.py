@@ -90,6 +90,17 @@ def _set(homelab: HomelabThread, name: str, **values: Any) -> None:
     homelab.call(lambda lab: metrics.set_metrics(lab.node(name), values))
 
 
+@pytest.fixture
+async def half_idle(hass: HomeAssistant, homelab: HomelabThread) -> Clock:
+    """VM-Ubuntu running, idle for half of its 1-minute rule (a baseline, one poll)."""
+    homelab.set_power("VM-Ubuntu", "running")
+    clock = await _setup(hass, homelab, {"VM-Ubuntu": RULE})
+    await _poll(hass, homelab, clock, "VM-Ubuntu")
+    await _poll(hass, homelab, clock, "VM-Ubuntu")
+    assert _idle(hass, "VM-Ubuntu")[0] == "0.5"
+    return clock
+
+
 async def test_vm_idle_for_its_period_is_stopped(
     hass: HomeAssistant, homelab: HomelabThread
 ) -> None:
@@ -131,14 +142,10 @@ async def test_vm_idle_for_its_period_is_stopped(
 
 
 async def test_activity_resets_the_timer(
-    hass: HomeAssistant, homelab: HomelabThread
+    hass: HomeAssistant, homelab: HomelabThread, half_idle: Clock
 ) -> None:
     """A busy CPU sets the count back to zero, and says why."""
-    homelab.set_power("VM-Ubuntu", "running")
-    clock = await _setup(hass, homelab, {"VM-Ubuntu": RULE})
-    await _poll(hass, homelab, clock, "VM-Ubuntu")
-    await _poll(hass, homelab, clock, "VM-Ubuntu")
-    assert _idle(hass, "VM-Ubuntu")[0] == "0.5"
+    clock = half_idle
     _set(homelab, "VM-Ubuntu", cpu=0.9)
     await _poll(hass, homelab, clock, "VM-Ubuntu")
     value, attributes = _idle(hass, "VM-Ubuntu")
@@ -242,14 +249,10 @@ async def test_ha_sensor_keeps_jellyfin_up(
 
 
 async def test_explicit_start_resets_the_count(
-    hass: HomeAssistant, homelab: HomelabThread
+    hass: HomeAssistant, homelab: HomelabThread, half_idle: Clock
 ) -> None:
     """Turning the switch on during the count starts it over."""
-    homelab.set_power("VM-Ubuntu", "running")
-    clock = await _setup(hass, homelab, {"VM-Ubuntu": RULE})
-    await _poll(hass, homelab, clock, "VM-Ubuntu")
-    await _poll(hass, homelab, clock, "VM-Ubuntu")
-    assert _idle(hass, "VM-Ubuntu")[0] == "0.5"
+    clock = half_idle
     await async_turn(hass, SERVICE_TURN_ON, "VM-Ubuntu")
     await async_wait_idle(hass)
     assert _idle(hass, "VM-Ubuntu")[0] == "0.0"
@@ -369,13 +372,10 @@ async def test_malformed_rule_is_ignored(
 
 
 async def test_changed_rule_keeps_the_count(
-    hass: HomeAssistant, homelab: HomelabThread
+    hass: HomeAssistant, homelab: HomelabThread, half_idle: Clock
 ) -> None:
     """A longer period set in the options keeps the idle time counted so far."""
-    homelab.set_power("VM-Ubuntu", "running")
-    clock = await _setup(hass, homelab, {"VM-Ubuntu": RULE})
-    await _poll(hass, homelab, clock, "VM-Ubuntu")
-    await _poll(hass, homelab, clock, "VM-Ubuntu")
+    clock = half_idle
     coordinator = hub_of(hass).coordinator_of(node_id_of(homelab.ready, "VM-Ubuntu"))
     assert coordinator is not None
     entry = coordinator.config_entry

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.components import persistent_notification
 from homeassistant.const import SERVICE_TURN_ON
-from homeassistant.core import callback
 import pytest
 
 from custom_components.wakehub.const import DOMAIN
@@ -36,6 +34,26 @@ def _listed(hass: HomeAssistant, name: str) -> dict[str, Any]:
     nodes = hass.states.get(CASCADE).attributes["nodes"]
     (item,) = [n for n in nodes if n["name"] == name]
     return dict(item)
+
+
+def _cascade_notification(notifications: dict[str, Any]) -> dict[str, str]:
+    """The one notification of a failed cascade: its title and its message."""
+    (notification,) = [
+        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
+    ]
+    return {"title": notification["title"], "message": notification["message"]}
+
+
+async def _fail_start_on_http_500(
+    hass: HomeAssistant, homelab: HomelabThread, api_host: str, target: str
+) -> None:
+    """The API on ``api_host`` answers HTTP 500 to ``target``'s start."""
+    homelab.set_power("NAS", "on")
+    homelab.set_power(api_host, "on" if api_host == "Machine2" else "running")
+    await async_setup_homelab(hass, homelab)
+    homelab.fault(api_host, "api_status", 500)
+    await async_turn(hass, SERVICE_TURN_ON, target)
+    await async_wait_idle(hass)
 
 
 async def _fail_nas(hass: HomeAssistant, homelab: HomelabThread) -> None:
@@ -100,24 +118,12 @@ async def test_error_stays_while_the_goal_is_not_reached(
 
 
 async def test_proxmox_error_said_for_people(
-    hass: HomeAssistant, homelab: HomelabThread
+    hass: HomeAssistant, homelab: HomelabThread, notifications: dict[str, Any]
 ) -> None:
     """Proxmox answers HTTP 500 to Jellyfin's start: what answered, where, what to check."""
-    homelab.set_power("NAS", "on")
-    homelab.set_power("Machine2", "on")
-    await async_setup_homelab(hass, homelab)
-    notifications: dict[str, Any] = {}
-    persistent_notification.async_register_callback(
-        hass, callback(lambda _type, updated: notifications.update(updated))
-    )
-    homelab.fault("Machine2", "api_status", 500)
+    await _fail_start_on_http_500(hass, homelab, "Machine2", "Jellyfin")
 
-    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
-    await async_wait_idle(hass)
-
-    (notification,) = [
-        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
-    ]
+    notification = _cascade_notification(notifications)
     assert notification["title"] == "WakeHub: Jellyfin failed"
     message = notification["message"]
     assert message.startswith(
@@ -132,48 +138,21 @@ async def test_proxmox_error_said_for_people(
 
 
 async def test_docker_error_said_for_people(
-    hass: HomeAssistant, homelab: HomelabThread
+    hass: HomeAssistant, homelab: HomelabThread, notifications: dict[str, Any]
 ) -> None:
     """VM-Docker's Docker API answers HTTP 500 to plex's start: Docker, on VM-Docker."""
-    homelab.set_power("NAS", "on")
-    homelab.set_power("VM-Docker", "running")
-    await async_setup_homelab(hass, homelab)
-    notifications: dict[str, Any] = {}
-    persistent_notification.async_register_callback(
-        hass, callback(lambda _type, updated: notifications.update(updated))
-    )
-    homelab.fault("VM-Docker", "api_status", 500)
+    await _fail_start_on_http_500(hass, homelab, "VM-Docker", "plex")
 
-    await async_turn(hass, SERVICE_TURN_ON, "plex")
-    await async_wait_idle(hass)
-
-    (notification,) = [
-        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
-    ]
-    assert (
-        "Docker on VM-Docker answered HTTP 500 (simulated daemon error)"
-        in (notification["message"])
-    ), notification
-    assert (
-        "when starting plex: see the Docker daemon's log on VM-Docker."
-        in notification["message"]
-    )
+    message = _cascade_notification(notifications)["message"]
+    assert "Docker on VM-Docker answered HTTP 500 (simulated daemon error)" in message
+    assert "when starting plex: see the Docker daemon's log on VM-Docker." in message
 
 
 async def test_other_errors_keep_the_general_text(
-    hass: HomeAssistant, homelab: HomelabThread
+    hass: HomeAssistant, homelab: HomelabThread, notifications: dict[str, Any]
 ) -> None:
     """A machine that does not wake is no API's answer: the general text."""
-    notifications: dict[str, Any] = {}
-    persistent_notification.async_register_callback(
-        hass, callback(lambda _type, updated: notifications.update(updated))
-    )
     await _fail_nas(hass, homelab)
-    (notification,) = [
-        n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
-    ]
-    assert notification["message"].startswith("Step 1/3 failed: NAS was not up")
-    assert (
-        "Retry from the WakeHub card, or start Jellyfin again."
-        in (notification["message"])
-    )
+    message = _cascade_notification(notifications)["message"]
+    assert message.startswith("Step 1/3 failed: NAS was not up")
+    assert "Retry from the WakeHub card, or start Jellyfin again." in message
