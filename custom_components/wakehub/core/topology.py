@@ -33,7 +33,7 @@ from .model import Capability, Node, NodeKind
 from .topology_view import TopologyView, WalkEntry
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
 __all__ = ["Topology", "WalkEntry"]
 
@@ -217,23 +217,11 @@ class Topology(TopologyView):
                 else len(forward_queue) < len(backward_queue)
             )
             if forward_turn:
-                current = forward_queue.popleft()
-                for following in self._needs(current):
-                    if following in forward:
-                        continue
-                    forward[following] = current
-                    if following in backward:
-                        return _join(following, forward, backward, dependency)
-                    forward_queue.append(following)
+                met = _grow(forward_queue, self._needs, forward, backward)
             else:
-                current = backward_queue.popleft()
-                for previous in self._needed_by(current):
-                    if previous in backward:
-                        continue
-                    backward[previous] = current
-                    if previous in forward:
-                        return _join(previous, forward, backward, dependency)
-                    backward_queue.append(previous)
+                met = _grow(backward_queue, self._needed_by, backward, forward)
+            if met is not None:
+                return _join(met, forward, backward, dependency)
         return None
 
     def remove_dependency(self, dependent: str, dependency: str) -> None:
@@ -308,6 +296,29 @@ def _parent_problem(child: Node, parent: Node) -> InvalidParentError | None:
         code=f"parent_lacks_{needed}",
         placeholders=placeholders,
     )
+
+
+def _grow(
+    queue: deque[str],
+    links: Callable[[str], Iterable[str]],
+    reached: dict[str, str | None],
+    other: Mapping[str, str | None],
+) -> str | None:
+    """Take one node off a search's frontier and follow its ``links``.
+
+    ``reached`` records, for each node found, the node it was reached from.
+    Returns a node the ``other`` search has reached too (the searches met),
+    else ``None``.
+    """
+    current = queue.popleft()
+    for following in links(current):
+        if following in reached:
+            continue
+        reached[following] = current
+        if following in other:
+            return following
+        queue.append(following)
+    return None
 
 
 def _join(
