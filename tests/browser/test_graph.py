@@ -16,7 +16,13 @@ The demo's dashboard has a second view, ``/lovelace/graph``, with
 5. Start from the panel's row: the picture follows the cascade to "on";
    Stop asks with the list card's plan; Keep it on;
 6. at phone size the picture is one column, within the screen;
-7. in French: the states, the legend and the panel.
+7. in French: the states, the legend and the panel;
+8. the visual editor, as the dashboard's card editor creates it
+   (``getConfigElement``): Home Assistant's ha-form with a title and the
+   machines (an entity selector among the machines' status sensors), its
+   labels in English and in French; picking Machine2 and the NAS and a
+   title changes the configuration, and a card given it (as the editor's
+   preview is) draws only those machines' trees under that title.
 
 The screenshot of step 2 goes to ``artifacts/screenshots/graph.png``
 (copied by hand to ``docs/images/``).
@@ -113,6 +119,59 @@ _JS_CLOSE_MORE_INFO = (
     _JS_DEEP.replace("'wakehub-card'", "'ha-more-info-dialog'")
     + "if (card) { card.closeDialog(); } return true;"
 )
+
+
+# The graph card's visual editor, as the card editor dialog creates it, then
+# a card given what it dispatches (as the dialog's preview is).
+_JS_EDITOR = """
+const done = arguments[arguments.length - 1];
+const ha = document.querySelector('home-assistant');
+(async () => {
+  const cardClass = await customElements.whenDefined('wakehub-graph-card');
+  const stub = cardClass.getStubConfig(ha.hass);
+  const editor = await cardClass.getConfigElement();
+  document.body.appendChild(editor);
+  editor.hass = ha.hass;
+  editor.setConfig({type: 'custom:wakehub-graph-card', ...stub});
+  await customElements.whenDefined('ha-form');
+  for (let i = 0; i < 100 && !(editor.querySelector('ha-form') || {}).shadowRoot; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const form = editor.querySelector('ha-form');
+  const machines = form.schema.find((s) => s.name === 'machines');
+  const result = {
+    tag: editor.localName,
+    stub,
+    labels: form.schema.map((s) => form.computeLabel(s)),
+    helper: form.computeHelper(machines),
+    offered: machines.selector.entity.include_entities,
+  };
+  if (arguments[0]) {
+    const changed = new Promise((resolve) =>
+      editor.addEventListener('config-changed', (ev) => resolve(ev.detail.config), {once: true}));
+    form.dispatchEvent(new CustomEvent('value-changed', {detail: {value: arguments[0]}}));
+    result.config = await changed;
+    // The preview: a card with the new configuration.
+    const card = document.createElement('wakehub-graph-card');
+    card.style.width = '600px';
+    document.body.appendChild(card);
+    card.setConfig(result.config);
+    card.hass = ha.hass;
+    for (let i = 0; i < 100 && !card.shadowRoot.querySelector('g.node'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const root = card.shadowRoot;
+    result.preview = {
+      title: root.querySelector('.card-header')?.textContent ?? null,
+      nodes: [...root.querySelectorAll('g.node title')].map((t) => t.textContent.split(':')[0]),
+      edges: [...root.querySelectorAll('path.dep-edge')].length,
+    };
+    card.remove();
+  }
+  editor.remove();
+  return result;
+})().then(done, (err) => done({error: String(err)}));
+"""
 
 
 class Graph:
@@ -306,8 +365,47 @@ def test_graph_card(demo: Demo, browser: Any) -> None:
             "the French panel",
             lambda s: s["panel"] == "Jellyfin" and s["add"] == "Ajouter une dépendance",
         )
+        french = browser.execute_async_script(_JS_EDITOR, None)
+        assert french.get("labels") == ["Titre", "Machines"], french
+        assert french["helper"].startswith("Seulement ces machines"), french
     finally:
         browser.execute_script(
             "document.querySelector('home-assistant').dispatchEvent("
             "new CustomEvent('hass-language-select', {detail: 'en'}))"
         )
+
+    # 8. The visual editor: ha-form, the machines to draw; the card follows.
+    graph.wait("the picture in English", lambda s: s["legend"] == "runs on needs")
+    nodes = _get_json(f"{demo.sim_url}/nodes")
+    machines = sorted(n["name"] for n in nodes if n["kind"] == "machine")
+    editor = browser.execute_async_script(
+        _JS_EDITOR,
+        {"title": "Lab", "machines": ["sensor.machine2_status", "sensor.nas_status"]},
+    )
+    assert editor.get("tag") == "wakehub-graph-card-editor", editor
+    assert editor["stub"] == {}, editor  # the whole homelab, the default title
+    assert editor["labels"] == ["Title", "Machines"], editor
+    assert editor["helper"] == (
+        "Only these machines and what runs on them. None chosen: every machine"
+        f" ({', '.join(machines[:-1])} and {machines[-1]})."
+    ), editor
+    assert sorted(editor["offered"]) == sorted(
+        f"sensor.{m.lower()}_status" for m in machines
+    ), editor
+    assert editor["config"] == {
+        "type": "custom:wakehub-graph-card",
+        "title": "Lab",
+        "machines": ["sensor.machine2_status", "sensor.nas_status"],
+    }, editor
+    parent = {n["name"]: n["parent"] for n in nodes}
+
+    def machine_of(name: str) -> str:
+        while parent[name]:
+            name = parent[name]
+        return name
+
+    assert editor["preview"]["title"] == "Lab", editor
+    assert sorted(editor["preview"]["nodes"]) == sorted(
+        n for n in parent if machine_of(n) in ("Machine2", "NAS")
+    ), editor
+    assert editor["preview"]["edges"] == 1, editor  # Jellyfin -> NAS; not plex's

@@ -865,6 +865,9 @@ const STYLE = `
  * The visual editor: Home Assistant's own form (ha-form), a title and an
  * entity selector limited to WakeHub's nodes (their status sensors). None
  * chosen means every pinned node, which the helper text names.
+ *
+ * The graph card's editor (wakehub-graph-card.js) extends this class: it
+ * overrides `_section` (where its labels are) and `_fields` (its form).
  */
 class WakeHubCardEditor extends HTMLElement {
   connectedCallback() {
@@ -889,12 +892,51 @@ class WakeHubCardEditor extends HTMLElement {
     this._render();
   }
 
+  /** The texts' section of the labels (`<section>.<field>`) and helpers (`<field>_help`). */
+  get _section() {
+    return "editor";
+  }
+
+  /**
+   * The form: ha-form's schema, its data, and the placeholders of each
+   * field's helper text (no entry, no helper). `nodes` are WakeHub's nodes
+   * ({id, entity, label, kind, pinned}), `resolve(ref)` the one an entity
+   * id, node id or name designates.
+   */
+  _fields(nodes, resolve) {
+    const listed = nodes.filter((n) => n.entity);
+    // The configured items as the status sensors the selector lists.
+    const chosen = (this._config.nodes || [])
+      .map(resolve)
+      .filter((n) => n && n.entity)
+      .map((n) => n.entity);
+    const pinned = listed
+      .filter((n) => n.pinned)
+      .map((n) => n.label)
+      .sort((a, b) => a.localeCompare(b));
+    return {
+      schema: [
+        { name: "title", selector: { text: {} } },
+        {
+          name: "nodes",
+          selector: { entity: { multiple: true, include_entities: listed.map((n) => n.entity) } },
+        },
+      ],
+      data: { title: this._config.title || "", nodes: chosen },
+      help: {
+        nodes: { pinned: pinned.length ? this._texts.join(pinned) : this._texts.t("editor.none_pinned") },
+      },
+    };
+  }
+
+  /** A field left empty is left out of the configuration. */
   _changed(value) {
     const config = { ...this._config };
-    if (value.title) config.title = value.title;
-    else delete config.title;
-    if (Array.isArray(value.nodes) && value.nodes.length) config.nodes = value.nodes;
-    else delete config.nodes;
+    for (const { name } of this._form.schema) {
+      const v = value[name];
+      if (Array.isArray(v) ? v.length : v) config[name] = v;
+      else delete config[name];
+    }
     this._config = config;
     this.dispatchEvent(new CustomEvent("config-changed", { detail: { config }, bubbles: true, composed: true }));
   }
@@ -911,42 +953,34 @@ class WakeHubCardEditor extends HTMLElement {
     }
     const hass = this._hass;
     const all = wakehubNodes(hass);
-    const nodes = [...all.values()].filter((n) => n.entity);
-    // The configured items (entity ids, node ids or names) as the status
-    // sensors the selector lists.
-    const chosen = (this._config.nodes || [])
-      .map((ref) => resolveNode(hass, all, ref))
-      .filter((n) => n && n.entity)
-      .map((n) => n.entity);
-    const pinned = nodes
-      .filter((n) => n.attrs.pinned)
-      .map((n) => nodeName(hass, n))
-      .sort((a, b) => a.localeCompare(b));
+    const nodes = [...all.values()].map((n) => ({
+      id: n.id,
+      entity: n.entity,
+      label: nodeName(hass, n),
+      kind: n.attrs.kind,
+      pinned: !!n.attrs.pinned,
+    }));
+    const byId = new Map(nodes.map((n) => [n.id, n]));
+    const resolve = (ref) => {
+      const node = resolveNode(hass, all, ref);
+      return node && byId.get(node.id);
+    };
+    const { schema, data, help } = this._fields(nodes, resolve);
     if (!this._form) {
       this._form = document.createElement("ha-form");
-      this._form.computeLabel = (schema) => this._texts.t(`editor.${schema.name}`);
-      this._form.computeHelper = (schema) =>
-        schema.name === "nodes"
-          ? this._texts.t("editor.nodes_help", {
-              pinned: this._pinned.length ? this._texts.join(this._pinned) : this._texts.t("editor.none_pinned"),
-            })
-          : undefined;
+      this._form.computeLabel = (field) => this._texts.t(`${this._section}.${field.name}`);
+      this._form.computeHelper = (field) =>
+        this._help[field.name] ? this._texts.t(`${this._section}.${field.name}_help`, this._help[field.name]) : undefined;
       this._form.addEventListener("value-changed", (ev) => {
         ev.stopPropagation();
         this._changed(ev.detail.value || {});
       });
       this.appendChild(this._form);
     }
-    this._pinned = pinned;
+    this._help = help || {};
     this._form.hass = hass;
-    this._form.schema = [
-      { name: "title", selector: { text: {} } },
-      {
-        name: "nodes",
-        selector: { entity: { multiple: true, include_entities: nodes.map((n) => n.entity) } },
-      },
-    ];
-    this._form.data = { title: this._config.title || "", nodes: chosen };
+    this._form.schema = schema;
+    this._form.data = data;
   }
 }
 

@@ -6,6 +6,7 @@
  *
  *   type: custom:wakehub-graph-card
  *   title: Homelab            # optional
+ *   machines: [sensor.nas_status, Machine2]   # optional: only their trees
  *
  * It draws what runs on what (the hosting tree: each machine with its VMs,
  * LXCs and containers below it) and what needs what (the dependency edges,
@@ -21,6 +22,11 @@
  * Its host and what runs on it are not offered; a node that would close a
  * cycle is marked, and tapping it shows WakeHub's own refusal
  * (wakehub.add_dependency / wakehub.remove_dependency).
+ *
+ * `machines` limits the picture to those machines' trees (each item a
+ * status sensor, a node id or a name); the arrows to a node left out are not
+ * drawn. The visual editor (`getConfigElement`) is the list card's, with
+ * these two fields: Home Assistant's ha-form and its selectors.
  *
  * It fits a phone: the machines' trees are laid out in as many columns as
  * the card's width holds, one on a phone.
@@ -104,8 +110,11 @@ function cascadeSensor(hass) {
   );
 }
 
-/** Every node: {id, name, kind, entity, parent, dependencies, state}. */
-function graphNodes(hass) {
+/**
+ * Every node: {id, name, kind, entity, parent, dependencies, state}; with
+ * `machines` (entity ids, node ids or names), only those machines' trees.
+ */
+function graphNodes(hass, machines) {
   const cascade = cascadeSensor(hass);
   const nodes = new Map();
   for (const info of (cascade && cascade.attributes.nodes) || []) {
@@ -121,6 +130,23 @@ function graphNodes(hass) {
       dependencies: Array.isArray(info.dependencies) ? info.dependencies : [],
       state: STATE_COLORS[raw] ? raw : "unavailable",
     });
+  }
+  if (Array.isArray(machines) && machines.length) {
+    const wanted = new Set(machines.map((m) => String(m).toLowerCase()));
+    const kept = new Set(
+      [...nodes.values()]
+        .filter((n) => !n.parent && [n.id, n.entity, n.name].some((v) => v && wanted.has(v.toLowerCase())))
+        .map((n) => n.id),
+    );
+    const rootOf = (n) => {
+      const seen = new Set();
+      while (n.parent && nodes.has(n.parent) && !seen.has(n.id)) {
+        seen.add(n.id);
+        n = nodes.get(n.parent);
+      }
+      return n.id;
+    };
+    for (const node of [...nodes.values()]) if (!kept.has(rootOf(node))) nodes.delete(node.id);
   }
   for (const node of nodes.values()) {
     if (node.parent && !nodes.has(node.parent)) node.parent = null;
@@ -273,12 +299,23 @@ class WakeHubGraphCard extends HTMLElement {
     this._resize.disconnect();
   }
 
+  /** The card picker's configuration: the whole homelab, the default title. */
   static getStubConfig() {
     return {};
   }
 
+  /** The visual editor: the list card's, with the graph card's fields. */
+  static async getConfigElement() {
+    await customElements.whenDefined("wakehub-card-editor");
+    defineEditor();
+    return document.createElement("wakehub-graph-card-editor");
+  }
+
   setConfig(config) {
     if (!config || typeof config !== "object") throw new Error("Invalid configuration");
+    if (config.machines !== undefined && !Array.isArray(config.machines)) {
+      throw new Error("'machines' must be a list of entity ids, node ids or names");
+    }
     this._config = { ...config };
     this._renderKey = "";
     this._render();
@@ -332,7 +369,7 @@ class WakeHubGraphCard extends HTMLElement {
   }
 
   _tapNode(id) {
-    const nodes = graphNodes(this._hass);
+    const nodes = graphNodes(this._hass, this._config.machines);
     const node = nodes.get(id);
     if (!node) return;
     if (this._picking) {
@@ -350,7 +387,7 @@ class WakeHubGraphCard extends HTMLElement {
   }
 
   _action(action, data) {
-    const nodes = graphNodes(this._hass);
+    const nodes = graphNodes(this._hass, this._config.machines);
     if (action === "add") {
       this._picking = this._selected;
       this._message = null;
@@ -414,7 +451,7 @@ class WakeHubGraphCard extends HTMLElement {
   _render(force = false) {
     const hass = this._hass;
     if (!hass) return;
-    const nodes = graphNodes(hass);
+    const nodes = graphNodes(hass, this._config.machines);
     if (this._selected && !nodes.has(this._selected)) this._selected = null;
     if (this._picking && !nodes.has(this._picking)) this._picking = null;
     const key = JSON.stringify([
@@ -637,6 +674,48 @@ const STYLE = `
   .message.info { color: var(--primary-text-color); background: rgba(3, 169, 244, 0.08); }
 `;
 
+/**
+ * The graph card's editor: the list card's (wakehub-card.js, whose module
+ * the integration loads on every page too) with a title and the machines to
+ * draw, picked among the machines' status sensors. None chosen: every
+ * machine, which the helper text names. Its labels are the `graph.editor`
+ * texts. Defined on first use, once the list card's editor is.
+ */
+let GraphEditor = null;
+function defineEditor() {
+  if (!GraphEditor) {
+    GraphEditor = class extends customElements.get("wakehub-card-editor") {
+      get _section() {
+        return "graph.editor";
+      }
+
+      _fields(nodes, resolve) {
+        const machines = nodes
+          .filter((n) => n.kind === "machine" && n.entity)
+          .sort((a, b) => a.label.localeCompare(b.label));
+        const chosen = (this._config.machines || [])
+          .map(resolve)
+          .filter((n) => n && n.entity)
+          .map((n) => n.entity);
+        return {
+          schema: [
+            { name: "title", selector: { text: {} } },
+            {
+              name: "machines",
+              selector: { entity: { multiple: true, include_entities: machines.map((n) => n.entity) } },
+            },
+          ],
+          data: { title: this._config.title || "", machines: chosen },
+          help: { machines: { machines: this._texts.join(machines.map((n) => n.label)) } },
+        };
+      }
+    };
+  }
+  if (!customElements.get("wakehub-graph-card-editor")) {
+    customElements.define("wakehub-graph-card-editor", GraphEditor);
+  }
+}
+
 // Home Assistant's frontend may replace window.customElements with its scoped
 // registry polyfill after this module ran: define again once <home-assistant>
 // is defined (as the list card does).
@@ -654,7 +733,7 @@ if (!window.customCards.some((c) => c.type === "wakehub-graph-card")) {
     type: "wakehub-graph-card",
     name: "WakeHub graph",
     description: "The homelab as a picture: what runs on what, what needs what, live.",
-    preview: false,
+    preview: true,
     documentationURL: "https://github.com/wakehub/wakehub",
   });
 }

@@ -199,5 +199,11 @@ export default {
     already: "{name} already needs {dependency}.",
     refused_host: "{name} runs on {host}: it is started first anyway, no dependency needed.",
     refused_hosted: "{hosted} runs on {name}: {name} cannot need it.",
+    // Its visual editor.
+    editor: {
+      title: "Title",
+      machines: "Machines",
+      machines_help: "Only these machines and what runs on them. None chosen: every machine ({machines}).",
+    },
   },
 };

@@ -179,5 +179,11 @@ export default {
     already: "{name} a déjà besoin de {dependency}.",
     refused_host: "{name} tourne sur {host} : il est démarré avant de toute façon, pas besoin de dépendance.",
     refused_hosted: "{hosted} tourne sur {name} : {name} ne peut pas en avoir besoin.",
+    // Son éditeur visuel.
+    editor: {
+      title: "Titre",
+      machines: "Machines",
+      machines_help: "Seulement ces machines et ce qui tourne dessus. Aucune choisie : toutes les machines ({machines}).",
+    },
   },
 };
