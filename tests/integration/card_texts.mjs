@@ -49,6 +49,16 @@ for (const c of cases) {
     results.push(card.stepDetail(texts, c.step));
   } else if (c.type === "text") {
     results.push(texts.has(c.key) ? texts.t(c.key, c.params || {}) : null);
+  } else if (c.type === "set_config") {
+    // The card element itself (its constructor needs a DOM: only setConfig's
+    // check runs, on a bare object with the card's prototype).
+    const element = Object.create(card.WakeHubCard.prototype);
+    try {
+      element.setConfig(c.config);
+      results.push(null);
+    } catch (err) {
+      results.push(err.message);
+    }
   } else if (c.type === "service_error") {
     // Home Assistant's frontend: loadBackendTranslation loads a category of
     // an integration's translations in the user's language and returns

@@ -382,3 +382,22 @@ def test_every_language_has_every_text() -> None:
                 allowed |= ERROR_PARAMS
             used = set(placeholder.findall(texts[key]))
             assert used <= allowed, (path.name, key, used - allowed)
+
+
+def test_a_wrong_configuration_is_said_in_the_users_language(tmp_path: Path) -> None:
+    """The card's own setConfig refuses a wrong YAML in the loaded language."""
+    cases = [
+        {"type": "set_config", "language": language, "config": config}
+        for language in LANGUAGES
+        for config in (None, {"nodes": "switch.jellyfin"})
+    ] + [{"type": "set_config", "language": "fr", "config": {"nodes": ["NAS"]}}]
+    assert render(cases, tmp_path) == [
+        "Invalid configuration",
+        "'nodes' must be a list of entity ids, node ids or names",
+        "Configuration invalide",
+        (
+            "'nodes' doit être une liste d'identifiants d'entités, d'identifiants de"
+            " nœuds ou de noms"
+        ),
+        None,
+    ]

@@ -98,10 +98,14 @@ class Texts {
   }
 }
 
+/** The texts loaded last: what setConfig says a wrong configuration with. */
+let lastTexts = null;
+
 /** Load the user's language (and English under it); resolves to Texts. */
 async function textsFor(language) {
   const [strings, english] = await Promise.all([loadLanguage(language), loadLanguage("en")]);
-  return new Texts(language, strings, english);
+  lastTexts = new Texts(language, strings, english);
+  return lastTexts;
 }
 
 /** A time in the user's language, format and time zone (HA's profile). */
@@ -384,9 +388,13 @@ class WakeHubCard extends HTMLElement {
   }
 
   setConfig(config) {
-    if (!config || typeof config !== "object") throw new Error("Invalid configuration");
+    // In the user's language once a language is loaded (Home Assistant may
+    // set the configuration before it gives the card hass).
+    const texts = this._texts || lastTexts || new Texts("en", {}, {});
+    const say = (key, english) => (texts.has(key) ? texts.t(key) : english);
+    if (!config || typeof config !== "object") throw new Error(say("config.invalid", "Invalid configuration"));
     if (config.nodes !== undefined && !Array.isArray(config.nodes)) {
-      throw new Error("'nodes' must be a list of entity ids, node ids or names");
+      throw new Error(say("config.nodes_list", "'nodes' must be a list of entity ids, node ids or names"));
     }
     this._config = { ...config };
     this._renderKey = "";
@@ -1031,4 +1039,4 @@ console.info(`%c WAKEHUB-CARD %c ${VERSION} `, "background:#03a9f4;color:#fff", 
 
 // For the tests (tests/integration/test_card_texts.py run these under node):
 // the texts the card shows for what the backend sends.
-export { Texts, describeError, serviceErrorText, stepDetail, textsFor };
+export { Texts, WakeHubCard, describeError, serviceErrorText, stepDetail, textsFor };

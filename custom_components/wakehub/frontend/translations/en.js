@@ -168,6 +168,8 @@ export default {
   verb_cap: { start: "Starting", stop: "Stopping" },
   error_step: "Step {step} of {total} failed.",
   // The card picker's description of the card.
+  // A wrong card configuration (YAML).
+  config: { invalid: "Invalid configuration", nodes_list: "'nodes' must be a list of entity ids, node ids or names" },
   picker: { description: "Start and stop pinned homelab nodes in dependency order, with live progress." },
   // The visual editor.
   editor: {

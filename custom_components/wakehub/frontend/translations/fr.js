@@ -149,6 +149,7 @@ export default {
   verb_done: { start: "démarré", stop: "arrêté" },
   verb_cap: { start: "Démarrage", stop: "Arrêt" },
   error_step: "L'étape {step} sur {total} a échoué.",
+  config: { invalid: "Configuration invalide", nodes_list: "'nodes' doit être une liste d'identifiants d'entités, d'identifiants de nœuds ou de noms" },
   picker: { description: "Démarrer et arrêter les nœuds épinglés du homelab dans l'ordre de leurs dépendances, avec leur progression en direct." },
   editor: {
     title: "Titre",
