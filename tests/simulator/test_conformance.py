@@ -189,6 +189,11 @@ def ssh_target(
         info = homelab.ready["nodes"]["NAS"]["ssh"]
 
         def _arm() -> int:
+            # The poweroff the test just sent takes the NAS down 0.05 s after
+            # it answered (tests/homelab/ssh.py): wait for that and power it on
+            # again, or a slow run would find its sshd closed, not re-keyed.
+            homelab.wait_state("NAS", "off")
+            homelab.set_power("NAS", "on")
             homelab.fault("NAS", "hostkey_change")
             return int(info["port"])
 
