@@ -7,7 +7,9 @@ testing config.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 import importlib
+from typing import Any, Final
 
 import pytest
 import pytest_socket
@@ -51,3 +53,36 @@ def _short_probe_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     # The package exports a function named ``probe``: fetch the module itself.
     module = importlib.import_module("custom_components.wakehub.channels.probe")
     monkeypatch.setattr(module, "DEFAULT_PROBE_TIMEOUT", TEST_PROBE_TIMEOUT)
+
+
+# --- pytest-xdist: the longest files first ------------------------------------
+# scripts/test spreads the suite over pytest-xdist workers, one test file at a
+# time (--dist loadfile). xdist hands out the files with the most tests first,
+# which puts the few tests that each start a whole Home Assistant (the browser
+# and demo files, minutes each) last: the run then ends with one worker on them
+# and the other idle. Handing those out first lets the short files fill in.
+LONG_FILES: Final = ("tests/browser/", "tests/demo/")
+
+
+class _LongFirst(OrderedDict[str, Any]):
+    """xdist's queue of work units, popped long files first."""
+
+    def popitem(self, last: bool = True) -> tuple[str, Any]:
+        """Pop the first long file while any is left, else as usual."""
+        if not last:
+            for scope in self:
+                if scope.startswith(LONG_FILES):
+                    return scope, self.pop(scope)
+        return super().popitem(last)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Use loadfile scheduling with the long files first (when loadfile is asked)."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    scheduler = LoadFileScheduling(config, log)
+    scheduler.workqueue = _LongFirst(scheduler.workqueue)
+    return scheduler
