@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .channels.errors import (
     HostKeyMismatchError,
     NoQuorumError,
     NotControllableError,
 )
-from .core.model import NodeKind
+from .core.model import Capability, Channel, NodeKind
 from .core.planner import Action
 from .orchestrator import ERROR_TIMEOUT
 
@@ -68,6 +68,19 @@ def failure_texts(
             else "cascade_failed_not_ready_start",
         )
         data = {**data, "seconds": seconds}
+    elif data["error_code"] in EXPLAINED_CODES:
+        # A code WakeHub explains in the user's language: the channel's own
+        # message is English built by WakeHub, so it stays in the log.
+        stop = cascade.action is Action.STOP
+        texts = (
+            "cascade_failed_title",
+            "cascade_failed_why_stop" if stop else "cascade_failed_why_start",
+        )
+        data = {
+            **data,
+            "why": data["error_code"],
+            **api_of_step(hub, cascade, node, data.get("step")),
+        }
     elif (answer := api_answer(hub, node, data["error_message"])) is not None:
         # What answered, where, and where to look: not "api_error: HTTP 500".
         stop = cascade.action is Action.STOP
@@ -85,6 +98,68 @@ def failure_texts(
             )
         data = {**data, **answer}
     return texts, data
+
+
+EXPLAINED_CODES: Final = frozenset(
+    {
+        "unreachable",
+        "timeout",
+        "auth_failed",
+        "permission_denied",
+        "docker_socket_denied",
+        "shutdown_not_allowed",
+        "not_found",
+        "tls_error",
+        "invalid_config",
+        "guest_migrating",
+        "guest_migrated",
+        "guest_state",
+        "ha_timeout",
+        "node_identity",
+        "unknown_node",
+    }
+)
+"""The codes whose notification says what to check in a sentence of its own
+(``cascade_error_<code>``, filled in by the reporter), instead of the
+channel's English message."""
+
+_API_NAMES: Final = {
+    Channel.WOL: "Wake-on-LAN",
+    Channel.SSH: "SSH",
+    Channel.PROXMOX: "Proxmox",
+    Channel.DOCKER: "Docker",
+}
+
+
+def api_of_step(
+    hub: WakeHubHub, cascade: Cascade, node_id: str, step: int | None
+) -> dict[str, str]:
+    """What answered for the failed step, and where: ``{"api", "host"}``.
+
+    A guest's or a container's API is its host's (Proxmox, Docker); a
+    machine's is the step's channel (SSH, or Proxmox for a node it shuts
+    down), except for a start: the magic packet gets no answer, so what
+    failed is the API the start waited for (Proxmox, else Docker).
+    """
+    node = hub.topology.nodes.get(node_id)
+    steps = cascade.steps
+    channel = steps[step - 1].step.channel if step and 0 < step <= len(steps) else None
+    if node is None:
+        return {"api": "WakeHub", "host": hub.name_of(node_id)}
+    if node.kind in (NodeKind.VM, NodeKind.LXC) and node.parent is not None:
+        return {"api": "Proxmox", "host": hub.name_of(node.parent)}
+    if node.kind is NodeKind.CONTAINER and node.parent is not None:
+        return {"api": "Docker", "host": hub.name_of(node.parent)}
+    if channel in (None, Channel.WOL) and cascade.action is Action.START:
+        if Capability.PROXMOX in node.capabilities:
+            channel = Channel.PROXMOX
+        elif Capability.DOCKER in node.capabilities:
+            channel = Channel.DOCKER
+        else:
+            channel = Channel.WOL
+    elif channel is None:
+        channel = Channel.SSH
+    return {"api": _API_NAMES[channel], "host": node.name}
 
 
 def api_answer(

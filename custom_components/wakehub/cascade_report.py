@@ -34,7 +34,7 @@ from .const import (
 )
 from .core.model import PowerState
 from .core.planner import Action
-from .notifications import async_notify, cascade_notification_id
+from .notifications import async_notify, async_translate, cascade_notification_id
 from .orchestrator import (
     Cascade,
     CascadeEnded,
@@ -326,6 +326,11 @@ class CascadeReporter:
             "reason": str(data.get("reason") or ""),
             "seconds": str(data.get("seconds") or ""),
         }
+        if why := data.get("why"):
+            # The explanation is a sentence of its own, in the same language.
+            placeholders["why"] = await async_translate(
+                self.hass, f"cascade_error_{why}", placeholders
+            )
         await async_notify(
             self.hass, cascade_notification_id(cascade_id), texts, placeholders
         )

@@ -266,7 +266,10 @@ async def test_stop_fails_while_sshd_refuses_and_the_api_answers(
     (notification,) = [
         n for key, n in notifications.items() if key.startswith("wakehub_cascade_")
     ]
-    assert "(code not_controllable)" in notification["message"]
+    # What refuses, in the translated sentence; WakeHub's English message
+    # stays in the event and the log.
+    assert "its SSH server refuses WakeHub's connection" in notification["message"]
+    assert "refuses SSH connections" not in notification["message"]
     status = hass.states.get("sensor.machine1_status")
     assert status.state == "error"
     assert status.attributes["error_code"] == "not_controllable"
@@ -321,8 +324,7 @@ async def test_nas_whose_only_probe_refuses_is_on_and_its_stop_fails(
     assert notification["message"].startswith(
         "Step 1/1 failed on NAS: it answers on the network, so it is still on"
     )
-    assert "refuses SSH connections" in notification["message"]
-    assert "(code not_controllable)" in notification["message"]
+    assert "its SSH server refuses WakeHub's connection" in notification["message"]
     status = hass.states.get("sensor.nas_status")
     assert status.state == "error"
     assert status.attributes["error_code"] == "not_controllable"

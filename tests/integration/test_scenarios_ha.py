@@ -341,10 +341,43 @@ async def test_scenario_7_proxmox_401(
     (event,) = failed
     assert event.data["name"] == "Machine2"
     assert event.data["error_code"] == "auth_failed"
+    # The notification says what refused, where, and what to do, in a
+    # sentence of its own (not the channel's English message).
+    (notification,) = [
+        n for key, n in _notifications(hass).items() if key.startswith("wakehub_casc")
+    ]
+    assert notification["message"] == (
+        "Step 2/3 failed: Proxmox on Machine2 refused WakeHub's credentials: update"
+        " them in the machine's settings. Nothing after it was sent; what already"
+        " started stays on. Retry from the WakeHub card, or start Jellyfin again."
+    )
     assert hass.states.get("sensor.wakehub_cascade").attributes["status"] == "failed"
     assert state_of(hass, "Jellyfin") != "on"
     flows = entries["Machine2"].async_get_active_flows(hass, {SOURCE_REAUTH})
     assert len(list(flows)) == 1
+
+
+async def test_scenario_7_proxmox_401_in_french(
+    hass: HomeAssistant, homelab: HomelabThread
+) -> None:
+    """The same failure told to a French user: no English in the notification."""
+    hass.config.language = "fr"
+    await async_setup_homelab(hass, homelab)
+    homelab.fault("Machine2", "api_status", 401)
+
+    await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
+    await async_wait_idle(hass)
+    await hass.async_block_till_done()
+
+    (notification,) = [
+        n for key, n in _notifications(hass).items() if key.startswith("wakehub_casc")
+    ]
+    assert notification["message"] == (
+        "L'étape 2/3 a échoué : Proxmox sur Machine2 a refusé les identifiants de"
+        " WakeHub : mettez-les à jour dans les réglages de la machine. Rien n'a été"
+        " envoyé après elle ; ce qui a déjà démarré reste allumé. Réessayez depuis la"
+        " carte WakeHub, ou redémarrez Jellyfin."
+    )
 
 
 async def test_scenario_7_host_key_change(

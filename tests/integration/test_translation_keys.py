@@ -38,7 +38,8 @@ Assistant's conventions:
   ``exceptions.<k>.message`` too: literal keys handed to
   ``notifications.async_notify`` (or ``async_translate``) or the reporter's
   ``_async_notify_failure``; the logbook's ``text("k")``, and the keys an
-  f-string ``text(f"k_{x}")`` can make;
+  f-string ``text(f"k_{x}")`` (or ``async_translate(hass, f"k_{x}")``) can
+  make;
   a literal assigned to a ``translation_key`` variable counts too;
 * issues: a literal (or module-constant) ``translation_key`` of
   ``async_create_issue``;
@@ -675,6 +676,24 @@ def _exceptions() -> dict[str, set[str]]:
                         for key in _strings("strings.json")["exceptions"]
                         if re.fullmatch(pattern, key)
                     }
+            # async_translate(hass, f"cascade_error_{code}", ...): every key
+            # the f-string can make.
+            if (
+                name == "async_translate"
+                and len(node.args) > 1
+                and isinstance(node.args[1], ast.JoinedStr)
+            ):
+                pattern = "".join(
+                    re.escape(str(part.value))
+                    if isinstance(part, ast.Constant)
+                    else r"\w+"
+                    for part in node.args[1].values
+                )
+                possible |= {
+                    key
+                    for key in _strings("strings.json")["exceptions"]
+                    if re.fullmatch(pattern, key)
+                }
             if name in ("_async_notify_failure", "async_notify", "async_translate"):
                 for arg in node.args:
                     elements = arg.elts if isinstance(arg, ast.Tuple) else [arg]
