@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
 
-from .cascade_failure import failure_texts
+from .cascade_failure import api_of_step, failure_texts
 from .const import (
     EVENT_CASCADE_COMPLETED,
     EVENT_CASCADE_FAILED,
@@ -248,6 +248,11 @@ class CascadeReporter:
             "error_code": error.code if error is not None else None,
             "error_message": error.message if error is not None else None,
             "error_placeholders": dict(error.placeholders) if error is not None else {},
+            # What answered, and where (Proxmox on Machine2): the logbook and
+            # the notification say it in the user's language.
+            **api_of_step(
+                self._hub, cascade, node, step + 1 if step is not None else None
+            ),
         }
         self.hass.bus.async_fire(EVENT_CASCADE_FAILED, data)
         texts, data = failure_texts(

@@ -14,7 +14,10 @@ Event data, as the hub and :mod:`.proposals` fire them:
   ``status``; a step adds ``node``, ``name``, ``step``, ``total`` and
   ``status`` (started/done/skipped/failed); a failure adds ``node``,
   ``name``, ``step``, ``total``, ``error_code``, ``error_message`` (status
-  ``interrupted`` after a restart); a completion adds ``cancel_reason``;
+  ``interrupted`` after a restart), ``error_placeholders``, ``api`` and
+  ``host`` (what answered, where); a step adds ``detail_key`` and
+  ``detail_placeholders``; a completion adds ``cancel_reason``,
+  ``cancel_code`` and ``cancel_placeholders``;
 * ``wakehub_shutdown_proposed``: ``proposal_id``, ``node``, ``name``,
   ``expires_at``;
 * ``wakehub_shutdown_proposal_closed``: the same plus ``outcome``;
@@ -38,6 +41,7 @@ from homeassistant.helpers.translation import (
     async_get_translations,
 )
 
+from .cascade_failure import EXPLAINED_CODES
 from .const import (
     DOMAIN,
     EVENT_CASCADE_COMPLETED,
@@ -208,6 +212,14 @@ def _error_why(text: Text, act: str, data: Mapping[str, Any]) -> str:
         return ": " + text(f"logbook_not_ready_{act}", seconds=placeholders["seconds"])
     if not code:
         return f": {detail}" if detail else ""
+    if code in EXPLAINED_CODES and data.get("api") and data.get("host"):
+        # WakeHub's own message is English: the code's sentence instead.
+        return ": " + text(
+            f"cascade_error_{code}",
+            api=data["api"],
+            host=data["host"],
+            node=data.get("name") or data.get("node") or "?",
+        )
     if not detail:
         return ": " + text("logbook_error_code", code=code)
     return ": " + text("logbook_error", code=code, message=detail)

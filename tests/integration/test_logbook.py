@@ -368,6 +368,24 @@ async def test_descriptions_in_french(hass: HomeAssistant) -> None:
             "error_message": "HTTP 500: internal error",
         },
     ).endswith(": erreur api_error (HTTP 500: internal error)")
+    # A code whose message WakeHub writes in English: its own sentence.
+    assert message(
+        "wakehub_cascade_failed",
+        {
+            **CASCADE,
+            "name": "Machine2",
+            "step": 2,
+            "total": 3,
+            "error_code": "auth_failed",
+            "error_message": "Proxmox API at 10.0.0.2 refused the token",
+            "api": "Proxmox",
+            "host": "Machine2",
+        },
+    ) == (
+        "le démarrage a échoué à l'étape 2/3 (Machine2): Proxmox sur Machine2 a"
+        " refusé les identifiants de WakeHub : mettez-les à jour dans les réglages"
+        " de la machine."
+    )
     assert message(
         "wakehub_node_kept",
         {"node": NAS, "name": "NAS", "dependent_names": ["plex", "Jellyfin"]},
