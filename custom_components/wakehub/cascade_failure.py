@@ -131,25 +131,26 @@ _API_NAMES: Final = {
 }
 
 
-def api_of_step(
+def failed_channel(
     hub: WakeHubHub, cascade: Cascade, node_id: str, step: int | None
-) -> dict[str, str]:
-    """What answered for the failed step, and where: ``{"api", "host"}``.
+) -> tuple[Channel | None, str]:
+    """What answered for the failed step (a channel), and the node it runs on.
 
     A guest's or a container's API is its host's (Proxmox, Docker); a
     machine's is the step's channel (SSH, or Proxmox for a node it shuts
     down), except for a start: the magic packet gets no answer, so what
-    failed is the API the start waited for (Proxmox, else Docker).
+    failed is the API the start waited for (Proxmox, else Docker). ``step``
+    counts from 1; ``None`` for a node WakeHub no longer knows.
     """
     node = hub.topology.nodes.get(node_id)
     steps = cascade.steps
     channel = steps[step - 1].step.channel if step and 0 < step <= len(steps) else None
     if node is None:
-        return {"api": "WakeHub", "host": hub.name_of(node_id)}
+        return None, node_id
     if node.kind in (NodeKind.VM, NodeKind.LXC) and node.parent is not None:
-        return {"api": "Proxmox", "host": hub.name_of(node.parent)}
+        return Channel.PROXMOX, node.parent
     if node.kind is NodeKind.CONTAINER and node.parent is not None:
-        return {"api": "Docker", "host": hub.name_of(node.parent)}
+        return Channel.DOCKER, node.parent
     if channel in (None, Channel.WOL) and cascade.action is Action.START:
         if Capability.PROXMOX in node.capabilities:
             channel = Channel.PROXMOX
@@ -159,7 +160,18 @@ def api_of_step(
             channel = Channel.WOL
     elif channel is None:
         channel = Channel.SSH
-    return {"api": _API_NAMES[channel], "host": node.name}
+    return channel, node.id
+
+
+def api_of_step(
+    hub: WakeHubHub, cascade: Cascade, node_id: str, step: int | None
+) -> dict[str, str]:
+    """:func:`failed_channel` for people: ``{"api": "Proxmox", "host": "Machine2"}``."""
+    channel, host = failed_channel(hub, cascade, node_id, step)
+    return {
+        "api": _API_NAMES[channel] if channel is not None else "WakeHub",
+        "host": hub.name_of(host),
+    }
 
 
 def api_answer(

@@ -14,6 +14,7 @@ from homeassistant.components.sensor import (
 from homeassistant.const import PERCENTAGE, EntityCategory, Platform, UnitOfTime
 from homeassistant.helpers import entity_registry as er
 
+from .cascade_failure import failed_channel
 from .const import (
     CONF_PINNED,
     CONF_URL,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from .coordinator import WakeHubCoordinator
     from .hub import WakeHubHub
     from .models import TreeNode, WakeHubConfigEntry
+    from .orchestrator import Cascade
 
 # Every sensor reads the coordinator's data: no update of its own.
 PARALLEL_UPDATES = 0
@@ -367,12 +369,32 @@ class CascadeSensor(SensorEntity):
                         }
                         for step in data["steps"]
                     ],
-                    "error": data["error"],
+                    "error": _error_of(self._hub, cascade, data["error"]),
                     "cancel_code": data["cancel_code"],
                     "cancel_placeholders": data["cancel_placeholders"],
                 }
             )
         return attributes
+
+
+def _error_of(
+    hub: WakeHubHub, cascade: Cascade, error: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The cascade's error, with ``api``: the channel that answered (its code).
+
+    The card says "Proxmox on Machine2 refused..." from it: for a machine's
+    start, what failed is the API it waited for, not the magic packet.
+    """
+    if error is None:
+        return None
+    step = error.get("step")
+    channel, _host = failed_channel(
+        hub,
+        cascade,
+        error.get("node") or cascade.target,
+        step + 1 if step is not None else None,
+    )
+    return {**error, "api": str(channel) if channel is not None else None}
 
 
 def node_catalog(hub: WakeHubHub) -> list[dict[str, Any]]:

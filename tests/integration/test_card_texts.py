@@ -158,6 +158,14 @@ def test_errors_read_in_french(tmp_path: Path) -> None:
             "error": {"code": "task_failed", "message": "command 'lxc-start' failed"},
         },
         {
+            # A machine's start that failed on the API it waited for: the
+            # backend says which (the cascade sensor's error.api).
+            **base,
+            "node": "nas",
+            "language": "fr",
+            "error": {"code": "auth_failed", "message": "401", "api": "proxmox"},
+        },
+        {
             **base,
             "node": "nas",
             "action": "stop",
@@ -168,7 +176,8 @@ def test_errors_read_in_french(tmp_path: Path) -> None:
             },
         },
     ]
-    english, french, timeout, http, task, ssh = render(cases, tmp_path)
+    english, french, timeout, http, task, machine, ssh = render(cases, tmp_path)
+    assert machine.startswith("Proxmox sur NAS a refusé les identifiants de WakeHub")
     assert english == (
         "Jellyfin was not up after 120 s: check that it boots, then retry."
     )

@@ -351,7 +351,11 @@ async def test_scenario_7_proxmox_401(
         " them in the machine's settings. Nothing after it was sent; what already"
         " started stays on. Retry from the WakeHub card, or start Jellyfin again."
     )
-    assert hass.states.get("sensor.wakehub_cascade").attributes["status"] == "failed"
+    cascade = hass.states.get("sensor.wakehub_cascade").attributes
+    assert cascade["status"] == "failed"
+    # For the card: Machine2's start failed on the Proxmox API it waited for.
+    assert cascade["error"]["api"] == "proxmox"
+    assert cascade["error"]["code"] == "auth_failed"
     assert state_of(hass, "Jellyfin") != "on"
     flows = entries["Machine2"].async_get_active_flows(hass, {SOURCE_REAUTH})
     assert len(list(flows)) == 1

@@ -285,7 +285,12 @@ function describeError(texts, hass, all, error, nodeId, action) {
   const name = node ? nodeName(hass, node) : nodeId || "";
   const kind = node && node.attrs.kind;
   const verb = action === "stop" ? "stop" : "start";
-  const api = kind === "vm" || kind === "lxc" ? "proxmox" : kind === "container" ? "docker" : verb === "start" ? "wol" : "ssh";
+  // What answered: the backend says it for a cascade's error (a machine's
+  // start fails on the API it waits for, not on its magic packet); else
+  // the node's kind says it.
+  const api = ["proxmox", "docker", "ssh", "wol"].includes(error.api)
+    ? error.api
+    : kind === "vm" || kind === "lxc" ? "proxmox" : kind === "container" ? "docker" : verb === "start" ? "wol" : "ssh";
   const host = kind === "machine" || !node ? name : hostName(hass, node) || name;
   let detail = String(error.message || error.code || "").trim();
   // The backend's own placeholders (a readiness timeout's seconds) come
@@ -483,6 +488,7 @@ class WakeHubCard extends HTMLElement {
       failure = {
         code: e.code,
         message: e.message,
+        api: e.api,
         placeholders: e.placeholders,
         node: e.node || node.id,
         action: cascadeHere.action,
