@@ -46,9 +46,9 @@ the card renders every time.
 
 A third, last (it restarts the demo's Home Assistant), clicks Start on
 Jellyfin while Machine2 ignores its Wake-on-LAN, restarts Home Assistant
-mid-cascade (``homeassistant.restart`` on the frontend's connection, the call
-Settings -> Restart makes), waits until ``scripts/develop`` has started it
-again and WakeHub is loaded, reloads the page and checks what the user sees:
+mid-cascade (Settings -> System -> Restart Home Assistant -> Restart), waits
+until ``scripts/develop`` has started it again and WakeHub is loaded,
+reloads the page and checks what the user sees:
 the card, each row at the simulator's state, the "interrupted" notification
 in the sidebar's drawer and the logbook line; and that the simulator was left
 as it was (about 30 s, 15 s of it Home Assistant's own restart).
@@ -959,13 +959,35 @@ def test_card_survives_reloads(demo: Demo, browser: Any) -> None:
     }, editor
 
 
-# Settings -> Restart calls homeassistant.restart on the frontend's own
-# connection: the same call, not awaited (Home Assistant goes away before it
-# answers).
-_JS_RESTART = """
-const ha = document.querySelector('home-assistant');
-ha.hass.callService('homeassistant', 'restart', {}, undefined, false).catch(() => {});
-return true;
+# Settings -> System -> Restart Home Assistant, as a user clicks through it
+# (Home Assistant's own labels, in English): the toolbar's button, the
+# dialog's "Restart Home Assistant" item, then the confirmation's "Restart".
+# Each returns the element to click, or null while it is not there yet.
+_JS_RESTART_STEP = """
+const deepAll = (root, selector, out = []) => {
+  out.push(...root.querySelectorAll(selector));
+  for (const el of root.querySelectorAll('*')) {
+    if (el.shadowRoot) deepAll(el.shadowRoot, selector, out);
+  }
+  return out;
+};
+const text = (el) => (el.textContent || '').replace(/\\s+/g, ' ').trim();
+const step = arguments[0];
+if (step === 'toolbar') {
+  return deepAll(document, 'ha-icon-button').find(
+    (b) => b.label === 'Restart Home Assistant') || null;
+}
+if (step === 'dialog') {
+  const dialog = deepAll(document, 'dialog-restart')[0];
+  const root = dialog && dialog.shadowRoot;
+  return (root && [...root.querySelectorAll('ha-md-list-item')].find((item) => {
+    const headline = item.querySelector('[slot=headline]');
+    return headline && text(headline) === 'Restart Home Assistant';
+  })) || null;
+}
+const box = deepAll(document, 'dialog-box')[0];
+return (box && deepAll(box.shadowRoot, 'mwc-button, ha-button, button').find(
+  (b) => text(b) === 'Restart')) || null;
 """
 _JS_CONNECTED = """
 const ha = document.querySelector('home-assistant');
@@ -1030,8 +1052,8 @@ def test_restart_during_a_cascade(demo: Demo, browser: Any) -> None:
 
     Runs last in this module (the demo's Home Assistant restarts). Machine2
     ignores its Wake-on-LAN, so the start clicked in the card waits at
-    Machine2's step; Home Assistant restarts (``homeassistant.restart`` on
-    the frontend's connection, as Settings -> Restart does); ``scripts/develop``
+    Machine2's step; Home Assistant restarts (Settings -> System -> Restart
+    Home Assistant -> Restart, clicked); ``scripts/develop``
     starts it again with the simulator left as it was. After a reload the
     card renders, the nodes show the simulator's states, and the interrupted
     cascade is reported: the persistent notification in the sidebar's drawer
@@ -1081,11 +1103,21 @@ def test_restart_during_a_cascade(demo: Demo, browser: Any) -> None:
     card.shot("restart-cascade-waiting")
     log_before = _get_json(f"{demo.sim_url}/log")
 
-    # 2. Restart; the frontend loses its connection.
+    # 2. Settings -> System -> Restart Home Assistant -> Restart; the
+    #    frontend loses its connection.
     token = browser.execute_script(
         "return document.querySelector('home-assistant').hass.auth.data.access_token"
     )
-    browser.execute_script(_JS_RESTART)
+    browser.get(f"{demo.url}/config/system")
+    for step_name in ("toolbar", "dialog", "confirmation"):
+        element = _wait(
+            f"the restart's {step_name}",
+            lambda s=step_name: browser.execute_script(_JS_RESTART_STEP, s),
+            UI_TIMEOUT,
+            card.context,
+        )
+        element.click()
+    card.shot("restart-confirmed")
     _wait(
         "the frontend to lose Home Assistant",
         lambda: not browser.execute_script(_JS_CONNECTED),
