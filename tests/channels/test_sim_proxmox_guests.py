@@ -31,6 +31,7 @@ from .test_sim_proxmox import token_config
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
 
+    from custom_components.wakehub.channels.proxmox_status import GuestStatus
     from tests.homelab import Homelab, HomelabThread
 
 
@@ -282,7 +283,7 @@ def test_the_status_interval_is_a_simulator_option() -> None:
 
 
 async def test_a_guest_that_migrated_away_is_named(
-    pve: ProxmoxHost, homelab: HomelabThread
+    pve: ProxmoxHost, homelab: HomelabThread, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Waited for while migrating, then gone from this node: said so.
 
@@ -297,10 +298,23 @@ async def test_a_guest_that_migrated_away_is_named(
 
         return apply
 
+    # The guest moves once the channel has seen it migrating (a fixed sleep
+    # was too short on a loaded machine: the move came first, a plain
+    # not_found).
+    seen_migrating = asyncio.Event()
+    current = pve.current
+
+    async def watched(key: str) -> GuestStatus:
+        status = await current(key)
+        if status.migrating:
+            seen_migrating.set()
+        return status
+
+    monkeypatch.setattr(pve, "current", watched)
     homelab.set_power("Machine2", "on")
     homelab.fault("VM-Ubuntu", "lock", "migrate")
     task = asyncio.ensure_future(pve.power_guest("102", True, wait=10))
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(seen_migrating.wait(), 10)
     homelab.call(move("Machine2"))
     try:
         homelab.fault("VM-Ubuntu", "lock", None)
