@@ -22,7 +22,8 @@ The demo's dashboard has a second view, ``/lovelace/graph``, with
    machines (an entity selector among the machines' status sensors), its
    labels in English and in French; picking Machine2 and the NAS and a
    title changes the configuration, and a card given it (as the editor's
-   preview is) draws only those machines' trees under that title.
+   preview is) draws only those machines' trees under that title; with
+   Machine2 alone, Jellyfin's panel still lists the NAS it needs.
 
 The screenshot of step 2 goes to ``artifacts/screenshots/graph.png``
 (copied by hand to ``docs/images/``).
@@ -165,6 +166,23 @@ const ha = document.querySelector('home-assistant');
       title: root.querySelector('.card-header')?.textContent ?? null,
       nodes: [...root.querySelectorAll('g.node title')].map((t) => t.textContent.split(':')[0]),
       edges: [...root.querySelectorAll('path.dep-edge')].length,
+    };
+    // Machine2 alone: Jellyfin's panel still lists the NAS it needs.
+    card.setConfig({...result.config, machines: ['Machine2']});
+    const names = () => [...root.querySelectorAll('g.node title')].map(
+      (t) => t.textContent.split(':')[0]);
+    for (let i = 0; i < 100 && names().includes('NAS'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    [...root.querySelectorAll('g.node')]
+      .find((g) => g.querySelector('title').textContent.startsWith('Jellyfin:'))
+      .dispatchEvent(new MouseEvent('click', {bubbles: true, composed: true}));
+    for (let i = 0; i < 100 && root.querySelector('.panel').hidden; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    result.machine2 = {
+      nodes: names(),
+      needs: [...root.querySelectorAll('.needs li span')].map((s) => s.textContent),
     };
     card.remove();
   }
@@ -409,3 +427,8 @@ def test_graph_card(demo: Demo, browser: Any) -> None:
         n for n in parent if machine_of(n) in ("Machine2", "NAS")
     ), editor
     assert editor["preview"]["edges"] == 1, editor  # Jellyfin -> NAS; not plex's
+    #    The NAS not drawn, Jellyfin's panel still says it needs it.
+    assert sorted(editor["machine2"]["nodes"]) == sorted(
+        n for n in parent if machine_of(n) == "Machine2"
+    ), editor
+    assert editor["machine2"]["needs"] == ["NAS"], editor

@@ -110,11 +110,8 @@ function cascadeSensor(hass) {
   );
 }
 
-/**
- * Every node: {id, name, kind, entity, parent, dependencies, state}; with
- * `machines` (entity ids, node ids or names), only those machines' trees.
- */
-function graphNodes(hass, machines) {
+/** Every node: {id, name, kind, entity, parent, dependencies, state}. */
+function graphNodes(hass) {
   const cascade = cascadeSensor(hass);
   const nodes = new Map();
   for (const info of (cascade && cascade.attributes.nodes) || []) {
@@ -131,28 +128,35 @@ function graphNodes(hass, machines) {
       state: STATE_COLORS[raw] ? raw : "unavailable",
     });
   }
-  if (Array.isArray(machines) && machines.length) {
-    const wanted = new Set(machines.map((m) => String(m).toLowerCase()));
-    const kept = new Set(
-      [...nodes.values()]
-        .filter((n) => !n.parent && [n.id, n.entity, n.name].some((v) => v && wanted.has(v.toLowerCase())))
-        .map((n) => n.id),
-    );
-    const rootOf = (n) => {
-      const seen = new Set();
-      while (n.parent && nodes.has(n.parent) && !seen.has(n.id)) {
-        seen.add(n.id);
-        n = nodes.get(n.parent);
-      }
-      return n.id;
-    };
-    for (const node of [...nodes.values()]) if (!kept.has(rootOf(node))) nodes.delete(node.id);
-  }
   for (const node of nodes.values()) {
     if (node.parent && !nodes.has(node.parent)) node.parent = null;
     node.dependencies = node.dependencies.filter((d) => nodes.has(d));
   }
   return nodes;
+}
+
+/**
+ * The nodes drawn: with `machines` (entity ids, node ids or names), those
+ * machines' trees only; every node otherwise. The panel still lists a
+ * selected node's dependencies that are not drawn.
+ */
+function shownNodes(nodes, machines) {
+  if (!Array.isArray(machines) || !machines.length) return nodes;
+  const wanted = new Set(machines.map((m) => String(m).toLowerCase()));
+  const rootOf = (n) => {
+    const seen = new Set();
+    while (n.parent && !seen.has(n.id)) {
+      seen.add(n.id);
+      n = nodes.get(n.parent);
+    }
+    return n;
+  };
+  return new Map(
+    [...nodes].filter(([, n]) => {
+      const root = rootOf(n);
+      return [root.id, root.entity, root.name].some((v) => v && wanted.has(v.toLowerCase()));
+    }),
+  );
 }
 
 const byName = (a, b) => a.name.localeCompare(b.name);
@@ -369,7 +373,7 @@ class WakeHubGraphCard extends HTMLElement {
   }
 
   _tapNode(id) {
-    const nodes = graphNodes(this._hass, this._config.machines);
+    const nodes = graphNodes(this._hass);
     const node = nodes.get(id);
     if (!node) return;
     if (this._picking) {
@@ -387,7 +391,7 @@ class WakeHubGraphCard extends HTMLElement {
   }
 
   _action(action, data) {
-    const nodes = graphNodes(this._hass, this._config.machines);
+    const nodes = graphNodes(this._hass);
     if (action === "add") {
       this._picking = this._selected;
       this._message = null;
@@ -451,11 +455,12 @@ class WakeHubGraphCard extends HTMLElement {
   _render(force = false) {
     const hass = this._hass;
     if (!hass) return;
-    const nodes = graphNodes(hass, this._config.machines);
+    const all = graphNodes(hass);
+    const nodes = shownNodes(all, this._config.machines);
     if (this._selected && !nodes.has(this._selected)) this._selected = null;
     if (this._picking && !nodes.has(this._picking)) this._picking = null;
     const key = JSON.stringify([
-      this._config, [...nodes.values()], this._width, this._selected, this._picking,
+      this._config, [...all.values()], this._width, this._selected, this._picking,
       this._message, this._busy, this._language, Object.keys(this._english).length,
     ]);
     if (!force && key === this._renderKey) return;
@@ -466,19 +471,20 @@ class WakeHubGraphCard extends HTMLElement {
       ? `<h1 class="card-header">${escapeHtml(title)}</h1>`
       : "";
     root.querySelector(".graph").innerHTML = nodes.size
-      ? this._renderGraph(nodes)
+      ? this._renderGraph(all, nodes)
       : `<p class="empty">${escapeHtml(this._t("graph.empty"))}</p>`;
-    this._renderPanel(nodes);
+    this._renderPanel(all);
   }
 
-  _renderGraph(nodes) {
+  /** The picture of `nodes`, the ones drawn among `all`. */
+  _renderGraph(all, nodes) {
     const width = this._width || this.clientWidth || 360;
     const { place, width: w, height: h, cols } = layout(nodes, width);
     const bendMax = bendRoom(cols) - 8;
     const selected = this._selected;
     const picking = this._picking;
-    const blocked = picking ? new Set([...ancestors(nodes, picking), ...subtree(nodes, picking)]) : new Set();
-    const cycles = picking ? needing(nodes, picking) : new Set();
+    const blocked = picking ? new Set([...ancestors(all, picking), ...subtree(all, picking)]) : new Set();
+    const cycles = picking ? needing(all, picking) : new Set();
     // What runs on what: a line from the host down to each child.
     const hosting = [...nodes.values()]
       .filter((n) => n.parent && place.has(n.parent))
