@@ -97,7 +97,7 @@ def build_control_app(lab: Homelab) -> web.Application:
 
     @routes.post("/requests/reset")
     async def requests_reset(request: web.Request) -> web.Response:
-        lab.request_counts.clear()
+        lab.clear_requests()
         return web.json_response({"ok": True})
 
     @routes.post("/power")

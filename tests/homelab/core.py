@@ -8,7 +8,7 @@ what happens to the nodes and opens or closes their listeners accordingly.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 import contextlib
 from dataclasses import dataclass
 import logging
@@ -265,6 +265,8 @@ class Homelab:
         # Whether the last stop of each guest had to kill it.
         self.stops_forced: dict[str, bool] = {}
         self.request_counts: Counter[tuple[str, str]] = Counter()
+        # The same requests with their time (monotonic), for rates per second.
+        self.request_times: deque[tuple[float, str, str]] = deque(maxlen=100_000)
 
         # Runtime.
         self.ssh: dict[str, Listener] = {}
@@ -394,7 +396,7 @@ class Homelab:
         self.state_log.clear()
         self.stops_forced.clear()
         self.ssh_commands.clear()
-        self.request_counts.clear()
+        self.clear_requests()
         if self._wol_protocol is not None:
             self._wol_protocol.rejected = 0
 
@@ -421,9 +423,20 @@ class Homelab:
     def count(self, host: str, endpoint: str) -> None:
         """Count one request to ``host`` for ``endpoint`` (e.g. ``proxmox GET /nodes``)."""
         self.request_counts[(host, endpoint)] += 1
+        self.request_times.append((monotonic(), host, endpoint))
+
+    def clear_requests(self) -> None:
+        """Forget every request counted so far."""
+        self.request_counts.clear()
+        self.request_times.clear()
 
     def requests_summary(self) -> dict[str, Any]:
-        """Return the request counters since the last reset."""
+        """Return the request counters since the last reset, and their times.
+
+        ``log`` lists every request as ``[t, host, endpoint]`` (``t`` from
+        the monotonic clock the benchmarks share), so that a reader can count
+        the requests a host received in any one-second window.
+        """
         hosts: dict[str, dict[str, Any]] = {}
         endpoints: Counter[str] = Counter()
         for (host, endpoint), count in sorted(self.request_counts.items()):
@@ -435,6 +448,7 @@ class Homelab:
             "total": sum(self.request_counts.values()),
             "hosts": hosts,
             "endpoints": dict(sorted(endpoints.items())),
+            "log": [list(entry) for entry in self.request_times],
         }
 
     def node_summary(self, node: Node) -> dict[str, Any]:

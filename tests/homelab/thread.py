@@ -181,7 +181,7 @@ class HomelabThread:
 
     def reset_requests(self) -> None:
         """Zero the request counters."""
-        self.call(lambda lab: lab.request_counts.clear())
+        self.call(lambda lab: lab.clear_requests())
 
     def set_power(self, name: str, state: str) -> None:
         """Put node ``name`` in ``state`` instantly (on/off, running/stopped)."""
