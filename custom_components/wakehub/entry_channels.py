@@ -27,6 +27,7 @@ from .channels import (
     SshConfig,
     WakeOnLan,
 )
+from .channels.budget import RequestBudget
 from .const import (
     CONF_BROADCAST_ADDRESS,
     CONF_BROADCAST_PORT,
@@ -204,11 +205,14 @@ def build_machine(
     data: Mapping[str, Any],
     proxmox: ProxmoxHost | None = None,
     machine_options: Mapping[str, Any] | None = None,
+    *,
+    budget: RequestBudget | None = None,
 ) -> Machine:
     """The machine of an entry: probed, woken by WoL, shut down over SSH.
 
     ``machine_options`` are the machine's node settings: more probe ports,
-    and the address Wake-on-LAN is sent from.
+    and the address Wake-on-LAN is sent from. ``budget``: the machine's
+    request budget, which its SSH commands share with its APIs.
     """
     options = machine_options or {}
     ssh = ssh_config(data[CONF_HOST], data.get(CONF_SSH, {}))
@@ -218,8 +222,9 @@ def build_machine(
         extra_probe_ports=tuple(int(p) for p in options.get(CONF_PROBE_PORTS) or ()),
         api_ports=_api_ports(data),
         wol=wake_on_lan(data, options),
-        ssh=SshChannel(ssh) if ssh is not None else None,
+        ssh=SshChannel(ssh, budget=budget) if ssh is not None else None,
         proxmox=proxmox,
+        budget=budget,
     )
 
 
@@ -233,8 +238,12 @@ async def async_build_channels(
     """
 
     data = entry.data
+    # One request budget per host: the machine's Proxmox API, its own Docker
+    # API and its SSH commands share it (see channels/budget.py); a Docker
+    # host in a guest has its own.
+    budget = RequestBudget()
     proxmox = (
-        ProxmoxHost(proxmox_config(data[CONF_PROXMOX]))
+        ProxmoxHost(proxmox_config(data[CONF_PROXMOX]), budget=budget)
         if data.get(CONF_PROXMOX)
         else None
     )
@@ -242,7 +251,7 @@ async def async_build_channels(
     docker: dict[str, HostApi] = {}
     if data.get(CONF_DOCKER):
         docker[machine_id(data[CONF_MAC])] = DockerHost(
-            docker_config(data[CONF_DOCKER]), session=session
+            docker_config(data[CONF_DOCKER]), session=session, budget=budget
         )
     for node_id, settings in entry.options.get(CONF_NODES, {}).items():
         if settings.get(CONF_DOCKER):
@@ -250,7 +259,9 @@ async def async_build_channels(
                 docker_config(settings[CONF_DOCKER]), session=session
             )
     return WakeHubChannels(
-        machine=build_machine(data, proxmox, entry.options.get(CONF_MACHINE) or {}),
+        machine=build_machine(
+            data, proxmox, entry.options.get(CONF_MACHINE) or {}, budget=budget
+        ),
         proxmox=proxmox,
         docker=docker,
     )

@@ -74,6 +74,8 @@ from .wol import WakeOnLan
 if TYPE_CHECKING:
     import aiohttp
 
+    from .budget import RequestBudget
+
 __all__ = [
     "ApiError",
     "AuthenticationError",
@@ -145,6 +147,9 @@ class Machine:
     proxmox: ProxmoxHost | None = None
     # None: the probe's default (:data:`.probe.DEFAULT_PROBE_TIMEOUT`).
     probe_timeout: float | None = None
+    # The machine's request budget (.budget), which its magic packets share
+    # with its APIs and SSH commands; None: the packets take no room.
+    budget: RequestBudget | None = None
 
     @property
     def probe_ports(self) -> tuple[int, ...]:
@@ -195,7 +200,7 @@ class Machine:
         """Send the Wake-on-LAN magic packets."""
         if self.wol is None:
             raise InvalidConfigError(f"{self.host} has no Wake-on-LAN configuration")
-        await self.wol.send()
+        await self.wol.send(self.budget)
 
     async def shutdown(self) -> None:
         """Shut the machine down over SSH, or else through the Proxmox API."""

@@ -47,6 +47,7 @@ import aiohttp
 import asyncssh
 
 from .base import ChildInfo, ChildKind
+from .budget import RequestBudget
 from .docker_config import DockerConfig, DockerEndpoint, build_tls_context
 from .errors import (
     ApiError,
@@ -206,9 +207,16 @@ class DockerHost:
     """A Docker Engine as a ``HostApi``: its containers, by name."""
 
     def __init__(
-        self, config: DockerConfig, *, session: aiohttp.ClientSession | None = None
+        self,
+        config: DockerConfig,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        budget: RequestBudget | None = None,
     ) -> None:
         """Prepare the channel; connections open on first use.
+
+        ``budget``: the request budget of the host the engine runs on, shared
+        with its other channels (:mod:`.budget`); by default the engine's own.
 
         ``session`` (e.g. Home Assistant's shared one) is used for the plain
         TCP endpoint only: the others need their own connector.
@@ -220,6 +228,8 @@ class DockerHost:
         self._ssh_listener: asyncssh.SSHListener | None = None
         self._tunnel_dir: str | None = None
         self._lock = asyncio.Lock()
+        self.budget = budget or RequestBudget()
+        """The calls this engine's host may receive in any second."""
 
     async def _client(self) -> aiodocker.Docker:
         """Return the aiodocker client, building it (and the tunnel) if needed."""
@@ -325,6 +335,10 @@ class DockerHost:
     async def _guard[T](self, call: Callable[[aiodocker.Docker], Awaitable[T]]) -> T:
         """Await ``call(docker)`` and map errors; a broken link is reset."""
         docker = await self._client()
+        await self.budget.take()
+        if getattr(docker, "api_version", None) == "auto":
+            # aiodocker's first request asks GET /version first (negotiation).
+            await self.budget.take()
         try:
             result = await call(docker)
         except Exception as err:

@@ -220,7 +220,9 @@ class ProxmoxNode(ProxmoxConnection):
                     # At most a quarter of the interval between reads (a task
                     # is seen done soon after it is), within the host's budget
                     # shared with the refreshes and readiness checks.
-                    await asyncio.sleep(max(delay, self.room_in(TASK_READ_BUDGET)))
+                    await asyncio.sleep(
+                        max(delay, self.budget.room_in(TASK_READ_BUDGET))
+                    )
                     delay = min(delay * 1.5, self.task_poll_interval / 4)
         except TimeoutError as err:
             raise ChannelTimeoutError(f"task {upid} did not finish in time") from err

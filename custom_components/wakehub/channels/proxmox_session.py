@@ -5,7 +5,6 @@ session, error mapping, and the connection every call goes through. See
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 import re
 import threading
 import time
@@ -24,6 +23,7 @@ from requests.cookies import (  # type: ignore[import-untyped, unused-ignore]
     cookiejar_from_dict,
 )
 
+from .budget import RequestBudget
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -171,8 +171,12 @@ class ProxmoxConnection:
         task_timeout: float = DEFAULT_TASK_TIMEOUT,
         shutdown_timeout: int | None = None,
         force_stop: bool = False,
+        budget: RequestBudget | None = None,
     ) -> None:
         """Prepare the channel; the first call connects (and logs in).
+
+        ``budget``: the machine's request budget, shared with its other
+        channels (:mod:`.budget`); by default the API's own.
 
         ``shutdown_timeout`` and ``force_stop`` are the defaults of
         :meth:`shutdown`: ``None`` and ``False`` send neither parameter, so
@@ -191,8 +195,9 @@ class ProxmoxConnection:
         """Guests the last ``read_states`` saw on other cluster nodes: vmid -> node."""
         self._identity_checked = False
         self._connect_lock = threading.Lock()
-        self._sent: deque[float] = deque(maxlen=16)
-        """When the calls of the last second (the task poll interval) began."""
+        self.budget = budget or RequestBudget(window=task_poll_interval)
+        """The calls this API may receive in any second (the task poll
+        interval), shared by every caller (:mod:`.budget`)."""
 
     def _connect(self) -> ProxmoxResource:
         """Build the proxmoxer resource (in the executor: a ticket logs in)."""
@@ -239,10 +244,12 @@ class ProxmoxConnection:
     async def _call(self, func: Callable[[ProxmoxResource], Any]) -> Any:
         """Run ``func(api)`` in the executor and map every error."""
         loop = asyncio.get_running_loop()
-        self._sent.append(time.monotonic())
+        sent = await self.budget.take()
 
         def run() -> Any:
-            return func(self._connect())
+            api = self._connect()
+            sent[0] = time.monotonic()  # leaves now (see RequestBudget.take)
+            return func(api)
 
         try:
             return await loop.run_in_executor(None, run)
@@ -251,23 +258,6 @@ class ProxmoxConnection:
             if isinstance(mapped, AuthenticationError):
                 await loop.run_in_executor(None, self._drop)
             raise mapped from err
-
-    def room_in(self, budget: int) -> float:
-        """Seconds until fewer than ``budget`` calls began in the last
-        second (the task poll interval): 0 when there is room now.
-
-        Counts, never waits: a task's status reads stretch their waits by it,
-        so that they, the refreshes and the readiness checks share one budget
-        per host (docs/design.md, "Readiness").
-        """
-        window = self.task_poll_interval
-        now = time.monotonic()
-        sent = self._sent
-        while sent and now - sent[0] >= window:
-            sent.popleft()
-        if len(sent) < budget:
-            return 0.0
-        return max(0.0, sent[-budget] + window - now)
 
     async def version(self) -> dict[str, Any]:
         """``GET /version``: ``{"version": "9.2.11", "release": ..., ...}``."""

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
+from .budget import RequestBudget
 from .errors import (
     AuthenticationError,
     ChannelError,
@@ -240,9 +241,16 @@ def _first_line(result: asyncssh.SSHCompletedProcess, *, stderr: bool = True) ->
 class SshChannel:
     """Authenticated, host-key-pinned SSH access to one machine."""
 
-    def __init__(self, config: SshConfig) -> None:
-        """Prepare the channel; nothing is connected until it is used."""
+    def __init__(
+        self, config: SshConfig, *, budget: RequestBudget | None = None
+    ) -> None:
+        """Prepare the channel; nothing is connected until it is used.
+
+        ``budget``: the machine's request budget, shared with its APIs
+        (:mod:`.budget`); each command takes room in it.
+        """
         self.config = config
+        self.budget = budget or RequestBudget()
         self._where = f"{config.host}:{config.port}"
         self._client_key: asyncssh.SSHKey | None = None
 
@@ -309,6 +317,7 @@ class SshChannel:
         self, conn: asyncssh.SSHClientConnection, command: str
     ) -> asyncssh.SSHCompletedProcess:
         """Run one of the fixed check commands, boundedly."""
+        await self.budget.take()
         try:
             async with asyncio.timeout(self.config.timeout):
                 return await conn.run(command, check=False)
@@ -364,6 +373,7 @@ class SshChannel:
                 ) from err
             raise
         try:
+            await self.budget.take()
             async with asyncio.timeout(self.config.timeout):
                 result = await conn.run(command, check=False)
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, OSError):

@@ -21,12 +21,16 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 import wakeonlan
 
 from custom_components.wakehub.core.ids import normalize_mac
 
 from .errors import UnreachableError
+
+if TYPE_CHECKING:
+    from .budget import RequestBudget
 
 DEFAULT_BROADCAST = "255.255.255.255"
 DEFAULT_WOL_PORT = 9
@@ -57,8 +61,12 @@ class WakeOnLan:
         if not 0 < self.port < 65536:
             raise ValueError(f"invalid Wake-on-LAN port {self.port}")
 
-    async def send(self) -> None:
+    async def send(self, budget: RequestBudget | None = None) -> None:
         """Send the magic packets, ``interval`` seconds apart.
+
+        Each packet takes room in ``budget``, the machine's request budget,
+        when there is one: a machine that boots faster than the packets'
+        spacing must not then get its API's calls on top of them.
 
         Raises ``UnreachableError`` when the packet cannot be sent at all
         (no route, unknown interface address...).
@@ -74,6 +82,8 @@ class WakeOnLan:
         for index in range(self.packets):
             if index:
                 await asyncio.sleep(self.interval)
+            if budget is not None:
+                await budget.take()
             try:
                 await loop.run_in_executor(None, send)
             except OSError as err:
