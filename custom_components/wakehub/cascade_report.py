@@ -12,7 +12,6 @@ and turns it into what Home Assistant shows:
   (their data: docs/events.md);
 - a persistent notification, in the user's language, when a cascade fails,
   and a reauthentication when it failed on a machine's changed host key;
-- fast polling of the coordinators a running cascade acts on;
 - the restart marker (:mod:`.restart_marker`) at each step;
 - the re-evaluation's decisions, to the shutdown proposals.
 """
@@ -52,8 +51,6 @@ from .restart_marker import Marker, marker_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from homeassistant.core import CALLBACK_TYPE
 
     from .coordinator import WakeHubCoordinator
     from .hub import WakeHubHub
@@ -97,7 +94,6 @@ class CascadeReporter:
         self._hub = hub
         self.hass = hub.hass
         self._step_text: dict[str, dict[str, Any]] = {}
-        self._fast_polling: dict[str, list[CALLBACK_TYPE]] = {}
         self.stopping = False
         self.last_cascade: Cascade | None = None
 
@@ -153,11 +149,8 @@ class CascadeReporter:
     @callback
     def _on_started(self, cascade: Cascade) -> None:
         self.last_cascade = cascade
-        ends: list[CALLBACK_TYPE] = []
         for coordinator in self._hub.coordinators_of(cascade.nodes):
-            ends.append(coordinator.async_begin_fast_polling())
             coordinator.async_update_listeners()
-        self._fast_polling[cascade.id] = ends
         self._hub.marker.save(marker_of(cascade))
         self.hass.bus.async_fire(
             EVENT_CASCADE_STARTED,
@@ -214,14 +207,12 @@ class CascadeReporter:
     @callback
     def _on_ended(self, cascade: Cascade) -> None:
         self.last_cascade = cascade
-        for end in self._fast_polling.pop(cascade.id, []):
-            end()
         # A last refresh of every tree the cascade touched: the entities show
         # where it left the nodes without waiting for the next poll.
         for coordinator in self._hub.coordinators_of(cascade.nodes):
             coordinator.async_update_listeners()
             if not self.stopping:
-                self._hub.refresh_in_background(coordinator)
+                self._hub.driver.refresh(coordinator)
         if self.stopping and cascade.status is CascadeStatus.INTERRUPTED:
             return  # Reported at the next start, from the stored marker.
         self._hub.marker.cascade_ended(cascade.id)

@@ -32,7 +32,7 @@ from enum import Enum, auto
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
@@ -69,7 +69,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__package__)
 
 FAST_SCAN_INTERVAL: Final = timedelta(seconds=1)
-"""How often a coordinator polls while a cascade runs on its tree."""
+"""How soon a coordinator looks again at a machine its first, quick look
+found silent."""
 
 
 class Look(Enum):
@@ -109,7 +110,6 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
                 CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL.total_seconds()
             )
         )
-        self._fast_polling = 0
         self._overlays = NodeOverlays()
         # Polls never overlap: a later one never ends before an earlier one.
         self._one_poll_at_a_time = asyncio.Lock()
@@ -117,6 +117,7 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         self._known = KnownChildren(hass, entry.entry_id)
         self._verified_this_boot = False
         self._look = Look.QUICK
+        self._quick_if_off = False
         super().__init__(
             hass,
             _LOGGER,
@@ -158,37 +159,28 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
             self.async_update_listeners()
 
     @callback
-    def async_begin_fast_polling(self) -> CALLBACK_TYPE:
-        """Poll every second until the returned callback is called.
-
-        Calls nest: polling slows down again once every caller has ended.
-        """
-        self._fast_polling += 1
-        self._apply_interval()
-        ended = False
-
-        @callback
-        def _end() -> None:
-            nonlocal ended
-            if ended:
-                return
-            ended = True
-            self._fast_polling -= 1
-            self._apply_interval()
-
-        return _end
-
-    @callback
     def _apply_interval(self) -> None:
         """Switch between the fast and the normal polling interval."""
-        fast = self._fast_polling or self._look is Look.AGAIN
-        wanted = FAST_SCAN_INTERVAL if fast else self._normal_interval
+        wanted = (
+            FAST_SCAN_INTERVAL if self._look is Look.AGAIN else self._normal_interval
+        )
         if wanted != self.update_interval:
             self.update_interval = wanted
             if self._listeners:
                 self._schedule_refresh()
 
     # Polling --------------------------------------------------------------------
+
+    async def async_refresh_for_plan(self) -> None:
+        """Refresh before a cascade plans: a machine that was off and is still
+        silent at a quick look is off, without waiting the whole probe
+        timeout for that silence (docs/design.md, "Readiness").
+
+        A machine that was on still gets the full probe: a busy machine may
+        be slow to answer, and a stop must not be planned without it.
+        """
+        self._quick_if_off = True
+        await self.async_refresh()
 
     async def _async_update_data(self) -> MachineSnapshot:
         """Poll; the states finished steps reached give way to it.
@@ -213,7 +205,10 @@ class WakeHubCoordinator(DataUpdateCoordinator[MachineSnapshot]):
         look, self._look = self._look, Look.FULL
         if look is Look.AGAIN:
             self._apply_interval()
-        if not await self.channels.machine.is_on(quick=look is Look.QUICK):
+        was_off = self.data is not None and not self.data.machine_up
+        quick = look is Look.QUICK or (self._quick_if_off and was_off)
+        self._quick_if_off = False
+        if not await self.channels.machine.is_on(quick=quick):
             if look is Look.QUICK:
                 self._look = Look.AGAIN
                 self._apply_interval()

@@ -17,8 +17,10 @@ their states from the entries' coordinators:
   least Proxmox's own shutdown window plus a margin;
 - a guest's readiness check and shutdown settings come from its options
   (:func:`guest_settings`);
-- ``request_refresh``: a throttled refresh of the node's coordinator, so that
-  entity states follow a cascade within about a second.
+- ``refresh``: a refresh of a coordinator in the background (the hub asks
+  for one of every tree a cascade touched, when it ends), which a plan made
+  meanwhile waits for. A step's reached state is pushed to the entities by
+  the hub as the step ends; no refresh is needed for it.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from .orchestrator.power import (
     GuestSettings,
     NodeChannels,
     Readiness,
+    Sent,
     StepTimeouts,
     reached,
 )
@@ -62,14 +65,6 @@ if TYPE_CHECKING:
 
 STATES_MAX_AGE: Final = 1.0
 """Seconds after which ``states()`` refreshes a coordinator before answering."""
-
-REFRESH_THROTTLE: Final = 0.8
-"""Seconds between two refreshes of one coordinator requested by a cascade.
-
-A request inside this window is not dropped: one refresh is scheduled at the
-window's end (trailing edge), so a node that reached its goal right after a
-refresh still shows in Home Assistant within the window plus one refresh.
-"""
 
 
 def url_port(url: str | None) -> tuple[str | None, int | None]:
@@ -133,8 +128,6 @@ class HaNodeDriver:
         self._coordinators = coordinators
         self._background = background
         self._refreshed: dict[int, float] = {}
-        self._pending: dict[int, asyncio.TimerHandle] = {}
-        self._goal_reached: set[int] = set()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._step_timeouts = StepTimeouts()
 
@@ -200,7 +193,7 @@ class HaNodeDriver:
             await asyncio.wait(inflight)
         stale = [c for c in coordinators.values() if self._age(c) > STATES_MAX_AGE]
         if stale:
-            await asyncio.gather(*(c.async_refresh() for c in stale))
+            await asyncio.gather(*(c.async_refresh_for_plan() for c in stale))
             for coordinator in stale:
                 self.mark_refreshed(coordinator)
         states: dict[str, PowerState] = {}
@@ -211,7 +204,7 @@ class HaNodeDriver:
                 states[node_id] = node.state if node is not None else PowerState.UNKNOWN
         return states
 
-    async def execute(self, step: Step) -> bool:
+    async def execute(self, step: Step) -> Sent:
         """Send the step's command through the node's channel, unless the
         node's live state already is the step's goal."""
         coordinator, node = self._tree_node(step.node)
@@ -225,17 +218,9 @@ class HaNodeDriver:
         """Whether the node reached the step's goal.
 
         The rules: docs/design.md, "Starting a node".
-
-        When it did, the next :meth:`request_refresh` of its coordinator runs
-        at once, throttle or not: the entity must follow now, not up to a
-        throttle window later (and the stale polled state must not show once
-        the step's ``starting``/``stopping`` overlay goes).
         """
         coordinator, node = self._tree_node(node_id)
-        ready = await reached(self._channels(coordinator, node), action, needs)
-        if ready:
-            self._goal_reached.add(id(coordinator))
-        return ready
+        return await reached(self._channels(coordinator, node), action, needs)
 
     async def step_timeout(self, node_id: str, action: Action) -> float:
         """The node's own timeout setting, else the per-kind default.
@@ -265,36 +250,8 @@ class HaNodeDriver:
         )
         return float(defaults[str(node.kind)])
 
-    def request_refresh(self, node_id: str) -> None:
-        """Refresh the node's coordinator now, or at the throttle window's end."""
-        coordinator = self._coordinators().get(node_id)
-        if coordinator is None:
-            return
-        key = id(coordinator)
-        age = self._age(coordinator)
-        if age >= REFRESH_THROTTLE or key in self._goal_reached:
-            self._goal_reached.discard(key)
-            if (handle := self._pending.pop(key, None)) is not None:
-                handle.cancel()
-            self._start_refresh(coordinator)
-            return
-        if key not in self._pending:
-            self._pending[key] = asyncio.get_running_loop().call_later(
-                REFRESH_THROTTLE - age, self._deferred_refresh, coordinator
-            )
-
-    def _deferred_refresh(self, coordinator: WakeHubCoordinator) -> None:
-        """The trailing refresh of a throttled request (unless one ran since)."""
-        self._pending.pop(id(coordinator), None)
-        age = self._age(coordinator)
-        if age >= REFRESH_THROTTLE:
-            self._start_refresh(coordinator)
-        else:
-            self._pending[id(coordinator)] = asyncio.get_running_loop().call_later(
-                REFRESH_THROTTLE - age, self._deferred_refresh, coordinator
-            )
-
-    def _start_refresh(self, coordinator: WakeHubCoordinator) -> None:
+    def refresh(self, coordinator: WakeHubCoordinator) -> None:
+        """Refresh ``coordinator`` in the background; a plan waits for it."""
         task = self._background(coordinator)
         key = id(coordinator)
         if task is None:
@@ -307,9 +264,3 @@ class HaNodeDriver:
                 else None
             )
         )
-
-    def cancel_pending(self) -> None:
-        """Drop every scheduled trailing refresh (on shutdown)."""
-        for handle in self._pending.values():
-            handle.cancel()
-        self._pending.clear()

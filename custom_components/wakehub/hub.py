@@ -204,7 +204,6 @@ class WakeHubHub:
             self._unsubscribe()
             self._unsubscribe = None
         await self.orchestrator.async_shutdown()
-        self.driver.cancel_pending()
         await self.proposals.async_unload()
         await self.inactivity.async_unload()
         await self.marker.async_flush()

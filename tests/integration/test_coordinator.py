@@ -11,12 +11,9 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.helpers import issue_registry as ir
 import pytest
 
+from custom_components.wakehub.channels import Machine
 from custom_components.wakehub.channels.docker import DockerHost
 from custom_components.wakehub.const import CONF_VERIFY_AT_BOOT, DOMAIN
-from custom_components.wakehub.coordinator import (
-    DEFAULT_SCAN_INTERVAL,
-    FAST_SCAN_INTERVAL,
-)
 from custom_components.wakehub.core.model import PowerState
 from custom_components.wakehub.orchestrator import NodeActivity
 
@@ -183,7 +180,7 @@ async def test_orchestrator_hooks(
     init_integration: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """A cascade overlays transient states and polls faster while it runs."""
+    """A cascade overlays transient states on the polled ones."""
     coordinator = init_integration.runtime_data.coordinator
     ready = homelab.ready
     plex = node_id_of(ready, "plex")
@@ -227,25 +224,51 @@ async def test_orchestrator_hooks(
     assert state.state == "off"
     assert "step" not in state.attributes
 
-    # Fast polling nests, and each caller's end is idempotent.
-    end_first = coordinator.async_begin_fast_polling()
-    end_second = coordinator.async_begin_fast_polling()
-    assert coordinator.update_interval == FAST_SCAN_INTERVAL
-    # A refresh still probing the machine while it is off would report it
-    # off after it came on (the probe of a silent port takes its timeout).
     await hass.async_block_till_done(wait_background_tasks=True)
     homelab.set_power("Machine1", "on")
-    await async_next_poll(hass, freezer, FAST_SCAN_INTERVAL.total_seconds())
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
     assert state_of(hass, "Machine1") == "on"
-    end_first()
-    end_first()
-    assert coordinator.update_interval == FAST_SCAN_INTERVAL
-    end_second()
-    assert coordinator.update_interval == DEFAULT_SCAN_INTERVAL
 
     homelab.set_power("Machine1", "off")
     await coordinator.async_refresh()
     await hass.async_block_till_done()
+    assert state_of(hass, "Machine1") == "off"
+
+
+async def test_refresh_before_a_plan_looks_quickly_at_a_machine_still_off(
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    init_integration: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before a plan, a machine that was off and is still silent is off after
+    a quick look; one that was on gets the full probe (it may be slow)."""
+    coordinator = init_integration.runtime_data.coordinator
+    looks: list[bool] = []
+    is_on = Machine.is_on
+
+    async def spy(machine: Machine, *, quick: bool = False) -> bool:
+        looks.append(quick)
+        return await is_on(machine, quick=quick)
+
+    monkeypatch.setattr(Machine, "is_on", spy)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert state_of(hass, "Machine1") == "off"
+
+    await coordinator.async_refresh_for_plan()
+    assert looks == [True]
+    assert state_of(hass, "Machine1") == "off"
+
+    homelab.set_power("Machine1", "on")
+    await coordinator.async_refresh_for_plan()  # was off: a quick look, it answers
+    assert looks == [True, True]
+    assert state_of(hass, "Machine1") == "on"
+
+    homelab.set_power("Machine1", "off")
+    await coordinator.async_refresh_for_plan()  # was on: the full probe
+    await coordinator.async_refresh()  # and a regular poll: the full probe too
+    assert looks == [True, True, False, False]
     assert state_of(hass, "Machine1") == "off"
 
 

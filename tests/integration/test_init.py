@@ -205,10 +205,6 @@ async def test_unload_closes_the_channels(
     assert docker._docker is None
     assert channels.proxmox._session is None
 
-    # With nobody listening any more, fast polling schedules nothing.
-    coordinator.async_begin_fast_polling()
-    assert coordinator._unsub_refresh is None
-
 
 async def test_a_stale_device_may_go(
     hass: HomeAssistant,

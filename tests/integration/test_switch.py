@@ -245,7 +245,9 @@ async def test_cancelled_start_no_longer_shows_its_target(
     homelab.set_power("NAS", "on")
     await async_wait_idle(hass)
     assert start.status == "cancelled"
-    assert {node for _, node in commands(homelab)} == {"NAS"}
+    # Nothing but the NAS was sent a command (it ignored the magic packets
+    # sent before its fault was lifted; its step may even have found it up).
+    assert {node for _, node in commands(homelab)} <= {"NAS"}
     assert _switch(hass, "sandbox") == "off"
 
 

@@ -20,6 +20,7 @@ from custom_components.wakehub.core import (
     Step,
     Topology,
 )
+from custom_components.wakehub.orchestrator.power import Sent
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -45,7 +46,6 @@ class InMemoryDriver:
     ignore: set[str] = field(default_factory=set)
     errors: dict[str, ChannelError] = field(default_factory=dict)
     api_down: set[str] = field(default_factory=set)
-    refreshes: list[str] = field(default_factory=list)
     ready_calls: list[tuple[str, Action, frozenset[Capability]]] = field(
         default_factory=list
     )
@@ -57,14 +57,14 @@ class InMemoryDriver:
         """Return a copy of the current states."""
         return dict(self.states_)
 
-    async def execute(self, step: Step) -> bool:
+    async def execute(self, step: Step) -> Sent:
         """Record the command, then flip the state after ``delay``.
 
-        A node already at the step's goal gets no command (``False``).
+        A node already at the step's goal gets no command (``Sent.NOTHING``).
         """
         goal = PowerState.ON if step.action is Action.START else PowerState.OFF
         if self.states_.get(step.node, PowerState.OFF) == goal:
-            return False
+            return Sent.NOTHING
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -74,13 +74,13 @@ class InMemoryDriver:
             if step.node in self.errors:
                 raise self.errors[step.node]
             if step.node in self.ignore:
-                return True
+                return Sent.COMMAND
             asyncio.get_running_loop().call_later(
                 self.delay, self.states_.__setitem__, step.node, goal
             )
         finally:
             self.in_flight -= 1
-        return True
+        return Sent.COMMAND
 
     async def is_ready(
         self, node_id: str, *, action: Action, needs: frozenset[Capability]
@@ -97,7 +97,3 @@ class InMemoryDriver:
     async def step_timeout(self, node_id: str, action: Action) -> float:
         """The same short timeout for every step."""
         return self.timeout
-
-    def request_refresh(self, node_id: str) -> None:
-        """Record the hint."""
-        self.refreshes.append(node_id)

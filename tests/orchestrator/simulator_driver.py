@@ -52,6 +52,7 @@ from custom_components.wakehub.orchestrator.power import (
     GuestSettings,
     NodeChannels,
     Readiness,
+    Sent,
     StepTimeouts,
     reached,
 )
@@ -128,7 +129,6 @@ class SimulatorDriver:
     docker: dict[str, DockerHost]
     keys: dict[str, str]
     timeouts: dict[tuple[str, Action], float] = field(default_factory=dict)
-    refreshes: list[str] = field(default_factory=list)
     guests: dict[str, GuestSettings] = field(default_factory=dict)
     _step_timeouts: StepTimeouts = field(default_factory=StepTimeouts)
 
@@ -276,7 +276,7 @@ class SimulatorDriver:
             guest=self.guests.get(node_id, GuestSettings()),
         )
 
-    async def execute(self, step: Step) -> bool:
+    async def execute(self, step: Step) -> Sent:
         """Send the step's command through its channel (the integration's rules)."""
         return await self._step_timeouts.send(
             step, self.channels(step.node), self.step_timeout
@@ -297,10 +297,6 @@ class SimulatorDriver:
         return await self._step_timeouts.resolve(
             node_id, self.channels(node_id), action, configured
         )
-
-    def request_refresh(self, node_id: str) -> None:
-        """Record the hint (there is no coordinator here)."""
-        self.refreshes.append(node_id)
 
 
 def guest_settings(info: Mapping[str, Any]) -> GuestSettings:

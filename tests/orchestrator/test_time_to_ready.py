@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
 
     from custom_components.wakehub.core import Topology
+    from custom_components.wakehub.orchestrator.power import Sent
 
 POLL = 0.01
 """The scaled poll interval: a second of real time is POLL seconds here."""
@@ -62,7 +63,7 @@ class TimedDriver(InMemoryDriver):
         """The live states, with the stale ones on top."""
         return {**self.states_, **self.stale}
 
-    async def execute(self, step: Step) -> bool:
+    async def execute(self, step: Step) -> Sent:
         """Record the time, then fail once for ``unreachable_once``."""
         self.times.append((step.node, asyncio.get_running_loop().time()))
         if step.node in self.unreachable_once:

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from custom_components.wakehub.core.model import Capability, NodeKind, PowerState
     from custom_components.wakehub.core.planner import Step
 
+    from .power import Sent
+
 
 def default_step_timeout(kind: NodeKind, action: Action) -> float:
     """Return the default timeout in seconds of a step on a node of ``kind``."""
@@ -55,13 +57,14 @@ class NodeDriver(Protocol):
         the mapping counts as off.
         """
 
-    async def execute(self, step: Step) -> bool:
+    async def execute(self, step: Step) -> Sent:
         """Send the step's command (WoL, SSH shutdown, Proxmox or Docker call).
 
         The node's *live* state is read first (once): when it already is the
-        step's goal, nothing is sent and ``False`` is returned (the step is
-        skipped). Otherwise return ``True`` once the platform accepted the
-        command; readiness is polled separately.
+        step's goal, nothing is sent and ``Sent.NOTHING`` is returned (the
+        step is skipped). Otherwise return once the platform accepted the
+        command: ``Sent.AT_GOAL`` when its answer says the node is there
+        (Docker's stop), else ``Sent.COMMAND``, and readiness is polled.
         """
 
     async def is_ready(
@@ -85,13 +88,4 @@ class NodeDriver(Protocol):
         setting wins; otherwise :func:`default_step_timeout` applies. A
         guest's stop lasts at least Proxmox's own shutdown window plus a
         margin (:func:`~.power.step_timeout`), which may take one request.
-        """
-
-    def request_refresh(self, node_id: str) -> None:
-        """Hint that this node's state is changing and should be polled soon.
-
-        Called once a step's node is ready, so the
-        coordinators can confirm the new state quickly (the orchestrator's
-        events already carry it). It must not block; a driver may debounce
-        it.
         """

@@ -23,6 +23,7 @@ from custom_components.wakehub.core.model import Channel
 from custom_components.wakehub.core.planner import Action, Step
 
 from .cascade import Cascade, StepStatus
+from .power import Sent
 from .reevaluation import Reevaluation
 
 _LOGGER = logging.getLogger(__name__)
@@ -60,19 +61,32 @@ class EarlyWake(Reevaluation):
     ) -> None:
         """Wake ``machines`` in order, each its stagger after the previous one.
 
-        A machine whose own step has begun is left to it. A failure is only
-        logged: the machine's own step will report it.
+        The stagger runs from one wake's start to the next (a wake itself
+        takes a look and its magic packets' spacing): without a stagger, the
+        machines are woken together. A machine whose own step has begun is
+        left to it. A failure is only logged: the machine's own step will
+        report it.
         """
-        for position, step in enumerate(machines):
-            stagger = self._early_wake.get(step.node, 0.0)
-            if position and stagger > 0:
-                await asyncio.sleep(stagger)
-            cstep = next(c for c in cascade.steps if c.node == step.node)
-            if cstep.status is not StepStatus.PENDING:
-                continue
-            try:
-                if await self._driver.execute(step):
-                    woken.append(step.node)
-                    self._marks.add(step.node)
-            except ChannelError as err:
-                _LOGGER.info("Early wake of %s failed: %s", cstep.name, err.message)
+        wakes: list[asyncio.Task[None]] = []
+        try:
+            for position, step in enumerate(machines):
+                stagger = self._early_wake.get(step.node, 0.0)
+                if position and stagger > 0:
+                    await asyncio.sleep(stagger)
+                wakes.append(asyncio.create_task(self._send_wake(cascade, step, woken)))
+            await asyncio.gather(*wakes)
+        finally:
+            for wake in wakes:
+                wake.cancel()
+
+    async def _send_wake(self, cascade: Cascade, step: Step, woken: list[str]) -> None:
+        """Wake one machine early, unless its own step has begun."""
+        cstep = next(c for c in cascade.steps if c.node == step.node)
+        if cstep.status is not StepStatus.PENDING:
+            return
+        try:
+            if await self._driver.execute(step) is not Sent.NOTHING:
+                woken.append(step.node)
+                self._marks.add(step.node)
+        except ChannelError as err:
+            _LOGGER.info("Early wake of %s failed: %s", cstep.name, err.message)

@@ -4,7 +4,9 @@ A step
     1. ``driver.execute(step)`` reads the node's live state once and sends
        the command, unless the node already is at the step's goal: then
        nothing is sent and the step is *skipped*. (The plan comes from the
-       polled states, which may lag; the skip decision must not.)
+       polled states, which may lag; the skip decision must not.) A command
+       whose own answer says the node is there (Docker's stop) needs no
+       readiness check.
     2. Then the worker checks ``driver.is_ready`` at once, and again after
        waits that grow from a tenth of a second to a quarter of a second
        (:mod:`.readiness`), until the node is ready: up (and the APIs that
@@ -53,7 +55,8 @@ from .base import (
 from .cascade import Cascade, CascadeError, CascadeStatus, CascadeStep, StepStatus
 from .early_wake import EarlyWake
 from .events import CascadeStarted, StepChanged, StepEventKind
-from .readiness import backoff
+from .power import Sent
+from .readiness import IN_FLIGHT, backoff
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -238,8 +241,10 @@ class CascadeExecution(EarlyWake):
         try:
             timeout = await self._driver.step_timeout(step.node, step.action)
             async with asyncio.timeout(timeout):
-                skipped = not await self._driver.execute(step)
-                await self._wait_ready(cascade, index, needs)
+                sent = await self._driver.execute(step)
+                skipped = sent is Sent.NOTHING
+                if sent is not Sent.AT_GOAL or needs:
+                    await self._wait_ready(cascade, index, needs)
         except TimeoutError:
             error = CascadeError(
                 ERROR_TIMEOUT,
@@ -268,7 +273,6 @@ class CascadeExecution(EarlyWake):
             # never shows the poll from before the step in between.
             self._emit(StepChanged(cascade, kind, index, total, cstep, reached=goal))
             self._set_activity(step.node, None)
-            self._driver.request_refresh(step.node)
             return None
         return error
 
@@ -306,38 +310,68 @@ class CascadeExecution(EarlyWake):
     ) -> None:
         """Check until the step's node is ready (the caller bounds the time).
 
-        The first check goes right after the command; the waits between
-        checks then grow (:func:`~.readiness.backoff`), and the checks sent
-        to one host stay under the limiter's rate.
+        The first check goes right after the command; the next ones start
+        at waits that grow (:func:`~.readiness.backoff`), whether the previous
+        check has answered or not: a machine that is still booting answers
+        nothing, and each look at it lasts its whole deadline, which must not
+        stretch the time between looks. At most :data:`~.readiness.IN_FLIGHT`
+        checks run at once, and the checks sent to one host stay under the
+        limiter's rate.
         """
         cstep = cascade.steps[index]
         step = cstep.step
         host = self._request_host(step.node)
         waits = backoff(self._poll_interval)
+        checks: set[asyncio.Task[bool]] = set()
+        loop = asyncio.get_running_loop()
         announced = False
-        while True:
-            # One request while the node is not up (its probe, or one read
-            # of its host's API); the APIs in ``needs`` only once it is.
-            await self._limiter.acquire(host)
-            if await self._driver.is_ready(step.node, action=step.action, needs=needs):
-                return
-            if not announced:
-                announced = True
-                cstep.info = self._wait_detail(cstep, needs)
-                cstep.detail = cstep.info.text
-                self._emit(
-                    StepChanged(
-                        cascade,
-                        StepEventKind.WAITING,
-                        index,
-                        len(cascade.steps),
-                        cstep,
-                        cstep.detail,
-                        waiting_for=min(needs) if needs else None,
-                        info=cstep.info,
+        try:
+            while True:
+                # One request while the node is not up (its probe, or one
+                # read of its host's API); the APIs in ``needs`` only once it is.
+                await self._limiter.acquire(host)
+                checks.add(
+                    asyncio.create_task(
+                        self._driver.is_ready(
+                            step.node, action=step.action, needs=needs
+                        )
                     )
                 )
-            await asyncio.sleep(next(waits))
+                next_check = loop.time() + next(waits)
+                while checks:
+                    left = next_check - loop.time()
+                    if left <= 0 and len(checks) < IN_FLIGHT:
+                        break
+                    done, checks = await asyncio.wait(
+                        checks,
+                        timeout=max(left, 0) if len(checks) < IN_FLIGHT else None,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    if not done:
+                        break
+                    if any(check.result() for check in done):
+                        return
+                if not announced:
+                    announced = True
+                    cstep.info = self._wait_detail(cstep, needs)
+                    cstep.detail = cstep.info.text
+                    self._emit(
+                        StepChanged(
+                            cascade,
+                            StepEventKind.WAITING,
+                            index,
+                            len(cascade.steps),
+                            cstep,
+                            cstep.detail,
+                            waiting_for=min(needs) if needs else None,
+                            info=cstep.info,
+                        )
+                    )
+                if (left := next_check - loop.time()) > 0:
+                    await asyncio.sleep(left)
+        finally:
+            for check in checks:
+                check.cancel()
 
     def _request_host(self, node_id: str) -> str:
         """Where a node's readiness checks go: its host's API, or itself."""

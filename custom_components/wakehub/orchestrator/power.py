@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from custom_components.wakehub.channels import power_off, power_on
@@ -212,6 +212,22 @@ async def step_timeout(node: NodeChannels, action: Action, configured: float) ->
     return max(configured, window + STOP_MARGIN)
 
 
+class Sent(Enum):
+    """What a step's command did (:func:`send_step`)."""
+
+    NOTHING = "nothing"
+    """The node already was at the step's goal: nothing was sent (skipped)."""
+    COMMAND = "command"
+    """The command went out; readiness checks tell when the node is there."""
+    AT_GOAL = "at_goal"
+    """The command went out, and its own answer says the node is there."""
+
+
+LOOK_GRACE: Final = 0.05
+"""Seconds a machine's start waits for the look before waking it: a machine
+that is up answers a probe on the LAN within a few milliseconds."""
+
+
 def command_wait(timeout: float) -> float:
     """How long a step's command may wait (for a migration, for Proxmox HA).
 
@@ -221,13 +237,13 @@ def command_wait(timeout: float) -> float:
     return timeout * 0.9
 
 
-async def send_step(step: Step, node: NodeChannels, *, wait: float) -> bool:
+async def send_step(step: Step, node: NodeChannels, *, wait: float) -> Sent:
     """Send ``step``'s command unless the node already is at its goal.
 
-    The decision rests on the node's live state, read once. Return whether
-    a command was sent; return once the platform accepted it (a guest's
-    command may wait up to ``wait`` seconds for a migration to end, or for
-    Proxmox HA to act).
+    The decision rests on the node's live state, read once. Return what was
+    sent (:class:`Sent`); return once the platform accepted the command (a
+    guest's command may wait up to ``wait`` seconds for a migration to end,
+    or for Proxmox HA to act).
 
     A channel raises a ``ChannelError``; anything else a library raises comes
     out as a :class:`~custom_components.wakehub.channels.errors.LibraryError`
@@ -241,38 +257,70 @@ async def send_step(step: Step, node: NodeChannels, *, wait: float) -> bool:
         raise library_error(err, node.name) from err
 
 
-async def _send_step(step: Step, node: NodeChannels, *, wait: float) -> bool:
+async def _send_step(step: Step, node: NodeChannels, *, wait: float) -> Sent:
     start = step.action is Action.START
     if node.kind is NodeKind.MACHINE:
         machine = _machine(node)
-        # Up: a probe port accepts. Off: none of its signals accepts (a
-        # machine whose sshd is down but whose API answers is still on).
-        if await (machine.probe() if start else machine.is_on()) == start:
-            return False
         if start:
-            await power_on(machine)
-        elif step.channel is Channel.PROXMOX and node.proxmox is not None:
+            return Sent.COMMAND if await _wake(machine) else Sent.NOTHING
+        # On: a probe port or one of its APIs answers (a machine whose sshd is
+        # down but whose API answers is still on).
+        if not await machine.is_on():
+            return Sent.NOTHING
+        if step.channel is Channel.PROXMOX and node.proxmox is not None:
             await node.proxmox.node_shutdown()
         else:
             await power_off(machine)
-        return True
+        return Sent.COMMAND
     if _is_guest(node):
         guests, key = _guest_api(node)
-        return await guests.power_guest(
+        sent = await guests.power_guest(
             key,
             start,
             wait=wait,
             timeout=node.guest.shutdown_timeout,
             force_stop=node.guest.force_stop,
         )
+        return Sent.COMMAND if sent else Sent.NOTHING
     host, key = _host(node)
     info = (await host.read_states()).get(key)
     if (info is not None and info.running) == start:
-        return False
+        return Sent.NOTHING
     if start:
         await power_on(host, key)
-    else:
-        await power_off(host, key)
+        return Sent.COMMAND
+    # Docker answers a stop once the container has exited (or was killed at
+    # the end of its grace): no readiness check needs to ask again.
+    await power_off(host, key)
+    return Sent.AT_GOAL
+
+
+async def _wake(machine: MachinePower) -> bool:
+    """Wake ``machine`` unless a quick look finds it up; return whether it was off.
+
+    A machine that is up answers the look at once (within
+    :data:`LOOK_GRACE`) and gets nothing: the step is skipped. An off machine
+    answers nothing, and waiting the look's whole deadline for that silence
+    would delay every wake by it: its magic packets go out after the grace,
+    while the look goes on. Should the look then find it up after all (a slow
+    network), the step is still skipped, and the packets did nothing to a
+    machine already on (docs/design.md, "Starting a node").
+    """
+    look = asyncio.create_task(machine.probe(quick=True))
+    done, _ = await asyncio.wait((look,), timeout=LOOK_GRACE)
+    if done:
+        return not look.result() and await _power_on(machine)
+    try:
+        await power_on(machine)
+    except BaseException:
+        look.cancel()
+        raise
+    return not await look
+
+
+async def _power_on(machine: MachinePower) -> bool:
+    """Wake ``machine``; return ``True`` (a command was sent)."""
+    await power_on(machine)
     return True
 
 
@@ -393,7 +441,7 @@ class StepTimeouts:
         step: Step,
         node: NodeChannels,
         timeout_of: Callable[[str, Action], Awaitable[float]],
-    ) -> bool:
+    ) -> Sent:
         """:func:`send_step`, its command waiting as the step's timeout allows."""
         timeout = self._known.get((step.node, step.action))
         if timeout is None:

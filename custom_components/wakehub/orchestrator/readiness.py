@@ -35,6 +35,10 @@ BACKOFF: Final = 1.5
 MAX_REQUESTS_PER_SECOND: Final = 5.0
 """The readiness checks a cascade may send one host in any second."""
 
+IN_FLIGHT: Final = 3
+"""The readiness checks of one step that may run at once: a look at a silent
+machine lasts its whole deadline (0.3 s), longer than the wait between two."""
+
 LONGEST_DELAY: Final = 0.25
 """The longest wait between two checks, as a share of the poll interval: the
 time from "up" to "seen" is at most that (and half of it on average)."""
