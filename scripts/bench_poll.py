@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import contextlib
 from dataclasses import dataclass
 import gc
@@ -158,6 +159,7 @@ async def _home_assistant() -> AsyncIterator[Any]:
     """A throwaway Home Assistant that loads WakeHub from this checkout."""
     from aiohttp import ThreadedResolver
     from homeassistant import loader
+    from homeassistant.runner import MAX_EXECUTOR_WORKERS
     from pytest_homeassistant_custom_component.common import (
         async_test_home_assistant,
     )
@@ -168,6 +170,16 @@ async def _home_assistant() -> AsyncIterator[Any]:
         "homeassistant.helpers.aiohttp_client._async_make_resolver",
         side_effect=lambda _hass: ThreadedResolver(),
         create=True,
+    )
+    # Home Assistant's own runner gives the loop an executor of 64 workers
+    # (homeassistant/runner.py); the loop's default would have os.cpu_count()
+    # + 4, and the probes of several machines, each waiting out its deadline
+    # in a worker, would queue behind each other as they never do in a real
+    # install.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(
+            max_workers=MAX_EXECUTOR_WORKERS, thread_name_prefix="SyncWorker"
+        )
     )
     with (
         tempfile.TemporaryDirectory(prefix="wakehub-bench-ha-") as config_dir,
