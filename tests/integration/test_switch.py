@@ -228,6 +228,12 @@ async def test_cancelled_start_no_longer_shows_its_target(
     nas_started = _step_started(hass, "NAS")
     await async_turn(hass, SERVICE_TURN_ON, "sandbox")
     await asyncio.wait_for(nas_started.wait(), 10)
+    # The step's first magic packet (which the NAS ignores) has arrived: on a
+    # loaded machine the step could otherwise still be looking whether the
+    # NAS is up when the test powers it on below, and send none.
+    async with asyncio.timeout(10):
+        while ("wol", "NAS") not in commands(homelab):
+            await asyncio.sleep(0.05)
     start = hub_of(hass).orchestrator.running
     assert start is not None
     assert _switch(hass, "sandbox") == "on"
