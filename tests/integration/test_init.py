@@ -64,7 +64,9 @@ async def test_setup_machine_off_is_instant_with_the_real_probe_timeout(
     mock_config_entry.add_to_hass(hass)
     started = time.monotonic()
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    assert time.monotonic() - started < 0.5
+    # Well under the 2 s probe: a quick look (0.3 s at most) and the set-up,
+    # which a loaded machine stretches (0.53 s seen with CI's phases side by side).
+    assert time.monotonic() - started < 1.2
     assert hass.states.get("sensor.machine1_status").state == "off"
     coordinator = mock_config_entry.runtime_data.coordinator
     assert coordinator.update_interval == timedelta(seconds=1)
