@@ -103,6 +103,10 @@ async def _async_start_then_stop(
     response = await _async_say(hass, turn_on, language)
     assert response.intent.intent_type == intent.INTENT_TURN_ON
     assert [t.id for t in response.success_results] == [JELLYFIN]
+    # The intent waits 0.2 s for its service call, then leaves it running in
+    # the background (homeassistant/helpers/intent.py, _run_then_background):
+    # on a loaded machine the cascade was not even queued yet.
+    await hass.async_block_till_done()
     await async_wait_idle(hass)
     assert commands(homelab) == START_CASCADE
     assert [homelab.state(n) for n in ("NAS", "Machine2", "Jellyfin")] == [
@@ -116,6 +120,7 @@ async def _async_start_then_stop(
     response = await _async_say(hass, turn_off, language)
     assert response.intent.intent_type == intent.INTENT_TURN_OFF
     assert [t.id for t in response.success_results] == [JELLYFIN]
+    await hass.async_block_till_done()
     await async_wait_idle(hass)
     stop = commands(homelab)[len(START_CASCADE) :]
     # Jellyfin goes down first; whatever WakeHub then stops for it comes after.
