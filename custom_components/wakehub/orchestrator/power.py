@@ -405,7 +405,11 @@ async def _reached(
         if Capability.PROXMOX in needs:
             if node.proxmox is None:
                 raise InvalidConfigError(f"{node.name} has no Proxmox API")
-            await node.proxmox.check()
+            # One read of its guests: it proves the API answers WakeHub's
+            # credentials, and it tells the guests' kinds, so that the next
+            # step's command on a guest need not ask (a host that has just
+            # booted gets every call at once: docs/design.md, "Readiness").
+            await node.proxmox.read_states()
         if Capability.DOCKER in needs:
             if node.docker is None:
                 raise InvalidConfigError(f"{node.name} has no Docker API")
