@@ -150,6 +150,13 @@ def _ready_times(states: list[dict[str, Any]], ready: dict[str, Any]) -> dict:
     return times
 
 
+def _up_after(topology: Any, node_id: str, up: dict[str, float]) -> float:
+    """When the last of what ``node_id`` needs (its dependencies and its
+    host) among the nodes in ``up`` is up; 0 when it needs none of them."""
+    needs = [*topology.dependencies(node_id), topology.parent(node_id)]
+    return max((up[n] for n in needs if n in up), default=0.0)
+
+
 def _critical_path(
     topology: Any,
     plan: list[tuple[str, str]],
@@ -162,12 +169,11 @@ def _critical_path(
     needs in the plan (its dependencies and its host) is up; a node that
     needs nothing in the plan boots from the start (a machine woken at once).
     """
-    in_plan = {node_id for node_id, _name in plan}
     up: dict[str, float] = {}
     for node_id, name in plan:  # a topological order: needs come first
-        needs = [*topology.dependencies(node_id), topology.parent(node_id)]
-        after = max((up[n] for n in needs if n in in_plan), default=0.0)
-        up[node_id] = after + _simulated(ready, name, "start", delays)
+        up[node_id] = _up_after(topology, node_id, up) + _simulated(
+            ready, name, "start", delays
+        )
     return max(up.values(), default=0.0)
 
 
@@ -194,37 +200,13 @@ def _sequential_floor(
             up[node_id] = _simulated(ready, name, "start", delays)
     clock = 0.0
     for node_id, name in plan:
-        needs = [*topology.dependencies(node_id), topology.parent(node_id)]
-        after = max((up[n] for n in needs if n in up), default=0.0)
+        after = _up_after(topology, node_id, up)
         if node_id in up:
             clock = max(clock, after, up[node_id])
             continue
         clock = max(clock, after) + _simulated(ready, name, "start", delays)
         up[node_id] = clock
     return clock
-
-
-def _busiest_second(log: list[list[Any]]) -> tuple[int, str, list[str]]:
-    """The most requests one host received in any one-second window.
-
-    ``log`` is the simulator's ``[t, host, endpoint]`` list; returns the
-    count, the host and the endpoints of that window (a sliding window over
-    every request, not seconds sampled from a clock).
-    """
-    by_host: dict[str, list[tuple[float, str]]] = {}
-    for t, host, endpoint in log:
-        by_host.setdefault(host, []).append((t, endpoint))
-    best: tuple[int, str, list[str]] = (0, "-", [])
-    for host, entries in by_host.items():
-        entries.sort()
-        first = 0
-        for last in range(len(entries)):
-            while entries[last][0] - entries[first][0] >= 1.0:
-                first += 1
-            if last - first + 1 > best[0]:
-                window = [endpoint for _t, endpoint in entries[first : last + 1]]
-                best = (last - first + 1, host, window)
-    return best
 
 
 async def _scenario(
@@ -245,6 +227,7 @@ async def _scenario(
         EVENT_CASCADE_STEP,
     )
     from custom_components.wakehub.hub import HUB_KEY
+    from tests.homelab.core import busiest_second
     from tests.integration.hub_helpers import async_wait_idle, switch_id
 
     hub = hass.data[HUB_KEY]
@@ -324,7 +307,7 @@ async def _scenario(
         for t, host, endpoint in counts["log"]
     ]
     result.events.sort()
-    count, result.busiest, result.busiest_window = _busiest_second(counts["log"])
+    count, result.busiest, result.busiest_window = busiest_second(counts["log"])
     result.max_rate = float(count)
     result.endpoints = counts["hosts"]
     if service == "turn_on":

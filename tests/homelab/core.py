@@ -1153,3 +1153,26 @@ class Homelab:
             # A paused (or suspended...) VM's OS and services stop answering.
             node.qmpstatus = node.faults.get("qmpstatus")
             await self._sync_services(node)
+
+
+def busiest_second(log: list[list[Any]]) -> tuple[int, str, list[str]]:
+    """The most requests one host received in any one-second window of ``log``.
+
+    ``log`` is ``requests_summary()["log"]`` (``[t, host, endpoint]``);
+    returns that count, the host and the window's requests (``"t endpoint"``):
+    a sliding window over every request, not seconds sampled from a clock.
+    """
+    by_host: dict[str, list[tuple[float, str]]] = {}
+    for t, host, endpoint in log:
+        by_host.setdefault(host, []).append((t, endpoint))
+    best: tuple[int, str, list[str]] = (0, "-", [])
+    for host, sent in by_host.items():
+        sent.sort()
+        first = 0
+        for last, (at, _endpoint) in enumerate(sent):
+            while at - sent[first][0] >= 1.0:
+                first += 1
+            if last - first + 1 > best[0]:
+                window = sent[first : last + 1]
+                best = (last - first + 1, host, [f"{t:.3f} {e}" for t, e in window])
+    return best

@@ -17,13 +17,14 @@ idle machine.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from homeassistant.const import SERVICE_TURN_OFF, SERVICE_TURN_ON
 import pytest
 
 from custom_components.wakehub.channels import budget
 from custom_components.wakehub.channels.budget import MAX_REQUESTS_PER_SECOND
+from tests.homelab.core import busiest_second
 
 from .conftest import state_of
 from .hub_helpers import async_setup_homelab, async_turn, async_wait_idle
@@ -32,24 +33,6 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
     from tests.homelab.thread import HomelabThread
-
-
-def _busiest(log: list[list[Any]]) -> tuple[int, str, list[str]]:
-    """The most requests one host received in any one-second window."""
-    by_host: dict[str, list[tuple[float, str]]] = {}
-    for t, host, endpoint in log:
-        by_host.setdefault(host, []).append((t, endpoint))
-    best: tuple[int, str, list[str]] = (0, "-", [])
-    for host, sent in by_host.items():
-        sent.sort()
-        first = 0
-        for last, (at, _endpoint) in enumerate(sent):
-            while at - sent[first][0] >= 1.0:
-                first += 1
-            if last - first + 1 > best[0]:
-                window = sent[first : last + 1]
-                best = (last - first + 1, host, [f"{t:.3f} {e}" for t, e in window])
-    return best
 
 
 @pytest.mark.parametrize(
@@ -90,5 +73,5 @@ async def test_no_host_gets_more_than_five_requests_a_second(
     assert state_of(hass, target) == goal
     log = homelab.requests()["log"]
     assert len(log) > 2 * MAX_REQUESTS_PER_SECOND  # a cascade's worth of requests
-    count, host, endpoints = _busiest(log)
+    count, host, endpoints = busiest_second(log)
     assert count <= MAX_REQUESTS_PER_SECOND, (host, endpoints)
