@@ -1011,6 +1011,10 @@ class WakeHubCardEditor extends HTMLElement {
  * then); each registry gets each element once.
  */
 const ELEMENTS = { "wakehub-card": WakeHubCard, "wakehub-card-editor": WakeHubCardEditor };
+// The graph card finds the list card through the element registry (not an
+// import, which a second URL would load twice): it renders a refused call's
+// text with this same function, in the user's language.
+WakeHubCard.serviceErrorText = serviceErrorText;
 
 function defineElements() {
   const registry = window.customElements;

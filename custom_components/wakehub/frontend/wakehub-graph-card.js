@@ -443,7 +443,16 @@ class WakeHubGraphCard extends HTMLElement {
       const key = service === "add_dependency" ? "graph.added" : "graph.removed";
       this._message = { kind: "info", text: this._t(key, { name: from.name, dependency: to.name }) };
     } catch (err) {
-      this._message = { kind: "error", text: err && err.message ? err.message : String(err) };
+      // The list card's renderer: Home Assistant's translation of WakeHub's
+      // refusal in the user's language, else the message.
+      const card = customElements.get("wakehub-card");
+      const text =
+        card && card.serviceErrorText
+          ? await card.serviceErrorText(this._hass, err)
+          : err && err.message
+            ? err.message
+            : String(err);
+      this._message = { kind: "error", text };
     } finally {
       this._busy = false;
       this._render(true);
