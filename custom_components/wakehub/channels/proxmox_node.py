@@ -202,12 +202,14 @@ class ProxmoxNode(ProxmoxConnection):
         ``TaskFailedError`` carrying its ``exitstatus``.
         """
         node = upid.split(":")[1] if upid.count(":") >= 8 else self.config.node
-        # A task often ends within a second: look again after a fifth of the
-        # poll interval, then back off to it (with the command, at most 5
-        # requests in the first second).
+        # A task often ends within a second: the first look comes after a
+        # fifth of the poll interval (one read at once, while the task has
+        # only just begun, would be a request spent on "running"), then the
+        # reads back off to a quarter of it.
         delay = self.task_poll_interval / 5
         try:
             async with asyncio.timeout(max_wait or self.task_timeout):
+                await asyncio.sleep(delay)
                 while True:
                     status = await self._call(
                         lambda api: api.nodes(node).tasks(upid).status.get()
