@@ -16,6 +16,10 @@ reference edges (sandbox -> Jellyfin -> NAS, plex -> NAS). Three cases:
 * scenario 3: sandbox, plex, VM-Docker, VM-Ubuntu and Jellyfin running (their
   hosts on), ``switch.turn_off`` on Machine1.
 
+A case's total runs from the service call to the end of the cascade asked
+for (its target is up, or down: what the user waits for), not to the
+refreshes and re-evaluations that follow it.
+
 It prints, for the cold start: the sequential total, the early-wake total,
 the **critical-path limit** (the longest chain of boot times through the
 plan, where a node boots once everything it needs in the plan is up: its
@@ -223,6 +227,8 @@ async def _scenario(
 
     from custom_components.wakehub.const import (
         DOMAIN,
+        EVENT_CASCADE_COMPLETED,
+        EVENT_CASCADE_FAILED,
         EVENT_CASCADE_STARTED,
         EVENT_CASCADE_STEP,
     )
@@ -261,13 +267,26 @@ async def _scenario(
                     seen.setdefault((node, "stop"), time.monotonic())
 
     plan: list[tuple[str, str]] = []
+    first: dict[str, Any] = {}
 
     @callback
     def on_started(event: Any) -> None:
         if not plan:  # the first cascade: the one asked for
             plan.extend((step["node"], step["name"]) for step in event.data["steps"])
+            first["id"] = event.data["cascade_id"]
+
+    @callback
+    def on_ended(event: Any) -> None:
+        # The asked-for cascade's end: its target is ready (what the user
+        # waits for), whatever refreshes and re-evaluations follow.
+        if event.data["cascade_id"] == first.get("id"):
+            first.setdefault("ended", time.monotonic())
 
     remove_started = hass.bus.async_listen(EVENT_CASCADE_STARTED, on_started)
+    remove_ended = [
+        hass.bus.async_listen(name, on_ended)
+        for name in (EVENT_CASCADE_COMPLETED, EVENT_CASCADE_FAILED)
+    ]
     remove_step = hass.bus.async_listen(EVENT_CASCADE_STEP, on_step)
     remove_state = hass.bus.async_listen("state_changed", on_state)
     # A cascade in a running Home Assistant: every coordinator has polled
@@ -283,11 +302,13 @@ async def _scenario(
         "switch", service, {"entity_id": switch_id(target)}, blocking=True
     )
     await async_wait_idle(hass, timeout=300)
-    total = time.monotonic() - started
+    total = first.get("ended", time.monotonic()) - started
     # Let the last refreshes land before reading the lags.
     await asyncio.sleep(2.0)
     await hass.async_block_till_done()
     remove_started()
+    for remove in remove_ended:
+        remove()
     remove_step()
     remove_state()
     del hub
