@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from custom_components.wakehub.channels.budget import MAX_REQUESTS_PER_SECOND
 from custom_components.wakehub.channels.errors import ApiError, UnreachableError
 from custom_components.wakehub.core import PowerState, Step, Verdict
 from custom_components.wakehub.orchestrator import (
@@ -21,11 +22,7 @@ from custom_components.wakehub.orchestrator import (
     OrchestratorEvent,
     Reevaluated,
 )
-from custom_components.wakehub.orchestrator.readiness import (
-    MAX_REQUESTS_PER_SECOND,
-    HostLimiter,
-    backoff,
-)
+from custom_components.wakehub.orchestrator.readiness import HostLimiter, backoff
 from tests.core.reference import ID, NAME, build_reference_topology, states_of
 
 from .memory_driver import InMemoryDriver

@@ -23,6 +23,7 @@ import logging
 from typing import TYPE_CHECKING
 import uuid
 
+from custom_components.wakehub.channels.budget import MAX_REQUESTS_PER_SECOND
 from custom_components.wakehub.core.errors import CoreError
 from custom_components.wakehub.core.model import (
     Capability,
@@ -52,7 +53,7 @@ from .cascade import (
     StepDetail,
 )
 from .events import CascadeEnded, Listener, NodeActivityChanged, OrchestratorEvent
-from .readiness import MAX_REQUESTS_PER_SECOND, HostLimiter
+from .readiness import HostLimiter
 
 if TYPE_CHECKING:
     import asyncio

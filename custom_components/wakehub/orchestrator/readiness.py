@@ -22,6 +22,8 @@ from collections import deque
 import time
 from typing import TYPE_CHECKING, Final
 
+from custom_components.wakehub.channels.budget import MAX_REQUESTS_PER_SECOND
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterator
 
@@ -32,8 +34,6 @@ the poll interval (0.1 s of the default 1 s)."""
 BACKOFF: Final = 1.5
 """How much each wait grows over the previous one."""
 
-MAX_REQUESTS_PER_SECOND: Final = 5.0
-"""The readiness checks a cascade may send one host in any second."""
 
 IN_FLIGHT: Final = 3
 """The readiness checks of one step that may run at once: a look at a silent
