@@ -40,6 +40,7 @@ from .orchestrator import (
     CascadeStarted,
     CascadeStatus,
     NodeActivityChanged,
+    NodeReached,
     OrchestratorEvent,
     Reevaluated,
     StepChanged,
@@ -111,6 +112,9 @@ class CascadeReporter:
             return
         if isinstance(event, StepChanged):
             self._on_step(event)
+        elif isinstance(event, NodeReached):
+            if coordinator := self._hub.coordinator_of(event.node):
+                _show_reached(coordinator, event.node, event.state)
         elif isinstance(event, CascadeStarted):
             self._on_started(event.cascade)
             self._hub.check_withdrawals()

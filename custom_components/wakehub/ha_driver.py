@@ -53,11 +53,12 @@ from .orchestrator.power import (
     Readiness,
     Sent,
     StepTimeouts,
+    free_look,
     reached,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from .channels.base import HostApi
     from .coordinator import WakeHubCoordinator
@@ -196,20 +197,24 @@ class HaNodeDriver:
             await asyncio.gather(*(c.async_refresh_for_plan() for c in stale))
             for coordinator in stale:
                 self.mark_refreshed(coordinator)
+        return self.known_states()
+
+    def known_states(self) -> Mapping[str, PowerState]:
+        """The state of every node, as the last polls found it."""
         states: dict[str, PowerState] = {}
-        for coordinator in coordinators.values():
+        for coordinator in self._coordinators().values():
             data = coordinator.data
             for node_id in coordinator.tree:
                 node = data.nodes.get(node_id) if data is not None else None
                 states[node_id] = node.state if node is not None else PowerState.UNKNOWN
         return states
 
-    async def execute(self, step: Step) -> Sent:
+    async def execute(self, step: Step, *, eager: bool = False) -> Sent:
         """Send the step's command through the node's channel, unless the
         node's live state already is the step's goal."""
         coordinator, node = self._tree_node(step.node)
         return await self._step_timeouts.send(
-            step, self._channels(coordinator, node), self.step_timeout
+            step, self._channels(coordinator, node), self.step_timeout, eager=eager
         )
 
     async def is_ready(
@@ -221,6 +226,13 @@ class HaNodeDriver:
         """
         coordinator, node = self._tree_node(node_id)
         return await reached(self._channels(coordinator, node), action, needs)
+
+    def look(
+        self, node_id: str, *, needs: frozenset[Capability]
+    ) -> Callable[[], Awaitable[bool]] | None:
+        """The node's look that sends no request (:func:`.orchestrator.power.free_look`)."""
+        coordinator, node = self._tree_node(node_id)
+        return free_look(self._channels(coordinator, node), needs)
 
     async def step_timeout(self, node_id: str, action: Action) -> float:
         """The node's own timeout setting, else the per-kind default.

@@ -12,7 +12,12 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
 from custom_components.wakehub.core.ids import machine_id
+from custom_components.wakehub.core.model import PowerState
+from custom_components.wakehub.core.planner import Action
 from custom_components.wakehub.hub import HUB_KEY
+from custom_components.wakehub.orchestrator import Cascade, NodeReached
+
+from .conftest import state_of
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -84,3 +89,28 @@ async def test_early_wake_is_off_by_default_and_saved_with_its_stagger(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     assert hass.data[HUB_KEY].orchestrator.early_wake == {}
+
+
+async def test_a_machine_woken_early_shows_on_when_its_watch_sees_it_up(
+    hass: HomeAssistant, init_integration: MockConfigEntry, homelab: Any
+) -> None:
+    """The orchestrator reports a machine woken early as up before its step
+    (``NodeReached``): its entities show it on at once, before any poll."""
+    entry = init_integration
+    coordinator = entry.runtime_data.coordinator
+    homelab.set_power("Machine1", "off")
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert state_of(hass, "Machine1") == "off"
+
+    hub = hass.data[HUB_KEY]
+    machine = machine_id(entry.data["mac"])
+    cascade = Cascade(
+        id="early", target=machine, target_name="Machine1", action=Action.START
+    )
+    hub.reporter.on_event(NodeReached(cascade, machine, PowerState.ON))
+    await hass.async_block_till_done()
+    assert state_of(hass, "Machine1") == "on"
+    # A node of no loaded entry is ignored.
+    hub.reporter.on_event(NodeReached(cascade, "gone", PowerState.ON))
+    await hass.async_block_till_done()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from custom_components.wakehub.core import (
     Action,
     Capability,
+    NodeKind,
     PowerState,
     Step,
     Topology,
@@ -23,7 +24,7 @@ from custom_components.wakehub.core import (
 from custom_components.wakehub.orchestrator.power import Sent
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from custom_components.wakehub.channels.errors import ChannelError
 
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 class InMemoryDriver:
     """Node states in a dict; commands take ``delay`` seconds to take effect.
 
-    ``log`` records every command as ``(node id, action)``. ``ignore`` holds
+    ``delays`` overrides ``delay`` per node. ``log`` records every command as
+    ``(node id, action)``. ``ignore`` holds
     nodes that silently ignore commands (a dead NIC); ``errors`` maps a node to
     the ``ChannelError`` its command raises; ``api_down`` holds nodes whose
     APIs never answer although the node is up.
@@ -41,6 +43,7 @@ class InMemoryDriver:
     topology: Topology
     states_: dict[str, PowerState] = field(default_factory=dict)
     delay: float = 0.02
+    delays: dict[str, float] = field(default_factory=dict)
     timeout: float = 1.0
     log: list[tuple[str, str]] = field(default_factory=list)
     ignore: set[str] = field(default_factory=set)
@@ -57,7 +60,11 @@ class InMemoryDriver:
         """Return a copy of the current states."""
         return dict(self.states_)
 
-    async def execute(self, step: Step) -> Sent:
+    def known_states(self) -> Mapping[str, PowerState]:
+        """The current states: in memory, the last poll is now."""
+        return dict(self.states_)
+
+    async def execute(self, step: Step, *, eager: bool = False) -> Sent:
         """Record the command, then flip the state after ``delay``.
 
         A node already at the step's goal gets no command (``Sent.NOTHING``).
@@ -76,7 +83,10 @@ class InMemoryDriver:
             if step.node in self.ignore:
                 return Sent.COMMAND
             asyncio.get_running_loop().call_later(
-                self.delay, self.states_.__setitem__, step.node, goal
+                self.delays.get(step.node, self.delay),
+                self.states_.__setitem__,
+                step.node,
+                goal,
             )
         finally:
             self.in_flight -= 1
@@ -93,6 +103,18 @@ class InMemoryDriver:
         if needs and node_id in self.api_down:
             return False
         return state is PowerState.ON
+
+    def look(
+        self, node_id: str, *, needs: frozenset[Capability]
+    ) -> Callable[[], Awaitable[bool]] | None:
+        """A machine's look: whether it is on (its APIs are not looked at)."""
+        if self.topology.node(node_id).kind is not NodeKind.MACHINE:
+            return None
+
+        async def look() -> bool:
+            return self.states_.get(node_id) is PowerState.ON
+
+        return look
 
     async def step_timeout(self, node_id: str, action: Action) -> float:
         """The same short timeout for every step."""

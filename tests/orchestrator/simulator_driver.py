@@ -54,12 +54,13 @@ from custom_components.wakehub.orchestrator.power import (
     Readiness,
     Sent,
     StepTimeouts,
+    free_look,
     reached,
 )
 from tests.core.reference import REFERENCE_DEPENDENCIES
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
 
 def node_ids(ready: Mapping[str, Any]) -> dict[str, str]:
@@ -131,6 +132,7 @@ class SimulatorDriver:
     timeouts: dict[tuple[str, Action], float] = field(default_factory=dict)
     guests: dict[str, GuestSettings] = field(default_factory=dict)
     _step_timeouts: StepTimeouts = field(default_factory=StepTimeouts)
+    _known: dict[str, PowerState] = field(default_factory=dict)
 
     @classmethod
     def from_ready(
@@ -220,7 +222,12 @@ class SimulatorDriver:
         for host_id, api in self.docker.items():
             if host_id in up:
                 await self._read(api, host_id, states, up)
+        self._known = states
         return states
+
+    def known_states(self) -> Mapping[str, PowerState]:
+        """What the last :meth:`states` found (nothing before it: all off)."""
+        return dict(self._known)
 
     async def _read(
         self,
@@ -276,10 +283,10 @@ class SimulatorDriver:
             guest=self.guests.get(node_id, GuestSettings()),
         )
 
-    async def execute(self, step: Step) -> Sent:
+    async def execute(self, step: Step, *, eager: bool = False) -> Sent:
         """Send the step's command through its channel (the integration's rules)."""
         return await self._step_timeouts.send(
-            step, self.channels(step.node), self.step_timeout
+            step, self.channels(step.node), self.step_timeout, eager=eager
         )
 
     async def is_ready(
@@ -287,6 +294,12 @@ class SimulatorDriver:
     ) -> bool:
         """Readiness as docs/design.md, "Starting a node", defines it (the integration's rules)."""
         return await reached(self.channels(node_id), action, needs)
+
+    def look(
+        self, node_id: str, *, needs: frozenset[Capability]
+    ) -> Callable[[], Awaitable[bool]] | None:
+        """The node's look that sends no request (the integration's rules)."""
+        return free_look(self.channels(node_id), needs)
 
     async def step_timeout(self, node_id: str, action: Action) -> float:
         """A per-node override, else the per-kind default; a guest's stop

@@ -40,6 +40,7 @@ from custom_components.wakehub.orchestrator.power import (
     Readiness,
     Sent,
     command_wait,
+    free_look,
     is_up,
     reached,
     send_step,
@@ -58,6 +59,7 @@ class Host:
     calls: list[tuple[str, str | None]] = field(default_factory=list)
     error: ChannelError | None = None
     reads: int = 0
+    tcp_address: tuple[str, int] | None = None
 
     async def check(self) -> None:
         self.calls.append(("check", None))
@@ -529,3 +531,76 @@ async def test_a_library_error_reading_the_shutdown_window() -> None:
     node = NodeChannels(name="db", kind=NodeKind.VM, host=host, key="101")
     with pytest.raises(LibraryError):
         await step_timeout(node, Action.STOP, 60.0)
+
+
+async def test_the_free_look_connects_and_sends_no_request() -> None:
+    """A booting node's look: TCP connects only (the machine's probe first,
+    then the ports of the APIs later steps need; a guest's service ports);
+    ``None`` for a node known only through its host's API."""
+    import asyncio
+
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        api = Host(tcp_address=("127.0.0.1", port))
+        machine = Box(up=True)
+        node = NodeChannels(
+            name="pve", kind=NodeKind.MACHINE, machine=machine, proxmox=api
+        )
+        look = free_look(node, frozenset({Capability.PROXMOX}))
+        assert look is not None
+        assert await look()
+        # The API's port is closed: not up yet, whatever the probe says.
+        closed = Host(tcp_address=("127.0.0.1", free_port()))
+        node = NodeChannels(
+            name="pve", kind=NodeKind.MACHINE, machine=machine, proxmox=closed
+        )
+        look = free_look(node, frozenset({Capability.PROXMOX}))
+        assert look is not None
+        assert not await look()
+        # Its API is not needed next: only the probe counts.
+        look = free_look(node, frozenset())
+        assert look is not None
+        assert await look()
+        machine.up = False
+        assert not await look()
+        # A guest: its service ports, and its own Docker API when needed.
+        guest = NodeChannels(
+            name="vm",
+            kind=NodeKind.VM,
+            host=Guests(status="running"),
+            key="101",
+            docker=Host(tcp_address=("127.0.0.1", port)),
+            guest=GuestSettings(readiness=Readiness.AGENT),
+        )
+        assert free_look(guest, frozenset()) is None
+        look = free_look(guest, frozenset({Capability.DOCKER}))
+        assert look is not None
+        assert await look()
+        tcp = NodeChannels(
+            name="nfs",
+            kind=NodeKind.LXC,
+            host=Guests(status="running"),
+            key="202",
+            guest=GuestSettings(
+                readiness=Readiness.TCP, address="127.0.0.1", ports=(port,)
+            ),
+        )
+        look = free_look(tcp, frozenset())
+        assert look is not None
+        assert await look()
+    finally:
+        server.close()
+        await server.wait_closed()
+    # A Docker API over a unix socket has no port to look at.
+    unix = NodeChannels(
+        name="vm",
+        kind=NodeKind.VM,
+        host=Guests(),
+        key="101",
+        docker=Host(),
+        guest=GuestSettings(readiness=Readiness.AGENT),
+    )
+    assert free_look(unix, frozenset({Capability.DOCKER})) is None
+    container = NodeChannels(name="c", kind=NodeKind.CONTAINER, host=Host(), key="c")
+    assert free_look(container, frozenset()) is None

@@ -15,20 +15,34 @@ import pytest
 
 from custom_components.wakehub.channels.budget import MAX_REQUESTS_PER_SECOND
 from custom_components.wakehub.channels.errors import ApiError, UnreachableError
-from custom_components.wakehub.core import PowerState, Step, Verdict
+from custom_components.wakehub.core import (
+    Action,
+    Capability,
+    PowerState,
+    Step,
+    Verdict,
+)
 from custom_components.wakehub.orchestrator import (
     CascadeStatus,
+    NodeReached,
     Orchestrator,
     OrchestratorEvent,
     Reevaluated,
+    StepChanged,
+    StepEventKind,
+    StepStatus,
 )
-from custom_components.wakehub.orchestrator.readiness import HostLimiter, backoff
+from custom_components.wakehub.orchestrator.readiness import (
+    LOOK_DELAY,
+    HostLimiter,
+    backoff,
+)
 from tests.core.reference import ID, NAME, build_reference_topology, states_of
 
 from .memory_driver import InMemoryDriver
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
     from custom_components.wakehub.core import Topology
     from custom_components.wakehub.orchestrator.power import Sent
@@ -60,14 +74,18 @@ class TimedDriver(InMemoryDriver):
         """The live states, with the stale ones on top."""
         return {**self.states_, **self.stale}
 
-    async def execute(self, step: Step) -> Sent:
+    def known_states(self) -> Mapping[str, PowerState]:
+        """As :meth:`states`: the stale poll is the last one."""
+        return {**self.states_, **self.stale}
+
+    async def execute(self, step: Step, *, eager: bool = False) -> Sent:
         """Record the time, then fail once for ``unreachable_once``."""
         self.times.append((step.node, asyncio.get_running_loop().time()))
         if step.node in self.unreachable_once:
             self.unreachable_once.discard(step.node)
             self.log.append((step.node, str(step.action)))
             raise UnreachableError("cannot reach Machine1's Proxmox API")
-        return await super().execute(step)
+        return await super().execute(step, eager=eager)
 
 
 def _make(
@@ -211,6 +229,87 @@ async def test_early_wake_stagger_spaces_the_magic_packets() -> None:
     nas = next(at for name, at in wakes if name == "NAS")
     assert machine2 - nas >= stagger * 0.99
     assert machine1 - machine2 >= stagger * 0.99
+
+
+async def test_early_wake_goes_out_while_the_plan_reads_fresh_states() -> None:
+    """The machines sandbox needs that have no dependency of their own are
+    woken as the cascade begins, while its fresh states (a look at the
+    machines that were off) are still being read; Machine1, which depends on
+    the NAS, waits for the plan (and, the NAS being off, for its turn)."""
+    topology = build_reference_topology()
+    topology.add_dependency(ID["Machine1"], ID["NAS"])
+    orchestrator, driver, _ = _make(topology=topology)
+    reading, release = asyncio.Event(), asyncio.Event()
+    fresh_states = driver.states
+
+    async def slow_states() -> Mapping[str, PowerState]:
+        reading.set()
+        await release.wait()
+        return await fresh_states()
+
+    driver.states = slow_states  # type: ignore[method-assign]
+    # The request plans from the last polls: it does not wait for them.
+    start = await orchestrator.async_start(ID["sandbox"])
+    assert [c.name for c in start.steps][:2] == ["NAS", "Machine2"]
+    await reading.wait()
+    while len(driver.log) < 2:
+        await asyncio.sleep(POLL / 10)
+    await asyncio.sleep(POLL)
+    assert _log(driver) == ["NAS", "Machine2"]
+    release.set()
+    cascade = await start.wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    log = _log(driver)
+    assert log.index("Jellyfin") < log.index("Machine1") < log.index("VM-Docker")
+
+
+async def test_a_machine_woken_early_is_watched_and_shown_up() -> None:
+    """Machine1, woken early, boots while the NAS and Jellyfin start: its
+    watch sees it up and reports it at once; its step then takes one look
+    and sends nothing."""
+    orchestrator, driver, events = _make()
+    cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    reached = [e for e in events if isinstance(e, NodeReached)]
+    assert ID["Machine1"] in {e.node for e in reached}
+    assert all(e.state is PowerState.ON and e.cascade is cascade for e in reached)
+    machine1_reached = next(
+        i
+        for i, e in enumerate(events)
+        if isinstance(e, NodeReached) and e.node == ID["Machine1"]
+    )
+    machine1_started = next(
+        i
+        for i, e in enumerate(events)
+        if isinstance(e, StepChanged) and e.step.node == ID["Machine1"]
+    )
+    assert machine1_reached < machine1_started
+    assert _log(driver).count("Machine1") == 1  # the early wake only
+    status = {c.name: c.status for c in cascade.steps}
+    assert status["Machine1"] is StepStatus.SKIPPED
+    # Its step's look, with no API: the watch checked those.
+    assert (ID["Machine1"], Action.START, frozenset()) in driver.ready_calls
+
+
+async def test_a_machine_still_booting_at_its_step_is_woken_again() -> None:
+    """Machine2 boots slower than the NAS: its step begins while it boots,
+    sends its magic packet again (a lost one must not cost the timeout) and
+    waits through the watch, which then reports nothing of its own."""
+    orchestrator, driver, events = _make()
+    driver.delays[ID["Machine2"]] = 10 * POLL
+    cascade = await (await orchestrator.async_start(ID["Jellyfin"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert _log(driver).count("Machine2") == 2
+    status = {c.name: c.status for c in cascade.steps}
+    assert status["Machine2"] is StepStatus.DONE
+    assert ID["Machine2"] not in {e.node for e in events if isinstance(e, NodeReached)}
+    # The step said what it waits for while the watch looked.
+    assert any(
+        isinstance(e, StepChanged)
+        and e.step.node == ID["Machine2"]
+        and e.kind is StepEventKind.WAITING
+        for e in events
+    )
 
 
 async def test_failed_cascade_after_early_wake_proposes_the_woken_machines() -> None:
@@ -360,22 +459,66 @@ async def test_limiter_keeps_a_host_under_five_requests_a_second() -> None:
     assert now == before
 
 
-async def test_readiness_checks_of_a_slow_boot_respect_the_rate() -> None:
-    """A machine that takes 40 poll intervals to boot: its checks begin right
-    after the command, and no window of one (scaled) second holds more than
-    five of them."""
-    orchestrator, driver, _ = _make(early_wake=False)
-    driver.delay = 40 * POLL
+def _timed_checks(driver: InMemoryDriver) -> tuple[list[float], list[float]]:
+    """Record the loop time of every look and every readiness check."""
+    looks: list[float] = []
     checks: list[float] = []
-    is_ready = driver.is_ready
+    is_ready, look_of = driver.is_ready, driver.look
+    loop = asyncio.get_running_loop()
 
     async def timed_is_ready(node_id: str, **kwargs: object) -> bool:
-        checks.append(asyncio.get_running_loop().time())
+        checks.append(loop.time())
         return await is_ready(node_id, **kwargs)  # type: ignore[arg-type]
 
+    def timed_look(
+        node_id: str, *, needs: frozenset[Capability]
+    ) -> Callable[[], Awaitable[bool]] | None:
+        look = look_of(node_id, needs=needs)
+        if look is None:
+            return None
+
+        async def timed() -> bool:
+            looks.append(loop.time())
+            return await look()
+
+        return timed
+
     driver.is_ready = timed_is_ready  # type: ignore[method-assign]
+    driver.look = timed_look  # type: ignore[method-assign]
+    return looks, checks
+
+
+async def test_a_booting_machine_is_looked_at_then_checked() -> None:
+    """A machine that takes 40 poll intervals to boot: it is looked at (TCP
+    connects, no request) from right after the command, at most once per
+    ``LOOK_DELAY``; its readiness check proper, which may send requests,
+    runs only once a look found it up."""
+    orchestrator, driver, _ = _make(early_wake=False)
+    driver.delay = 40 * POLL
+    looks, checks = _timed_checks(driver)
     cascade = await (await orchestrator.async_start(ID["NAS"])).wait()
     assert cascade.status is CascadeStatus.COMPLETED
+    sent = driver.times[0][1]
+    assert looks[0] - sent < LOOK_DELAY * POLL + 0.05
+    for start in looks:
+        in_window = sum(start <= t < start + POLL * 0.999 for t in looks)
+        assert in_window <= 1 / LOOK_DELAY + 1
+    up = sent + 40 * POLL
+    assert checks
+    assert len(checks) <= 2
+    assert min(checks) >= up - POLL
+
+
+async def test_readiness_checks_of_a_slow_guest_respect_the_rate() -> None:
+    """An LXC that takes 40 poll intervals to boot, known only through its
+    host's API (no look): its checks begin right after the command, one at a
+    time, and no window of one (scaled) second holds more than five."""
+    orchestrator, driver, _ = _make(("NAS", "Machine2"), early_wake=False)
+    driver.delay = 40 * POLL
+    looks, checks = _timed_checks(driver)
+    cascade = await (await orchestrator.async_start(ID["Jellyfin"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    assert not looks
     sent = driver.times[0][1]
     # The first check follows the command at once (well within a tenth).
     assert checks[0] - sent < 0.1 * POLL + 0.05

@@ -52,6 +52,11 @@ class ChildInfo:
 class HostApi(Protocol):
     """A Proxmox VE node or a Docker engine, seen as a host of children."""
 
+    @property
+    def tcp_address(self) -> tuple[str, int] | None:
+        """Where the API accepts TCP connections, for a look that sends it no
+        request (``None``: reached through a unix socket or an SSH tunnel)."""
+
     async def check(self) -> None:
         """Raise a ``ChannelError`` unless the API answers and accepts us."""
 

@@ -231,6 +231,15 @@ class DockerHost:
         self.budget = budget or RequestBudget()
         """The calls this engine's host may receive in any second."""
 
+    @property
+    def tcp_address(self) -> tuple[str, int] | None:
+        """Where the engine listens over TCP (plain or TLS); ``None`` for a
+        unix socket or an SSH tunnel."""
+        config = self.config
+        if config.endpoint in (DockerEndpoint.TCP, DockerEndpoint.TLS):
+            return config.host, config.effective_port
+        return None
+
     async def _client(self) -> aiodocker.Docker:
         """Return the aiodocker client, building it (and the tunnel) if needed."""
         async with self._lock:

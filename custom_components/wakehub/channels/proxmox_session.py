@@ -199,6 +199,11 @@ class ProxmoxConnection:
         """The calls this API may receive in any second (the task poll
         interval), shared by every caller (:mod:`.budget`)."""
 
+    @property
+    def tcp_address(self) -> tuple[str, int]:
+        """Where the API listens: the configured node's address and port."""
+        return self.config.host, self.config.port
+
     def _connect(self) -> ProxmoxResource:
         """Build the proxmoxer resource (in the executor: a ticket logs in)."""
         with self._connect_lock:

@@ -23,7 +23,7 @@ from custom_components.wakehub.const import (
 from custom_components.wakehub.core.planner import Action
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from custom_components.wakehub.core.model import Capability, NodeKind, PowerState
     from custom_components.wakehub.core.planner import Step
@@ -57,7 +57,15 @@ class NodeDriver(Protocol):
         the mapping counts as off.
         """
 
-    async def execute(self, step: Step) -> Sent:
+    def known_states(self) -> Mapping[str, PowerState]:
+        """Return the states the last polls found, without a new poll.
+
+        For a cascade's request: its plan there is only a first view (the
+        worker plans again from :meth:`states` when the cascade's turn
+        comes), and the request must not wait for a look at a silent machine.
+        """
+
+    async def execute(self, step: Step, *, eager: bool = False) -> Sent:
         """Send the step's command (WoL, SSH shutdown, Proxmox or Docker call).
 
         The node's *live* state is read first (once): when it already is the
@@ -65,6 +73,10 @@ class NodeDriver(Protocol):
         step is skipped). Otherwise return once the platform accepted the
         command: ``Sent.AT_GOAL`` when its answer says the node is there
         (Docker's stop), else ``Sent.COMMAND``, and readiness is polled.
+
+        ``eager`` (an early wake): a machine's magic packets go out at once,
+        while the live look at it goes on; the answer still says whether it
+        was off (``Sent.COMMAND``) or already up (``Sent.NOTHING``).
         """
 
     async def is_ready(
@@ -79,6 +91,17 @@ class NodeDriver(Protocol):
         APIs of this node that later steps of the plan go through (children of
         it come next): each of them must answer too. For a stop: the node is
         down (the probe no longer answers, the guest or container is stopped).
+        """
+
+    def look(
+        self, node_id: str, *, needs: frozenset[Capability]
+    ) -> Callable[[], Awaitable[bool]] | None:
+        """Return the node's look that sends no request, if it has one.
+
+        TCP connects only (:func:`~.power.free_look`): a machine's probe, a
+        guest's service ports, the ports of the APIs in ``needs``. While a
+        node boots, the orchestrator looks often, and checks readiness with
+        :meth:`is_ready` (which may send requests) once the look passes.
         """
 
     async def step_timeout(self, node_id: str, action: Action) -> float:

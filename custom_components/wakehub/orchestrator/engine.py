@@ -129,9 +129,9 @@ class Orchestrator(CascadeExecution):
         """
         self._check_open()
         self._topology.node(target)
-        steps = self._plan(action, target, await self._driver.states())
-        # No await from here on: the queue cannot change under our feet.
-        self._check_open()
+        # A first view of the plan, from the last polls: the worker plans
+        # again from fresh states when the cascade's turn comes.
+        steps = self._plan(action, target, self._driver.known_states())
         if origin is Origin.CONFIRMATION and (needing := self.starts_needing(target)):
             raise NodeNeededError(self._topology.nodes[target].name, needing[0])
         if action is Action.START:

@@ -79,6 +79,16 @@ class CascadeEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeReached:
+    """A node of the cascade reached ``state`` before its own step: a machine
+    woken early is up. The glue shows it at once; its step confirms it later."""
+
+    cascade: Cascade
+    node: str
+    state: PowerState
+
+
+@dataclass(frozen=True, slots=True)
 class NodeActivityChanged:
     """A node's transient state changed.
 
@@ -113,7 +123,12 @@ class Reevaluated:
 
 
 type OrchestratorEvent = (
-    CascadeStarted | StepChanged | CascadeEnded | NodeActivityChanged | Reevaluated
+    CascadeStarted
+    | StepChanged
+    | NodeReached
+    | CascadeEnded
+    | NodeActivityChanged
+    | Reevaluated
 )
 """Every event a listener may receive."""
 

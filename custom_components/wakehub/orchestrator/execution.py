@@ -29,7 +29,6 @@ Early wake (opt-in, per machine): see :mod:`.early_wake`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -51,14 +50,14 @@ from .base import (
     NodeActivity,
 )
 from .cascade import Cascade, CascadeError, CascadeStatus, StepStatus
+from .early_wake import EarlyWake, Waking
 from .events import CascadeStarted, StepChanged, StepEventKind
 from .power import Sent
-from .step_wait import StepWait
 
 _LOGGER = logging.getLogger(__name__)
 
 
-class CascadeExecution(StepWait):
+class CascadeExecution(EarlyWake):
     """Runs one cascade: its steps, their readiness, early wake, re-plan."""
 
     async def _run(self, cascade: Cascade) -> None:
@@ -94,37 +93,17 @@ class CascadeExecution(StepWait):
     async def _execute(self, cascade: Cascade) -> None:
         cascade.status = CascadeStatus.RUNNING
         cascade.started_at = time.time()
+        waking = self._begin_waking(cascade)
         try:
-            steps = self._plan(
-                cascade.action, cascade.target, await self._driver.states()
-            )
-        except CoreError as err:
-            self._end(
-                cascade,
-                CascadeStatus.FAILED,
-                CascadeError(
-                    err.code,
-                    str(err),
-                    node=cascade.target,
-                    placeholders={k: str(v) for k, v in err.placeholders.items()},
-                ),
-            )
-            return
-        cascade.set_steps(steps, self._topology.nodes)
-        self._emit(CascadeStarted(cascade))
-        woken: list[str] = []
-        waking = self._wake_early(cascade, woken)
-        try:
-            status, error = await self._run_steps(cascade)
+            status, error = await self._plan_and_run(cascade, waking)
         finally:
-            if waking is not None:
-                waking.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await waking
+            await self._end_waking(waking)
         # A completed stop re-evaluates what it stopped; a start that ended
         # early, the machines it woke early and never reached.
         reached = {c.node for c in cascade.steps if c.status is not StepStatus.PENDING}
-        left = [node for node in woken if node not in reached]
+        left = [
+            node for node in (waking.woken if waking else ()) if node not in reached
+        ]
         if (cascade.action is Action.START and not left) or (
             cascade.action is Action.STOP and status is not CascadeStatus.COMPLETED
         ):
@@ -142,8 +121,28 @@ class CascadeExecution(StepWait):
         finally:
             cascade.release()
 
+    async def _plan_and_run(
+        self, cascade: Cascade, waking: Waking | None
+    ) -> tuple[CascadeStatus, CascadeError | None]:
+        """Plan from fresh states, then run the steps; return how it ends."""
+        try:
+            steps = self._plan(
+                cascade.action, cascade.target, await self._driver.states()
+            )
+        except CoreError as err:
+            return CascadeStatus.FAILED, CascadeError(
+                err.code,
+                str(err),
+                node=cascade.target,
+                placeholders={k: str(v) for k, v in err.placeholders.items()},
+            )
+        cascade.set_steps(steps, self._topology.nodes)
+        self._emit(CascadeStarted(cascade))
+        self._planned(cascade, waking)
+        return await self._run_steps(cascade, waking)
+
     async def _run_steps(
-        self, cascade: Cascade
+        self, cascade: Cascade, waking: Waking | None
     ) -> tuple[CascadeStatus, CascadeError | None]:
         """Run the steps in order; return how the cascade ends."""
         replanned = False
@@ -151,7 +150,7 @@ class CascadeExecution(StepWait):
         while index < len(cascade.steps):
             if cascade.cancel_reason is not None:
                 return CascadeStatus.CANCELLED, None
-            error = await self._run_step(cascade, index)
+            error = await self._run_step(cascade, index, waking)
             if error is None:
                 index += 1
                 continue
@@ -198,8 +197,13 @@ class CascadeExecution(StepWait):
         cascade.steps = [*done, *cascade.steps]
         return True
 
-    async def _run_step(self, cascade: Cascade, index: int) -> CascadeError | None:
+    async def _run_step(
+        self, cascade: Cascade, index: int, waking: Waking | None = None
+    ) -> CascadeError | None:
         """Run one step; return its error, or ``None`` when it succeeded.
+
+        A machine woken early and already seen up by its watch only takes a
+        look (:meth:`~.early_wake.EarlyWake._up_already`).
 
         A failure is reported by the caller (:meth:`_report_failure`), once it
         knows that no re-plan follows.
@@ -238,10 +242,13 @@ class CascadeExecution(StepWait):
         try:
             timeout = await self._driver.step_timeout(step.node, step.action)
             async with asyncio.timeout(timeout):
-                sent = await self._driver.execute(step)
-                skipped = sent is Sent.NOTHING
-                if sent is not Sent.AT_GOAL or needs:
-                    await self._wait_ready(cascade, index, needs)
+                if await self._up_already(waking, step):
+                    skipped = True
+                else:
+                    sent = await self._driver.execute(step)
+                    skipped = sent is Sent.NOTHING
+                    if sent is not Sent.AT_GOAL or needs:
+                        await self._step_ready(cascade, index, needs, waking)
         except TimeoutError:
             error = CascadeError(
                 ERROR_TIMEOUT,

@@ -47,7 +47,7 @@ from custom_components.wakehub.channels.errors import (
     UnreachableError,
     library_error,
 )
-from custom_components.wakehub.channels.probe import probe
+from custom_components.wakehub.channels.probe import probe, quick_look_timeout
 from custom_components.wakehub.channels.proxmox import STOP_MARGIN
 from custom_components.wakehub.core.model import Capability, Channel, NodeKind
 from custom_components.wakehub.core.planner import Action
@@ -237,32 +237,38 @@ def command_wait(timeout: float) -> float:
     return timeout * 0.9
 
 
-async def send_step(step: Step, node: NodeChannels, *, wait: float) -> Sent:
+async def send_step(
+    step: Step, node: NodeChannels, *, wait: float, eager: bool = False
+) -> Sent:
     """Send ``step``'s command unless the node already is at its goal.
 
     The decision rests on the node's live state, read once. Return what was
     sent (:class:`Sent`); return once the platform accepted the command (a
     guest's command may wait up to ``wait`` seconds for a migration to end,
-    or for Proxmox HA to act).
+    or for Proxmox HA to act). ``eager`` (early wake): a machine's magic
+    packets go out at once, while its look goes on (:func:`_wake`).
 
     A channel raises a ``ChannelError``; anything else a library raises comes
     out as a :class:`~custom_components.wakehub.channels.errors.LibraryError`
     that carries its type and message.
     """
     try:
-        return await _send_step(step, node, wait=wait)
+        return await _send_step(step, node, wait=wait, eager=eager)
     except (ChannelError, TimeoutError):
         raise
     except Exception as err:
         raise library_error(err, node.name) from err
 
 
-async def _send_step(step: Step, node: NodeChannels, *, wait: float) -> Sent:
+async def _send_step(
+    step: Step, node: NodeChannels, *, wait: float, eager: bool
+) -> Sent:
     start = step.action is Action.START
     if node.kind is NodeKind.MACHINE:
         machine = _machine(node)
         if start:
-            return Sent.COMMAND if await _wake(machine) else Sent.NOTHING
+            woken = await _wake(machine, grace=0.0 if eager else LOOK_GRACE)
+            return Sent.COMMAND if woken else Sent.NOTHING
         # On: a probe port or one of its APIs answers (a machine whose sshd is
         # down but whose API answers is still on).
         if not await machine.is_on():
@@ -295,20 +301,21 @@ async def _send_step(step: Step, node: NodeChannels, *, wait: float) -> Sent:
     return Sent.AT_GOAL
 
 
-async def _wake(machine: MachinePower) -> bool:
+async def _wake(machine: MachinePower, *, grace: float) -> bool:
     """Wake ``machine`` unless a quick look finds it up; return whether it was off.
 
-    A machine that is up answers the look at once (within
-    :data:`LOOK_GRACE`) and gets nothing: the step is skipped. An off machine
-    answers nothing, and waiting the look's whole deadline for that silence
-    would delay every wake by it: its magic packets go out after the grace,
-    while the look goes on. Should the look then find it up after all (a slow
-    network), the step is still skipped, and the packets did nothing to a
-    machine already on (docs/design.md, "Starting a node").
+    A machine that is up answers the look at once (within ``grace``,
+    :data:`LOOK_GRACE` for a step) and gets nothing: the step is skipped. An
+    off machine answers nothing, and waiting the look's whole deadline for
+    that silence would delay every wake by it: its magic packets go out after
+    the grace, while the look goes on. Should the look then find it up after
+    all (a slow network), the step is still skipped, and the packets did
+    nothing to a machine already on (docs/design.md, "Starting a node"). An
+    early wake has no grace: it is sent while the plan is still being made.
     """
     look = asyncio.create_task(machine.probe(quick=True))
     try:
-        done, _ = await asyncio.wait((look,), timeout=LOOK_GRACE)
+        done, _ = await asyncio.wait((look,), timeout=grace)
         if done and look.result():
             return False
         await power_on(machine)
@@ -335,6 +342,47 @@ async def _guest_ready(node: NodeChannels) -> bool:
         return await guests.agent_ping(key)
     status = await guests.current(key)
     return status.running and status.uptime >= settings.settle
+
+
+def free_look(
+    node: NodeChannels, needs: frozenset[Capability]
+) -> Callable[[], Awaitable[bool]] | None:
+    """A started node's look that sends no request: TCP connects only.
+
+    A machine's probe; a guest's service ports (its readiness check is
+    ``tcp``); and the ports of the node's own APIs that the steps after it go
+    through (``needs``), when they listen over TCP. ``None`` when the node has
+    none of them (a container; a guest known only through its host's API).
+    Each connect waits a quick look's deadline at most; a machine's ports
+    are looked at once its probe answers. While the look fails,
+    the node is not ready; once it passes, the readiness check proper
+    (:func:`reached`) tells, with its requests (docs/design.md, "Readiness").
+    """
+    machine = _machine(node) if node.kind is NodeKind.MACHINE else None
+    ports: list[tuple[str, int]] = []
+    guest = node.guest
+    if _is_guest(node) and guest.readiness is Readiness.TCP and guest.address:
+        ports.extend((guest.address, port) for port in guest.ports)
+    for capability, api in (
+        (Capability.PROXMOX, node.proxmox),
+        (Capability.DOCKER, node.docker),
+    ):
+        if capability in needs and api is not None and api.tcp_address is not None:
+            ports.append(api.tcp_address)
+    if machine is None and not ports:
+        return None
+    timeout = quick_look_timeout()
+
+    async def look() -> bool:
+        # A machine still off holds one connect (its probe) for the whole
+        # deadline, not one per port: each runs in the executor.
+        if machine is not None and not await machine.probe(quick=True):
+            return False
+        return all(
+            await asyncio.gather(*(probe(host, port, timeout) for host, port in ports))
+        )
+
+    return look
 
 
 async def is_up(node: NodeChannels) -> bool:
@@ -438,9 +486,11 @@ class StepTimeouts:
         step: Step,
         node: NodeChannels,
         timeout_of: Callable[[str, Action], Awaitable[float]],
+        *,
+        eager: bool = False,
     ) -> Sent:
         """:func:`send_step`, its command waiting as the step's timeout allows."""
         timeout = self._known.get((step.node, step.action))
         if timeout is None:
             timeout = await timeout_of(step.node, step.action)
-        return await send_step(step, node, wait=command_wait(timeout))
+        return await send_step(step, node, wait=command_wait(timeout), eager=eager)

@@ -1,18 +1,22 @@
-"""When to check a node's readiness again, and how often a host may be asked.
+"""Readiness timing: the looks at a booting node, its checks, the per-host rate.
 
-A step checks its node right after the command returns (a Proxmox command
-returns once its task has completed), then again after a delay that starts
-at :data:`FIRST_DELAY` of the orchestrator's poll interval (0.1 s of 1 s)
-and grows by :data:`BACKOFF` up to :data:`LONGEST_DELAY` of it (0.25 s): a
-node that is up at once is seen within a tenth of a second, and a machine
-that takes a minute to boot is seen at most a quarter of a second after it
-is up, for four cheap checks a second (a probe, or one API read), under the
-per-host bound.
+A node is waited for in two phases (docs/design.md, "Readiness"):
 
-Those checks go to the node's host (its Proxmox or Docker API) or to the
-node itself (a machine's probe, a guest's service port). :class:`HostLimiter`
-keeps them to at most :data:`MAX_REQUESTS_PER_SECOND` per host over any
-second of a cascade. See ``docs/design.md``, "Readiness".
+* its **look**, when it has one: TCP connects that no API serves (a
+  machine's probe, a guest's service ports, the ports of the APIs the next
+  steps go through). A connect costs the host nothing, so a booting node is
+  looked at every :data:`LOOK_DELAY` of the poll interval (50 ms of 1 s),
+  with up to :data:`IN_FLIGHT` looks under way (a look at a node still off
+  lasts its whole deadline, 0.3 s): its boot's end is seen within 50 ms;
+* its **readiness check** proper (an agent ping, an API read, a container's
+  state), once the look passes, or at once when there is no look: right
+  away, then after a delay that starts at :data:`FIRST_DELAY` of the poll
+  interval (0.1 s of 1 s) and grows by :data:`BACKOFF` up to
+  :data:`LONGEST_DELAY` of it (0.25 s), one at a time. Those checks are
+  requests to the node's host (its Proxmox or Docker API);
+  :class:`HostLimiter` keeps them to at most :data:`MAX_REQUESTS_PER_SECOND`
+  per host over any second of a cascade, and the host's request budget
+  (``channels/budget.py``) bounds them with every other call it receives.
 """
 
 from __future__ import annotations
@@ -35,9 +39,13 @@ BACKOFF: Final = 1.5
 """How much each wait grows over the previous one."""
 
 
-IN_FLIGHT: Final = 3
-"""The readiness checks of one step that may run at once: a look at a silent
-machine lasts its whole deadline (0.3 s), longer than the wait between two."""
+LOOK_DELAY: Final = 0.05
+"""The wait between two looks at a booting node, as a share of the poll
+interval (50 ms of the default 1 s)."""
+
+IN_FLIGHT: Final = 6
+"""The looks at one node that may run at once: a look at a silent machine
+lasts its whole deadline (0.3 s), six times the wait between two."""
 
 LONGEST_DELAY: Final = 0.25
 """The longest wait between two checks, as a share of the poll interval: the
@@ -55,6 +63,13 @@ def backoff(poll_interval: float) -> Iterator[float]:
     while True:
         yield delay
         delay = min(delay * BACKOFF, longest)
+
+
+def steady(poll_interval: float) -> Iterator[float]:
+    """Yield the waits between two looks: :data:`LOOK_DELAY` of the poll
+    interval, forever (a look costs the host nothing)."""
+    while True:
+        yield poll_interval * LOOK_DELAY
 
 
 class HostLimiter:

@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING
 from custom_components.wakehub.core.model import Capability, NodeKind
 from custom_components.wakehub.core.planner import Action
 
-from .early_wake import EarlyWake
 from .events import StepChanged, StepEventKind
-from .readiness import IN_FLIGHT, backoff
+from .readiness import IN_FLIGHT, backoff, steady
+from .reevaluation import Reevaluation
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterator
+
     from .cascade import Cascade, CascadeStep
 
 
-class StepWait(EarlyWake):
+class StepWait(Reevaluation):
     """Waits until a step's node is ready, for :class:`~.execution.CascadeExecution`."""
 
     async def _wait_ready(
@@ -28,68 +30,129 @@ class StepWait(EarlyWake):
     ) -> None:
         """Check until the step's node is ready (the caller bounds the time).
 
-        The first check goes right after the command; the next ones start
-        at waits that grow (:func:`~.readiness.backoff`), whether the previous
-        check has answered or not: a machine that is still booting answers
-        nothing, and each look at it lasts its whole deadline, which must not
-        stretch the time between looks. At most :data:`~.readiness.IN_FLIGHT`
-        checks run at once, and the checks sent to one host stay under the
-        limiter's rate.
+        After the first check that finds it not ready, the step says what it
+        waits for (:meth:`_announce_wait`).
         """
+        step = cascade.steps[index].step
+        announced = False
+
+        def announce() -> None:
+            nonlocal announced
+            if not announced:
+                announced = True
+                self._announce_wait(cascade, index, needs)
+
+        await self._until_ready(step.node, step.action, needs, announce)
+
+    def _announce_wait(
+        self, cascade: Cascade, index: int, needs: frozenset[Capability]
+    ) -> None:
+        """Say what the step waits for (a ``waiting`` event)."""
         cstep = cascade.steps[index]
-        step = cstep.step
-        host = self._request_host(step.node)
-        waits = backoff(self._poll_interval)
+        cstep.info = self._wait_detail(cstep, needs)
+        cstep.detail = cstep.info.text
+        self._emit(
+            StepChanged(
+                cascade,
+                StepEventKind.WAITING,
+                index,
+                len(cascade.steps),
+                cstep,
+                cstep.detail,
+                waiting_for=min(needs) if needs else None,
+                info=cstep.info,
+            )
+        )
+
+    async def _until_ready(
+        self,
+        node_id: str,
+        action: Action,
+        needs: frozenset[Capability],
+        announce: Callable[[], None] | None = None,
+    ) -> None:
+        """Check ``node_id`` until it reached ``action``'s goal (unbounded).
+
+        A booting node that has a look that sends no request (TCP connects:
+        a machine's probe, a guest's service ports, the ports of the APIs in
+        ``needs``: ``driver.look``) is first looked at until the look passes:
+        every 50 ms (:func:`~.readiness.steady`), up to
+        :data:`~.readiness.IN_FLIGHT` looks at once, since a look at a node
+        still off lasts its whole deadline. Then, and for every other node,
+        the readiness check proper (``driver.is_ready``) reads an API and
+        answers at once: one at a time, at waits that grow
+        (:func:`~.readiness.backoff`), under the limiter's rate; never several
+        waiting together for room in a host's budget, which would all go at
+        once when it frees. ``announce`` is called after each check or look
+        that found the node not ready.
+        """
+        look = (
+            self._driver.look(node_id, needs=needs) if action is Action.START else None
+        )
+        if look is not None:
+            await self._checks(
+                look,
+                node_id,
+                steady,
+                in_flight=IN_FLIGHT,
+                limited=False,
+                announce=announce,
+            )
+
+        def check() -> Awaitable[bool]:
+            return self._driver.is_ready(node_id, action=action, needs=needs)
+
+        await self._checks(
+            check, node_id, backoff, in_flight=1, limited=True, announce=announce
+        )
+
+    async def _checks(
+        self,
+        check: Callable[[], Awaitable[bool]],
+        node_id: str,
+        schedule: Callable[[float], Iterator[float]],
+        *,
+        in_flight: int,
+        limited: bool,
+        announce: Callable[[], None] | None,
+    ) -> None:
+        """Run ``check`` on ``schedule`` until it passes.
+
+        The first check goes at once; each next one starts at its time
+        whether the previous one has answered or not, with at most
+        ``in_flight`` of them under way. ``limited``: each check takes room
+        in the per-host limiter first.
+        """
+        host = self._request_host(node_id)
+        waits = schedule(self._poll_interval)
         checks: set[asyncio.Task[bool]] = set()
         loop = asyncio.get_running_loop()
-        announced = False
         try:
             while True:
-                # One request while the node is not up (its probe, or one
-                # read of its host's API); the APIs in ``needs`` only once it is.
-                await self._limiter.acquire(host)
-                checks.add(
-                    asyncio.create_task(
-                        self._driver.is_ready(
-                            step.node, action=step.action, needs=needs
-                        )
-                    )
-                )
+                if limited:
+                    await self._limiter.acquire(host)
+                checks.add(asyncio.ensure_future(check()))
                 next_check = loop.time() + next(waits)
                 while checks:
                     left = next_check - loop.time()
-                    if left <= 0 and len(checks) < IN_FLIGHT:
+                    if left <= 0 and len(checks) < in_flight:
                         break
                     done, checks = await asyncio.wait(
                         checks,
-                        timeout=max(left, 0) if len(checks) < IN_FLIGHT else None,
+                        timeout=max(left, 0) if len(checks) < in_flight else None,
                         return_when=asyncio.FIRST_COMPLETED,
                     )
                     if not done:
                         break
-                    if any(check.result() for check in done):
+                    if any(task.result() for task in done):
                         return
-                if not announced:
-                    announced = True
-                    cstep.info = self._wait_detail(cstep, needs)
-                    cstep.detail = cstep.info.text
-                    self._emit(
-                        StepChanged(
-                            cascade,
-                            StepEventKind.WAITING,
-                            index,
-                            len(cascade.steps),
-                            cstep,
-                            cstep.detail,
-                            waiting_for=min(needs) if needs else None,
-                            info=cstep.info,
-                        )
-                    )
+                if announce is not None:
+                    announce()
                 if (left := next_check - loop.time()) > 0:
                     await asyncio.sleep(left)
         finally:
-            for check in checks:
-                check.cancel()
+            for task in checks:
+                task.cancel()
 
     def _request_host(self, node_id: str) -> str:
         """Where a node's readiness checks go: its host's API, or itself."""
