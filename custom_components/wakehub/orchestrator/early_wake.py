@@ -17,8 +17,9 @@ Every other command stays one at a time, in plan order. Each machine woken
 early is then watched, as its own step would (its probe, then the APIs the
 steps after it go through): its state is shown as soon as it is up, and its
 step, when it comes, only takes a look to confirm it (its skip rests on that
-live look). A machine not yet up when its step begins is left to the step,
-which wakes it again and waits for it as usual. When the cascade fails or is
+live look). A machine not yet up when its step begins gets its magic packets
+again from the step (a lost packet must not cost the step's whole timeout),
+and the step waits through the watch. When the cascade fails or is
 cancelled, the machines it woke and never reached go to the re-evaluation
 (shutdown proposals for machines, by default).
 

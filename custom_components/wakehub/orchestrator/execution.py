@@ -7,11 +7,15 @@ A step
        polled states, which may lag; the skip decision must not.) A command
        whose own answer says the node is there (Docker's stop) needs no
        readiness check.
-    2. Then the worker checks ``driver.is_ready`` at once, and again after
-       waits that grow from a tenth of a second to a quarter of a second
-       (:mod:`.readiness`), until the node is ready: up (and the APIs that
-       later steps go through answer) for a start, down for a stop. The
-       checks sent to one host stay under a rate (:class:`~.readiness.HostLimiter`).
+    2. Then the worker waits for the node (:mod:`.step_wait`): a booting
+       node that has a look that sends no request (``driver.look``: its
+       probe, its service ports, its APIs' ports) is looked at every 50 ms;
+       then ``driver.is_ready`` is checked at once, and again after waits
+       that grow from a tenth of a second to a quarter of a second
+       (:mod:`.readiness`), one at a time, until the node is ready: up (and
+       the APIs that later steps go through answer) for a start, down for a
+       stop. The checks sent to one host stay under a rate
+       (:class:`~.readiness.HostLimiter`).
     3. The whole step is bounded by ``driver.step_timeout``. A timeout, or a
        ``ChannelError`` from the driver, fails the step: the cascade stops
        there, the next command is never sent, the node is marked ``error``
