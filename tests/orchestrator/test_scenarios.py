@@ -18,6 +18,7 @@ from custom_components.wakehub.core import Action, Topology, Verdict
 from custom_components.wakehub.orchestrator import (
     Cascade,
     CascadeStatus,
+    NodeReached,
     Orchestrator,
     OrchestratorEvent,
     Reevaluated,
@@ -169,6 +170,42 @@ async def test_scenario_2_start_sandbox_from_all_off(lab: Lab) -> None:
     }
     assert waits["Machine2"] == "waiting for Machine2's Proxmox API"
     assert waits["Machine1"] == "waiting for Machine1's Proxmox API"
+
+
+async def test_scenario_2_with_every_machine_woken_early(lab: Lab) -> None:
+    """The same cold start with early wake on the three machines, through the
+    real channels: their magic packets go out first, the other commands keep
+    their order one at a time, Machine1 (watched while it booted) is shown up
+    before its step and its step sends nothing, and VM-Docker, looked at on
+    its Docker API's port while it boots, costs one agent ping, not a ping
+    every check."""
+    machines = [lab.id(name) for name in ("NAS", "Machine2", "Machine1")]
+    lab.orchestrator.set_early_wake(dict.fromkeys(machines, 0.0))
+    lab.sim.reset_requests()
+    cascade = await lab.run(Action.START, "sandbox")
+
+    assert cascade.status is CascadeStatus.COMPLETED
+    log = lab.log()
+    assert {node for node, _action in log[:3]} == {"NAS", "Machine2", "Machine1"}
+    assert [entry for entry in log if entry[1] != "wol"] == [
+        ("Jellyfin", "pve_start"),
+        ("VM-Docker", "pve_start"),
+        ("sandbox", "docker_start"),
+    ]
+    assert lab.up() == {
+        "NAS",
+        "Machine2",
+        "Jellyfin",
+        "Machine1",
+        "VM-Docker",
+        "sandbox",
+    }
+    assert dict(_statuses(cascade))["Machine1"] is StepStatus.SKIPPED
+    assert lab.id("Machine1") in {
+        event.node for event in lab.events if isinstance(event, NodeReached)
+    }
+    machine1 = lab.sim.requests()["hosts"]["Machine1"]["endpoints"]
+    assert machine1.get("proxmox POST /nodes/{node}/qemu/{vmid}/agent/ping", 0) <= 2
 
 
 async def test_scenario_3_stop_machine1_with_jellyfin_running(lab: Lab) -> None:
