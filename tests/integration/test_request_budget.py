@@ -24,6 +24,8 @@ import pytest
 
 from custom_components.wakehub.channels import budget
 from custom_components.wakehub.channels.budget import MAX_REQUESTS_PER_SECOND
+from custom_components.wakehub.core.model import NodeKind
+from custom_components.wakehub.hub import HUB_KEY
 from tests.homelab.core import busiest_second
 
 from .conftest import state_of
@@ -36,17 +38,19 @@ if TYPE_CHECKING:
 
 
 @pytest.mark.parametrize(
-    ("on", "service", "target", "goal"),
+    ("on", "service", "target", "goal", "early"),
     [
-        ((), SERVICE_TURN_ON, "sandbox", "on"),
+        ((), SERVICE_TURN_ON, "sandbox", "on", False),
+        ((), SERVICE_TURN_ON, "sandbox", "on", True),
         (
             ("sandbox", "plex", "VM-Ubuntu", "Jellyfin"),
             SERVICE_TURN_OFF,
             "Machine1",
             "off",
+            False,
         ),
     ],
-    ids=["cold start of sandbox", "scenario 3"],
+    ids=["cold start of sandbox", "cold start, early wake", "scenario 3"],
 )
 async def test_no_host_gets_more_than_five_requests_a_second(
     hass: HomeAssistant,
@@ -55,13 +59,24 @@ async def test_no_host_gets_more_than_five_requests_a_second(
     service: str,
     target: str,
     goal: str,
+    early: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Polls, commands, task reads and readiness checks share each host's budget."""
+    """Polls, commands, task reads and readiness checks share each host's
+    budget; with early wake, the magic packets and the watches of the
+    machines woken early too."""
     monkeypatch.setattr(budget, "SLACK", 1.5)
     for name in on:
         homelab.set_power(name, "running")
     await async_setup_homelab(hass, homelab)
+    if early:
+        hub = hass.data[HUB_KEY]
+        machines = [
+            node_id
+            for node_id, node in hub.topology.nodes.items()
+            if node.kind is NodeKind.MACHINE
+        ]
+        hub.orchestrator.set_early_wake(dict.fromkeys(machines, 0.0))
     # As in a running Home Assistant: the set-up's requests (and any an
     # earlier test's executor threads were still finishing) are over and
     # more than a second old before the cascade begins.
