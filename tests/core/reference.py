@@ -84,6 +84,16 @@ REFERENCE_DEPENDENCIES: Final[tuple[tuple[str, str], ...]] = (
 )
 """The dependency edges, as (dependent, dependency) display names."""
 
+SANDBOX_COLD_START: Final = (
+    "NAS",
+    "Machine2",
+    "Jellyfin",
+    "Machine1",
+    "VM-Docker",
+    "sandbox",
+)
+"""The start of sandbox from a cold homelab, in plan order (display names)."""
+
 
 def build_reference_topology() -> Topology:
     """Return a fresh topology of the reference homelab."""

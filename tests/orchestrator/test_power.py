@@ -9,8 +9,10 @@ needs, an unhealthy container, an error that must fail the step.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 import pytest
@@ -47,6 +49,9 @@ from custom_components.wakehub.orchestrator.power import (
     step_timeout,
 )
 from tests.real_servers import free_port
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 TARGET = Reason(ReasonKind.TARGET)
 
@@ -152,6 +157,17 @@ class Guests(Host):
         if self.window_error is not None:
             raise self.window_error
         return float(timeout) if timeout is not None else self.window
+
+
+@contextlib.asynccontextmanager
+async def _listening() -> AsyncIterator[int]:
+    """A loopback port that accepts connections while the block runs."""
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 def _child(key: str, *, running: bool = True, **details: Any) -> ChildInfo:
@@ -325,38 +341,22 @@ async def test_the_agent_check_pings_the_agent() -> None:
     assert host.calls == [("ping", "101"), ("ping", "101")]
 
 
+def _nfs(*ports: int) -> NodeChannels:
+    """A running LXC whose readiness check is its service's TCP ports."""
+    return NodeChannels(
+        name="nfs",
+        kind=NodeKind.LXC,
+        host=Guests(status="running"),
+        key="202",
+        guest=GuestSettings(readiness=Readiness.TCP, address="127.0.0.1", ports=ports),
+    )
+
+
 async def test_the_tcp_check_needs_every_port() -> None:
     """Every port must accept a connection; none configured is an error."""
-    import asyncio
-
-    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        node = NodeChannels(
-            name="nfs",
-            kind=NodeKind.LXC,
-            host=Guests(status="running"),
-            key="202",
-            guest=GuestSettings(
-                readiness=Readiness.TCP, address="127.0.0.1", ports=(port,)
-            ),
-        )
-        assert await is_up(node)
-        both = NodeChannels(
-            name="nfs",
-            kind=NodeKind.LXC,
-            host=Guests(status="running"),
-            key="202",
-            guest=GuestSettings(
-                readiness=Readiness.TCP,
-                address="127.0.0.1",
-                ports=(port, free_port()),
-            ),
-        )
-        assert not await is_up(both)
-    finally:
-        server.close()
-        await server.wait_closed()
+    async with _listening() as port:
+        assert await is_up(_nfs(port))
+        assert not await is_up(_nfs(port, free_port()))
     unset = NodeChannels(
         name="nfs",
         kind=NodeKind.LXC,
@@ -537,11 +537,7 @@ async def test_the_free_look_connects_and_sends_no_request() -> None:
     """A booting node's look: TCP connects only (the machine's probe first,
     then the ports of the APIs later steps need; a guest's service ports);
     ``None`` for a node known only through its host's API."""
-    import asyncio
-
-    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
+    async with _listening() as port:
         api = Host(tcp_address=("127.0.0.1", port))
         machine = Box(up=True)
         node = NodeChannels(
@@ -577,21 +573,9 @@ async def test_the_free_look_connects_and_sends_no_request() -> None:
         look = free_look(guest, frozenset({Capability.DOCKER}))
         assert look is not None
         assert await look()
-        tcp = NodeChannels(
-            name="nfs",
-            kind=NodeKind.LXC,
-            host=Guests(status="running"),
-            key="202",
-            guest=GuestSettings(
-                readiness=Readiness.TCP, address="127.0.0.1", ports=(port,)
-            ),
-        )
-        look = free_look(tcp, frozenset())
+        look = free_look(_nfs(port), frozenset())
         assert look is not None
         assert await look()
-    finally:
-        server.close()
-        await server.wait_closed()
     # A Docker API over a unix socket has no port to look at.
     unix = NodeChannels(
         name="vm",

@@ -37,7 +37,13 @@ from custom_components.wakehub.orchestrator.readiness import (
     HostLimiter,
     backoff,
 )
-from tests.core.reference import ID, NAME, build_reference_topology, states_of
+from tests.core.reference import (
+    ID,
+    NAME,
+    SANDBOX_COLD_START,
+    build_reference_topology,
+    states_of,
+)
 
 from .memory_driver import InMemoryDriver
 
@@ -134,14 +140,7 @@ async def test_without_early_wake_machines_wake_in_plan_order() -> None:
     orchestrator, driver, _ = _make(early_wake=False)
     cascade = await (await orchestrator.async_start(ID["sandbox"])).wait()
     assert cascade.status is CascadeStatus.COMPLETED
-    assert _log(driver) == [
-        "NAS",
-        "Machine2",
-        "Jellyfin",
-        "Machine1",
-        "VM-Docker",
-        "sandbox",
-    ]
+    assert _log(driver) == list(SANDBOX_COLD_START)
     assert driver.max_in_flight == 1
 
 
@@ -160,14 +159,7 @@ async def test_early_wake_sends_every_machine_first() -> None:
         "VM-Docker",
         "sandbox",
     ]
-    assert [c.name for c in cascade.steps] == [
-        "NAS",
-        "Machine2",
-        "Jellyfin",
-        "Machine1",
-        "VM-Docker",
-        "sandbox",
-    ]
+    assert [c.name for c in cascade.steps] == list(SANDBOX_COLD_START)
     # Machine1 was up by the time its step came: the step was skipped.
     assert {c.name: str(c.status) for c in cascade.steps}["Machine1"] == "skipped"
     # Woken for sandbox: the machines carry the "started for a dependent" mark.

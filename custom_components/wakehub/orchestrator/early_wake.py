@@ -198,15 +198,12 @@ class EarlyWake(StepWait):
         step will report it."""
         if self._begun(cascade, step.node):
             return
+        name = _name_of(self._topology.nodes, step.node)
         try:
             if await self._driver.execute(step, eager=True) is Sent.NOTHING:
                 return
         except ChannelError as err:
-            _LOGGER.info(
-                "Early wake of %s failed: %s",
-                _name_of(self._topology.nodes, step.node),
-                err.message,
-            )
+            _LOGGER.info("Early wake of %s failed: %s", name, err.message)
             return
         waking.woken.append(step.node)
         self._marks.add(step.node)
@@ -221,11 +218,7 @@ class EarlyWake(StepWait):
                 step.node, Action.START, self._needs(cascade.steps, index)
             )
         except ChannelError as err:
-            _LOGGER.debug(
-                "Watch of %s ended: %s",
-                _name_of(self._topology.nodes, step.node),
-                err.message,
-            )
+            _LOGGER.debug("Watch of %s ended: %s", name, err.message)
             return
         waking.ready.add(step.node)
         if not self._begun(cascade, step.node):
