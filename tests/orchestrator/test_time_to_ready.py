@@ -519,3 +519,29 @@ async def test_readiness_checks_of_a_slow_guest_respect_the_rate() -> None:
         assert in_window <= MAX_REQUESTS_PER_SECOND
     # A boot of 40 "seconds" takes about four checks a second, not ten.
     assert len(checks) <= 4 * 40 + 10
+
+
+async def test_a_check_held_back_is_not_followed_by_another_at_once() -> None:
+    """One at a time: a readiness check held back (waiting for room in its
+    host's budget) is followed by the next one its wait after it answered,
+    not at once (a second request that would only ask again)."""
+    orchestrator, driver, _ = _make(("NAS", "Machine2"), early_wake=False)
+    driver.delay = 20 * POLL
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+    ends: list[float] = []
+    is_ready = driver.is_ready
+
+    async def held_back_once(node_id: str, **kwargs: object) -> bool:
+        starts.append(loop.time())
+        if len(starts) == 2:
+            await asyncio.sleep(5 * POLL)
+        ready = await is_ready(node_id, **kwargs)  # type: ignore[arg-type]
+        ends.append(loop.time())
+        return ready
+
+    driver.is_ready = held_back_once  # type: ignore[method-assign]
+    cascade = await (await orchestrator.async_start(ID["Jellyfin"])).wait()
+    assert cascade.status is CascadeStatus.COMPLETED
+    waits = list(islice(backoff(POLL), 3))
+    assert starts[2] - ends[1] >= waits[1] * 0.99

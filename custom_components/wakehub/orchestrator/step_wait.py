@@ -120,8 +120,10 @@ class StepWait(Reevaluation):
 
         The first check goes at once; each next one starts at its time
         whether the previous one has answered or not, with at most
-        ``in_flight`` of them under way. ``limited``: each check takes room
-        in the per-host limiter first.
+        ``in_flight`` of them under way; one at a time (``in_flight`` 1), the
+        next one starts its wait after the previous one answered at the
+        earliest. ``limited``: each check takes room in the per-host limiter
+        first.
         """
         host = self._request_host(node_id)
         waits = schedule(self._poll_interval)
@@ -132,7 +134,8 @@ class StepWait(Reevaluation):
                 if limited:
                     await self._limiter.acquire(host)
                 checks.add(asyncio.ensure_future(check()))
-                next_check = loop.time() + next(waits)
+                wait = next(waits)
+                next_check = loop.time() + wait
                 while checks:
                     left = next_check - loop.time()
                     if left <= 0 and len(checks) < in_flight:
@@ -148,6 +151,11 @@ class StepWait(Reevaluation):
                         return
                 if announce is not None:
                     announce()
+                if in_flight == 1:
+                    # The next check comes its wait after this one answered:
+                    # not at once because this one was held back (waiting for
+                    # room in its host's budget), which would only ask again.
+                    next_check = max(next_check, loop.time() + wait)
                 if (left := next_check - loop.time()) > 0:
                     await asyncio.sleep(left)
         finally:
