@@ -195,6 +195,21 @@ async def test_scenario_2_with_every_machine_woken_early(lab: Lab) -> None:
     assert machine1.get("proxmox POST /nodes/{node}/qemu/{vmid}/agent/ping", 0) <= 2
 
 
+async def test_early_wake_sends_nothing_to_a_machine_already_on(lab: Lab) -> None:
+    """Machine1 runs (the last poll says so): a start of sandbox with early
+    wake on every machine wakes the NAS and Machine2 only; no magic packet
+    takes room in Machine1's budget."""
+    lab.power("Machine1")
+    await lab.driver.states()  # the last poll
+    machines = [lab.id(name) for name in ("NAS", "Machine2", "Machine1")]
+    lab.orchestrator.set_early_wake(dict.fromkeys(machines, 0.0))
+    cascade = await lab.run(Action.START, "sandbox")
+
+    assert cascade.status is CascadeStatus.COMPLETED
+    wol = {node for node, action in lab.log() if action == "wol"}
+    assert wol == {"NAS", "Machine2"}
+
+
 async def test_scenario_3_stop_machine1_with_jellyfin_running(lab: Lab) -> None:
     """Bottom-up stop of Machine1; Jellyfin and the NAS stay on.
 

@@ -4,12 +4,14 @@ A start cascade sends, in the background, the Wake-on-LAN of the machines
 of its plan that opted in (``early_wake``), each one its stagger after the
 previous one, so that they boot while the sequence goes on:
 
-* at once, before the plan is made, the machines that the target needs and
-  that have no dependency of their own. The plan waits for a look at the
-  machines that were off; a magic packet needs no such look, since one sent
-  to a machine that is already on does nothing, and a machine the target
-  needs and that is off is in the plan (the plan is everything the target
-  needs that is not up);
+* at once, before the plan is made, the machines that the target needs,
+  that the last polls found off and that have no dependency of their own.
+  The plan waits for a look at the machines that were off; a magic packet
+  needs no such look: one sent to a machine that came up meanwhile does
+  nothing, and a machine the target needs that is off is in the plan (the
+  plan is everything the target needs that is not up). A machine the polls
+  found on gets nothing (its packets would take room in its host's
+  budget); should the plan find it off after all, it is woken then;
 * once the plan is made, the other machines of the plan whose own
   dependencies are already met (none of them is in the plan).
 
@@ -74,7 +76,9 @@ class EarlyWake(StepWait):
             return None
         waking = Waking()
         try:
-            needed = plan_start(self._topology, {}, cascade.target)
+            needed = plan_start(
+                self._topology, self._driver.known_states(), cascade.target
+            )
         except CoreError:
             return waking  # the plan itself reports it
         self._wake_in_turn(
