@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.components import persistent_notification
 from homeassistant.const import SERVICE_TURN_OFF, SERVICE_TURN_ON
 from homeassistant.core import callback
 import pytest
@@ -115,7 +114,9 @@ async def test_scenario_4_stop_jellyfin_while_sandbox_runs(
 
 
 async def test_failure_stops_at_step_1(
-    hass: HomeAssistant, homelab: HomelabThread
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    notifications: dict[str, Any],
 ) -> None:
     """A NAS ignoring WoL: step 1 times out, nothing else is sent."""
     homelab.fault("NAS", "ignore_wol")
@@ -123,10 +124,6 @@ async def test_failure_stops_at_step_1(
     failed: list[dict[str, Any]] = []
     hass.bus.async_listen(
         EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
-    )
-    notifications: dict[str, Any] = {}
-    persistent_notification.async_register_callback(
-        hass, callback(lambda _type, updated: notifications.update(updated))
     )
 
     await async_turn(hass, SERVICE_TURN_ON, "Jellyfin")
@@ -174,16 +171,14 @@ async def test_failure_stops_at_step_1(
 
 
 async def test_failure_notification_in_french(
-    hass: HomeAssistant, homelab: HomelabThread
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    notifications: dict[str, Any],
 ) -> None:
     """The notification follows the user's language."""
     hass.config.language = "fr"
     homelab.fault("NAS", "ignore_wol")
     await async_setup_homelab(hass, homelab, settings={"NAS": {"start_timeout": 1}})
-    notifications: dict[str, Any] = {}
-    persistent_notification.async_register_callback(
-        hass, callback(lambda _type, updated: notifications.update(updated))
-    )
     await async_turn(hass, SERVICE_TURN_ON, "NAS")
     await async_wait_idle(hass)
     (notification,) = [
@@ -196,7 +191,10 @@ async def test_failure_notification_in_french(
 
 
 async def test_library_error_reaches_the_user(
-    hass: HomeAssistant, homelab: HomelabThread, monkeypatch: pytest.MonkeyPatch
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    monkeypatch: pytest.MonkeyPatch,
+    notifications: dict[str, Any],
 ) -> None:
     """A library that lacks a call (a wakeonlan older or newer than the one we
     coded against): the step fails with the library's own type and message,
@@ -208,10 +206,6 @@ async def test_library_error_reaches_the_user(
     failed: list[dict[str, Any]] = []
     hass.bus.async_listen(
         EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
-    )
-    notifications: dict[str, Any] = {}
-    persistent_notification.async_register_callback(
-        hass, callback(lambda _type, updated: notifications.update(updated))
     )
     await async_turn(hass, SERVICE_TURN_ON, "NAS")
     await async_wait_idle(hass)
@@ -234,7 +228,9 @@ async def test_library_error_reaches_the_user(
 
 
 async def test_stop_fails_while_sshd_refuses_and_the_api_answers(
-    hass: HomeAssistant, homelab: HomelabThread
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    notifications: dict[str, Any],
 ) -> None:
     """Machine1's sshd is down (its probe port, the SSH port, refuses) but
     its Proxmox API answers: every signal must agree before a machine is off,
@@ -248,10 +244,6 @@ async def test_stop_fails_while_sshd_refuses_and_the_api_answers(
     failed: list[dict[str, Any]] = []
     hass.bus.async_listen(
         EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
-    )
-    notifications: dict[str, Any] = {}
-    persistent_notification.async_register_callback(
-        hass, callback(lambda _type, updated: notifications.update(updated))
     )
 
     await async_turn(hass, SERVICE_TURN_OFF, "Machine1")
@@ -284,7 +276,9 @@ async def test_stop_fails_while_sshd_refuses_and_the_api_answers(
 
 
 async def test_nas_whose_only_probe_refuses_is_on_and_its_stop_fails(
-    hass: HomeAssistant, homelab: HomelabThread
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    notifications: dict[str, Any],
 ) -> None:
     """The NAS's only signal is its SSH port. Its sshd crashed (the port
     refuses) while it stays on: a refusal is an answer, so Home Assistant
@@ -300,10 +294,6 @@ async def test_nas_whose_only_probe_refuses_is_on_and_its_stop_fails(
         EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
     )
     completed = async_capture_events(hass, EVENT_CASCADE_COMPLETED)
-    notifications: dict[str, Any] = {}
-    persistent_notification.async_register_callback(
-        hass, callback(lambda _type, updated: notifications.update(updated))
-    )
 
     await async_turn(hass, SERVICE_TURN_OFF, "NAS")
     await async_wait_idle(hass)
@@ -428,7 +418,10 @@ async def test_restart_marker_written_at_stop(
 
 
 async def test_interrupted_cascade_reported_at_start(
-    hass: HomeAssistant, homelab: HomelabThread, hass_storage: dict[str, Any]
+    hass: HomeAssistant,
+    homelab: HomelabThread,
+    hass_storage: dict[str, Any],
+    notifications: dict[str, Any],
 ) -> None:
     """The stored marker becomes an "interrupted" failure at the next start."""
     hass_storage["wakehub.cascade"] = {
@@ -451,10 +444,6 @@ async def test_interrupted_cascade_reported_at_start(
     failed: list[dict[str, Any]] = []
     hass.bus.async_listen(
         EVENT_CASCADE_FAILED, callback(lambda e: failed.append(e.data))
-    )
-    notifications: dict[str, Any] = {}
-    persistent_notification.async_register_callback(
-        hass, callback(lambda _type, updated: notifications.update(updated))
     )
     await async_setup_homelab(hass, homelab)
     await hass.async_block_till_done()
