@@ -20,6 +20,7 @@ pytest_plugins = [
     "pytest_homeassistant_custom_component",
     "tests.real_servers",
     "tests.homelab.fixtures",
+    "tests.demo_runner",  # shared_demo: one demo for tests/browser and tests/demo
 ]
 
 
@@ -55,13 +56,17 @@ def _short_probe_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(module, "DEFAULT_PROBE_TIMEOUT", TEST_PROBE_TIMEOUT)
 
 
-# --- pytest-xdist: the longest files first ------------------------------------
+# --- pytest-xdist: the longest files first, the demo's files together --------
 # scripts/test spreads the suite over pytest-xdist workers, one test file at a
 # time (--dist loadfile). xdist hands out the files with the most tests first,
-# which puts the few tests that each start a whole Home Assistant (the browser
-# and demo files, minutes each) last: the run then ends with one worker on them
+# which puts the few tests that use a whole Home Assistant (the browser and
+# demo files, minutes each) last: the run then ends with one worker on them
 # and the other idle. Handing those out first lets the short files fill in.
+# Those files also share one demo (tests/demo_runner.py's session fixture
+# ``shared_demo``, reset to cold before each test): they go to the same
+# worker as one unit, so that the demo starts once, not once per file.
 LONG_FILES: Final = ("tests/browser/", "tests/demo/")
+DEMO_UNIT: Final = "tests/demo/ + tests/browser/ (one shared demo)"
 
 
 class _LongFirst(OrderedDict[str, Any]):
@@ -83,6 +88,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadFileScheduling
 
-    scheduler = LoadFileScheduling(config, log)
+    class DemoTogether(LoadFileScheduling):  # type: ignore[misc]
+        """Files are the units, but the demo's files are one unit."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return DEMO_UNIT if path.startswith(LONG_FILES) else path
+
+    scheduler = DemoTogether(config, log)
     scheduler.workqueue = _LongFirst(scheduler.workqueue)
     return scheduler

@@ -1,8 +1,10 @@
 """The dashboard card in a real browser, against the running demo.
 
-Starts ``scripts/develop --headless`` (its own session, a free port, a
-temporary config directory), then drives Debian's headless Chromium through
-Selenium and its ``/usr/bin/chromedriver``:
+Uses the session's ``scripts/develop --headless`` (its own session, a free
+port, a temporary config directory; ``tests/demo_runner.py``'s
+``shared_demo``, started once for ``tests/browser`` and ``tests/demo`` and
+put back cold before each test), and drives Debian's headless Chromium
+through Selenium and its ``/usr/bin/chromedriver``:
 
 1. log in through Home Assistant's login page; the default dashboard opens
    on ``custom:wakehub-card`` with the pinned nodes, all off; tapping
@@ -44,7 +46,7 @@ Selenium and its ``/usr/bin/chromedriver``:
 A second test reloads the page 20 times in a row, the browser's cache off:
 the card renders every time.
 
-A third, last (it restarts the demo's Home Assistant), clicks Start on
+A third (it restarts the demo's Home Assistant) clicks Start on
 Jellyfin while Machine2 ignores its Wake-on-LAN, restarts Home Assistant
 mid-cascade (Settings -> System -> Restart Home Assistant -> Restart), waits
 until ``scripts/develop`` has started it again and WakeHub is loaded,
@@ -61,7 +63,7 @@ hand to ``docs/images/``.
 Skipped, with the reason, when Chromium or chromedriver is not installed
 (``apt-get install -y chromium chromium-driver``), or when Home Assistant
 cannot start here. Set ``WAKEHUB_BROWSER_READY`` to a demo's ``READY`` line
-to reuse a running (cold) demo instead of starting one.
+to use a running demo instead of starting one (it is reset the same way).
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ import urllib.request
 
 import pytest
 
-from tests.demo_runner import ROOT, ready_fields, running_demo
+from tests.demo_runner import ROOT, Started, ready_fields, reset_to_cold
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -282,18 +284,20 @@ def chromium() -> None:
     pytest.importorskip("selenium", reason="selenium is not installed (floor pins)")
 
 
-@pytest.fixture(scope="module")
-def demo(chromium: None) -> Iterator[Demo]:
-    """``scripts/develop --headless``, up to its READY line."""
+@pytest.fixture
+def demo(chromium: None, request: pytest.FixtureRequest) -> Demo:
+    """The session's demo (``tests/demo_runner.py``), put back cold.
+
+    ``WAKEHUB_BROWSER_READY`` (a demo's READY line) uses that demo instead
+    (reset the same way).
+    """
     if ready := os.environ.get("WAKEHUB_BROWSER_READY"):
-        yield _parse_ready(ready)
-        return
-    work = Path(tempfile.mkdtemp(prefix="wakehub-browser-"))
-    try:
-        with running_demo(work) as started:
-            yield _parse_ready(started.ready_line, started.stderr, started.config)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        reset_to_cold(ready)
+        return _parse_ready(ready)
+    # Asked for here, after ``chromium``: no demo starts when the test skips.
+    started: Started = request.getfixturevalue("shared_demo")
+    reset_to_cold(started.ready_line)
+    return _parse_ready(started.ready_line, started.stderr, started.config)
 
 
 @pytest.fixture
@@ -1050,7 +1054,8 @@ def _sim_states(demo: Demo) -> dict[str, str]:
 def test_restart_during_a_cascade(demo: Demo, browser: Any) -> None:
     """Settings -> Restart while Jellyfin starts: the card after Home Assistant is back.
 
-    Runs last in this module (the demo's Home Assistant restarts). Machine2
+    The demo's Home Assistant restarts (``scripts/develop`` starts it again;
+    the tests after it get the demo reset to cold like any other). Machine2
     ignores its Wake-on-LAN, so the start clicked in the card waits at
     Machine2's step; Home Assistant restarts (Settings -> System -> Restart
     Home Assistant -> Restart, clicked); ``scripts/develop``

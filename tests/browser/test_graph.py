@@ -236,6 +236,12 @@ class Graph:
             button = self.driver.execute_script(_JS_BUTTON, action, row)
             if not button or not button.is_enabled():
                 return False
+            # In the middle of the window: scrolled into view by the click
+            # itself it would sit at the bottom edge, where Home Assistant's
+            # toast (a refused edit's) can take the click.
+            self.driver.execute_script(
+                "arguments[0].scrollIntoView({block: 'center'})", button
+            )
             button.click()
             return True
 
@@ -325,6 +331,10 @@ def test_graph_card(demo: Demo, browser: Any) -> None:
     assert "sandbox" in state["message"]
     assert not graph.edge("NAS", "sandbox")(state)
     graph.click("cancel-pick")
+    graph.wait(
+        "the picking mode to end",
+        lambda s: "source" not in s["nodes"]["NAS"]["classes"] and s["add"],
+    )
 
     # 5. Start Jellyfin from its panel: the picture follows; Stop asks first.
     graph.tap("Jellyfin")

@@ -1,12 +1,18 @@
 """``scripts/develop --headless`` end to end.
 
-Starts the demo in a subprocess (its own session, a free port, a temporary
-config directory), waits for the ``READY`` line, then checks as a client would:
-the login from that line works through HA's login flow, WakeHub's entities
-exist for every node of the reference homelab and show it cold, the nodes
-the demo pins are pinned, and the simulator's control API answers with every
-node off and an empty command log. Finally SIGTERM must stop the script, Home
-Assistant and the simulator cleanly.
+The demo runs in a subprocess (its own session, a free port, a temporary
+config directory), up to its ``READY`` line; this test then checks as a
+client would: the login from that line works through HA's login flow,
+WakeHub's entities exist for every node of the reference homelab and show it
+cold, the nodes the demo pins are pinned, and the simulator's control API
+answers with every node off and an empty command log. Finally SIGTERM must
+stop the script, Home Assistant and the simulator cleanly.
+
+The demo is the session's shared one (``tests/demo_runner.py``: started once
+for this file and ``tests/browser``, put back cold before each test), so the
+SIGTERM check runs when the session ends, in ``shared_demo``'s teardown
+(:func:`~tests.demo_runner.stop_checked`): an unclean stop errors the last
+test that used the demo.
 
 Skipped (with the reason) only when Home Assistant cannot start at all here.
 """
@@ -14,28 +20,16 @@ Skipped (with the reason) only when Home Assistant cannot start at all here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-import json
-import os
-import signal
-import time
-from typing import TYPE_CHECKING, Any
-import urllib.error
-import urllib.parse
-import urllib.request
 
 import pytest
 
 from tests.demo_runner import (
-    HA_CANNOT_START,
-    STOP_TIMEOUT,
     Started,
+    http as _http,
+    login,
     ready_fields,
-    running_demo,
+    reset_to_cold,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
 
 pytestmark = pytest.mark.demo
 
@@ -57,35 +51,6 @@ REFERENCE_NODES = (
 )
 PINNED = {"Jellyfin", "sandbox", "plex", "NAS", "Machine1", "Machine2"}
 
-# HA 2026.10.4 needs home-assistant-frontend==20260930.5, which the package
-# registry here does not have: without it that release starts in recovery
-# mode. The demo runs on the floor release, which has its frontend.
-CANNOT_START = (*HA_CANNOT_START, "started in recovery mode")
-
-
-def _http(
-    method: str,
-    url: str,
-    body: Any = None,
-    *,
-    token: str | None = None,
-    form: dict[str, str] | None = None,
-) -> Any:
-    headers: dict[str, str] = {}
-    data = None
-    if form is not None:
-        data = urllib.parse.urlencode(form).encode()
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    elif body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        raw = response.read()
-    return json.loads(raw) if raw else None
-
 
 @dataclass
 class Demo(Started):
@@ -101,56 +66,23 @@ class Demo(Started):
         return "\n".join(self.stderr.read_text().splitlines()[-lines:])
 
 
-def _session_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
-    """Start the demo and wait for its READY line."""
-    with running_demo(tmp_path, CANNOT_START) as started:
-        url, username, password, sim_url = ready_fields(started.ready_line)
-        yield Demo(
-            **vars(started),
-            url=url,
-            username=username,
-            password=password,
-            sim_url=sim_url,
-        )
+def demo(shared_demo: Started) -> Demo:
+    """The session's demo, put back cold (as ``scripts/develop`` leaves it)."""
+    reset_to_cold(shared_demo.ready_line)
+    url, username, password, sim_url = ready_fields(shared_demo.ready_line)
+    return Demo(
+        **vars(shared_demo),
+        url=url,
+        username=username,
+        password=password,
+        sim_url=sim_url,
+    )
 
 
 def _login(demo: Demo) -> str:
     """Log in with READY's username and password, as the login page does."""
-    client_id = f"{demo.url}/"
-    flow = _http(
-        "POST",
-        f"{demo.url}/auth/login_flow",
-        {
-            "client_id": client_id,
-            "handler": ["homeassistant", None],
-            "redirect_uri": f"{demo.url}/?auth_callback=1",
-        },
-    )
-    result = _http(
-        "POST",
-        f"{demo.url}/auth/login_flow/{flow['flow_id']}",
-        {"client_id": client_id, "username": demo.username, "password": demo.password},
-    )
-    assert result["type"] == "create_entry", result
-    tokens = _http(
-        "POST",
-        f"{demo.url}/auth/token",
-        form={
-            "grant_type": "authorization_code",
-            "code": result["result"],
-            "client_id": client_id,
-        },
-    )
-    return str(tokens["access_token"])
+    return login(demo.url, demo.username, demo.password)
 
 
 def _status_entity(name: str) -> str:
@@ -243,36 +175,22 @@ def _check_simulator_nodes(demo: Demo) -> None:
 
 def _check_no_downloads_at_start_up(demo: Demo) -> None:
     """Home Assistant installed nothing: setup had it all."""
-    log = (demo.config / "home-assistant.log").read_text()
-    assert "Unable to install package" not in log
-    assert "Installing package" not in log
-
-
-def _check_sigterm_stops_everything(demo: Demo) -> None:
-    """Last: SIGTERM stops the script, Home Assistant and the simulator."""
-    pgid = demo.process.pid
-    demo.process.send_signal(signal.SIGTERM)
-    rc = demo.process.wait(timeout=STOP_TIMEOUT)
-    assert rc == 0, demo.log_tail()
-    deadline = time.monotonic() + 10
-    while _session_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _session_alive(pgid), (
-        "Home Assistant or the simulator outlived the script"
-    )
-    with pytest.raises(urllib.error.URLError):
-        _http("GET", f"{demo.url}/api/onboarding")
+    logs = sorted(demo.config.glob("home-assistant.log*"))
+    assert logs, f"no home-assistant.log in {demo.config}"
+    for path in logs:
+        log = path.read_text()
+        assert "Unable to install package" not in log, path
+        assert "Installing package" not in log, path
 
 
 def test_develop_headless(demo: Demo) -> None:
-    """The demo end to end, one check after the other (the last one stops it).
+    """The demo end to end, as a client finds it once READY (cold).
 
-    One test, so that no test order or xdist split can run a check against
-    a demo another check has stopped.
+    The last check, SIGTERM stopping everything, is the shared demo's
+    teardown (:func:`~tests.demo_runner.stop_checked`).
     """
     _check_ready_line(demo)
     _check_wakehub_entities_for_every_node(demo)
     _check_pins_and_edges(demo)
     _check_simulator_nodes(demo)
     _check_no_downloads_at_start_up(demo)
-    _check_sigterm_stops_everything(demo)

@@ -35,14 +35,19 @@ import time
 from typing import TYPE_CHECKING, Any
 import urllib.error
 
-import aiohttp
 import pytest
 
-from tests.demo.test_develop import CANNOT_START, Demo, _http, _login
-from tests.demo_runner import ROOT, ready_fields, running_demo
+from tests.demo.test_develop import Demo, _http, _login
+from tests.demo_runner import (
+    ROOT,
+    Started,
+    notifications,
+    ready_fields,
+    reset_to_cold,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.demo
 
@@ -66,22 +71,17 @@ TRANSLATIONS = ROOT / "custom_components" / "wakehub" / "translations" / "en.jso
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
-    """Start the demo and wait for its READY line."""
-    if _browser_covers_it():
-        pytest.skip(
-            "covered by the browser test"
-            " (tests/browser/test_card.py::test_restart_during_a_cascade)"
-        )
-    with running_demo(tmp_path, CANNOT_START) as started:
-        url, username, password, sim_url = ready_fields(started.ready_line)
-        yield Demo(
-            **vars(started),
-            url=url,
-            username=username,
-            password=password,
-            sim_url=sim_url,
-        )
+def demo(shared_demo: Started) -> Demo:
+    """The session's demo (``tests/demo_runner.py``), put back cold."""
+    reset_to_cold(shared_demo.ready_line)
+    url, username, password, sim_url = ready_fields(shared_demo.ready_line)
+    return Demo(
+        **vars(shared_demo),
+        url=url,
+        username=username,
+        password=password,
+        sim_url=sim_url,
+    )
 
 
 def _wait(what: str, check: Callable[[], Any], demo: Demo, timeout: float) -> Any:
@@ -102,21 +102,6 @@ def _sim_nodes(demo: Demo) -> dict[str, dict[str, Any]]:
     return {n["name"]: n for n in _http("GET", f"{demo.sim_url}/nodes")}
 
 
-async def _notifications(url: str, token: str) -> list[dict[str, Any]]:
-    """The persistent notifications, as the frontend reads them (websocket)."""
-    async with (
-        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
-        session.ws_connect(f"{url}/api/websocket") as ws,
-    ):
-        assert (await ws.receive_json())["type"] == "auth_required"
-        await ws.send_json({"type": "auth", "access_token": token})
-        assert (await ws.receive_json())["type"] == "auth_ok"
-        await ws.send_json({"id": 1, "type": "persistent_notification/get"})
-        answer = await ws.receive_json()
-        assert answer["success"], answer
-        return list(answer["result"])
-
-
 def _interrupted_texts(placeholders: dict[str, str]) -> tuple[str, str]:
     """The notification's title and message, from the shipped translations."""
     texts = json.loads(TRANSLATIONS.read_text())["exceptions"]
@@ -126,6 +111,11 @@ def _interrupted_texts(placeholders: dict[str, str]) -> tuple[str, str]:
     )
 
 
+@pytest.mark.skipif(
+    _browser_covers_it(),
+    reason="covered by the browser test"
+    " (tests/browser/test_card.py::test_restart_during_a_cascade)",
+)
 def test_restart_during_a_cascade(demo: Demo) -> None:
     """A restart mid-cascade: HA comes back, the cascade is reported interrupted."""
     token = _login(demo)
@@ -217,7 +207,7 @@ def test_restart_during_a_cascade(demo: Demo) -> None:
     # ... and the persistent notification, in the translations' words.
     notes = [
         n
-        for n in asyncio.run(_notifications(demo.url, token))
+        for n in asyncio.run(notifications(demo.url, token))
         if n["notification_id"].startswith("wakehub_cascade_")
     ]
     assert len(notes) == 1, notes
