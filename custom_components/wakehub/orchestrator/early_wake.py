@@ -190,16 +190,19 @@ class EarlyWake(StepWait):
             stagger = self._early_wake.get(step.node, 0.0)
             if waking.tasks and stagger > 0:
                 await asyncio.sleep(stagger)
+            began = asyncio.Event()
             waking.tasks[step.node] = asyncio.create_task(
-                self._wake_and_watch(cascade, waking, step)
+                self._wake_and_watch(cascade, waking, step, began)
             )
+            await began.wait()  # the next stagger runs from this wake's start
 
     async def _wake_and_watch(
-        self, cascade: Cascade, waking: Waking, step: Step
+        self, cascade: Cascade, waking: Waking, step: Step, began: asyncio.Event
     ) -> None:
         """Wake one machine early, unless its own step has begun; then watch
         it until it is ready. A failure is only logged: the machine's own
-        step will report it."""
+        step will report it. ``began`` is set as the wake begins."""
+        began.set()
         if self._begun(cascade, step.node):
             return
         name = _name_of(self._topology.nodes, step.node)
