@@ -77,6 +77,21 @@ class Started:
     seconds_to_ready: float
 
 
+@dataclass
+class Demo(Started):
+    """A running ``scripts/develop --headless``, with its READY line read
+    (the ``demo`` fixture of ``tests/demo``: the shared demo, put back cold)."""
+
+    url: str
+    username: str
+    password: str
+    sim_url: str
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the script's stderr, for failure messages."""
+        return "\n".join(self.stderr.read_text().splitlines()[-lines:])
+
+
 def free_port() -> int:
     """A free loopback port for Home Assistant.
 

@@ -19,17 +19,14 @@ Skipped (with the reason) only when Home Assistant cannot start at all here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.demo_runner import (
-    Started,
-    http as _http,
-    login,
-    ready_fields,
-    reset_to_cold,
-)
+from tests.demo_runner import http as _http, login
+
+if TYPE_CHECKING:
+    from tests.demo_runner import Demo
 
 pytestmark = pytest.mark.demo
 
@@ -50,34 +47,6 @@ REFERENCE_NODES = (
     "uptime-kuma",
 )
 PINNED = {"Jellyfin", "sandbox", "plex", "NAS", "Machine1", "Machine2"}
-
-
-@dataclass
-class Demo(Started):
-    """A running ``scripts/develop --headless``, with its READY line read."""
-
-    url: str
-    username: str
-    password: str
-    sim_url: str
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of the script's stderr, for failure messages."""
-        return "\n".join(self.stderr.read_text().splitlines()[-lines:])
-
-
-@pytest.fixture
-def demo(shared_demo: Started) -> Demo:
-    """The session's demo, put back cold (as ``scripts/develop`` leaves it)."""
-    reset_to_cold(shared_demo.ready_line)
-    url, username, password, sim_url = ready_fields(shared_demo.ready_line)
-    return Demo(
-        **vars(shared_demo),
-        url=url,
-        username=username,
-        password=password,
-        sim_url=sim_url,
-    )
 
 
 def _login(demo: Demo) -> str:

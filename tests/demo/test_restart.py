@@ -37,17 +37,16 @@ import urllib.error
 
 import pytest
 
-from tests.demo.test_develop import Demo, _http, _login
+from tests.demo.test_develop import _http, _login
 from tests.demo_runner import (
     ROOT,
-    Started,
     notifications,
-    ready_fields,
-    reset_to_cold,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from tests.demo_runner import Demo
 
 pytestmark = pytest.mark.demo
 
@@ -68,20 +67,6 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 RESTART_TIMEOUT = 240.0
 STEP_TIMEOUT = 120.0
 TRANSLATIONS = ROOT / "custom_components" / "wakehub" / "translations" / "en.json"
-
-
-@pytest.fixture
-def demo(shared_demo: Started) -> Demo:
-    """The session's demo (``tests/demo_runner.py``), put back cold."""
-    reset_to_cold(shared_demo.ready_line)
-    url, username, password, sim_url = ready_fields(shared_demo.ready_line)
-    return Demo(
-        **vars(shared_demo),
-        url=url,
-        username=username,
-        password=password,
-        sim_url=sim_url,
-    )
 
 
 def _wait(what: str, check: Callable[[], Any], demo: Demo, timeout: float) -> Any:
