@@ -183,7 +183,7 @@ class HaNodeDriver:
 
     async def states(self) -> Mapping[str, PowerState]:
         """The polled state of every node, from recent enough polls."""
-        coordinators = {id(c): c for c in self._coordinators().values()}
+        coordinators = self._entry_coordinators()
         if inflight := [
             task
             for key, task in self._inflight.items()
@@ -199,10 +199,15 @@ class HaNodeDriver:
                 self.mark_refreshed(coordinator)
         return self.known_states()
 
+    def _entry_coordinators(self) -> dict[int, WakeHubCoordinator]:
+        """Each loaded entry's coordinator once (``_coordinators`` maps every
+        node to its entry's), by ``id``."""
+        return {id(c): c for c in self._coordinators().values()}
+
     def known_states(self) -> Mapping[str, PowerState]:
         """The state of every node, as the last polls found it."""
         states: dict[str, PowerState] = {}
-        for coordinator in self._coordinators().values():
+        for coordinator in self._entry_coordinators().values():
             data = coordinator.data
             for node_id in coordinator.tree:
                 node = data.nodes.get(node_id) if data is not None else None
