@@ -17,7 +17,7 @@ from .readiness import IN_FLIGHT, backoff, steady
 from .reevaluation import Reevaluation
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Awaitable, Callable
 
     from .cascade import Cascade, CascadeStep
 
@@ -90,48 +90,37 @@ class StepWait(Reevaluation):
             self._driver.look(node_id, needs=needs) if action is Action.START else None
         )
         if look is not None:
-            await self._checks(
-                look,
-                node_id,
-                steady,
-                in_flight=IN_FLIGHT,
-                limited=False,
-                announce=announce,
-            )
+            await self._checks(look, node_id, looks=True, announce=announce)
 
         def check() -> Awaitable[bool]:
             return self._driver.is_ready(node_id, action=action, needs=needs)
 
-        await self._checks(
-            check, node_id, backoff, in_flight=1, limited=True, announce=announce
-        )
+        await self._checks(check, node_id, looks=False, announce=announce)
 
     async def _checks(
         self,
         check: Callable[[], Awaitable[bool]],
         node_id: str,
-        schedule: Callable[[float], Iterator[float]],
         *,
-        in_flight: int,
-        limited: bool,
+        looks: bool,
         announce: Callable[[], None] | None,
     ) -> None:
-        """Run ``check`` on ``schedule`` until it passes.
+        """Run ``check`` until it passes; the first one goes at once.
 
-        The first check goes at once; each next one starts at its time
-        whether the previous one has answered or not, with at most
-        ``in_flight`` of them under way; one at a time (``in_flight`` 1), the
-        next one starts its wait after the previous one answered at the
-        earliest. ``limited``: each check takes room in the per-host limiter
-        first.
+        ``looks``: every :func:`~.readiness.steady` wait, whether the previous
+        look has answered or not, up to :data:`~.readiness.IN_FLIGHT` at once.
+        Otherwise one at a time, at the :func:`~.readiness.backoff` waits,
+        each its wait after the previous one answered at the earliest, and
+        each taking room in the per-host limiter first.
         """
         host = self._request_host(node_id)
-        waits = schedule(self._poll_interval)
+        waits = (steady if looks else backoff)(self._poll_interval)
+        in_flight = IN_FLIGHT if looks else 1
         checks: set[asyncio.Task[bool]] = set()
         loop = asyncio.get_running_loop()
         try:
             while True:
-                if limited:
+                if not looks:
                     await self._limiter.acquire(host)
                 checks.add(asyncio.ensure_future(check()))
                 wait = next(waits)
@@ -151,7 +140,7 @@ class StepWait(Reevaluation):
                         return
                 if announce is not None:
                     announce()
-                if in_flight == 1:
+                if not looks:
                     # The next check comes its wait after this one answered:
                     # not at once because this one was held back (waiting for
                     # room in its host's budget), which would only ask again.
